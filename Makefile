@@ -1,0 +1,26 @@
+# tanhui: the two commands that matter are `make up` and `make test` (see README.md).
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: up test install infra-up infra-down down unit bench
+
+install:  ## the Python workspace, exactly as locked
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || { \
+	  echo "[tanhui] installing uv (the workspace tool) from PyPI..."; python3 -m pip install -q uv==0.13.8; }
+	@echo "[tanhui] syncing the workspace from uv.lock..."
+	@$(UV) sync --frozen --quiet
+
+up: install  ## the whole platform on its embedded defaults (SQLite + local Kafka); Ctrl-C stops it
+	@$(UV) run --frozen python -m tanhui_shared.devstack up
+
+test: install  ## every test; provisions Kafka, PostgreSQL and Redis locally (deploy/infra.sh)
+	@$(UV) run --frozen pytest
+
+unit: install  ## only the tests that need no server
+	@$(UV) run --frozen pytest -m "not infra" libs/tanhui-shared/tests/test_contracts.py gateway/tests
+
+infra-up:
+	@deploy/infra.sh up
+
+infra-down down:
+	@deploy/infra.sh down

@@ -1,0 +1,158 @@
+"""Consumer runner: applies each event exactly once in effect, in key order, or dead-letters it.
+
+Per record, in one database transaction: insert (group, event id) into the inbox (a conflict means
+a redelivery: skip), run the handler, commit. Offsets are committed only after the database
+commits, so a crash between the two redelivers events the inbox then absorbs.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlmodel import Session
+
+from ..context import causation_id_var, request_id_var
+from ..contracts import CONTRACTS, CloudEvent, EventContract, parse_event, qualified
+from ..contracts.envelope import MalformedEvent, UnknownEventType
+from ..faults import crash_point
+from .outbox import InboxEntry
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Session, CloudEvent, EventContract], None]
+
+
+class _AlreadyApplied(Exception):
+    """This group's inbox already holds the event: a redelivery."""
+
+
+class DeadLetter(Exception):
+    """Raised (internally) when a record cannot ever be applied and must go to the DLQ."""
+
+
+@dataclass
+class ConsumerRunner:
+    group: str
+    topics: list[str]
+    handlers: dict[str, Handler]  # event type -> handler; the one table of what this group does
+    engine: Engine
+    dlq_topic: str
+    max_attempts: int = 3
+    backoff_s: float = 0.2
+    namespace: str = ""
+    contracts: Mapping[str, type[EventContract]] = field(default_factory=lambda: CONTRACTS)
+    applied: int = field(default=0, init=False)
+    dead_lettered: int = field(default=0, init=False)
+
+    def apply(self, record: ConsumerRecord) -> str:
+        """Apply one record. Returns 'applied', 'duplicate' or 'ignored'; raises DeadLetter."""
+        try:
+            event = parse_event(record.value)
+            contract = self.contracts.get(event.type)
+            if contract is None:
+                raise UnknownEventType(f"no contract for event type {event.type!r}")
+            payload = contract.model_validate(event.data)
+        except (MalformedEvent, UnknownEventType, ValueError) as exc:
+            raise DeadLetter(str(exc)) from exc
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            return "ignored"  # a known event this group has no use for
+        request_id_var.set(event.correlationid)
+        causation_id_var.set(event.id)
+        last_error: Exception | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return self._apply_once(event, payload, handler)
+            except OperationalError:
+                raise  # the database is away: not the event's fault; the caller waits and retries
+            except Exception as exc:  # noqa: BLE001 - a handler failure: retry, then dead-letter
+                last_error = exc
+                log.warning("handler failed (attempt %d/%d) for %s: %s",
+                            attempt, self.max_attempts, event.id, exc)
+                if attempt < self.max_attempts:
+                    time.sleep(self.backoff_s * 2 ** (attempt - 1))
+        raise DeadLetter("".join(traceback.format_exception_only(last_error)).strip()) from last_error
+
+    def _apply_once(self, event: CloudEvent, payload: EventContract, handler: Handler) -> str:
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.add(InboxEntry(consumer_group=self.group, event_id=event.id,
+                                       event_type=event.type))
+                try:
+                    session.flush()  # the inbox row first: a redelivery stops here, before any effect
+                except IntegrityError as exc:
+                    raise _AlreadyApplied from exc
+                handler(session, event, payload)
+        except _AlreadyApplied:
+            return "duplicate"
+        crash_point("consumer.after_db_commit")
+        self.applied += 1
+        return "applied"
+
+    def dead_letter(self, producer: KafkaProducer, record: ConsumerRecord, reason: str) -> None:
+        headers = list(record.headers or []) + [
+            ("dlq-error", reason[:2000].encode()),
+            ("dlq-group", self.group.encode()),
+            ("dlq-original-topic", record.topic.encode()),
+            ("dlq-original-partition", str(record.partition).encode()),
+            ("dlq-original-offset", str(record.offset).encode()),
+        ]
+        producer.send(qualified(self.dlq_topic, self.namespace), key=record.key, value=record.value,
+                      headers=headers).get(timeout=30)
+        self.dead_lettered += 1
+        log.error("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset,
+                  reason)
+
+    def run(self, bootstrap: str, make_producer: Callable[[], KafkaProducer], stop) -> None:
+        consumer = KafkaConsumer(
+            *(qualified(t, self.namespace) for t in self.topics),
+            bootstrap_servers=bootstrap,
+            group_id=qualified(self.group, self.namespace),
+            client_id=f"{self.group}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=200,
+        )
+        producer = make_producer()
+        try:
+            while not stop.is_set():
+                batches = consumer.poll(timeout_ms=500)
+                for records in batches.values():
+                    for record in records:
+                        self._apply_until_done(producer, record, stop)
+                        if stop.is_set():
+                            return  # uncommitted records are redelivered; the inbox absorbs them
+                if batches:
+                    crash_point("consumer.before_offset_commit")
+                    _commit(consumer)
+        finally:
+            consumer.close(autocommit=False)
+            producer.close(timeout=5)
+
+    def _apply_until_done(self, producer: KafkaProducer, record: ConsumerRecord, stop) -> None:
+        wait = self.backoff_s
+        while not stop.is_set():
+            try:
+                self.apply(record)
+                return
+            except DeadLetter as exc:
+                self.dead_letter(producer, record, str(exc))
+                return
+            except (OperationalError, DBAPIError) as exc:
+                log.warning("database unavailable (%s); retrying in %.1fs", exc.__class__.__name__, wait)
+                stop.wait(wait)
+                wait = min(wait * 2, 5.0)
+
+
+def _commit(consumer: KafkaConsumer) -> None:
+    try:
+        consumer.commit()
+    except Exception as exc:  # noqa: BLE001 - e.g. a rebalance took the partition: redelivery is safe
+        log.warning("offset commit failed (%s); records will be redelivered and deduplicated", exc)

@@ -1,0 +1,102 @@
+"""Outbox and inbox tables, and `record_event`, the only way a service emits an event.
+
+An event is written in the same transaction as the state change that caused it; the relay
+publishes it later. A rolled-back transaction therefore publishes nothing.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+from sqlmodel import Field, Session, SQLModel
+
+from ..context import causation_id_var, request_id_var
+from ..contracts import CloudEvent, EventContract
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+
+    seq: int | None = Field(default=None, primary_key=True)  # publication order
+    event_id: str = Field(unique=True)
+    topic: str
+    key: str
+    envelope: str  # the CloudEvents JSON exactly as it will go on the wire
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    published_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class InboxEntry(SQLModel, table=True):
+    """One row per (consumer group, event id) applied: a second delivery finds it and is skipped."""
+
+    __tablename__ = "inbox"
+
+    consumer_group: str = Field(primary_key=True)
+    event_id: str = Field(primary_key=True)
+    event_type: str
+    processed_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+def record_event(session: Session, contract: EventContract) -> CloudEvent:
+    """Stage `contract` for publication in the caller's transaction; returns its envelope."""
+    envelope = CloudEvent(
+        type=contract.TYPE,
+        source=contract.SOURCE,
+        subject=contract.aggregate_id(),
+        data=contract.model_dump(mode="json"),
+        correlationid=request_id_var.get(),
+        causationid=causation_id_var.get(),
+    )
+    session.add(
+        OutboxMessage(
+            event_id=envelope.id,
+            topic=contract.TOPIC,
+            key=contract.aggregate_id(),
+            envelope=envelope.to_json().decode(),
+        )
+    )
+    return envelope
+
+
+def create_messaging_tables(op: Operations) -> None:
+    """Used by every service's first migration, so the outbox and inbox are identical everywhere."""
+    op.create_table(
+        "outbox",
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String, nullable=False, unique=True),
+        sa.Column("topic", sa.String, nullable=False),
+        sa.Column("key", sa.String, nullable=False),
+        sa.Column("envelope", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    # The relay only ever looks for unpublished rows; keep that lookup small as the table grows.
+    op.create_index(
+        "ix_outbox_unpublished",
+        "outbox",
+        ["seq"],
+        postgresql_where=sa.text("published_at IS NULL"),
+        sqlite_where=sa.text("published_at IS NULL"),
+    )
+    op.create_index("ix_outbox_key_unpublished", "outbox", ["key", "seq"],
+                    postgresql_where=sa.text("published_at IS NULL"),
+                    sqlite_where=sa.text("published_at IS NULL"))
+    op.create_table(
+        "inbox",
+        sa.Column("consumer_group", sa.String, primary_key=True),
+        sa.Column("event_id", sa.String, primary_key=True),
+        sa.Column("event_type", sa.String, nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def drop_messaging_tables(op: Operations) -> None:
+    op.drop_table("inbox")
+    op.drop_index("ix_outbox_key_unpublished", "outbox")
+    op.drop_index("ix_outbox_unpublished", "outbox")
+    op.drop_table("outbox")

@@ -1,0 +1,99 @@
+"""The parts every service process is built from: its app, its relay, its consumer, its migrations.
+
+Each service's `app.py`, `relay.py`, `consumer.py` and `migrate.py` are thin calls into here, so the
+three services stay the same shape.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from .contracts import dlq_topic
+from .db import make_engine, migrate
+from .logs import configure_logging
+from .messaging.consumer import ConsumerRunner, Handler
+from .messaging.kafka import make_producer
+from .messaging.relay import run_relay
+from .settings import ServiceSettings
+from .web import health
+from .web.auth import KeyLookup, TokenVerifier
+from .web.problems import install_problem_handlers
+from .web.request_id import RequestIdMiddleware
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def create_service_app(settings: ServiceSettings, routers: Sequence[APIRouter], *,
+                       key_lookup: Callable[[Engine], KeyLookup], description: str = "",
+                       engine: Engine | None = None) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level)
+    engine = engine or make_engine(settings.effective_database_url())
+    app = FastAPI(title=settings.service_name, description=description, version="0.1.0")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.token_verifier = TokenVerifier(key_lookup(engine), settings.jwt_issuer,
+                                             settings.jwt_audience)
+    app.add_middleware(RequestIdMiddleware)
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def relay_main(settings: ServiceSettings) -> None:
+    configure_logging(f"{settings.service_name}-relay", settings.log_level)
+    engine = make_engine(settings.effective_database_url(), pool_size=2)
+    run_relay(
+        engine,
+        lambda: make_producer(settings.kafka_bootstrap, f"{settings.service_name}-relay"),
+        settings.relay_batch_size,
+        settings.relay_idle_poll_s,
+        stop_on_signals(),
+        settings.topic_namespace,
+    )
+
+
+def consumer_main(settings: ServiceSettings, topics: list[str], handlers: dict[str, Handler]) -> None:
+    configure_logging(f"{settings.service_name}-consumer", settings.log_level)
+    group = settings.service_name
+    runner = ConsumerRunner(
+        group=group,
+        topics=topics,
+        handlers=handlers,
+        engine=make_engine(settings.effective_database_url(), pool_size=2),
+        dlq_topic=dlq_topic(group),
+        max_attempts=settings.consumer_max_attempts,
+        backoff_s=settings.consumer_backoff_s,
+        namespace=settings.topic_namespace,
+    )
+    runner.run(
+        settings.kafka_bootstrap,
+        lambda: make_producer(settings.kafka_bootstrap, f"{group}-dlq"),
+        stop_on_signals(),
+    )
+
+
+def migrate_main(settings: ServiceSettings, migrations_dir: Path) -> None:
+    configure_logging(f"{settings.service_name}-migrate", settings.log_level)
+    migrate(settings.effective_database_url(), migrations_dir)

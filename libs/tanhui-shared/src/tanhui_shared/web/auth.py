@@ -1,0 +1,83 @@
+"""Bearer-token verification, done again by every service (the gateway's check is not trusted alone)."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from jwt.algorithms import RSAAlgorithm
+from pydantic import BaseModel
+
+from .problems import Problem
+
+KeyLookup = Callable[[str], dict[str, Any] | None]  # kid -> public JWK, or None if unknown
+
+
+class Principal(BaseModel):
+    user_id: str
+    username: str
+    role: str
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+class TokenVerifier:
+    def __init__(self, lookup_key: KeyLookup, issuer: str, audience: str) -> None:
+        self.lookup_key = lookup_key
+        self.issuer = issuer
+        self.audience = audience
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise _unauthorized(f"malformed token: {exc}") from exc
+        # Only RS256: refuses alg=none and HS256-signed-with-the-public-key confusion outright.
+        if header.get("alg") != "RS256" or not header.get("kid"):
+            raise _unauthorized("token must be RS256-signed with a kid")
+        jwk = self.lookup_key(header["kid"])
+        if jwk is None:
+            raise _unauthorized("token signed by an unknown key")
+        try:
+            claims = jwt.decode(
+                token,
+                RSAAlgorithm.from_jwk(json.dumps(jwk)),
+                algorithms=["RS256"],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise _unauthorized(f"invalid token: {exc}") from exc
+        return Principal(user_id=claims["sub"], username=claims.get("preferred_username", ""),
+                         role=claims.get("role", ""))
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier.verify(credentials.credentials)
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(*roles: str) -> Callable[[Principal], Principal]:
+    def _check(principal: CurrentUser) -> Principal:
+        if principal.role not in roles:
+            raise Problem(403, f"this action needs one of the roles: {', '.join(roles)}")
+        return principal
+
+    return _check

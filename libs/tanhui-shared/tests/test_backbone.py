@@ -1,0 +1,229 @@
+"""The event backbone against real PostgreSQL and real Kafka: outbox, relay, inbox, DLQ, order."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from tanhui_shared.contracts import ACCOUNTS_TOPIC, CloudEvent, qualified
+from tanhui_shared.db import make_engine
+from tanhui_shared.messaging import InboxEntry, OutboxMessage, record_event
+from tanhui_shared.messaging.kafka import make_producer
+from tanhui_shared.messaging.relay import OutboxRelay
+from tanhui_shared.settings import REPO_ROOT
+from tanhui_shared.testing.backbone_worker import POISON, PingEffect, Pinged, consumer, create_schema
+from tanhui_shared.testing.kafka_reader import read_topic
+
+GROUP = "credits"
+
+
+@pytest.fixture
+def backbone(infra, new_database, topic_namespace):
+    url = new_database("backbone")
+    engine = make_engine(url)
+    create_schema(engine)
+    producer = make_producer(infra.kafka_bootstrap, "test")
+    yield engine, url, topic_namespace, producer
+    producer.close()
+    engine.dispose()
+
+
+def stage(engine, pings: list[Pinged]) -> None:
+    with Session(engine) as session, session.begin():
+        for ping in pings:
+            record_event(session, ping)
+
+
+def count(engine, model, *where) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(model).where(*where)).one()
+
+
+def run_consumer_until(engine, infra, namespace, done, timeout_s=60, **kwargs):
+    runner = consumer(engine, GROUP, namespace, **kwargs)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=runner.run,
+        args=(infra.kafka_bootstrap, lambda: make_producer(infra.kafka_bootstrap, "dlq"), stop),
+    )
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert done(), "the consumer did not reach the expected state in time"
+    return runner
+
+
+def worker(role: str, url: str, infra, namespace: str, crash_at: str = "") -> subprocess.Popen:
+    env = {**os.environ, "TANHUI_DATABASE_URL": url, "TANHUI_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+           "TANHUI_TOPIC_NAMESPACE": namespace, "TANHUI_CRASH_AT": crash_at}
+    return subprocess.Popen([sys.executable, "-m", "tanhui_shared.testing.backbone_worker", role],
+                            env=env, cwd=REPO_ROOT, stderr=subprocess.DEVNULL)
+
+
+def ids_on_topic(infra, namespace) -> Counter:
+    return Counter(CloudEvent.model_validate_json(r.value).id
+                   for r in read_topic(infra.kafka_bootstrap, qualified(ACCOUNTS_TOPIC, namespace)))
+
+
+def test_a_rolled_back_transaction_publishes_nothing(backbone, infra):
+    engine, _, namespace, producer = backbone
+    with Session(engine) as session:
+        session.begin()
+        record_event(session, Pinged(aggregate="a", n=1))
+        session.rollback()
+
+    assert OutboxRelay(engine, producer, namespace=namespace).publish_batch() == 0
+    assert ids_on_topic(infra, namespace) == Counter()
+
+
+def test_a_committed_event_is_published_once(backbone, infra):
+    engine, _, namespace, producer = backbone
+    stage(engine, [Pinged(aggregate="a", n=1)])
+    relay = OutboxRelay(engine, producer, namespace=namespace)
+
+    assert relay.publish_batch() == 1
+    assert relay.publish_batch() == 0  # marked: never sent again
+    on_topic = ids_on_topic(infra, namespace)
+    assert list(on_topic.values()) == [1]
+    assert count(engine, OutboxMessage, col(OutboxMessage.published_at).is_(None)) == 0
+
+
+def test_a_relay_killed_between_publish_and_mark_republishes_and_the_inbox_absorbs_it(backbone, infra):
+    engine, url, namespace, producer = backbone
+    stage(engine, [Pinged(aggregate=f"agg-{i}", n=i) for i in range(5)])
+
+    crashed = worker("relay", url, infra, namespace, crash_at="relay.after_publish:1")
+    assert crashed.wait(timeout=60) == 137
+    assert count(engine, OutboxMessage, col(OutboxMessage.published_at).is_(None)) == 5
+    assert sorted(ids_on_topic(infra, namespace).values()) == [1] * 5  # sent, not marked
+
+    assert OutboxRelay(engine, producer, namespace=namespace).publish_batch() == 5
+    assert sorted(ids_on_topic(infra, namespace).values()) == [2] * 5  # each id on the wire twice
+
+    runner = run_consumer_until(engine, infra, namespace,
+                                lambda: count(engine, InboxEntry) == 5, timeout_s=60)
+    time.sleep(1)  # give the second copies time to arrive too
+    assert count(engine, PingEffect) == 5
+    assert runner.applied == 5
+
+
+def test_a_consumer_killed_after_db_commit_before_offset_commit_applies_each_event_once(backbone, infra):
+    engine, url, namespace, producer = backbone
+    stage(engine, [Pinged(aggregate=f"agg-{i % 3}", n=i) for i in range(20)])
+    assert OutboxRelay(engine, producer, namespace=namespace).publish_batch() == 20
+
+    crashed = worker("consumer", url, infra, namespace,
+                     crash_at="consumer.before_offset_commit:1")
+    assert crashed.wait(timeout=60) == 137
+    applied_before_crash = count(engine, PingEffect)
+    assert applied_before_crash > 0  # it did commit effects, then died before the offset commit
+
+    restarted = worker("consumer", url, infra, namespace)
+    try:
+        deadline = time.monotonic() + 60
+        while count(engine, InboxEntry) < 20 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+    finally:
+        restarted.terminate()
+        restarted.wait(timeout=30)
+    with Session(engine) as session:
+        applied = Counter(session.exec(select(PingEffect.event_id)).all())
+    assert len(applied) == 20
+    assert set(applied.values()) == {1}, "an event was applied twice"
+
+
+def test_a_poison_event_reaches_the_dead_letter_topic_and_the_consumer_keeps_going(backbone, infra):
+    engine, _, namespace, producer = backbone
+    topic = qualified(ACCOUNTS_TOPIC, namespace)
+    unknown_version = CloudEvent(type="cn.tanhui.test.pinged.v9", source="/tests",
+                                 data={"aggregate": "a", "n": 1})
+    producer.send(topic, key=b"a", value=b"{not json").get(timeout=30)
+    producer.send(topic, key=b"a", value=unknown_version.to_json()).get(timeout=30)
+    stage(engine, [Pinged(aggregate="a", n=POISON), Pinged(aggregate="a", n=7)])
+    OutboxRelay(engine, producer, namespace=namespace).publish_batch()
+
+    runner = run_consumer_until(engine, infra, namespace,
+                                lambda: count(engine, PingEffect) == 1, max_attempts=3)
+
+    dead = read_topic(infra.kafka_bootstrap, qualified(f"tanhui.{GROUP}.dlq", namespace))
+    errors = [dict(r.headers)["dlq-error"].decode() for r in dead]
+    assert len(dead) == 3 and runner.dead_lettered == 3
+    assert any("not a CloudEvents" in e for e in errors)
+    assert any("pinged.v9" in e for e in errors)
+    assert any("poison ping" in e for e in errors)
+    assert all(dict(r.headers)["dlq-original-topic"].decode() == topic for r in dead)
+    with Session(engine) as session:
+        assert session.exec(select(PingEffect.n)).all() == [7]
+
+
+def test_events_of_one_key_are_applied_in_order(backbone, infra):
+    engine, _, namespace, producer = backbone
+    for n in range(50):  # 4 aggregates interleaved, 50 events each, staged in many transactions
+        stage(engine, [Pinged(aggregate=f"agg-{k}", n=n) for k in range(4)])
+    relay = OutboxRelay(engine, producer, batch_size=37, namespace=namespace)
+    while relay.publish_batch():
+        pass
+
+    run_consumer_until(engine, infra, namespace, lambda: count(engine, PingEffect) == 200)
+    assert_in_key_order(engine)
+
+
+def assert_in_key_order(engine) -> None:
+    by_key: dict[str, list[int]] = defaultdict(list)
+    with Session(engine) as session:
+        for aggregate, n in session.exec(select(PingEffect.aggregate, PingEffect.n)
+                                         .order_by(col(PingEffect.id))).all():
+            by_key[aggregate].append(n)
+    for aggregate, ns in by_key.items():
+        assert ns == sorted(ns), f"{aggregate} applied out of order"
+
+
+def test_two_relays_and_two_consumers_lose_and_duplicate_nothing_over_10000_events(backbone, infra):
+    engine, url, namespace, _ = backbone
+    total = 10_000
+    for start in range(0, total, 1_000):
+        stage(engine, [Pinged(aggregate=f"agg-{i % 40}", n=i) for i in range(start, start + 1_000)])
+    with Session(engine) as session:
+        staged = set(session.exec(select(OutboxMessage.event_id)).all())
+
+    started = time.monotonic()
+    procs = [worker(role, url, infra, namespace) for role in ("relay", "relay", "consumer", "consumer")]
+    try:
+        deadline = time.monotonic() + 240
+        while count(engine, InboxEntry) < total and time.monotonic() < deadline:
+            assert all(p.poll() is None for p in procs), "a worker died"
+            time.sleep(0.5)
+        elapsed = time.monotonic() - started
+        time.sleep(2)  # anything applied twice would show up now
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+
+    with Session(engine) as session:
+        applied = Counter(session.exec(select(PingEffect.event_id)).all())
+        appliers = set(session.exec(select(PingEffect.applied_by)).all())
+    on_wire = ids_on_topic(infra, namespace)
+    print(f"\n[backbone] {total} events through 2 relays + 2 consumers in {elapsed:.1f}s "
+          f"({total / elapsed:.0f} events/s); {sum(on_wire.values()) - len(on_wire)} re-sends on the wire")
+    assert set(applied) == staged, "an event was lost"
+    assert set(applied.values()) == {1}, "an event was applied twice"
+    assert set(on_wire) == staged
+    assert len(appliers) == 2, "both consumer instances should have taken partitions"
+    assert count(engine, OutboxMessage, col(OutboxMessage.published_at).is_(None)) == 0
+    assert_in_key_order(engine)

@@ -1,0 +1,85 @@
+"""Registration, tokens and the caller's identity."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy.exc import IntegrityError
+
+from tanhui_shared.messaging import record_event
+from tanhui_shared.contracts import UserRegistered
+from tanhui_shared.service import SessionDep
+from tanhui_shared.web.auth import CurrentUser
+from tanhui_shared.web.problems import Problem
+
+from ..domain.identity import SELF_REGISTRABLE, Role, subject_kind
+from ..security import hash_password, password_matches
+from ..store.tables import User
+from ..store.users import find_user
+
+router = APIRouter(prefix="/api/v1", tags=["identity"])
+
+
+class Registration(BaseModel):
+    username: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{2,63}$",
+                          description="3-64 characters: lower-case letters, digits, _ . -")
+    password: str = Field(min_length=8, max_length=128)
+    role: Role
+
+    @field_validator("role")
+    @classmethod
+    def _self_registrable(cls, role: Role) -> Role:
+        if role not in SELF_REGISTRABLE:
+            raise ValueError(f"{role.value} accounts are created by an operator, not by registration")
+        return role
+
+
+class UserView(BaseModel):
+    id: str
+    username: str
+    role: str
+    created_at: datetime
+
+
+class AccessToken(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+@router.post("/auth/register", status_code=201, response_model=UserView)
+def register(body: Registration, session: SessionDep) -> User:
+    user = User(username=body.username, password_hash=hash_password(body.password), role=body.role)
+    try:
+        with session.begin():
+            session.add(user)
+            record_event(session, UserRegistered(user_id=user.id, username=user.username,
+                                                 role=user.role, subject_kind=subject_kind(body.role)))
+    except IntegrityError:
+        raise Problem(409, f"username {body.username!r} is already taken", field="username") from None
+    return user
+
+
+@router.post("/auth/token", response_model=AccessToken)
+def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep,
+                request: Request) -> AccessToken:
+    user = find_user(session, form.username)
+    if not password_matches(user.password_hash if user else None, form.password) or user is None:
+        raise Problem(401, "wrong username or password", headers={"WWW-Authenticate": "Bearer"})
+    settings = request.app.state.settings
+    token = request.app.state.signing_key.issue(
+        {"sub": user.id, "preferred_username": user.username, "role": user.role},
+        settings.access_token_ttl_s, settings.jwt_issuer, settings.jwt_audience,
+    )
+    return AccessToken(access_token=token, expires_in=settings.access_token_ttl_s)
+
+
+@router.get("/me", response_model=UserView)
+def me(principal: CurrentUser, session: SessionDep) -> User:
+    user = session.get(User, principal.user_id)
+    if user is None:
+        raise Problem(404, "this token's user no longer exists")
+    return user

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+
+from tanhui_shared.settings import ServiceSettings
+
+
+class AccountsSettings(ServiceSettings):
+    service_name: str = "accounts"
+    # RS256 signing key (PEM). Outside development it must be given; in development one is made
+    # once under var_dir and reused, so tokens survive a restart of `make up`.
+    jwt_private_key_pem: str = ""
+    jwt_private_key_file: Path | None = None
+    access_token_ttl_s: int = 900
+
+    @model_validator(mode="after")
+    def _signing_key_outside_development(self) -> "AccountsSettings":
+        if self.env != "development" and not (self.jwt_private_key_pem or self.jwt_private_key_file):
+            raise ValueError(
+                "set TANHUI_JWT_PRIVATE_KEY_PEM or TANHUI_JWT_PRIVATE_KEY_FILE outside development "
+                "(the generated development key is refused)"
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> AccountsSettings:
+    return AccountsSettings()

@@ -1,0 +1,3 @@
+from tanhui_shared.alembic_env import run_migrations
+
+run_migrations()

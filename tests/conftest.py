@@ -1,0 +1,36 @@
+"""Cross-service fixtures: the whole platform as real processes on real PostgreSQL and Kafka."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tanhui_shared.devstack import SERVICES, Stack
+from tanhui_shared.settings import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def platform(infra, new_database, tmp_path_factory):
+    """Ten processes (3 services x API/relay/consumer + gateway) on ports of their own."""
+    namespace = f"e2e{uuid.uuid4().hex[:8]}"
+    from tanhui_shared.messaging.kafka import ensure_topics
+
+    ensure_topics(infra.kafka_bootstrap, namespace)
+    offset = 20000 + (uuid.uuid4().int % 200) * 10  # never the `make up` ports
+    stack = Stack(
+        kafka_bootstrap=infra.kafka_bootstrap,
+        database_urls={svc: new_database(svc) for svc in SERVICES},
+        var_dir=tmp_path_factory.mktemp("platform"),
+        gateway_port=offset,
+        service_ports={svc: offset + i + 1 for i, svc in enumerate(SERVICES)},
+        extra_env={"TANHUI_TOPIC_NAMESPACE": namespace, "TANHUI_ENV": "test",
+                   "TANHUI_JWT_PRIVATE_KEY_FILE": str(REPO_ROOT / "tests" / "keys" / "test-signing-key.pem")},
+    )
+    stack.namespace = namespace
+    stack.migrate()
+    stack.start()
+    try:
+        stack.wait_ready(timeout_s=90)
+        yield stack
+    finally:
+        stack.stop()
