@@ -18,13 +18,21 @@ since() { local ms=$(($(now_ms) - $1)); printf '%d.%d' $((ms / 1000)) $((ms % 10
 # True when something accepts TCP connections on 127.0.0.1:$1 (bash's /dev/tcp, no nc needed).
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# kill -0 also succeeds on a zombie, and this machine's pid 1 may take a while to reap one.
+pid_alive() {
+  local st
+  st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  st=${st##*) } # the state letter follows the "(command name)" field
+  [[ ${st:0:1} != [ZX] ]]
+}
+
 # Prints the pid from pid file $1 when that process is alive and its command line contains $2;
 # guards against a stale pid file whose number was reused by an unrelated process.
 live_pid() {
   local pid
   [[ -s $1 ]] || return 1
   pid=$(<"$1")
-  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ $pid =~ ^[0-9]+$ ]] && pid_alive "$pid" || return 1
   tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$2" || return 1
   echo "$pid"
 }
@@ -34,7 +42,7 @@ stop_pid() {
   local pid=$1 timeout=$2 t0
   t0=$(now_ms)
   kill -TERM "$pid" 2>/dev/null || return 0
-  while kill -0 "$pid" 2>/dev/null; do
+  while pid_alive "$pid"; do
     if (($(now_ms) - t0 > timeout * 1000)); then
       log "still running after ${timeout}s, sending SIGKILL to $pid"
       kill -KILL "$pid" 2>/dev/null || true
