@@ -156,7 +156,8 @@ wait_ready() {
   t0=$(now_ms)
   log "waiting up to ${timeout}s for 127.0.0.1:$PORT"
   until "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT" -t 2; do
-    if ! running; then
+    # pg_ctl -W returns before the postmaster writes its pid file: a moment's grace.
+    if (($(now_ms) - t0 > 3000)) && ! running; then
       show_tail "$LOGFILE"
       die "server is not running (exited, or never started): see $LOGFILE, then run deploy/postgres.sh start"
     fi
