@@ -142,29 +142,39 @@ def _step(message: str) -> None:
     print(f"[tanhui] {message}", flush=True)
 
 
+def _kafka(command: str) -> int:
+    return subprocess.run([str(REPO_ROOT / "deploy/kafka/kafka.sh"), command]).returncode
+
+
 def up() -> None:
     """`make up`: Kafka from deploy/, SQLite databases, every process; Ctrl-C stops it all."""
     started = time.monotonic()
     bootstrap = os.environ.get("TANHUI_KAFKA_BOOTSTRAP")
+    started_kafka = False
     if not bootstrap:
-        _step("starting Kafka (deploy/kafka/kafka.sh; the first run downloads its jars)...")
-        subprocess.run([str(REPO_ROOT / "deploy/kafka/kafka.sh"), "start"], check=True)
-        subprocess.run([str(REPO_ROOT / "deploy/kafka/kafka.sh"), "wait"], check=True)
+        started_kafka = _kafka("status") != 0
+        if started_kafka:
+            _step("starting Kafka (deploy/kafka/kafka.sh; the first run downloads its jars)...")
+            if _kafka("start") != 0:
+                sys.exit("[tanhui] Kafka did not start: see the lines above")
+        if _kafka("wait") != 0:
+            sys.exit("[tanhui] Kafka is not answering: `deploy/kafka/kafka.sh restart`, then retry")
         bootstrap = f"127.0.0.1:{os.environ.get('TANHUI_KAFKA_PORT', '19092')}"
+    namespace = os.environ.get("TANHUI_TOPIC_NAMESPACE", "")
     _step(f"creating topics on {bootstrap}...")
-    ensure_topics(bootstrap)
+    ensure_topics(bootstrap, namespace)
     stack = Stack(kafka_bootstrap=bootstrap,
                   database_urls={s: os.environ.get(f"TANHUI_{s.upper()}_DATABASE_URL", "")
                                  for s in SERVICES})
     _step("migrating the three services' databases (SQLite under .var/ unless configured)...")
     stack.migrate()
     _step("starting 3 services x (API, relay, consumer) and the gateway...")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the same way as on Ctrl-C
     stack.start()
     try:
         stack.wait_ready()
         _step(f"ready in {time.monotonic() - started:.1f}s: gateway at {stack.gateway_url} "
-              f"(API docs: {stack.gateway_url}/docs; logs: {stack.var_dir / 'logs'}). Ctrl-C stops.")
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+              f"(logs: {stack.var_dir / 'logs'}). Ctrl-C stops everything.")
         while all(p.popen and p.popen.poll() is None for p in stack.processes.values()):
             time.sleep(1)
         dead = [p.name for p in stack.processes.values() if p.popen and p.popen.poll() is not None]
@@ -172,8 +182,13 @@ def up() -> None:
     except KeyboardInterrupt:
         _step("stopping...")
     finally:
+        # A second Ctrl-C (or the one uv forwards) must not cut the orderly stop short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
-        _step("all platform processes stopped (Kafka keeps running: deploy/kafka/kafka.sh stop)")
+        if started_kafka:
+            _kafka("stop")
+        _step("stopped.")
 
 
 def main() -> None:
