@@ -44,19 +44,46 @@ def _docker_answers() -> bool:
         return False
 
 
-def _from_containers() -> Infrastructure:
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.postgres import PostgresContainer
-    from testcontainers.redis import RedisContainer
+def _free_port() -> int:
+    import socket
 
-    kafka = KafkaContainer("apache/kafka:4.1.1").with_kraft()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _from_containers() -> Infrastructure:
+    from testcontainers.community.postgres import PostgresContainer
+    from testcontainers.community.redis import RedisContainer
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+
+    # The same apache/kafka image as docker-compose.yml; its advertised address must be known
+    # before it starts, so the host port is chosen here rather than by Docker.
+    port = _free_port()
+    kafka = DockerContainer("apache/kafka:4.1.1").with_bind_ports(9092, port)
+    for key, value in {
+        "KAFKA_NODE_ID": "1",
+        "KAFKA_PROCESS_ROLES": "broker,controller",
+        "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
+        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{port}",
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
+        "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+    }.items():
+        kafka.with_env(key, value)
     postgres = PostgresContainer("postgres:16", driver="psycopg")
     redis = RedisContainer("redis:7")
     for container in (kafka, postgres, redis):
         container.start()
-    host, port = redis.get_container_host_ip(), redis.get_exposed_port(6379)
-    return Infrastructure(kafka.get_bootstrap_server(), postgres.get_connection_url(),
-                          f"redis://{host}:{port}/0", "testcontainers", [kafka, postgres, redis])
+    wait_for_logs(kafka, "Kafka Server started", timeout=120)
+    host, redis_port = redis.get_container_host_ip(), redis.get_exposed_port(6379)
+    return Infrastructure(f"127.0.0.1:{port}", postgres.get_connection_url(),
+                          f"redis://{host}:{redis_port}/0", "testcontainers", [kafka, postgres, redis])
 
 
 def _from_deploy_scripts() -> Infrastructure:
