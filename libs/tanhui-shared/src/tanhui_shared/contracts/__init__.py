@@ -4,7 +4,19 @@ A consumer looks an incoming `type` up in `CONTRACTS`; an unknown type or versio
 the dead-letter topic, never silently dropped.
 """
 from .envelope import CloudEvent, UnknownEventType, parse_event
-from .events import CONTRACTS, EventContract, SigningKeyPublished, UserRegistered
+from .events import (
+    CONTRACTS,
+    CreditsIssued,
+    CreditsRetired,
+    EventContract,
+    MonitoringVerified,
+    RedemptionCompleted,
+    RedemptionRejected,
+    RedemptionRequested,
+    ReportFiled,
+    SigningKeyPublished,
+    UserRegistered,
+)
 from .topics import ACCOUNTS_TOPIC, ALL_TOPICS, CREDITS_TOPIC, VERIFICATION_TOPIC, dlq_topic, qualified
 
 __all__ = [
@@ -13,6 +25,13 @@ __all__ = [
     "CONTRACTS",
     "CREDITS_TOPIC",
     "CloudEvent",
+    "CreditsIssued",
+    "CreditsRetired",
+    "MonitoringVerified",
+    "RedemptionCompleted",
+    "RedemptionRejected",
+    "RedemptionRequested",
+    "ReportFiled",
     "EventContract",
     "SigningKeyPublished",
     "UnknownEventType",

@@ -1,11 +1,13 @@
 """Versioned event payloads. A new version is a new class with a new `TYPE`; old ones stay."""
 from __future__ import annotations
 
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from .topics import ACCOUNTS_TOPIC
+from .topics import ACCOUNTS_TOPIC, CREDITS_TOPIC, VERIFICATION_TOPIC
 
 
 class EventContract(BaseModel):
@@ -51,7 +53,148 @@ class SigningKeyPublished(EventContract):
         return f"signing-key:{self.kid}"
 
 
-CONTRACTS: dict[str, type[EventContract]] = {
-    c.TYPE: c for c in (UserRegistered, SigningKeyPublished)
-}
+class ReportFiled(EventContract):
+    """An enterprise filed (or revised) its carbon report for a period."""
 
+    TYPE: ClassVar[str] = "cn.tanhui.accounts.report_filed.v1"
+    TOPIC: ClassVar[str] = ACCOUNTS_TOPIC
+    SOURCE: ClassVar[str] = "/services/accounts"
+
+    report_id: str
+    enterprise_id: str
+    enterprise_name: str
+    period: str
+    revision: int
+    total_tco2e: Decimal
+    # users who may act for the enterprise (e.g. retire credits against this report)
+    member_user_ids: list[str]
+
+    def aggregate_id(self) -> str:
+        return self.enterprise_id
+
+
+class RedemptionRequested(EventContract):
+    """A citizen's points are on hold; credits retires `quantity` credits from the inclusion pool."""
+
+    TYPE: ClassVar[str] = "cn.tanhui.accounts.redemption_requested.v1"
+    TOPIC: ClassVar[str] = ACCOUNTS_TOPIC
+    SOURCE: ClassVar[str] = "/services/accounts"
+
+    redemption_id: str
+    user_id: str
+    username: str
+    points: int
+    quantity: int  # whole credits (tCO2e) the points buy, at accounts' documented rate
+
+    def aggregate_id(self) -> str:
+        return self.redemption_id
+
+
+# --- verification -----------------------------------------------------------------------------
+
+class MonitoringVerified(EventContract):
+    """A monitoring report's reductions were verified: credits issues them, once per issuance_id."""
+
+    TYPE: ClassVar[str] = "cn.tanhui.verification.monitoring_verified.v1"
+    TOPIC: ClassVar[str] = VERIFICATION_TOPIC
+    SOURCE: ClassVar[str] = "/services/verification"
+
+    issuance_id: str
+    project_id: str
+    project_number: int  # the registry's project number: the "0004" in NC-FS-0004-2025-...
+    project_name: str
+    project_kind: str
+    county: str
+    owner_user_id: str  # the project developer, who receives the credits
+    owner_username: str
+    monitoring_report_id: str
+    verification_id: str
+    verifier_user_id: str
+    period_start: date
+    period_end: date
+    vintage: int
+    verified_tco2e: Decimal
+    buffer_pct: Decimal
+
+    def aggregate_id(self) -> str:
+        return self.project_id
+
+
+# --- credits ----------------------------------------------------------------------------------
+
+class CreditsIssued(EventContract):
+    TYPE: ClassVar[str] = "cn.tanhui.credits.issued.v1"
+    TOPIC: ClassVar[str] = CREDITS_TOPIC
+    SOURCE: ClassVar[str] = "/services/credits"
+
+    issuance_id: str
+    project_id: str
+    monitoring_report_id: str
+    vintage: int
+    owner_user_id: str
+    quantity: int  # to the owner
+    buffer_quantity: int  # to the registry's buffer pool
+    serial_first: str
+    serial_last: str
+    issued_at: datetime
+
+    def aggregate_id(self) -> str:
+        return self.project_id
+
+
+class CreditsRetired(EventContract):
+    TYPE: ClassVar[str] = "cn.tanhui.credits.retired.v1"
+    TOPIC: ClassVar[str] = CREDITS_TOPIC
+    SOURCE: ClassVar[str] = "/services/credits"
+
+    retirement_id: str
+    certificate_id: str
+    retired_by_user_id: str | None  # None when the registry retires from its inclusion pool
+    beneficiary: str
+    purpose: str
+    quantity: int
+    serial_ranges: list[str]  # e.g. ["NC-FS-0004-2025-000000001-000000100"]
+    report_id: str | None = None  # an enterprise report the retirement neutralises
+    event_id: str | None = None  # a large event it offsets
+    redemption_id: str | None = None  # a citizen's redemption it settles
+    retired_at: datetime
+
+    def aggregate_id(self) -> str:
+        return self.retirement_id
+
+
+class RedemptionCompleted(EventContract):
+    TYPE: ClassVar[str] = "cn.tanhui.credits.redemption_completed.v1"
+    TOPIC: ClassVar[str] = CREDITS_TOPIC
+    SOURCE: ClassVar[str] = "/services/credits"
+
+    redemption_id: str
+    user_id: str
+    quantity: int
+    certificate_id: str
+
+    def aggregate_id(self) -> str:
+        return self.redemption_id
+
+
+class RedemptionRejected(EventContract):
+    TYPE: ClassVar[str] = "cn.tanhui.credits.redemption_rejected.v1"
+    TOPIC: ClassVar[str] = CREDITS_TOPIC
+    SOURCE: ClassVar[str] = "/services/credits"
+
+    redemption_id: str
+    user_id: str
+    reason: str
+
+    def aggregate_id(self) -> str:
+        return self.redemption_id
+
+
+CONTRACTS: dict[str, type[EventContract]] = {
+    c.TYPE: c
+    for c in (
+        UserRegistered, SigningKeyPublished, ReportFiled, RedemptionRequested,
+        MonitoringVerified,
+        CreditsIssued, CreditsRetired, RedemptionCompleted, RedemptionRejected,
+    )
+}

@@ -55,3 +55,24 @@ def topic_namespace(infra: Infrastructure) -> str:
     namespace = f"t{uuid.uuid4().hex[:10]}"
     ensure_topics(infra.kafka_bootstrap, namespace)
     return namespace
+
+
+@pytest.fixture(scope="session")
+def signing_key():
+    from .tokens import TestSigningKey
+
+    return TestSigningKey()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(new_database):
+    """`migrated_database("credits")` -> the URL of a fresh PostgreSQL database at head."""
+    from ..db import migrate
+    from ..settings import REPO_ROOT
+
+    def make(service: str) -> str:
+        url = new_database(service)
+        migrate(url, REPO_ROOT / "services" / service / "migrations")
+        return url
+
+    return make

@@ -1,0 +1,115 @@
+"""`Idempotency-Key` for every mutating request: a replay returns the first answer, unchanged.
+
+The stored answer is written in the same transaction as the effect, so either both exist or
+neither does. Two concurrent requests with one key race on the record's primary key: the loser's
+transaction (effect included) rolls back and it answers with the winner's stored response.
+The same key with a different body is 422.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+from fastapi import Depends, Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel
+
+from ..messaging.outbox import utcnow
+from .problems import Problem
+
+MAX_KEY_LENGTH = 200
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_record"
+
+    scope: str = Field(primary_key=True)  # the caller (user id), so keys never collide across users
+    key: str = Field(primary_key=True)
+    fingerprint: str  # method, path and body hash of the first request
+    status_code: int
+    response_body: str
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class IdempotentRequest:
+    def __init__(self, key: str | None, method: str, path: str, body: bytes) -> None:
+        if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
+            raise Problem(422, f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters",
+                          field="Idempotency-Key")
+        self.key = key
+        canonical = body
+        try:  # the same JSON with other spacing or key order is the same request
+            canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+        except ValueError:
+            pass
+        self.fingerprint = hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" +
+                                          canonical).hexdigest()
+
+    def execute(self, session: Session, scope: str, operation: Callable[[], Any],
+                status_code: int = 200) -> JSONResponse:
+        """Run `operation` in one transaction, or replay the answer stored under this key."""
+        if self.key is not None and (replay := self._replay(session, scope)) is not None:
+            return replay
+        try:
+            with session.begin():
+                body = jsonable_encoder(operation())
+                if self.key is not None:
+                    session.flush()  # the operation's own conflicts surface before ours
+                    session.add(IdempotencyRecord(scope=scope, key=self.key,
+                                                  fingerprint=self.fingerprint,
+                                                  status_code=status_code,
+                                                  response_body=json.dumps(body)))
+                    try:
+                        session.flush()
+                    except IntegrityError as exc:
+                        raise _LostTheRace from exc
+        except _LostTheRace:
+            replay = self._replay(session, scope)
+            if replay is None:  # pragma: no cover - the winner committed before we could lose
+                raise Problem(409, "a request with this Idempotency-Key is still in progress") from None
+            return replay
+        return JSONResponse(body, status_code=status_code)
+
+    def _replay(self, session: Session, scope: str) -> JSONResponse | None:
+        record = session.get(IdempotencyRecord, (scope, self.key))
+        session.rollback()  # end the read transaction; the caller opens its own
+        if record is None:
+            return None
+        if record.fingerprint != self.fingerprint:
+            raise Problem(422, "this Idempotency-Key was already used with a different request",
+                          field="Idempotency-Key")
+        return JSONResponse(json.loads(record.response_body), status_code=record.status_code,
+                            headers={"Idempotent-Replayed": "true"})
+
+
+class _LostTheRace(Exception):
+    pass
+
+
+async def idempotent_request(
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> IdempotentRequest:
+    return IdempotentRequest(idempotency_key, request.method, request.url.path, await request.body())
+
+
+Idempotency = Annotated[IdempotentRequest, Depends(idempotent_request)]
+
+
+def create_idempotency_table(op: Operations) -> None:
+    op.create_table(
+        "idempotency_record",
+        sa.Column("scope", sa.String, primary_key=True),
+        sa.Column("key", sa.String, primary_key=True),
+        sa.Column("fingerprint", sa.String, nullable=False),
+        sa.Column("status_code", sa.Integer, nullable=False),
+        sa.Column("response_body", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
