@@ -69,6 +69,10 @@ class SigningKey:
         return jwt.encode(payload, self.private_key, algorithm="RS256", headers={"kid": self.kid})
 
 
+def load_previous_keys(settings: AccountsSettings) -> list[SigningKey]:
+    return [SigningKey.from_pem(path.read_bytes()) for path in settings.jwt_previous_key_files]
+
+
 def load_signing_key(settings: AccountsSettings) -> SigningKey:
     if settings.jwt_private_key_pem:
         return SigningKey.from_pem(settings.jwt_private_key_pem.encode())

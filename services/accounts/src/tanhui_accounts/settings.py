@@ -14,6 +14,10 @@ class AccountsSettings(ServiceSettings):
     # once under var_dir and reused, so tokens survive a restart of `make up`.
     jwt_private_key_pem: str = ""
     jwt_private_key_file: Path | None = None
+    # Key rotation without downtime: after switching to a new signing key, list the previous
+    # key files here until every token it signed has expired (access_token_ttl_s); the JWKS and
+    # every service keep accepting them meanwhile.
+    jwt_previous_key_files: list[Path] = []
     access_token_ttl_s: int = 900
 
     @model_validator(mode="after")

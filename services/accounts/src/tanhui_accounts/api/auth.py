@@ -9,16 +9,14 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.exc import IntegrityError
 
-from tanhui_shared.messaging import record_event
-from tanhui_shared.contracts import UserRegistered
 from tanhui_shared.service import SessionDep
 from tanhui_shared.web.auth import CurrentUser
 from tanhui_shared.web.problems import Problem
 
-from ..domain.identity import SELF_REGISTRABLE, Role, subject_kind
+from ..domain.identity import SELF_REGISTRABLE, Role
 from ..security import hash_password, password_matches
 from ..store.tables import User
-from ..store.users import find_user
+from ..store.users import find_user, open_identity
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 
@@ -52,12 +50,9 @@ class AccessToken(BaseModel):
 
 @router.post("/auth/register", status_code=201, response_model=UserView)
 def register(body: Registration, session: SessionDep) -> User:
-    user = User(username=body.username, password_hash=hash_password(body.password), role=body.role)
     try:
         with session.begin():
-            session.add(user)
-            record_event(session, UserRegistered(user_id=user.id, username=user.username,
-                                                 role=user.role, subject_kind=subject_kind(body.role)))
+            user = open_identity(session, body.username, hash_password(body.password), body.role)
     except IntegrityError:
         raise Problem(409, f"username {body.username!r} is already taken", field="username") from None
     return user

@@ -8,4 +8,4 @@ router = APIRouter(tags=["identity"])
 @router.get("/.well-known/jwks.json")
 def jwks(request: Request, response: Response) -> dict:
     response.headers["Cache-Control"] = "public, max-age=300"
-    return {"keys": [request.app.state.signing_key.public_jwk()]}
+    return {"keys": request.app.state.published_keys}

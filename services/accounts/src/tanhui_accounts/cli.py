@@ -1,0 +1,55 @@
+"""Operators' command line: `python -m tanhui_accounts.cli create-user --role regulator NAME`.
+
+Admin and regulator accounts exist only through here, never through self-registration.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from tanhui_shared.db import make_engine
+
+from .domain.identity import Role
+from .security import hash_password
+from .settings import get_settings
+from .store.tables import User
+from .store.users import open_identity
+
+
+def create_user(database_url: str, username: str, password: str, role: Role) -> User:
+    engine = make_engine(database_url, pool_size=1)
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        user = open_identity(session, username, hash_password(password), role)
+    engine.dispose()
+    return user
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tanhui_accounts.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    create = sub.add_parser("create-user", help="create a user of any role (admin, regulator...)")
+    create.add_argument("username")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--password-stdin", action="store_true",
+                        help="read the password from standard input instead of prompting")
+    args = parser.parse_args(argv)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
+    if len(password) < 8:
+        print("error: the password must be at least 8 characters", file=sys.stderr)
+        return 2
+    try:
+        user = create_user(get_settings().effective_database_url(), args.username, password,
+                           Role(args.role))
+    except IntegrityError:
+        print(f"error: username {args.username!r} is taken; choose another", file=sys.stderr)
+        return 1
+    print(f"created {user.role} {user.username} ({user.id})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

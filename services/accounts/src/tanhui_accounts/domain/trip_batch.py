@@ -1,0 +1,88 @@
+"""Deciding a batch of trips against a citizen's history: duplicates, overlaps, speed and caps.
+
+Pure: the store gathers the history (locked), this decides, the store writes what it says.
+Trips are judged in start-time order per citizen, so the result does not depend on input order.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from .travel import Mode, TravelRules, credit_trip, implausible_speed
+
+CITY_TZ = ZoneInfo("Asia/Shanghai")  # daily caps follow the city's calendar day
+
+
+@dataclass(frozen=True)
+class TripClaim:
+    index: int  # position in the request, for the answer
+    user_id: str
+    mode: Mode
+    distance_km: Decimal
+    started_at: datetime
+    ended_at: datetime
+    external_id: str
+
+    @property
+    def local_day(self) -> date:
+        return self.started_at.astimezone(CITY_TZ).date()
+
+
+@dataclass
+class CitizenHistory:
+    """What is already recorded for one citizen around the batch's time window."""
+
+    external_ids: set[str] = field(default_factory=set)
+    intervals: list[tuple[datetime, datetime]] = field(default_factory=list)  # sorted, disjoint
+    points_by_day_mode: dict[tuple[date, Mode], int] = field(default_factory=lambda: defaultdict(int))
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        i = bisect_left(self.intervals, (end,))
+        return i > 0 and self.intervals[i - 1][1] > start
+
+    def points_on(self, day: date, mode: Mode | None = None) -> int:
+        if mode is not None:
+            return self.points_by_day_mode[(day, mode)]
+        return sum(p for (d, _), p in self.points_by_day_mode.items() if d == day)
+
+    def record(self, claim: TripClaim, points: int) -> None:
+        self.external_ids.add(claim.external_id)
+        insort(self.intervals, (claim.started_at, claim.ended_at))
+        self.points_by_day_mode[(claim.local_day, claim.mode)] += points
+
+
+@dataclass(frozen=True)
+class TripDecision:
+    claim: TripClaim
+    status: str  # accepted | duplicate | rejected
+    reason: str | None = None
+    reduction_g: Decimal = Decimal(0)
+    points: int = 0
+
+
+def decide_trips(claims: list[TripClaim], history: dict[str, CitizenHistory],
+                 rules: TravelRules) -> list[TripDecision]:
+    """One decision per claim, in the claims' original order. Mutates `history`."""
+    decisions: dict[int, TripDecision] = {}
+    for claim in sorted(claims, key=lambda c: (c.user_id, c.started_at, c.index)):
+        past = history.setdefault(claim.user_id, CitizenHistory())
+        decisions[claim.index] = _decide(claim, past, rules)
+    return [decisions[c.index] for c in claims]
+
+
+def _decide(claim: TripClaim, past: CitizenHistory, rules: TravelRules) -> TripDecision:
+    if claim.external_id in past.external_ids:
+        return TripDecision(claim, "duplicate", "this external_id was already recorded")
+    hours = Decimal((claim.ended_at - claim.started_at).total_seconds()) / 3600
+    if reason := implausible_speed(rules, claim.mode, claim.distance_km, hours):
+        return TripDecision(claim, "rejected", reason)
+    if past.overlaps(claim.started_at, claim.ended_at):
+        return TripDecision(claim, "rejected", "overlaps in time with another recorded trip")
+    credit = credit_trip(rules, claim.mode, claim.distance_km,
+                         past.points_on(claim.local_day, claim.mode), past.points_on(claim.local_day))
+    past.record(claim, credit.points)
+    return TripDecision(claim, "accepted", credit.capped_by, credit.reduction_g, credit.points)
