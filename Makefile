@@ -19,6 +19,10 @@ test: install  ## every test; provisions Kafka, PostgreSQL and Redis locally (de
 unit: install  ## only the tests that need no server
 	@$(UV) run --frozen pytest -m "not infra" libs/tanhui-shared/tests/test_contracts.py gateway/tests
 
+bench: install  ## benchmarks on local PostgreSQL; figures go to bench/results/
+	@deploy/infra.sh up
+	@eval "$$(deploy/infra.sh env)" && for b in bench/trip_ingestion.py; do $(UV) run --frozen python $$b; done
+
 infra-up:
 	@deploy/infra.sh up
 

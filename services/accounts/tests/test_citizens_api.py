@@ -56,7 +56,7 @@ def test_bad_and_fraudulent_trips_are_refused_with_a_reason_and_nothing_written(
     assert accounts.http.post("/api/v1/trips", headers=headers, json=trip()).status_code == 201
     cases = [
         ({**trip(), "ended_at": NOON.isoformat(), "started_at": (NOON + timedelta(hours=1)).isoformat()},
-         422, "ended_at must be after started_at"),
+         422, "ended_at: Value error, ended_at must be after started_at"),
         (trip(minutes_after=10), 422, "overlaps"),  # inside the first ride
         (trip(minutes_after=120, minutes=10, mode="walk", km="5"), 422, "implausible for walk"),
         ({**trip(minutes_after=200), "distance_km": "-3"}, 422, "distance_km"),

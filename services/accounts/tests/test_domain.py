@@ -143,7 +143,7 @@ def test_a_batch_rejects_overlaps_and_duplicates_whatever_their_order():
 
 def test_history_counts_towards_the_daily_cap():
     past = CitizenHistory()
-    past.points_by_day_mode[(claim(0, 0, 1).local_day, Mode.BIKE)] = 395
+    past.add_points(claim(0, 0, 1).local_day, Mode.BIKE, 395)
     decision, = decide_trips([claim(0, 0, 20)], {"u1": past}, RULES)
     assert decision.points == 5 and "bike cap" in decision.reason
 

@@ -26,10 +26,10 @@ class TripClaim:
     started_at: datetime
     ended_at: datetime
     external_id: str
+    local_day: date = field(init=False)  # the city's calendar day it started on
 
-    @property
-    def local_day(self) -> date:
-        return self.started_at.astimezone(CITY_TZ).date()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "local_day", self.started_at.astimezone(CITY_TZ).date())
 
 
 @dataclass
@@ -39,20 +39,20 @@ class CitizenHistory:
     external_ids: set[str] = field(default_factory=set)
     intervals: list[tuple[datetime, datetime]] = field(default_factory=list)  # sorted, disjoint
     points_by_day_mode: dict[tuple[date, Mode], int] = field(default_factory=lambda: defaultdict(int))
+    points_by_day: dict[date, int] = field(default_factory=lambda: defaultdict(int))
 
     def overlaps(self, start: datetime, end: datetime) -> bool:
         i = bisect_left(self.intervals, (end,))
         return i > 0 and self.intervals[i - 1][1] > start
 
-    def points_on(self, day: date, mode: Mode | None = None) -> int:
-        if mode is not None:
-            return self.points_by_day_mode[(day, mode)]
-        return sum(p for (d, _), p in self.points_by_day_mode.items() if d == day)
+    def add_points(self, day: date, mode: Mode, points: int) -> None:
+        self.points_by_day_mode[(day, mode)] += points
+        self.points_by_day[day] += points
 
     def record(self, claim: TripClaim, points: int) -> None:
         self.external_ids.add(claim.external_id)
         insort(self.intervals, (claim.started_at, claim.ended_at))
-        self.points_by_day_mode[(claim.local_day, claim.mode)] += points
+        self.add_points(claim.local_day, claim.mode, points)
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ def _decide(claim: TripClaim, past: CitizenHistory, rules: TravelRules) -> TripD
     if past.overlaps(claim.started_at, claim.ended_at):
         return TripDecision(claim, "rejected", "overlaps in time with another recorded trip")
     credit = credit_trip(rules, claim.mode, claim.distance_km,
-                         past.points_on(claim.local_day, claim.mode), past.points_on(claim.local_day))
+                         past.points_by_day_mode[(claim.local_day, claim.mode)],
+                         past.points_by_day[claim.local_day])
     past.record(claim, credit.points)
     return TripDecision(claim, "accepted", credit.capped_by, credit.reduction_g, credit.points)

@@ -5,9 +5,13 @@ Single trips go through the same path as a batch of one, so both obey the same r
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam, update
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from tanhui_shared.db import is_postgres
@@ -39,73 +43,103 @@ def _history(session: Session, claims: list[TripClaim]) -> dict[str, CitizenHist
     earliest = min(c.started_at for c in claims) - MAX_TRIP
     latest = max(c.ended_at for c in claims) + MAX_TRIP
     history: dict[str, CitizenHistory] = defaultdict(CitizenHistory)
-    nearby = session.exec(
-        select(GreenTrip.user_id, GreenTrip.started_at, GreenTrip.ended_at, GreenTrip.local_day,
-               GreenTrip.mode, GreenTrip.points)
-        .where(col(GreenTrip.user_id).in_(user_ids))
-        .where(col(GreenTrip.started_at) < latest).where(col(GreenTrip.ended_at) > earliest)
+    t = GreenTrip.__table__
+    nearby = session.execute(
+        sa.select(t.c.user_id, t.c.started_at, t.c.ended_at, t.c.local_day, t.c.mode, t.c.points)
+        .where(_one_of(session, t.c.user_id, user_ids))
+        .where(t.c.started_at < latest).where(t.c.ended_at > earliest)
     ).all()
     for user_id, started, ended, day, mode, points in nearby:
         past = history[user_id]
         past.intervals.append((as_utc(started), as_utc(ended)))
-        past.points_by_day_mode[(day, Mode(mode))] += points
+        past.add_points(day, Mode(mode), points)
     for past in history.values():
         past.intervals.sort()
     external_ids = sorted({c.external_id for c in claims})
-    for user_id, external_id in session.exec(
-        select(GreenTrip.user_id, GreenTrip.external_id)
-        .where(col(GreenTrip.user_id).in_(user_ids))
-        .where(col(GreenTrip.external_id).in_(external_ids))
+    for user_id, external_id in session.execute(
+        sa.select(t.c.user_id, t.c.external_id)
+        .where(_one_of(session, t.c.user_id, user_ids))
+        .where(_one_of(session, t.c.external_id, external_ids))
     ).all():
         history[user_id].external_ids.add(external_id)
     return history
+
+
+@dataclass
+class _Position:
+    """A locked account's figures while a batch is applied to it."""
+
+    balance: int
+    held: int
+    reduction_g: Decimal
+    touched: bool = False
+
+
+def _one_of(session: Session, column, values: list[str]):
+    """`column IN values`; on PostgreSQL as `= ANY(array)`, one parameter however many values."""
+    if is_postgres(session.get_bind()):
+        return column == sa.any_(sa.literal(values, type_=postgresql.ARRAY(sa.String)))
+    return column.in_(values)
+
+
+def _lock_positions(session: Session, user_ids: list[str]) -> dict[str, _Position]:
+    # Core rows, not ORM objects: a 10,000-trip batch may lock thousands of accounts.
+    t = PointsAccount.__table__
+    rows = session.execute(sa.select(t.c.user_id, t.c.balance, t.c.held, t.c.reduction_g)
+                           .where(_one_of(session, t.c.user_id, sorted(set(user_ids))))
+                           .order_by(t.c.user_id).with_for_update()).all()
+    return {user_id: _Position(balance, held, Decimal(reduction)) for user_id, balance, held, reduction in rows}
+
+
+NO_ACCOUNT = "not a citizen with a personal carbon account"
 
 
 def record_trips(session: Session, claims: list[TripClaim], recorded_by: str,
                  rules: TravelRules) -> list[tuple[TripDecision, str | None]]:
     """Decide and write; returns each decision with its new trip id (None unless accepted).
 
-    The caller owns the transaction. Claims for users without a points account must have been
-    filtered out before (the accounts are locked here and must exist).
+    The caller owns the transaction. Every citizen's account is locked first (in user-id order),
+    so concurrent batches for the same citizens are applied one after the other.
     """
-    accounts = lock_points_accounts(session, [c.user_id for c in claims])
-    decisions = decide_trips(claims, _history(session, claims), rules)
+    positions = _lock_positions(session, [c.user_id for c in claims])
+    known = [c for c in claims if c.user_id in positions]
+    decided = {d.claim.index: d for d in decide_trips(known, _history(session, known), rules)} if known else {}
     now = utcnow()
     trips, entries = [], []
     results: list[tuple[TripDecision, str | None]] = []
-    for decision in decisions:
+    for claim in claims:
+        decision = decided.get(claim.index) or TripDecision(claim, "rejected", NO_ACCOUNT)
         if decision.status != "accepted":
             results.append((decision, None))
             continue
-        c = decision.claim
         trip_id = new_id()
-        trips.append({"id": trip_id, "user_id": c.user_id, "mode": c.mode.value,
-                      "distance_km": c.distance_km, "started_at": c.started_at,
-                      "ended_at": c.ended_at, "local_day": c.local_day, "external_id": c.external_id,
-                      "recorded_by": recorded_by, "reduction_g": decision.reduction_g,
-                      "points": decision.points, "capped_by": decision.reason, "created_at": now})
-        account = accounts[c.user_id]
-        account.reduction_g += decision.reduction_g
+        trips.append({"id": trip_id, "user_id": claim.user_id, "mode": claim.mode.value,
+                      "distance_km": claim.distance_km, "started_at": claim.started_at,
+                      "ended_at": claim.ended_at, "local_day": claim.local_day,
+                      "external_id": claim.external_id, "recorded_by": recorded_by,
+                      "reduction_g": decision.reduction_g, "points": decision.points,
+                      "capped_by": decision.reason, "created_at": now})
+        position = positions[claim.user_id]
+        position.touched = True
+        position.reduction_g += decision.reduction_g
         if decision.points:
-            account.balance += decision.points
-            entries.append({"user_id": c.user_id, "kind": EntryKind.EARN.value,
-                            "points": decision.points, "balance_after": account.balance,
-                            "held_after": account.held, "trip_id": trip_id,
+            position.balance += decision.points
+            entries.append({"user_id": claim.user_id, "kind": EntryKind.EARN.value,
+                            "points": decision.points, "balance_after": position.balance,
+                            "held_after": position.held, "trip_id": trip_id,
                             "redemption_id": None, "created_at": now})
         results.append((decision, trip_id))
     _bulk_insert(session, GreenTrip, trips)
     _bulk_insert(session, PointsEntry, entries)
-    touched = [a for a in accounts.values() if a in session.dirty]
+    touched = [(uid, p) for uid, p in positions.items() if p.touched]
     if touched:
-        accounts_table = PointsAccount.__table__
+        t = PointsAccount.__table__
         session.execute(
-            update(accounts_table).where(accounts_table.c.user_id == bindparam("uid"))
+            update(t).where(t.c.user_id == bindparam("uid"))
             .values(balance=bindparam("new_balance"), reduction_g=bindparam("new_reduction")),
-            [{"uid": a.user_id, "new_balance": a.balance, "new_reduction": a.reduction_g}
-             for a in touched],
+            [{"uid": uid, "new_balance": p.balance, "new_reduction": p.reduction_g}
+             for uid, p in touched],
         )
-        for account in touched:
-            session.expunge(account)  # written above in one statement; don't flush them again
     return results
 
 
