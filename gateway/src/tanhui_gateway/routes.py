@@ -13,11 +13,18 @@ class Route:
     service: str
 
 
+def _owned_by(service: str, *prefixes: str) -> tuple[Route, ...]:
+    return tuple(Route(prefix, service) for prefix in prefixes)
+
+
 ROUTES: tuple[Route, ...] = (
-    Route("/.well-known/jwks.json", "accounts"),
-    Route("/api/v1/auth", "accounts"),
-    Route("/api/v1/me", "accounts"),
-    Route("/api/v1/holdings", "credits"),
+    *_owned_by("accounts", "/.well-known/jwks.json", "/api/v1/auth", "/api/v1/me",
+               "/api/v1/enterprises", "/api/v1/factors", "/api/v1/reports", "/api/v1/disclosures",
+               "/api/v1/trips", "/api/v1/stats"),
+    *_owned_by("verification", "/api/v1/projects", "/api/v1/monitoring-reports",
+               "/api/v1/verifiers"),
+    *_owned_by("credits", "/api/v1/holdings", "/api/v1/transfers", "/api/v1/registry",
+               "/api/v1/events", "/api/v1/listings", "/api/v1/retirements", "/api/v1/certificates"),
 )
 
 
