@@ -5,9 +5,15 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from tanhui_shared.messaging.outbox import utcnow
+
+
+class AccountsTable(SQLModel, registry=registry()):
+    """accounts' own tables: their own metadata, so they never clash with another service's
+    tables of the same name when several services are imported in one process (tests)."""
 
 
 def new_id() -> str:
@@ -18,7 +24,7 @@ def _ts() -> sa.DateTime:
     return sa.DateTime(timezone=True)
 
 
-class User(SQLModel, table=True):
+class User(AccountsTable, table=True):
     __tablename__ = "user_account"
 
     id: str = Field(default_factory=new_id, primary_key=True)
@@ -28,7 +34,7 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
 
 
-class PublishedSigningKey(SQLModel, table=True):
+class PublishedSigningKey(AccountsTable, table=True):
     """The kids already announced with `SigningKeyPublished`, so each is announced once."""
 
     __tablename__ = "published_signing_key"
@@ -39,7 +45,7 @@ class PublishedSigningKey(SQLModel, table=True):
 
 # --- enterprise carbon accounts ----------------------------------------------------------------
 
-class FactorVersion(SQLModel, table=True):
+class FactorVersion(AccountsTable, table=True):
     """One published version of an emission factor; never updated, only superseded."""
 
     __tablename__ = "emission_factor"
@@ -59,7 +65,7 @@ class FactorVersion(SQLModel, table=True):
     superseded_at: datetime | None = Field(default=None, sa_type=_ts())
 
 
-class Enterprise(SQLModel, table=True):
+class Enterprise(AccountsTable, table=True):
     __tablename__ = "enterprise"
 
     id: str = Field(default_factory=new_id, primary_key=True)
@@ -71,14 +77,14 @@ class Enterprise(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
 
 
-class EnterpriseMember(SQLModel, table=True):
+class EnterpriseMember(AccountsTable, table=True):
     __tablename__ = "enterprise_member"
 
     enterprise_id: str = Field(primary_key=True)
     user_id: str = Field(primary_key=True)
 
 
-class CarbonReport(SQLModel, table=True):
+class CarbonReport(AccountsTable, table=True):
     __tablename__ = "carbon_report"
 
     id: str = Field(default_factory=new_id, primary_key=True)
@@ -94,7 +100,7 @@ class CarbonReport(SQLModel, table=True):
     filed_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
 
 
-class ReportLineRow(SQLModel, table=True):
+class ReportLineRow(AccountsTable, table=True):
     """A report line with a copy of the factor it used: later factor versions never change it."""
 
     __tablename__ = "report_line"
@@ -114,7 +120,7 @@ class ReportLineRow(SQLModel, table=True):
     derivation: str
 
 
-class ReportRetirement(SQLModel, table=True):
+class ReportRetirement(AccountsTable, table=True):
     """Credits retired against a report (from `CreditsRetired`): the report's net emissions."""
 
     __tablename__ = "report_retirement"
@@ -128,7 +134,7 @@ class ReportRetirement(SQLModel, table=True):
 
 # --- personal carbon accounts (碳普惠) ----------------------------------------------------------
 
-class PointsAccount(SQLModel, table=True):
+class PointsAccount(AccountsTable, table=True):
     __tablename__ = "points_account"
 
     user_id: str = Field(primary_key=True)
@@ -137,7 +143,7 @@ class PointsAccount(SQLModel, table=True):
     reduction_g: Decimal = Field(default=Decimal(0), sa_type=sa.Numeric(20, 1))
 
 
-class PointsEntry(SQLModel, table=True):
+class PointsEntry(AccountsTable, table=True):
     """Append-only: the account's balance is the running sum of these."""
 
     __tablename__ = "points_entry"
@@ -153,7 +159,7 @@ class PointsEntry(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
 
 
-class GreenTrip(SQLModel, table=True):
+class GreenTrip(AccountsTable, table=True):
     __tablename__ = "green_trip"
 
     id: str = Field(default_factory=new_id, primary_key=True)
@@ -171,7 +177,7 @@ class GreenTrip(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
 
 
-class Redemption(SQLModel, table=True):
+class Redemption(AccountsTable, table=True):
     __tablename__ = "redemption"
 
     id: str = Field(default_factory=new_id, primary_key=True)
