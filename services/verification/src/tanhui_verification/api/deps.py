@@ -1,0 +1,32 @@
+"""Who is asking: required roles for actions, an optional caller for public reads."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tanhui_shared.web.auth import Principal, TokenVerifier, require_role
+
+Developer = Annotated[Principal, Depends(require_role("project_developer"))]
+Verifier = Annotated[Principal, Depends(require_role("verifier"))]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def optional_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """No token: an anonymous reader of the public registry. A bad token is still a 401."""
+    if credentials is None:
+        return None
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier.verify(credentials.credentials)
+
+
+Viewer = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def strict_conflicts(request: Request) -> bool:
+    return request.app.state.settings.conflict_of_interest_strict

@@ -1,0 +1,87 @@
+"""The project lifecycle and the monitoring-report lifecycle as explicit, pure state machines.
+
+Project:  draft -> submitted -> (changes_requested -> submitted)* -> registered | rejected
+Report:   submitted -> verified -> issued,  submitted -> rejected
+
+Every pair (state, action) not in a table is illegal; callers turn `IllegalTransition` into a
+409 naming the current state.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ProjectState(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    CHANGES_REQUESTED = "changes_requested"
+    REGISTERED = "registered"
+    REJECTED = "rejected"
+
+
+class ProjectAction(StrEnum):
+    SUBMIT = "submit"
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_CHANGES = "request_changes"
+
+
+class ReportState(StrEnum):
+    SUBMITTED = "submitted"  # awaiting verification
+    VERIFIED = "verified"  # MonitoringVerified published; awaiting CreditsIssued
+    REJECTED = "rejected"
+    ISSUED = "issued"
+
+
+class ReportAction(StrEnum):
+    VERIFY = "verify"
+    REJECT = "reject"
+    ISSUE = "issue"
+
+
+PROJECT_TRANSITIONS: dict[tuple[ProjectState, ProjectAction], ProjectState] = {
+    (ProjectState.DRAFT, ProjectAction.SUBMIT): ProjectState.SUBMITTED,
+    (ProjectState.CHANGES_REQUESTED, ProjectAction.SUBMIT): ProjectState.SUBMITTED,
+    (ProjectState.SUBMITTED, ProjectAction.APPROVE): ProjectState.REGISTERED,
+    (ProjectState.SUBMITTED, ProjectAction.REJECT): ProjectState.REJECTED,
+    (ProjectState.SUBMITTED, ProjectAction.REQUEST_CHANGES): ProjectState.CHANGES_REQUESTED,
+}
+
+REPORT_TRANSITIONS: dict[tuple[ReportState, ReportAction], ReportState] = {
+    (ReportState.SUBMITTED, ReportAction.VERIFY): ReportState.VERIFIED,
+    (ReportState.SUBMITTED, ReportAction.REJECT): ReportState.REJECTED,
+    (ReportState.VERIFIED, ReportAction.ISSUE): ReportState.ISSUED,
+}
+
+# The review decision a verifier sends, as the action it performs on the project.
+REVIEW_ACTIONS = {
+    "approve": ProjectAction.APPROVE,
+    "reject": ProjectAction.REJECT,
+    "request_changes": ProjectAction.REQUEST_CHANGES,
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, state: str, action: str) -> None:
+        super().__init__(f"cannot {action} in state {state}")
+        self.state = state
+        self.action = action
+
+
+def next_project_state(state: ProjectState | str, action: ProjectAction | str) -> ProjectState:
+    key = (ProjectState(state), ProjectAction(action))
+    if key not in PROJECT_TRANSITIONS:
+        raise IllegalTransition(str(key[0]), str(key[1]))
+    return PROJECT_TRANSITIONS[key]
+
+
+def next_report_state(state: ReportState | str, action: ReportAction | str) -> ReportState:
+    key = (ReportState(state), ReportAction(action))
+    if key not in REPORT_TRANSITIONS:
+        raise IllegalTransition(str(key[0]), str(key[1]))
+    return REPORT_TRANSITIONS[key]
+
+
+def holds_certificate(state: ProjectState | str) -> bool:
+    """An active project (anything but rejected) keeps its forest-rights certificate to itself."""
+    return ProjectState(state) is not ProjectState.REJECTED
