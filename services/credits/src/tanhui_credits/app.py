@@ -1,4 +1,5 @@
-"""credits: the sink-credit registry (holding accounts now; issuance, transfers, offsets later)."""
+"""credits: the sink-credit registry: holdings, issuance, transfers, retirements, certificates,
+the public registry and its audit chain, large events, listings and offsets."""
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -6,14 +7,14 @@ from fastapi import FastAPI
 from tanhui_shared.service import create_service_app
 from tanhui_shared.web.trusted_keys import TrustedKeyCache
 
-from .api import holdings
+from .api import events, holdings, registry, retirements
 from .settings import CreditsSettings, get_settings
 
 
 def create_app(settings: CreditsSettings | None = None) -> FastAPI:
     return create_service_app(
         settings or get_settings(),
-        [holdings.router],
+        [holdings.router, retirements.router, registry.router, events.router],
         key_lookup=TrustedKeyCache,
         description="The credit registry: holdings, issuance, transfers, offsets, retirements.",
     )

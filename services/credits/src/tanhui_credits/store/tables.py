@@ -1,22 +1,185 @@
+"""The registry's tables. Blocks and audit entries are append-only (a block is only ever closed)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from tanhui_shared.messaging.outbox import utcnow
 
 
-class HoldingAccount(SQLModel, table=True):
+class CreditsTable(SQLModel, registry=registry()):
+    """credits' own tables: their own metadata, so names never clash with another service's
+    tables when several services are imported in one process (tests)."""
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _when() -> datetime:
+    return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class HoldingAccount(CreditsTable, table=True):
     """A registry account that can hold credits; one per registered user, opened by event."""
 
     __tablename__ = "holding_account"
 
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()), primary_key=True)
+    id: str = Field(default_factory=new_id, primary_key=True)
     owner_user_id: str = Field(unique=True)
     owner_username: str
-    kind: str  # person | organisation
-    opened_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    kind: str  # person | organisation | system
+    opened_at: datetime = _when()
     opened_by_event: str  # the UserRegistered event id, for the audit trail
+
+
+class Project(CreditsTable, table=True):
+    """What the registry knows of a forestry project, from its MonitoringVerified events."""
+
+    __tablename__ = "registry_project"
+
+    id: str = Field(primary_key=True)  # verification's project id
+    project_number: int = Field(unique=True)
+    name: str
+    kind: str
+    county: str
+    owner_user_id: str
+
+
+class Issuance(CreditsTable, table=True):
+    __tablename__ = "issuance"
+
+    id: str = Field(primary_key=True)  # issuance_id: one issuance per verified monitoring report
+    project_id: str = Field(index=True)
+    vintage: int
+    monitoring_report_id: str
+    verification_id: str
+    verifier_user_id: str
+    period_start: date
+    period_end: date
+    verified_tco2e: Decimal = Field(sa_type=sa.Numeric(18, 3))
+    buffer_pct: Decimal = Field(sa_type=sa.Numeric(5, 2))
+    owner_account_id: str
+    owner_quantity: int
+    buffer_quantity: int
+    serial_first: int
+    serial_last: int
+    issued_at: datetime = _when()
+    caused_by_event: str
+
+
+class SerialCounter(CreditsTable, table=True):
+    """The next serial number per (project, vintage): serials continue across issuances."""
+
+    __tablename__ = "serial_counter"
+
+    project_id: str = Field(primary_key=True)
+    vintage: int = Field(primary_key=True)
+    next_serial: int
+
+
+class Block(CreditsTable, table=True):
+    """A serial range in one account. Never edited except to close it (superseded or retired)."""
+
+    __tablename__ = "serial_block"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = Field(index=True)
+    project_number: int
+    vintage: int
+    first: int
+    last: int
+    account_id: str = Field(index=True)
+    status: str = "active"  # active | retired | superseded
+    parent_block_id: int | None = None
+    issuance_id: str
+    listing_id: str | None = Field(default=None, index=True)  # reserved for this listing
+    retirement_id: str | None = None
+    created_by: str  # the audit entry (movement) that created it
+    closed_by: str | None = None  # the audit entry that superseded or retired it
+    created_at: datetime = _when()
+
+    @property
+    def quantity(self) -> int:
+        return self.last - self.first + 1
+
+
+class AuditEntry(CreditsTable, table=True):
+    """One registry movement, chained: hash = sha256(prev_hash + canonical JSON of body)."""
+
+    __tablename__ = "audit_entry"
+
+    seq: int = Field(primary_key=True)  # assigned from the locked chain head: no gaps
+    entry_id: str = Field(unique=True)
+    kind: str  # issue | split | transfer | retire | reserve
+    body: str  # canonical JSON of {entry_id, kind, recorded_at, details}
+    prev_hash: str
+    hash: str
+
+
+class AuditHead(CreditsTable, table=True):
+    """The single row every append locks FOR UPDATE, so appends are serialized."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_seq: int = 0
+    last_hash: str
+
+
+class Retirement(CreditsTable, table=True):
+    __tablename__ = "retirement"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    account_id: str
+    retired_by_user_id: str | None  # None: the registry retired from its inclusion pool
+    beneficiary: str
+    purpose: str
+    quantity: int
+    report_id: str | None = None
+    event_id: str | None = Field(default=None, index=True)
+    redemption_id: str | None = Field(default=None, unique=True)
+    certificate_id: str
+    retired_at: datetime = _when()
+
+
+class Certificate(CreditsTable, table=True):
+    __tablename__ = "certificate"
+
+    id: str = Field(primary_key=True)
+    retirement_id: str = Field(unique=True)
+    fields: str  # canonical JSON of the certified fields, exactly what content_hash covers
+    content_hash: str
+
+
+class FiledReport(CreditsTable, table=True):
+    """An enterprise report known from ReportFiled: who may retire against it."""
+
+    __tablename__ = "filed_report"
+
+    id: str = Field(primary_key=True)
+    enterprise_id: str
+    enterprise_name: str
+    period: str
+    revision: int
+    total_tco2e: Decimal = Field(sa_type=sa.Numeric(18, 3))
+    member_user_ids: str  # JSON list
+
+
+class Redemption(CreditsTable, table=True):
+    """One citizen redemption, settled exactly once (completed or rejected)."""
+
+    __tablename__ = "redemption"
+
+    id: str = Field(primary_key=True)  # redemption_id
+    user_id: str
+    quantity: int
+    status: str  # completed | rejected
+    reason: str | None = None
+    certificate_id: str | None = None
+    settled_at: datetime = _when()

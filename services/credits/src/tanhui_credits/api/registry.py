@@ -1,0 +1,55 @@
+"""The public registry: no login. Totals, block search, a serial's lineage, the audit chain."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from tanhui_shared.service import SessionDep
+from tanhui_shared.web.problems import Problem
+
+from ..domain.serials import SerialBlock, parse_range
+from ..store.audit import verify_chain
+from ..store.registry import (blocks_containing, blocks_of_project, blocks_view, lineage,
+                              project_totals)
+
+router = APIRouter(prefix="/api/v1/registry", tags=["public registry"])
+
+
+def _serial(text: str, field: str) -> SerialBlock:
+    try:
+        return parse_range(text)
+    except ValueError as exc:
+        raise Problem(422, str(exc), field=field) from None
+
+
+@router.get("/projects")
+def projects(session: SessionDep) -> list[dict[str, Any]]:
+    """issued, held, retired and buffer credits per project and vintage."""
+    return project_totals(session)
+
+
+@router.get("/blocks")
+def blocks(session: SessionDep, serial: str | None = Query(default=None),
+           project_id: str | None = Query(default=None)) -> list[dict[str, Any]]:
+    """Current (active or retired) blocks holding any serial of `serial` (a serial or a range),
+    or all current blocks of a project."""
+    if serial:
+        return blocks_view(session, blocks_containing(session, _serial(serial, "serial"),
+                                                      current_only=True))
+    if project_id:
+        return blocks_view(session, blocks_of_project(session, project_id))
+    raise Problem(422, "give serial or project_id", field="serial")
+
+
+@router.get("/serials/{serial}")
+def serial_lineage(serial: str, session: SessionDep) -> dict[str, Any]:
+    found = lineage(session, _serial(serial, "serial"))
+    if found is None:
+        raise Problem(404, f"serial {serial} was never issued", field="serial")
+    return found
+
+
+@router.get("/audit/verify")
+def verify_audit_chain(session: SessionDep) -> dict[str, Any]:
+    return verify_chain(session)

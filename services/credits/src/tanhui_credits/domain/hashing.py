@@ -1,0 +1,50 @@
+"""Canonical JSON and the two hashes the registry publishes: audit chain links and certificates."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+GENESIS_HASH = "0" * 64  # the "previous hash" of the first audit entry
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, UTF-8 as is: the same content always gives the same text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+
+
+def chain_hash(prev_hash: str, entry: Any) -> str:
+    """entry hash = sha256(prev_hash + canonical JSON of the entry)."""
+    return hashlib.sha256((prev_hash + canonical_json(entry)).encode()).hexdigest()
+
+
+def certificate_hash(fields: dict[str, Any]) -> str:
+    """content_hash of a retirement certificate: sha256 of the canonical JSON of its fields."""
+    return hashlib.sha256(canonical_json(fields).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    seq: int
+    prev_hash: str
+    body: Any  # the entry as stored (parsed JSON)
+    hash: str
+
+
+def first_broken_link(links: Iterable[ChainLink]) -> tuple[int, str] | None:
+    """(seq, reason) of the first entry whose link does not hold, or None if the chain is intact."""
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    for link in links:
+        if link.seq != expected_seq:
+            return link.seq, f"sequence gap: expected entry {expected_seq}"
+        if link.prev_hash != expected_prev:
+            return link.seq, "prev_hash does not match the previous entry's hash"
+        if chain_hash(link.prev_hash, link.body) != link.hash:
+            return link.seq, "content does not match its hash"
+        expected_prev = link.hash
+        expected_seq += 1
+    return None

@@ -1,0 +1,113 @@
+"""Moving credits between block rows: split, reassign, retire. Every step is journaled.
+
+Callers lock first (the debited account, or the listings), then the blocks they read here
+(FOR UPDATE, by id), and write the journal last; see audit.Journal.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from ..domain.serials import SerialBlock, choose_blocks, format_range, split
+from .audit import Journal
+from .tables import Block, new_id
+
+
+def as_value(row: Block) -> SerialBlock:
+    return SerialBlock(row.project_number, row.vintage, row.first, row.last)
+
+
+def serial_range(row: Block) -> str:
+    return format_range(as_value(row))
+
+
+def describe(row: Block) -> dict[str, Any]:
+    return {"block_id": row.id, "serials": serial_range(row), "project_id": row.project_id,
+            "vintage": row.vintage, "quantity": row.quantity, "account_id": row.account_id}
+
+
+def spendable_blocks(session: Session, account_id: str, project_id: str | None = None,
+                     vintage: int | None = None) -> list[Block]:
+    """The account's active blocks not reserved by a listing, locked FOR UPDATE in id order."""
+    query = (select(Block).where(Block.account_id == account_id, Block.status == "active",
+                                 Block.listing_id.is_(None)))
+    if project_id is not None:
+        query = query.where(Block.project_id == project_id)
+    if vintage is not None:
+        query = query.where(Block.vintage == vintage)
+    return list(session.exec(query.order_by(Block.id).with_for_update()).all())
+
+
+def listed_blocks(session: Session, listing_id: str) -> list[Block]:
+    query = select(Block).where(Block.listing_id == listing_id, Block.status == "active")
+    return list(session.exec(query.order_by(Block.id).with_for_update()).all())
+
+
+def _child(parent: Block, block: SerialBlock, created_by: str, *, account_id: str,
+           listing_id: str | None) -> Block:
+    return Block(project_id=parent.project_id, project_number=block.project_number,
+                 vintage=block.vintage, first=block.first, last=block.last,
+                 account_id=account_id, parent_block_id=parent.id,
+                 issuance_id=parent.issuance_id, listing_id=listing_id, created_by=created_by)
+
+
+def take(session: Session, journal: Journal, rows: list[Block], quantity: int) -> list[Block]:
+    """Carve `quantity` credits out of `rows` (oldest vintage, lowest serial first).
+
+    A partially used block is split: it is superseded by a kept LOWER part and a moved UPPER part,
+    both where the parent was. Returns the whole blocks to move. Raises InsufficientCredits.
+    """
+    picks = choose_blocks([(row, as_value(row)) for row in rows], quantity)
+    moving: list[Block] = []
+    for row, block, count in picks:
+        if count == row.quantity:
+            moving.append(row)
+            continue
+        kept, moved = split(block, count)
+        assert kept is not None  # count < quantity
+        entry_id = new_id()
+        kept_row = _child(row, kept, entry_id, account_id=row.account_id, listing_id=row.listing_id)
+        moved_row = _child(row, moved, entry_id, account_id=row.account_id,
+                           listing_id=row.listing_id)
+        row.status, row.closed_by = "superseded", entry_id
+        session.add_all([row, kept_row, moved_row])
+        journal.record("split", lambda p=row, k=kept_row, m=moved_row: {
+            "parent": describe(p), "kept": describe(k), "moved": describe(m)}, entry_id)
+        moving.append(moved_row)
+    session.flush()
+    return moving
+
+
+def reassign(session: Session, journal: Journal, rows: list[Block], to_account_id: str, *,
+             kind: str, listing_id: str | None = None, **references: Any) -> list[Block]:
+    """Move whole blocks: each is superseded by an identical range in the receiving account
+    (or reserved for / released from a listing). `kind` is transfer or reserve."""
+    entry_id = new_id()
+    moved = []
+    for row in rows:
+        moved.append(_child(row, as_value(row), entry_id, account_id=to_account_id,
+                            listing_id=listing_id))
+        row.status, row.closed_by = "superseded", entry_id
+    session.add_all(rows + moved)
+    journal.record(kind, lambda: {
+        "from_account_id": rows[0].account_id, "to_account_id": to_account_id,
+        "listing_id": listing_id, "quantity": sum(r.quantity for r in rows),
+        "blocks": [{"from": describe(old), "to": describe(new)} for old, new in zip(rows, moved)],
+        **references}, entry_id)
+    session.flush()
+    return moved
+
+
+def retire(session: Session, journal: Journal, rows: list[Block], retirement_id: str,
+           **references: Any) -> None:
+    """Close whole blocks as retired: final, they never move again."""
+    entry_id = new_id()
+    for row in rows:
+        row.status, row.closed_by, row.retirement_id = "retired", entry_id, retirement_id
+    session.add_all(rows)
+    journal.record("retire", lambda: {
+        "retirement_id": retirement_id, "account_id": rows[0].account_id,
+        "quantity": sum(r.quantity for r in rows), "blocks": [describe(r) for r in rows],
+        **references}, entry_id)
+    session.flush()

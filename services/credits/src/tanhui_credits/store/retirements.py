@@ -1,0 +1,89 @@
+"""Retirement: close blocks for good, record the certificate, publish CreditsRetired."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import Session, select
+
+from tanhui_shared.contracts import CreditsRetired
+from tanhui_shared.messaging import record_event
+from tanhui_shared.messaging.outbox import utcnow
+
+from ..domain.hashing import canonical_json, certificate_hash
+from . import blocks as block_moves
+from .accounts import lock_account
+from .audit import Journal
+from .tables import Block, Certificate, Project, Retirement, new_id
+
+
+def retire_from_account(session: Session, account_id: str, quantity: int, *, beneficiary: str,
+                        purpose: str, retired_by_user_id: str | None, project_id: str | None = None,
+                        vintage: int | None = None, **references: str | None) -> Certificate:
+    """Retire `quantity` of the account's spendable credits. Raises InsufficientCredits."""
+    lock_account(session, account_id)
+    journal = Journal()
+    rows = block_moves.spendable_blocks(session, account_id, project_id, vintage)
+    chosen = block_moves.take(session, journal, rows, quantity)
+    return retire_blocks(session, journal, chosen, account_id=account_id, beneficiary=beneficiary,
+                         purpose=purpose, retired_by_user_id=retired_by_user_id, **references)
+
+
+def retire_blocks(session: Session, journal: Journal, rows: list[Block], *, account_id: str,
+                  beneficiary: str, purpose: str, retired_by_user_id: str | None,
+                  report_id: str | None = None, event_id: str | None = None,
+                  redemption_id: str | None = None) -> Certificate:
+    """Retire exactly these whole blocks (already carved and locked) and certify it."""
+    retirement = Retirement(account_id=account_id, retired_by_user_id=retired_by_user_id,
+                            beneficiary=beneficiary, purpose=purpose,
+                            quantity=sum(r.quantity for r in rows), report_id=report_id,
+                            event_id=event_id, redemption_id=redemption_id,
+                            certificate_id=new_id(), retired_at=utcnow())
+    session.add(retirement)
+    session.flush()  # a unique redemption_id stops a duplicate here
+    block_moves.retire(session, journal, rows, retirement.id, beneficiary=beneficiary,
+                       purpose=purpose, report_id=report_id, event_id=event_id,
+                       redemption_id=redemption_id)
+    fields = certificate_fields(session, retirement, rows)
+    certificate = Certificate(id=retirement.certificate_id, retirement_id=retirement.id,
+                              fields=canonical_json(fields), content_hash=certificate_hash(fields))
+    session.add(certificate)
+    journal.write(session)
+    record_event(session, CreditsRetired(
+        retirement_id=retirement.id, certificate_id=certificate.id,
+        retired_by_user_id=retired_by_user_id, beneficiary=beneficiary, purpose=purpose,
+        quantity=retirement.quantity, serial_ranges=fields["serials"], report_id=report_id,
+        event_id=event_id, redemption_id=redemption_id, retired_at=retirement.retired_at))
+    return certificate
+
+
+def certificate_fields(session: Session, retirement: Retirement, rows: list[Block]
+                       ) -> dict[str, Any]:
+    """What a certificate states; content_hash is the sha256 of exactly this, canonicalised."""
+    ordered = sorted(rows, key=lambda r: (r.project_number, r.vintage, r.first))
+    names = {p.id: p.name for p in session.exec(
+        select(Project).where(Project.id.in_({r.project_id for r in rows}))).all()}
+    projects: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in ordered:
+        entry = projects.setdefault((row.project_id, row.vintage), {
+            "project_id": row.project_id, "project_number": row.project_number,
+            "project_name": names.get(row.project_id, ""), "vintage": row.vintage, "quantity": 0})
+        entry["quantity"] += row.quantity
+    return {
+        "certificate_id": retirement.certificate_id,
+        "retirement_id": retirement.id,
+        "beneficiary": retirement.beneficiary,
+        "purpose": retirement.purpose,
+        "quantity": retirement.quantity,
+        "serials": [block_moves.serial_range(r) for r in ordered],
+        "projects": list(projects.values()),
+        "retired_at": retirement.retired_at.isoformat(),
+        "report_id": retirement.report_id,
+        "event_id": retirement.event_id,
+        "redemption_id": retirement.redemption_id,
+    }
+
+
+def certificate_view(certificate: Certificate, public_base_url: str) -> dict[str, Any]:
+    return {**json.loads(certificate.fields), "content_hash": certificate.content_hash,
+            "verification_url": f"{public_base_url}/api/v1/certificates/{certificate.id}"}
