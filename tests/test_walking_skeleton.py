@@ -59,7 +59,9 @@ def test_bad_registrations_are_422_naming_the_field_and_write_nothing(platform):
     with httpx.Client(base_url=platform.gateway_url, timeout=10) as gw:
         for body, field in [({"username": "ab", "password": "long enough pw", "role": "citizen"}, "username"),
                             ({"username": "okname", "password": "short", "role": "citizen"}, "password"),
-                            ({"username": "okname", "password": "long enough pw", "role": "admin"}, "role")]:
+                            ({"username": "okname", "password": "long enough pw", "role": "admin"}, "role"),
+                            ({"username": "city-inclusion-pool", "password": "long enough pw",
+                              "role": "organizer"}, "username")]:
             reply = gw.post("/api/v1/auth/register", json=body)
             assert reply.status_code == 422, reply.text
             assert reply.headers["content-type"] == "application/problem+json"

@@ -13,7 +13,7 @@ from tanhui_shared.service import SessionDep
 from tanhui_shared.web.auth import CurrentUser
 from tanhui_shared.web.problems import Problem
 
-from ..domain.identity import SELF_REGISTRABLE, Role
+from ..domain.identity import RESERVED_USERNAMES, SELF_REGISTRABLE, Role
 from ..security import hash_password, password_matches
 from ..store.tables import User
 from ..store.users import find_user, open_identity
@@ -26,6 +26,13 @@ class Registration(BaseModel):
                           description="3-64 characters: lower-case letters, digits, _ . -")
     password: str = Field(min_length=8, max_length=128)
     role: Role
+
+    @field_validator("username")
+    @classmethod
+    def _not_reserved(cls, username: str) -> str:
+        if username in RESERVED_USERNAMES:
+            raise ValueError("this name belongs to one of the registry's own accounts")
+        return username
 
     @field_validator("role")
     @classmethod

@@ -22,3 +22,8 @@ SELF_REGISTRABLE = frozenset(Role) - {Role.REGULATOR, Role.ADMIN}
 def subject_kind(role: Role) -> str:
     """A citizen holds credits as a person; every other role acts for an organisation."""
     return "person" if role is Role.CITIZEN else "organisation"
+
+
+# The credit registry's own accounts answer to these names (transfers "to_username"); no person
+# or organisation may register under them.
+RESERVED_USERNAMES = frozenset({"city-inclusion-pool", "registry-buffer-pool"})
