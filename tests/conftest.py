@@ -9,9 +9,10 @@ from tanhui_shared.devstack import SERVICES, Stack
 from tanhui_shared.settings import REPO_ROOT
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def platform(infra, new_database, tmp_path_factory):
-    """Ten processes (3 services x API/relay/consumer + gateway) on ports of their own."""
+    """Ten processes (3 services x API/relay/consumer + gateway) on ports of their own,
+    shared by every cross-service test of the run."""
     namespace = f"e2e{uuid.uuid4().hex[:8]}"
     from tanhui_shared.messaging.kafka import ensure_topics
 

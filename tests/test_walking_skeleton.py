@@ -9,25 +9,13 @@ import httpx
 from tanhui_shared.contracts import ACCOUNTS_TOPIC, CloudEvent, UserRegistered, qualified
 from tanhui_shared.testing.kafka_reader import read_topic
 
-
-def register_and_login(gw: httpx.Client, role: str = "citizen", request_id: str | None = None):
-    username = f"user-{uuid.uuid4().hex[:10]}"
-    headers = {"X-Request-ID": request_id} if request_id else {}
-    reply = gw.post("/api/v1/auth/register",
-                    json={"username": username, "password": "correct horse battery", "role": role},
-                    headers=headers)
-    assert reply.status_code == 201, reply.text
-    token = gw.post("/api/v1/auth/token",
-                    data={"username": username, "password": "correct horse battery"})
-    assert token.status_code == 200, token.text
-    assert token.json()["token_type"] == "bearer"
-    return reply.json(), {"Authorization": f"Bearer {token.json()['access_token']}"}
+from e2e_support import register_and_login
 
 
 def test_a_registered_user_gets_a_holding_account_through_kafka(platform, infra):
     request_id = f"skeleton-{uuid.uuid4().hex}"
     with httpx.Client(base_url=platform.gateway_url, timeout=10) as gw:
-        user, auth = register_and_login(gw, request_id=request_id)
+        user, auth = register_and_login(gw, "citizen", request_id=request_id)
         first = gw.get("/api/v1/holdings", headers=auth)
         deadline = time.monotonic() + 30
         holdings = first
@@ -72,7 +60,7 @@ def test_bad_registrations_are_422_naming_the_field_and_write_nothing(platform):
 
 def test_a_taken_username_is_409(platform):
     with httpx.Client(base_url=platform.gateway_url, timeout=10) as gw:
-        user, _ = register_and_login(gw)
+        user, _ = register_and_login(gw, "citizen")
         again = gw.post("/api/v1/auth/register", json={"username": user["username"],
                                                        "password": "another password", "role": "citizen"})
         assert again.status_code == 409
