@@ -11,9 +11,11 @@ install:  ## the Python workspace, exactly as locked
 	@$(UV) sync --frozen --quiet
 
 up: install  ## the whole platform on its embedded defaults (SQLite + local Kafka); Ctrl-C stops it
+	@deploy/system-packages.sh up
 	@$(UV) run --frozen python -m tanhui_shared.devstack up
 
 test: install  ## every test; provisions Kafka, PostgreSQL and Redis locally (deploy/infra.sh)
+	@deploy/system-packages.sh test
 	@$(UV) run --frozen pytest
 
 unit: install  ## only the tests that need no server

@@ -20,6 +20,7 @@ def platform(infra, new_database, tmp_path_factory):
     offset = 20000 + (uuid.uuid4().int % 200) * 10  # never the `make up` ports
     stack = Stack(
         kafka_bootstrap=infra.kafka_bootstrap,
+        redis_url=infra.redis_url,
         database_urls={svc: new_database(svc) for svc in SERVICES},
         var_dir=tmp_path_factory.mktemp("platform"),
         gateway_port=offset,

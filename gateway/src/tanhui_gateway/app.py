@@ -6,15 +6,19 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from tanhui_shared.logs import configure_logging
+from tanhui_shared.settings import REPO_ROOT
 from tanhui_shared.web.problems import install_problem_handlers, problem_response
 from tanhui_shared.web.request_id import RequestIdMiddleware
 
 from .proxy import forward
 from .routes import match
 from .settings import GatewaySettings, get_settings
+
+CONSOLE_DIR = REPO_ROOT / "console"
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -56,6 +60,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
         return await probe_all("/readyz")
+
+    # The web console: static files from console/ (same origin as the API), served before the
+    # catch-all proxy route below.
+    if CONSOLE_DIR.is_dir():
+        app.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
+
+        @app.get("/", include_in_schema=False)
+        async def home() -> RedirectResponse:
+            return RedirectResponse("/console/")
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                    include_in_schema=False)

@@ -35,6 +35,7 @@ class Process:
 @dataclass
 class Stack:
     kafka_bootstrap: str
+    redis_url: str = ""  # the gateway's rate limits; empty = the gateway's own default
     database_urls: dict[str, str] = field(default_factory=dict)  # service -> URL; "" = SQLite
     var_dir: Path = DEFAULT_VAR_DIR
     gateway_port: int = GATEWAY_PORT
@@ -69,6 +70,8 @@ class Stack:
         gw_env = {**os.environ, **self.extra_env,
                   **{f"TANHUI_{s.upper()}_URL": f"http://127.0.0.1:{p}"
                      for s, p in self.service_ports.items()}}
+        if self.redis_url:
+            gw_env["TANHUI_REDIS_URL"] = self.redis_url
         procs.append(Process("gateway", [py, "-m", "uvicorn", "tanhui_gateway.app:create_app",
                                          "--factory", "--host", "127.0.0.1", "--port",
                                          str(self.gateway_port), "--no-access-log"], gw_env))
@@ -142,8 +145,12 @@ def _step(message: str) -> None:
     print(f"[tanhui] {message}", flush=True)
 
 
+def _deploy(script: str, command: str) -> int:
+    return subprocess.run([str(REPO_ROOT / "deploy" / script), command]).returncode
+
+
 def _kafka(command: str) -> int:
-    return subprocess.run([str(REPO_ROOT / "deploy/kafka/kafka.sh"), command]).returncode
+    return _deploy("kafka/kafka.sh", command)
 
 
 def up() -> None:
@@ -160,10 +167,17 @@ def up() -> None:
         if _kafka("wait") != 0:
             sys.exit("[tanhui] Kafka is not answering: `deploy/kafka/kafka.sh restart`, then retry")
         bootstrap = f"127.0.0.1:{os.environ.get('TANHUI_KAFKA_PORT', '19092')}"
+    redis_url = os.environ.get("TANHUI_REDIS_URL", "")
+    started_redis = False
+    if not redis_url:
+        started_redis = _deploy("redis.sh", "status") != 0
+        if started_redis and (_deploy("redis.sh", "start") != 0 or _deploy("redis.sh", "wait") != 0):
+            sys.exit("[tanhui] Redis did not start: `apt-get install redis-server`, then retry")
+        redis_url = f"redis://127.0.0.1:{os.environ.get('TANHUI_REDIS_PORT', '16379')}/0"
     namespace = os.environ.get("TANHUI_TOPIC_NAMESPACE", "")
     _step(f"creating topics on {bootstrap}...")
     ensure_topics(bootstrap, namespace)
-    stack = Stack(kafka_bootstrap=bootstrap,
+    stack = Stack(kafka_bootstrap=bootstrap, redis_url=redis_url,
                   database_urls={s: os.environ.get(f"TANHUI_{s.upper()}_DATABASE_URL", "")
                                  for s in SERVICES})
     _step("migrating the three services' databases (SQLite under .var/ unless configured)...")
@@ -188,6 +202,8 @@ def up() -> None:
         stack.stop()
         if started_kafka:
             _kafka("stop")
+        if started_redis:
+            _deploy("redis.sh", "stop")
         _step("stopped.")
 
 
