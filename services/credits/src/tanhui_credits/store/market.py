@@ -44,14 +44,24 @@ def buy_and_retire(session: Session, event: LargeEvent, buyer_account_id: str, q
                    ) -> tuple[Certificate, list[Payment]]:
     """Buy `quantity` credits from the cheapest listings and retire them in the event's name.
 
-    Listings are locked FOR UPDATE in (price, id) order, so concurrent buyers queue in one order
-    and never deadlock. Raises InsufficientCredits before writing anything if they cannot cover it.
+    Listings are locked FOR UPDATE one by one in (price, id) order, and only as many as the
+    purchase needs: concurrent buyers queue in one order (no deadlock) and a buyer never blocks
+    listings it does not buy from. Raises InsufficientCredits, writing nothing, if they cannot
+    cover it.
     """
-    listings = list(session.exec(select(Listing)
-                                 .where(Listing.status == "open", Listing.remaining > 0)
-                                 .order_by(Listing.price_per_tonne, Listing.id)
-                                 .with_for_update()).all())
-    available = sum(listing.remaining for listing in listings)
+    candidates = session.exec(select(Listing.id)
+                              .where(Listing.status == "open", Listing.remaining > 0)
+                              .order_by(Listing.price_per_tonne, Listing.id)).all()
+    listings, available = [], 0
+    for listing_id in candidates:
+        listing = session.exec(select(Listing).where(Listing.id == listing_id)
+                               .with_for_update()).one()
+        if listing.status != "open" or listing.remaining == 0:
+            continue  # sold out by a buyer ahead of us in the queue
+        listings.append(listing)
+        available += listing.remaining
+        if available >= quantity:
+            break
     if available < quantity:
         raise InsufficientCredits(quantity, available)
     journal = Journal()
