@@ -86,6 +86,8 @@ def consumer_main(settings: ServiceSettings, topics: list[str], handlers: dict[s
         max_attempts=settings.consumer_max_attempts,
         backoff_s=settings.consumer_backoff_s,
         namespace=settings.topic_namespace,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        instance_id=settings.consumer_instance_id,
     )
     runner.run(
         settings.kafka_bootstrap,

@@ -30,6 +30,10 @@ class ServiceSettings(BaseSettings):
     relay_idle_poll_s: float = 0.05
     consumer_max_attempts: int = 3
     consumer_backoff_s: float = 0.2
+    consumer_session_timeout_ms: int = 10_000
+    # Static group membership: give each consumer process a stable id (e.g. its pod name) and a
+    # restart reclaims its partitions without waiting for the session to time out.
+    consumer_instance_id: str | None = None
 
     service_name: str = "service"
 

@@ -47,6 +47,10 @@ class ConsumerRunner:
     max_attempts: int = 3
     backoff_s: float = 0.2
     namespace: str = ""
+    # A killed member holds its partitions until its session times out; keep that short. With a
+    # stable instance id (static membership) a restarted process takes them back at once.
+    session_timeout_ms: int = 10_000
+    instance_id: str | None = None
     contracts: Mapping[str, type[EventContract]] = field(default_factory=lambda: CONTRACTS)
     applied: int = field(default=0, init=False)
     dead_lettered: int = field(default=0, init=False)
@@ -119,6 +123,9 @@ class ConsumerRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=200,
+            session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=max(500, self.session_timeout_ms // 4),
+            group_instance_id=self.instance_id,
         )
         producer = make_producer()
         try:

@@ -67,10 +67,12 @@ def create_schema(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine, tables=tables)
 
 
-def consumer(engine: Engine, group: str, namespace: str, max_attempts: int = 3) -> ConsumerRunner:
+def consumer(engine: Engine, group: str, namespace: str, max_attempts: int = 3,
+             instance_id: str | None = None) -> ConsumerRunner:
     return ConsumerRunner(group=group, topics=[ACCOUNTS_TOPIC], handlers={Pinged.TYPE: apply_ping},
                           engine=engine, dlq_topic=f"tanhui.{group}.dlq", max_attempts=max_attempts,
-                          backoff_s=0.05, namespace=namespace, contracts=CONTRACTS_WITH_PING)
+                          backoff_s=0.05, namespace=namespace, contracts=CONTRACTS_WITH_PING,
+                          session_timeout_ms=6_000, instance_id=instance_id)
 
 
 def main() -> None:
@@ -83,7 +85,8 @@ def main() -> None:
     if role == "relay":
         run_relay(engine, lambda: make_producer(bootstrap, "test-relay"), 500, 0.02, stop, namespace)
     else:
-        consumer(engine, os.environ.get("TANHUI_CONSUMER_GROUP", "credits"), namespace).run(
+        consumer(engine, os.environ.get("TANHUI_CONSUMER_GROUP", "credits"), namespace,
+                 instance_id=os.environ.get("TANHUI_CONSUMER_INSTANCE_ID") or None).run(
             bootstrap, lambda: make_producer(bootstrap, "test-dlq"), stop)
 
 
