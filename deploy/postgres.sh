@@ -178,7 +178,7 @@ stop() {
     return 0
   fi
   t0=$(now_ms)
-  as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m "$STOP_MODE" -t 60 stop >/dev/null ||
+  as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m "$STOP_MODE" -t 60 stop >>"$LOGFILE" 2>&1 ||
     die "pg_ctl stop failed; see $LOGFILE"
   log "stopped ($STOP_MODE) in $(since "$t0")s; data is kept"
 }

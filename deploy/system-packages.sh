@@ -7,7 +7,7 @@ want=(redis-server)                         # the gateway's rate limits
 command -v java >/dev/null 2>&1 || want+=(openjdk-17-jre-headless)   # Kafka
 command -v mvn >/dev/null 2>&1 || want+=(maven)                       # Kafka's jars
 if [ "${1:-up}" = test ]; then
-  want+=(postgresql chromium nginx)         # tests' database, browser tests, proxy benchmark
+X
 fi
 
 missing=()
