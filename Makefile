@@ -30,3 +30,12 @@ infra-up:
 
 infra-down down:
 	@deploy/infra.sh down
+
+.PHONY: demo console-shots
+
+demo: install  ## seed the running platform (`make up` elsewhere) with a Nanchong scenario; GATEWAY=url
+	@$(UV) run --frozen python tools/demo.py $(GATEWAY)
+
+console-shots: install  ## the README's console screenshots into docs/screenshots/ (runs the browser tests)
+	@deploy/system-packages.sh test
+	@TANHUI_CONSOLE_SHOTS=docs/screenshots $(UV) run --frozen pytest -q tests/test_console_roles.py tests/test_console_public.py

@@ -1,0 +1,94 @@
+// A citizen's carbon account: points, green trips, and redeeming points for retired sink credits.
+import { api, newId, poll } from "../api.js";
+import { t } from "../i18n.js";
+import { badge, card, field, form, h, input, load, localError, num, replace, select, stat, submit,
+  table, when } from "../ui.js";
+
+const MODES = ["walk", "bike", "bus", "metro", "ev"];
+
+/** datetime-local text for a Date in the browser's zone. */
+function localInput(date) {
+  const shifted = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
+  return shifted.toISOString().slice(0, 16);
+}
+
+export async function render(view) {
+  const account = h("div", { "data-part": "account" });
+  let pointsPerCredit = 100000;
+
+  async function refresh() {
+    await load(account, async () => {
+      const a = await api("/me/carbon-account?limit=10");
+      pointsPerCredit = a.points_per_credit;
+      const redeem = view.querySelector("[data-form=redeem] input[name=points]");
+      if (redeem) { redeem.step = pointsPerCredit; redeem.min = pointsPerCredit; }
+      return [
+        h("div", { class: "stats" },
+          stat("citizen.balance", num(a.balance), "balance"),
+          stat("citizen.on_hold", num(a.on_hold), "on_hold"),
+          stat("citizen.available", num(a.available), "available"),
+          stat("citizen.reduction", `${num(a.reduction_kg, 3)} kg`, "reduction")),
+        h("h3", { text: t("citizen.ledger", { n: a.entries_total }) }),
+        table([
+          ["citizen.when", (e) => when(e.created_at)],
+          ["citizen.kind", (e) => t(`entry.${e.kind}`)],
+          ["citizen.points", (e) => (e.kind === "earn" || e.kind === "release" ? "+" : "−") + num(e.points)],
+          ["citizen.balance_after", (e) => num(e.balance_after)],
+        ], a.entries, { "data-table": "ledger" }),
+      ];
+    });
+  }
+
+  const now = new Date();
+  const tripResult = h("div", { class: "result", "data-result": "trip" });
+  const tripForm = form({ "data-form": "trip" }, [
+    h("div", { class: "grid" },
+      field("trip.mode", "mode", select("mode", MODES.map((m) => [m, t(`mode.${m}`)]), { value: "metro" })),
+      field("trip.distance", "distance_km", input("distance_km", { type: "number", step: "0.001", min: "0", value: "8.5" })),
+      field("trip.started", "started_at", input("started_at", { type: "datetime-local", value: localInput(new Date(now - 40 * 60000)) })),
+      field("trip.ended", "ended_at", input("ended_at", { type: "datetime-local", value: localInput(new Date(now - 10 * 60000)) }))),
+    submit("trip.submit"),
+  ], async (v) => {
+    const trip = await api("/trips", { json: {
+      mode: v.mode, distance_km: v.distance_km,
+      started_at: v.started_at ? new Date(v.started_at).toISOString() : "",
+      ended_at: v.ended_at ? new Date(v.ended_at).toISOString() : "",
+      external_id: `console-${newId()}`,
+    } });
+    replace(tripResult, h("p", { class: "ok" }, t("trip.accepted", {
+      points: num(trip.points), grams: num(trip.reduction_g, 1) })),
+    trip.capped_by ? h("p", { class: "hint", text: trip.capped_by }) : null);
+    await refresh();
+  });
+
+  const redemption = h("div", { class: "result", "data-result": "redemption" });
+  const redeemForm = form({ "data-form": "redeem" }, [
+    field("redeem.points", "points", input("points", { type: "number", step: "100000", min: "100000", value: "100000" }), "redeem.hint"),
+    submit("redeem.submit"),
+  ], async (v, el) => {
+    const points = Number(v.points);
+    if (!Number.isInteger(points) || points <= 0 || points % pointsPerCredit) {
+      localError(el, "points", t("redeem.multiple", { n: num(pointsPerCredit) }));
+      return;
+    }
+    const first = await api("/me/redemptions", { json: { points } });
+    const show = (r) => replace(redemption,
+      h("p", {}, t("redeem.state"), " ", badge(r.state), " ",
+        t("redeem.quantity", { n: r.quantity, points: num(r.points) })),
+      r.reason ? h("p", { class: "hint", text: r.reason }) : null,
+      r.certificate_id ? h("p", {}, h("a", { href: `#/verify/${r.certificate_id}`, "data-link": "certificate",
+        text: t("redeem.certificate") })) : null);
+    show(first);
+    await refresh();
+    const settled = await poll(() => api(`/me/redemptions/${first.id}`), (r) => r.state !== "pending");
+    show(settled);
+    await refresh();
+  });
+
+  view.append(
+    h("h1", { text: t("citizen.title") }),
+    card("citizen.account", account),
+    card("trip.title", h("p", { class: "hint", text: t("trip.hint") }), tripForm, tripResult),
+    card("redeem.title", redeemForm, redemption));
+  await refresh();
+}

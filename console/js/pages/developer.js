@@ -1,0 +1,123 @@
+// A project developer's page: file a forestry project, follow its timeline, report monitoring,
+// see the credits issued.
+import { api } from "../api.js";
+import { t } from "../i18n.js";
+import { COUNTIES } from "./enterprise.js";
+import { badge, card, field, form, h, input, load, num, replace, select, submit, table, when } from "../ui.js";
+
+const KINDS = ["afforestation", "forest_management", "bamboo"];
+
+/** The SHA-256 of a chosen document, computed in the browser: only the hash is filed. */
+async function sha256(file) {
+  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export async function render(view, { me, params }) {
+  const projects = h("div", { "data-part": "projects" });
+  const detail = h("div", { "data-part": "project" });
+  const holdings = h("div", { "data-part": "holdings" });
+
+  async function refresh(openId) {
+    await load(projects, async () => {
+      const page = await api("/projects?limit=200");
+      const mine = page.items.filter((p) => p.developer_user_id === me.id);
+      return table([
+        ["project.number", (p) => (p.project_number ? String(p.project_number).padStart(4, "0") : "—")],
+        ["project.name", (p) => h("a", { href: "#", "data-open": p.id, text: p.name,
+          onclick: (e) => { e.preventDefault(); show(p.id); } })],
+        ["project.county", (p) => p.county],
+        ["project.state", (p) => badge(p.state)],
+      ], mine, { "data-table": "projects" });
+    });
+    if (openId) await show(openId);
+    await load(holdings, async () => {
+      const mineHeld = await api("/holdings");
+      return [h("p", { "data-total": mineHeld.total }, t("holdings.total", { n: num(mineHeld.total) })),
+        table([["holdings.serial", (b) => h("code", { text: b.serial })], ["holdings.vintage", (b) => b.vintage],
+          ["holdings.quantity", (b) => num(b.quantity)]], mineHeld.blocks, { "data-table": "holdings" })];
+    });
+  }
+
+  async function show(projectId) {
+    await load(detail, async () => projectDetail(await api(`/projects/${projectId}`), () => refresh(projectId)));
+    detail.scrollIntoView({ block: "start" });
+    history.replaceState(null, "", `#/developer/${projectId}`);
+  }
+
+  view.append(h("h1", { text: t("developer.title") }),
+    card("project.file", filingForm((p) => refresh(p.id))),
+    card("project.mine", projects),
+    h("section", { class: "card", id: "project-detail" }, detail),
+    card("holdings.title", holdings));
+  await refresh(params[0]); // #/developer/<project id> opens that project
+}
+
+function filingForm(filed) {
+  const doc = input("document", { type: "file" });
+  return form({ "data-form": "project" }, [
+    h("div", { class: "grid" },
+      field("project.name", "name", input("name")),
+      field("project.kind", "kind", select("kind", KINDS.map((k) => [k, t(`kind.${k}`)]))),
+      field("project.county", "county", select("county", COUNTIES.map((c) => [c, c]))),
+      field("project.area", "area_ha", input("area_ha", { type: "number", step: "any", min: "0" })),
+      field("project.holder", "forest_rights_holder", input("forest_rights_holder")),
+      field("project.certificate", "forest_rights_certificate", input("forest_rights_certificate")),
+      field("project.start", "crediting_start", input("crediting_start", { type: "date", value: "2020-01-01" })),
+      field("project.years", "crediting_years", input("crediting_years", { type: "number", step: "1", value: "30" }))),
+    field("project.description", "description", h("textarea", { name: "description", rows: 3 })),
+    field("project.document", "documents", doc, "project.document_hint"),
+    submit("project.submit"),
+  ], async (v) => {
+    const documents = doc.files.length
+      ? [{ name: doc.files[0].name, sha256: await sha256(doc.files[0]) }] : [];
+    const project = await api("/projects", { json: {
+      name: v.name, kind: v.kind, county: v.county, area_ha: v.area_ha,
+      forest_rights_holder: v.forest_rights_holder, forest_rights_certificate: v.forest_rights_certificate,
+      crediting_start: v.crediting_start, crediting_years: Number(v.crediting_years),
+      description: v.description, documents } });
+    await filed(project);
+  });
+}
+
+function projectDetail(p, refresh) {
+  const canSubmit = p.state === "draft" || p.state === "changes_requested";
+  const submitForm = form({ "data-form": "submit-project" }, [submit("project.send_for_review")],
+    async () => { await api(`/projects/${p.id}/submit`, { method: "POST" }); await refresh(); });
+  return h("div", { "data-project": p.id, "data-state": p.state },
+    h("h2", {}, p.name, " ", badge(p.state)),
+    h("p", { class: "hint", text: `${t(`kind.${p.kind}`)} · ${p.county} · ${num(p.area_ha)} ha · ${p.crediting_start} → ${p.crediting_end}` +
+      (p.buffer_pct ? ` · ${t("project.buffer")} ${p.buffer_pct}%` : "") }),
+    canSubmit ? submitForm : null,
+    h("h3", { text: t("project.timeline") }),
+    h("ol", { class: "timeline", "data-timeline": p.id }, p.timeline.map((e) => h("li", { "data-step": e.step },
+      h("strong", { text: t(`step.${e.step}`) }), ` · ${e.actor_username} (${t(`role.${e.actor_role}`)}) · ${when(e.occurred_at)}`,
+      e.comments ? h("blockquote", { text: e.comments }) : null))),
+    h("h3", { text: t("monitoring.title") }),
+    table([
+      ["monitoring.period", (r) => `${r.period_start} → ${r.period_end}`],
+      ["monitoring.claim", (r) => `${num(r.claim_tco2e, 4)} t`],
+      ["monitoring.state", (r) => badge(r.state)],
+      ["monitoring.issued", (r) => (r.issued_quantity == null ? "—"
+        : h("span", {}, `${num(r.issued_quantity)} + ${t("monitoring.buffer")} ${num(r.buffer_quantity)}`, h("br"),
+          h("code", { text: `${r.serial_first} … ${r.serial_last}` })))],
+    ], p.monitoring_reports, { "data-table": "monitoring" }),
+    p.state === "registered" ? monitoringForm(p, refresh) : null);
+}
+
+function monitoringForm(p, refresh) {
+  return form({ "data-form": "monitoring" }, [
+    h("h3", { text: t("monitoring.file") }),
+    h("div", { class: "grid" },
+      field("monitoring.start", "period_start", input("period_start", { type: "date" })),
+      field("monitoring.end", "period_end", input("period_end", { type: "date" })),
+      field("monitoring.project_sink", "project_sink_tco2e", input("project_sink_tco2e", { type: "number", step: "any" })),
+      field("monitoring.baseline_sink", "baseline_sink_tco2e", input("baseline_sink_tco2e", { type: "number", step: "any", value: "0" })),
+      field("monitoring.leakage", "leakage_tco2e", input("leakage_tco2e", { type: "number", step: "any", value: "0" }))),
+    h("p", { class: "hint", text: t("monitoring.formula") }),
+    submit("monitoring.submit"),
+  ], async (v) => {
+    await api(`/projects/${p.id}/monitoring-reports`, { json: v });
+    await refresh();
+  });
+}

@@ -1,0 +1,144 @@
+// An enterprise's carbon account: registration, reports with each line's derivation, retirements.
+import { api } from "../api.js";
+import { t } from "../i18n.js";
+import { card, field, form, h, input, load, num, replace, select, submit, table, when } from "../ui.js";
+
+export const COUNTIES = ["顺庆区", "高坪区", "嘉陵区", "阆中市", "南部县", "西充县", "营山县", "蓬安县", "仪陇县"];
+const INDUSTRIES = ["石油化工", "电力热力", "建材", "食品加工", "纺织丝绸", "机械制造", "汽车零部件"];
+
+const storeKey = (me) => `tanhui.enterprise.${me.id}`;
+
+export async function render(view, { me }) {
+  const saved = () => JSON.parse(localStorage.getItem(storeKey(me)) || "null");
+  view.append(h("h1", { text: t("enterprise.title") }));
+  if (!saved()) {
+    view.append(registration(me, () => { view.replaceChildren(); render(view, { me }); }));
+    return;
+  }
+  const enterprise = saved();
+  const factors = await api("/factors");
+  const reports = h("div", { "data-part": "reports" });
+  const retire = h("div", { "data-part": "retire" });
+  const retired = h("div", { class: "result", "data-result": "retirement" });
+
+  async function refresh() {
+    let list = [];
+    await load(reports, async () => {
+      list = await api(`/enterprises/${enterprise.id}/reports`);
+      return reportTable(list);
+    });
+    replace(retire, await retirementForm(enterprise, list.filter((r) => r.is_current), refresh, retired));
+  }
+
+  view.append(
+    h("p", { class: "lead" }, h("strong", { text: enterprise.name }), ` · ${t("enterprise.id")}: `,
+      h("code", { text: enterprise.id })),
+    card("report.title", reportForm(enterprise, factors, refresh)),
+    card("report.past", reports),
+    card("retire.title", retire, retired));
+  await refresh();
+}
+
+function registration(me, done) {
+  const datalist = h("datalist", { id: "industries" }, INDUSTRIES.map((i) => h("option", { value: i })));
+  return h("div", {},
+    card("enterprise.register",
+      form({ "data-form": "enterprise" }, [
+        field("enterprise.name", "name", input("name")),
+        field("enterprise.uscc", "uscc", input("uscc", { maxlength: 18, autocapitalize: "characters" }), "enterprise.uscc_hint"),
+        field("enterprise.county", "county", select("county", COUNTIES.map((c) => [c, c]))),
+        field("enterprise.industry", "industry", input("industry", { list: "industries" })), datalist,
+        submit("enterprise.submit"),
+      ], async (v) => {
+        const firm = await api("/enterprises", { json: v });
+        localStorage.setItem(storeKey(me), JSON.stringify({ id: firm.id, name: firm.name }));
+        done();
+      })),
+    card("enterprise.existing",
+      form({ "data-form": "enterprise-existing" }, [
+        field("enterprise.id", "enterprise_id", input("enterprise_id")),
+        field("enterprise.name", "name", input("name")),
+        submit("enterprise.use_existing"),
+      ], async (v) => {
+        await api(`/enterprises/${encodeURIComponent(v.enterprise_id.trim())}/reports`);
+        localStorage.setItem(storeKey(me), JSON.stringify({ id: v.enterprise_id.trim(), name: v.name || v.enterprise_id }));
+        done();
+      })));
+}
+
+function activityLine(factors, index) {
+  const unit = input(`unit`, { value: factors[0]?.activity_unit || "" });
+  const choose = select("factor_code", factors.map((f) => [f.code, `${f.name} (${f.code}, v${f.version})`]),
+    { onchange: (e) => { unit.value = factors.find((f) => f.code === e.target.value)?.activity_unit || ""; } });
+  const line = h("div", { class: "grid activity", "data-line": index },
+    field("report.factor", `activities[${index}].factor_code`, choose),
+    field("report.quantity", `activities[${index}].quantity`, input("quantity", { type: "number", step: "any", min: "0" })),
+    field("report.unit", `activities[${index}].unit`, unit));
+  return line;
+}
+
+function reportForm(enterprise, factors, refresh) {
+  const lines = h("div", { class: "lines" }, activityLine(factors, 0));
+  const result = h("div", { class: "result", "data-result": "report" });
+  const addLine = h("button", { type: "button", "data-action": "add-line", text: t("report.add_line"),
+    onclick: () => lines.append(activityLine(factors, lines.children.length)) });
+  return h("div", {}, form({ "data-form": "report" }, [
+    field("report.period", "period", input("period", { value: String(new Date().getFullYear() - 1) }), "report.period_hint"),
+    lines, addLine, submit("report.submit"),
+  ], async (v, el) => {
+    const activities = [...el.querySelectorAll("[data-line]")].map((line) => ({
+      factor_code: line.querySelector("[name=factor_code]").value,
+      quantity: line.querySelector("[name=quantity]").value,
+      unit: line.querySelector("[name=unit]").value,
+    }));
+    const report = await api(`/enterprises/${enterprise.id}/reports`, { json: { period: v.period.trim(), activities } });
+    replace(result, reportSummary(report));
+    await refresh();
+  }), result);
+}
+
+function reportSummary(report) {
+  return h("div", { "data-report": report.id },
+    h("p", { class: "ok" }, t("report.filed", { period: report.period, revision: report.revision })),
+    h("div", { class: "stats" },
+      h("div", { class: "stat" }, h("span", { text: t("report.scope1") }), h("strong", { text: `${num(report.scope1_tco2e, 4)} t` })),
+      h("div", { class: "stat" }, h("span", { text: t("report.scope2") }), h("strong", { text: `${num(report.scope2_tco2e, 4)} t` })),
+      h("div", { class: "stat", "data-stat": "total" }, h("span", { text: t("report.total") }), h("strong", { text: `${num(report.total_tco2e, 4)} t` }))),
+    table([
+      ["report.factor", (l) => `${l.factor_code} v${l.factor_version}`],
+      ["report.quantity", (l) => `${num(l.quantity)} ${l.unit}`],
+      ["report.tco2e", (l) => num(l.tco2e, 4)],
+      ["report.derivation", (l) => h("span", { class: "derivation", text: l.derivation })],
+    ], report.lines, { "data-table": "lines" }));
+}
+
+function reportTable(list) {
+  return h("div", {}, list.length ? list.map((r) => h("details", { class: "report", "data-report-id": r.id },
+    h("summary", {}, h("strong", { text: r.period }), ` · ${t("report.revision")} ${r.revision}`,
+      r.is_current ? "" : ` (${t("report.superseded")})`,
+      ` · ${t("report.total")} ${num(r.total_tco2e, 4)} t · ${t("report.retired")} ${num(r.retired_tco2e)} t · `,
+      h("span", { "data-net": r.id, text: `${t("report.net")} ${num(r.net_tco2e, 4)} t` })),
+    h("p", { class: "hint", text: `${t("report.filed_at")} ${when(r.filed_at)}` }),
+    reportSummary(r))) : h("p", { class: "empty", text: t("common.none") }));
+}
+
+async function retirementForm(enterprise, current, refresh, result) {
+  let holdings = { total: 0, available: 0 };
+  try { holdings = await api("/holdings"); } catch { /* the holding account opens shortly after registration */ }
+  if (!current.length) return h("p", { class: "empty", text: t("retire.no_reports") });
+  return h("div", {},
+    h("p", { "data-holdings": holdings.available }, t("retire.holdings", { n: num(holdings.available) })),
+    form({ "data-form": "retire" }, [
+      field("retire.report", "report_id", select("report_id", current.map((r) =>
+        [r.id, `${r.period} r${r.revision} · ${num(r.total_tco2e, 4)} t`]))),
+      field("retire.quantity", "quantity", input("quantity", { type: "number", step: "1", min: "1" })),
+      field("retire.beneficiary", "beneficiary", input("beneficiary", { value: enterprise.name })),
+      field("retire.purpose", "purpose", input("purpose", { value: t("retire.default_purpose") })),
+      submit("retire.submit"),
+    ], async (v) => {
+      const cert = await api("/retirements", { json: { ...v, quantity: Number(v.quantity) } });
+      replace(result, h("p", { class: "ok" }, t("retire.done", { n: cert.quantity }), " ",
+        h("a", { href: `#/verify/${cert.certificate_id}`, "data-link": "certificate", text: t("retire.certificate") })));
+      setTimeout(refresh, 1500); // accounts learns of the retirement through Kafka
+    }));
+}

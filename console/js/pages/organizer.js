@@ -1,0 +1,100 @@
+// An event organizer: register a large event, see its estimate by category, offset it in one go,
+// and download the certificate.
+import { api } from "../api.js";
+import { barChart } from "../charts.js";
+import { t } from "../i18n.js";
+import { badge, card, field, form, h, input, load, num, replace, select, submit, table } from "../ui.js";
+
+const TRAVEL = ["air", "rail", "car", "bus", "metro"];
+const AMOUNTS = [["electricity_kwh", "event.electricity"], ["accommodation_nights", "event.nights"],
+  ["meals", "event.meals"], ["printed_materials_kg", "event.printed"], ["built_materials_kg", "event.built"],
+  ["waste_kg", "event.waste"]];
+const FUELS = [["diesel_t", "event.diesel"], ["gasoline_t", "event.gasoline"], ["natural_gas_nm3", "event.gas"]];
+
+const storeKey = (me) => `tanhui.events.${me.id}`;
+
+export async function render(view, { me }) {
+  const current = h("div", { "data-part": "event" });
+  const past = h("div", { "data-part": "events" });
+  const known = () => JSON.parse(localStorage.getItem(storeKey(me)) || "[]");
+
+  async function show(eventId) {
+    await load(current, async () => eventView(await api(`/events/${eventId}`), show));
+  }
+
+  function listPast() {
+    replace(past, known().length ? h("ul", {}, known().map((e) => h("li", {},
+      h("a", { href: "#", text: e.name, onclick: (ev) => { ev.preventDefault(); show(e.id); } }))))
+      : h("p", { class: "empty", text: t("common.none") }));
+  }
+
+  view.append(h("h1", { text: t("organizer.title") }),
+    card("event.register", eventForm(async (event) => {
+      localStorage.setItem(storeKey(me), JSON.stringify([{ id: event.id, name: event.name }, ...known()].slice(0, 20)));
+      listPast();
+      await show(event.id);
+    })),
+    h("section", { class: "card", id: "event" }, current),
+    card("event.mine", past));
+  listPast();
+}
+
+const numberInput = (name, value = "") => input(name, { type: "number", step: "any", min: "0", value });
+
+function eventForm(registered) {
+  const today = new Date().toISOString().slice(0, 10);
+  return form({ "data-form": "event" }, [
+    h("div", { class: "grid" },
+      field("event.name", "name", input("name")),
+      field("event.venue", "venue", input("venue")),
+      field("event.start", "start_date", input("start_date", { type: "date", value: today })),
+      field("event.end", "end_date", input("end_date", { type: "date", value: today })),
+      field("event.attendees", "attendees", numberInput("attendees", "0")),
+      field("event.grid", "grid_region", select("grid_region", [["sichuan", t("event.grid_sichuan")], ["national", t("event.grid_national")]])),
+      AMOUNTS.map(([name, key]) => field(key, name, numberInput(name))),
+      FUELS.map(([name, key]) => field(key, `fuels.${name}`, numberInput(name))),
+      TRAVEL.map((mode) => field(`event.travel_${mode}`, `travel.${mode}`, numberInput(`travel_${mode}`)))),
+    submit("event.submit"),
+  ], async (v) => {
+    const amount = (name) => (v[name] === "" || v[name] === undefined ? "0" : v[name]);
+    const body = {
+      name: v.name, venue: v.venue, start_date: v.start_date, end_date: v.end_date,
+      attendees: Number(v.attendees || 0), grid_region: v.grid_region, grid_year: 2023,
+      fuels: Object.fromEntries(FUELS.map(([name]) => [name, amount(name)])),
+      travel: TRAVEL.filter((m) => Number(v[`travel_${m}`]) > 0).map((m) => ({ mode: m, person_km: v[`travel_${m}`] })),
+      ...Object.fromEntries(AMOUNTS.map(([name]) => [name, amount(name)])),
+    };
+    await registered(await api("/events", { json: body }));
+  });
+}
+
+function eventView(event, reload) {
+  const est = event.estimate;
+  const result = h("div", { class: "result", "data-result": "offset" });
+  const offset = form({ "data-form": "offset" }, [submit("event.offset", { disabled: event.neutral })],
+    async () => {
+      const bought = await api(`/events/${event.id}/offsets`, { json: {} });
+      const cert = bought.certificate;
+      await reload(event.id);
+      const shown = document.querySelector("[data-result=offset]");
+      replace(shown, h("p", { class: "ok", text: t("event.offset_done", { n: bought.quantity }) }),
+        table([["event.seller", (p) => p.seller_user_id.slice(0, 8)], ["event.bought", (p) => num(p.quantity)],
+          ["event.price", (p) => `¥${num(p.price_per_tonne, 2)}`], ["event.amount", (p) => `¥${num(p.amount, 2)}`]], bought.payments),
+        h("p", {}, h("a", { href: `/api/v1/certificates/${cert.certificate_id}/pdf`, download: `certificate-${cert.certificate_id}.pdf`,
+          class: "button", "data-link": "pdf", text: t("event.pdf") }), " ",
+        h("a", { href: `#/verify/${cert.certificate_id}`, class: "button", "data-link": "certificate", text: t("event.verify") })));
+    });
+  return h("div", { "data-event": event.id },
+    h("h2", {}, event.name, " ", event.neutral ? badge("neutral") : null),
+    h("p", { class: "hint", text: `${event.venue} · ${event.start_date} → ${event.end_date} · ${t("event.attendees")} ${num(event.attendees)}` }),
+    h("div", { class: "stats" },
+      h("div", { class: "stat", "data-stat": "total" }, h("span", { text: t("event.total") }), h("strong", { text: `${num(est.total_tco2e, 3)} t` })),
+      h("div", { class: "stat", "data-stat": "credits" }, h("span", { text: t("event.credits") }), h("strong", { text: num(est.credits_to_neutralise) })),
+      h("div", { class: "stat", "data-stat": "retired" }, h("span", { text: t("event.retired") }), h("strong", { text: num(event.retired_credits) }))),
+    barChart({ title: t("event.by_category"), name: "categories", unit: "t",
+      items: Object.entries(est.by_category).map(([k, v]) => ({ label: t(`category.${k}`), value: v })) }),
+    table([["event.activity", (l) => l.activity], ["event.quantity", (l) => num(l.quantity)],
+      ["event.factor", (l) => `${l.factor.code}: ${l.factor.value} ${l.factor.unit}`],
+      ["event.tco2e", (l) => num(l.tco2e, 4)]], est.lines, { "data-table": "estimate" }),
+    offset, result);
+}

@@ -1,0 +1,77 @@
+// Public pages (no login): the credit registry with serial lineage, and certificate verification.
+import { api } from "../api.js";
+import { t } from "../i18n.js";
+import { card, field, form, h, input, load, num, replace, submit, table, when } from "../ui.js";
+
+export async function registry(view) {
+  const totals = h("div", { "data-part": "totals" });
+  const projects = h("div", { "data-part": "registered" });
+  const lineage = h("div", { class: "result", "data-result": "lineage" });
+  view.append(h("h1", { text: t("registry.title") }), h("p", { class: "hint", text: t("registry.hint") }),
+    card("registry.search", form({ "data-form": "serial" }, [
+      field("registry.serial", "serial", input("serial", { placeholder: "NC-FS-0001-2024-000000001" })),
+      submit("registry.find"),
+    ], async (v) => {
+      replace(lineage, lineageView(await api(`/registry/serials/${encodeURIComponent(v.serial.trim())}`, { anonymous: true })));
+    }), lineage),
+    card("registry.totals", totals),
+    card("registry.projects", projects));
+  await Promise.all([
+    load(totals, async () => table([
+      ["registry.project", (r) => `${String(r.project_number ?? "").padStart(4, "0")} ${r.project_name}`],
+      ["registry.vintage", (r) => r.vintage], ["registry.issued", (r) => num(r.issued)],
+      ["registry.held", (r) => num(r.held)], ["registry.retired", (r) => num(r.retired)],
+      ["registry.buffer", (r) => num(r.buffer)],
+    ], await api("/registry/projects", { anonymous: true }), { "data-table": "registry" })),
+    load(projects, async () => table([
+      ["project.name", (p) => p.name], ["project.kind", (p) => t(`kind.${p.kind}`)],
+      ["project.county", (p) => p.county], ["project.area", (p) => `${num(p.area_ha)} ha`],
+      ["project.registered_at", (p) => when(p.registered_at)],
+    ], (await api("/projects?state=registered&limit=200", { anonymous: true })).items)),
+  ]);
+}
+
+function lineageView(found) {
+  const step = (s) => h("li", { "data-block": s.block_id },
+    h("code", { text: s.serials }), ` · ${s.holder ?? "—"} · ${t(`block.${s.status}`)}`,
+    h("br"), h("small", { class: "hint", text: `#${s.created_by.seq} ${s.created_by.action ?? s.created_by.kind ?? ""}` +
+      (s.closed_by ? ` → #${s.closed_by.seq} ${s.closed_by.action ?? s.closed_by.kind ?? ""}` : "") }));
+  return h("div", { "data-serial": found.serial },
+    h("h3", {}, t("registry.lineage_of"), " ", h("code", { text: found.serial })),
+    found.issuance ? h("p", { text: t("registry.issued_by", { vintage: found.issuance.vintage,
+      tco2e: found.issuance.verified_tco2e, buffer: found.issuance.buffer_pct, when: when(found.issuance.issued_at) }) }) : null,
+    h("ol", { class: "timeline", "data-timeline": "lineage" }, found.steps.map(step)),
+    found.retirement ? h("p", { class: "ok" }, t("registry.retired_for", { who: found.retirement.beneficiary, why: found.retirement.purpose }), " ",
+      h("a", { href: `#/verify/${found.retirement.certificate_id}`, text: t("registry.certificate") })) : null);
+}
+
+export async function verify(view, { params, go }) {
+  const [certificateId] = params;
+  const result = h("div", { "data-part": "certificate" });
+  view.append(h("h1", { text: t("verify.title") }), h("p", { class: "hint", text: t("verify.hint") }),
+    card(null, form({ "data-form": "verify" }, [
+      field("verify.id", "certificate_id", input("certificate_id", { value: certificateId || "" })),
+      submit("verify.submit"),
+    ], async (v) => go(`verify/${encodeURIComponent(v.certificate_id.trim())}`))),
+    result);
+  if (certificateId) {
+    await load(result, async () => certificateView(await api(`/certificates/${encodeURIComponent(certificateId)}`, { anonymous: true })));
+  }
+}
+
+function certificateView(c) {
+  const row = (key, value) => (value === null || value === undefined ? null
+    : h("div", { class: "kv" }, h("span", { text: t(key) }), h("strong", { text: String(value) })));
+  return h("section", { class: "card certificate", "data-certificate": c.certificate_id },
+    h("h2", {}, t("verify.valid"), " ✓"),
+    row("verify.id", c.certificate_id), row("verify.beneficiary", c.beneficiary),
+    row("verify.purpose", c.purpose), row("verify.quantity", `${num(c.quantity)} tCO2e`),
+    row("verify.retired_at", when(c.retired_at)), row("verify.report", c.report_id),
+    row("verify.event", c.event_id), row("verify.redemption", c.redemption_id),
+    h("h3", { text: t("verify.projects") }),
+    h("ul", {}, c.projects.map((p) => h("li", { text: `${String(p.project_number).padStart(4, "0")} ${p.project_name} · ${p.vintage} · ${num(p.quantity)} t` }))),
+    h("h3", { text: t("verify.serials") }),
+    h("ul", {}, c.serials.map((s) => h("li", {}, h("code", { text: s })))),
+    row("verify.hash", c.content_hash),
+    h("p", {}, h("a", { class: "button", href: `/api/v1/certificates/${c.certificate_id}/pdf`, text: t("event.pdf") })));
+}

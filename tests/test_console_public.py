@@ -1,0 +1,111 @@
+"""The web console without a role page: the public registry and certificate verification (no
+login), the regulator's dashboard, the language switch and how API errors are shown."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from e2e_support import PASSWORD
+from tanhui_accounts.cli import create_user
+from tanhui_accounts.domain.identity import Role
+from test_console_support import (PHONE, api_user, browser, console, gw, issue_credits,  # noqa: F401
+                                  uscc)
+
+pytestmark = pytest.mark.infra
+
+
+@pytest.fixture(scope="module")
+def retired(gw):
+    """Credits issued and a part of them retired: a certificate and a serial with a lineage."""
+    supplier = issue_credits(gw)
+    certificate = gw.post("/api/v1/retirements", headers=supplier["headers"], json={
+        "quantity": 25, "beneficiary": "南充市民政局", "purpose": "2025 年会议碳中和"})
+    assert certificate.status_code == 201, certificate.text
+    return certificate.json()
+
+
+def test_anyone_traces_a_serial_and_verifies_a_certificate_without_logging_in(console, retired):
+    tab = console()
+    page = tab.page
+    tab.open("registry")
+    page.wait_for_selector("[data-table=registry] tbody tr")
+    first_serial = retired["serials"][0].rsplit("-", 1)[0]  # the range's first serial
+    page.fill("[data-form=serial] [name=serial]", first_serial)
+    page.click("[data-form=serial] button[type=submit]")
+    page.wait_for_selector("[data-result=lineage] [data-timeline=lineage] li")
+    lineage = page.inner_text("[data-result=lineage]")
+    assert "南充市民政局" in lineage and page.locator("[data-timeline=lineage] li").count() >= 2
+    tab.shot("desktop-registry")
+
+    # The certificate's QR code leads to /console/#/verify/<id> (and its JSON verification_url).
+    phone = console(PHONE)
+    phone.open(f"verify/{retired['certificate_id']}")
+    text = phone.page.wait_for_selector("[data-certificate]").inner_text()
+    assert retired["content_hash"] in text and "25" in text
+    phone.page.click("[data-form=verify] button[type=submit]")  # the id stays in the box
+    phone.page.wait_for_selector(f"[data-certificate='{retired['certificate_id']}']")
+    phone.shot("phone-verify")
+
+
+def test_the_regulator_sees_the_city_dashboard_beside_the_plan_targets_and_disclosures(console, gw, platform):
+    year = str(datetime.now().year)
+    _, firm = api_user(gw, "enterprise")
+    name = f"阆中丝绸厂-{uuid.uuid4().hex[:4]}"
+    enterprise = gw.post("/api/v1/enterprises", headers=firm, json={
+        "name": name, "uscc": uscc(), "county": "阆中市", "industry": "纺织丝绸"}).json()
+    filed = gw.post(f"/api/v1/enterprises/{enterprise['id']}/reports", headers=firm, json={
+        "period": f"{year}-Q1", "activities": [{"factor_code": "fuel.natural_gas", "quantity": "12", "unit": "10^4 Nm3"}]})
+    assert filed.status_code == 201, filed.text
+    _, rider = api_user(gw, "citizen")
+    now = datetime.now(UTC)
+    assert gw.post("/api/v1/trips", headers=rider, json={
+        "mode": "bus", "distance_km": "6", "started_at": (now - timedelta(minutes=30)).isoformat(),
+        "ended_at": (now - timedelta(minutes=5)).isoformat(), "external_id": uuid.uuid4().hex}).status_code == 201
+
+    regulator = f"regulator-{uuid.uuid4().hex[:6]}"
+    create_user(platform.database_urls["accounts"], regulator, PASSWORD, Role.REGULATOR)
+    tab = console()
+    page = tab.page
+    tab.login(regulator, lands_on="regulator")
+    page.wait_for_selector("[data-chart=county] rect")
+    for chart in ("county", "industry", "trips", "reduction"):
+        assert page.locator(f"[data-chart={chart}] rect").count() >= 1, chart
+    assert "阆中市" in page.inner_text("[data-chart=county]")
+    assert "南充市碳达峰实施方案" in page.inner_text("[data-page=regulator]")
+    page.wait_for_selector(f"[data-table=disclosures] >> text={name}")
+    tab.shot("desktop-regulator")
+
+
+def test_chinese_by_default_english_on_request_kept_across_reloads_and_errors_translated(console):
+    tab = console()
+    page = tab.page
+    tab.expect_http_error(401)
+    tab.open("login")
+    assert page.inner_text("[data-form=login] button[type=submit]") == "登录"
+    page.click("[data-action=lang]")
+    page.wait_for_selector("[data-form=login] button:text-is('Log in')")
+    page.reload()
+    page.wait_for_selector("[data-form=login] button:text-is('Log in')")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.fill("[data-form=login] [name=username]", f"nobody-{uuid.uuid4().hex[:6]}")
+    page.fill("[data-form=login] [name=password]", "not the password")
+    page.click("[data-form=login] button[type=submit]")
+    error = page.wait_for_selector("[data-form=login] .form-error").inner_text()
+    assert error.startswith("Not authenticated:") and "wrong username or password" in error
+    page.click("[data-action=lang]")
+    assert page.inner_text("[data-form=login] button[type=submit]") == "登录"
+
+
+def test_registration_errors_name_their_field_in_place(console):
+    tab = console(PHONE)
+    page = tab.page
+    tab.expect_http_error(422)
+    tab.open("register")
+    page.fill("[data-form=register] [name=username]", "ab")
+    page.fill("[data-form=register] [name=password]", "short")
+    page.click("[data-form=register] button[type=submit]")
+    page.wait_for_selector("[data-form=register] [data-field=username].invalid")
+    assert page.locator("[data-form=register] [data-field=password].invalid .error").inner_text()
+    assert page.inner_text("[data-form=register] .form-error").startswith("输入有误")

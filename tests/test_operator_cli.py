@@ -1,0 +1,158 @@
+"""The operators' CLI (tools/tanhui_ops.py): users, emission-factor imports (all rows or none),
+CSV/XLSX exports of the public datasets, and the audit-chain check's exit code."""
+from __future__ import annotations
+
+import csv
+import re
+import subprocess
+import sys
+import uuid
+import zipfile
+from decimal import Decimal
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from e2e_support import register_and_login
+from tanhui_shared.db import make_engine
+from tanhui_shared.settings import REPO_ROOT
+from test_console_support import issue_credits, uscc
+
+TOOLS = REPO_ROOT / "tools"
+sys.path.insert(0, str(TOOLS))
+import tanhui_ops  # noqa: E402
+from xlsx import column_name  # noqa: E402
+
+pytestmark = pytest.mark.infra  # PostgreSQL databases, and the platform for exports and audit
+
+HEADER = "code,name,scope,activity_unit,value,source,version,valid_from,valid_to\n"
+
+
+def ops(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(TOOLS / "tanhui_ops.py"), *args], input=stdin,
+                          text=True, capture_output=True, timeout=120)
+
+
+def current(url: str) -> dict:
+    from tanhui_accounts.store.factors import current_factors
+
+    engine = make_engine(url, pool_size=1)
+    with Session(engine) as session:
+        found = current_factors(session)
+    engine.dispose()
+    return found
+
+
+def test_factor_rows_are_checked_with_their_line_numbers():
+    factors, errors = tanhui_ops.parse_factors(HEADER + (
+        "grid.sichuan.2024,Sichuan grid 2024,2,kWh,0.000150,MEE notice,2024,2024-01-01,\n"
+        "fuel.coke,Coke,3,t,2.86,guideline,2015,2015-01-01,\n"
+        "fuel.lpg,LPG,1,barrel,-1,guideline,2015,2015-13-01,\n"
+        "grid.sichuan.2024,again,2,kWh,0.00015,MEE notice,2024,2024-01-01,2023-01-01\n"))
+    assert [f.code for _, f in factors] == ["grid.sichuan.2024"]
+    text = [str(e) for e in errors]
+    assert any(e.startswith("line 3: scope") for e in text), text
+    assert {e.split(":")[0] for e in text} == {"line 3", "line 4", "line 5"}
+    assert any("activity_unit 'barrel'" in e for e in text) and any("valid_from" in e for e in text)
+    assert any("also on line 2" in e for e in text) and any("valid_to must be after" in e for e in text)
+    assert tanhui_ops.parse_factors("code,name\nx,y\n")[1][0].line == 1
+
+
+def test_a_good_csv_publishes_new_versions_and_a_bad_one_publishes_nothing(migrated_database, tmp_path):
+    url = migrated_database("accounts")
+    before = current(url)
+    good = tmp_path / "good.csv"
+    good.write_text(HEADER + "grid.sichuan.2024,Sichuan provincial grid electricity 2024,2,kWh,0.0001489,"
+                    "MEE & NBS 2024 factors,2024,2024-01-01,\n"
+                    "fuel.diesel,Diesel,1,t,3.0960,guideline (rounded),2026,2026-01-01,\n", encoding="utf-8")
+    done = ops("import-factors", str(good), "--database-url", url)
+    assert done.returncode == 0, done.stderr
+    after = current(url)
+    assert after["grid.sichuan.2024"].value == Decimal("0.0001489")
+    assert after["fuel.diesel"].version == "2026" and len(after) == len(before) + 1
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "fuel.lpg,LPG,1,t,3.1013,guideline,2015,2015-01-01,\n"
+                   "fuel.diesel,Diesel,1,t,3.0960,guideline,2026,2026-01-01,\n"  # published already
+                   "fuel.coke,Coke,1,t,abc,guideline,2015,2015-01-01,\n", encoding="utf-8")
+    refused = ops("import-factors", str(bad), "--database-url", url)
+    assert refused.returncode == 1
+    assert "line 4" in refused.stderr and "nothing was imported" in refused.stderr
+    assert "fuel.lpg" not in current(url)  # the good first row was rolled back with the rest
+
+
+def test_an_already_published_version_is_refused_naming_its_line(migrated_database, tmp_path):
+    url = migrated_database("accounts")
+    csv_file = tmp_path / "dup.csv"
+    csv_file.write_text(HEADER + "fuel.lpg,LPG,1,t,3.1013,guideline,2015,2015-01-01,\n"
+                        "fuel.diesel,Diesel,1,t,3.0959,guideline,2015,2015-01-01,\n", encoding="utf-8")
+    refused = ops("import-factors", str(csv_file), "--database-url", url)
+    assert refused.returncode == 1
+    assert "line 3: fuel.diesel version 2015 is already published" in refused.stderr
+    assert "fuel.lpg" not in current(url)
+
+
+def test_operators_create_regulators_and_admins_but_not_twice(migrated_database):
+    url = migrated_database("accounts")
+    made = ops("create-user", "regulator-li", "--role", "regulator", "--password-stdin",
+               "--database-url", url, stdin="a long password\n")
+    assert made.returncode == 0 and "created regulator regulator-li" in made.stdout
+    again = ops("create-user", "regulator-li", "--role", "admin", "--password-stdin",
+                "--database-url", url, stdin="a long password\n")
+    assert again.returncode == 1 and "taken" in again.stderr
+    assert ops("create-user", "x-citizen", "--role", "citizen", "--password-stdin",
+               "--database-url", url, stdin="a long password\n").returncode == 2  # argparse
+
+
+def test_column_names_run_past_z():
+    assert [column_name(i) for i in (0, 25, 26, 27, 701, 702)] == ["A", "Z", "AA", "AB", "ZZ", "AAA"]
+
+
+def test_disclosures_and_registry_export_as_xlsx_and_csv(platform, tmp_path):
+    name = f"营山机械厂-{uuid.uuid4().hex[:6]}"
+    with httpx.Client(base_url=platform.gateway_url, timeout=30) as gw:
+        _, firm = register_and_login(gw, "enterprise")
+        enterprise = gw.post("/api/v1/enterprises", headers=firm, json={
+            "name": name, "uscc": uscc(), "county": "营山县", "industry": "机械制造"}).json()
+        assert gw.post(f"/api/v1/enterprises/{enterprise['id']}/reports", headers=firm, json={
+            "period": "2025", "activities": [{"factor_code": "fuel.diesel", "quantity": "10", "unit": "t"}]}
+        ).status_code == 201
+    out = tmp_path / "disclosures.xlsx"
+    done = ops("export", "disclosures", "--format", "xlsx", "--out", str(out), "--period", "2025",
+               "--gateway", platform.gateway_url)
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(out) as xlsx:
+        assert xlsx.testzip() is None
+        assert "xl/workbook.xml" in xlsx.namelist()
+        sheet = xlsx.read("xl/worksheets/sheet1.xml").decode()
+    assert "<t xml:space=\"preserve\">enterprise</t>" in sheet
+    row = next(r for r in re.findall(r"<row r=\"\d+\">(.*?)</row>", sheet) if name in r)
+    assert "<v>30.9591</v>" in row  # 10 t diesel x 3.09591, a number cell
+    registry = tmp_path / "registry.csv"
+    assert ops("export", "registry", "--out", str(registry), "--gateway", platform.gateway_url).returncode == 0
+    with registry.open(encoding="utf-8-sig") as f:
+        header = next(csv.reader(f))
+    assert header[:4] == ["project_number", "project_name", "project_id", "vintage"]
+
+
+def test_the_audit_check_exits_0_on_an_intact_chain_and_1_on_a_tampered_one(platform):
+    with httpx.Client(base_url=platform.gateway_url, timeout=30) as gw:
+        issue_credits(gw)  # at least one issuance on the chain, whichever tests ran before
+    assert ops("audit", "--gateway", platform.gateway_url).returncode == 0
+    engine = make_engine(platform.database_urls["credits"], pool_size=1)
+    with engine.begin() as conn:
+        first = conn.execute(sa.text("SELECT seq, body FROM audit_entry ORDER BY seq LIMIT 1")).one()
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE audit_entry SET body = :b WHERE seq = :s"),
+                         {"b": first.body.replace('"kind"', '"kind "'), "s": first.seq})
+        broken = ops("audit", "--gateway", platform.gateway_url)
+        assert broken.returncode == 1 and f"BROKEN at entry {first.seq}" in broken.stderr
+    finally:
+        with engine.begin() as conn:  # the rest of the session's tests share this registry
+            conn.execute(sa.text("UPDATE audit_entry SET body = :b WHERE seq = :s"),
+                         {"b": first.body, "s": first.seq})
+        engine.dispose()
+    assert ops("audit", "--gateway", platform.gateway_url).returncode == 0

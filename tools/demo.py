@@ -1,0 +1,267 @@
+"""Seed a running platform with a Nanchong scenario, through the public API only.
+
+  uv run python tools/demo.py [GATEWAY_URL] [--trips 5000] [--citizens 12]
+
+The gateway limits logins and registrations per address (20 a minute by default): a pause with
+a note on stderr is the demo waiting for the limit, not a hang. Every run adds new users and enterprises (a fresh suffix on every name), so it can run again on
+the same platform. A regulator is created with the operator CLI when the accounts database is
+reachable (TANHUI_ACCOUNTS_DATABASE_URL, or `make up`'s .var/accounts.db); otherwise the summary
+says how to make one.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+TOOLS = Path(__file__).resolve().parent
+PASSWORD = "tanhui-demo-2025"
+COUNTIES = ["顺庆区", "高坪区", "嘉陵区", "阆中市", "南部县", "西充县", "营山县", "蓬安县", "仪陇县"]
+ENTERPRISES = [  # name, county, industry, [(factor, quantity, unit)]
+    ("南充炼化有限公司", "高坪区", "石油化工", [("fuel.natural_gas", "850", "10^4 Nm3"), ("fuel.diesel", "420", "t"), ("grid.sichuan.2023", "38000", "MWh")]),
+    ("顺庆热电有限公司", "顺庆区", "电力热力", [("fuel.raw_coal", "36000", "t"), ("grid.sichuan.2023", "5200", "MWh")]),
+    ("阆中丝绸集团", "阆中市", "纺织丝绸", [("fuel.natural_gas", "64", "10^4 Nm3"), ("grid.sichuan.2023", "9100", "MWh")]),
+    ("南部县建材股份公司", "南部县", "建材", [("fuel.raw_coal", "12500", "t"), ("fuel.diesel", "95", "t"), ("grid.sichuan.2023", "14800", "MWh")]),
+]
+# mode -> (km range, km/h used for the trip's duration)
+TRIP_SHAPES = {"walk": ((0.5, 3), 5), "bike": ((1, 8), 15), "bus": ((2, 15), 22),
+               "metro": ((3, 20), 35), "ev": ((5, 30), 40)}
+
+
+class Progress:
+    """A text progress bar on stderr: [#####.....] 50% what."""
+
+    def __init__(self, total: int, width: int = 30) -> None:
+        self.total, self.done, self.width = total, 0, width
+
+    def step(self, what: str, amount: int = 1) -> None:
+        self.done = min(self.total, self.done + amount)
+        filled = round(self.width * self.done / self.total)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] "
+                         f"{100 * self.done // self.total:3d}% {what[:50]:<50}")
+        sys.stderr.flush()
+        if self.done == self.total:
+            sys.stderr.write("\n")
+
+
+class Gateway:
+    """The platform's public API; 429s wait as Retry-After says, 401s/404s of new accounts retry."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(base_url=self.url, timeout=120)
+
+    def call(self, method: str, path: str, token: str | None = None, expect: int = 200,
+             retry_404: bool = False, **kwargs) -> dict | list:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if method == "POST":
+            headers["Idempotency-Key"] = uuid.uuid4().hex  # one key per logical call, kept on retry
+        deadline = time.monotonic() + 180
+        while True:
+            reply = self.http.request(method, path, headers=headers, **kwargs)
+            waiting = reply.status_code == 429 or (retry_404 and reply.status_code == 404)
+            if waiting and time.monotonic() < deadline:
+                pause = float(reply.headers.get("Retry-After", "0.5"))
+                if reply.status_code == 429:
+                    sys.stderr.write(f"\r(the gateway's rate limit: waiting {pause:.0f} s)".ljust(80))
+                time.sleep(pause)
+                continue
+            if reply.status_code != expect:
+                raise SystemExit(f"\n{method} {path} answered {reply.status_code}: {reply.text[:500]}")
+            return reply.json()
+
+    def user(self, role: str, username: str, log_in: bool = True) -> str | None:
+        self.call("POST", "/api/v1/auth/register", expect=201,
+                  json={"username": username, "password": PASSWORD, "role": role})
+        if not log_in:  # e.g. citizens: their trips arrive through the transit operator's feed
+            return None
+        return self.call("POST", "/api/v1/auth/token",
+                         data={"username": username, "password": PASSWORD})["access_token"]
+
+    def opened(self, token: str) -> None:
+        """Wait for the holding account credits opens on UserRegistered (through Kafka)."""
+        self.call("GET", "/api/v1/holdings", token, retry_404=True)
+
+
+def uscc(rng: random.Random) -> str:
+    from tanhui_accounts.domain.uscc import ALPHABET, check_character
+
+    body = "91511300" + "".join(rng.choice(ALPHABET) for _ in range(9))
+    return body + check_character(body)
+
+
+def trips_for(rng: random.Random, citizens: list[str], count: int, run: str) -> list[dict]:
+    """Commutes over the past 60 days, spread over the citizens, at plausible speeds."""
+    today = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    trips = []
+    for n in range(count):
+        mode = rng.choices(list(TRIP_SHAPES), weights=[2, 3, 5, 4, 1])[0]
+        (low, high), kmh = TRIP_SHAPES[mode]
+        km = round(rng.uniform(low, high), 2)
+        start = today - timedelta(days=rng.randint(1, 60), hours=rng.randint(0, 14))
+        trips.append({"username": rng.choice(citizens), "mode": mode, "distance_km": str(km),
+                      "started_at": start.isoformat(),
+                      "ended_at": (start + timedelta(hours=km / kmh + 0.05)).isoformat(),
+                      "external_id": f"demo-{run}-{n}"})
+    return trips
+
+
+def create_regulator(username: str) -> str | None:
+    """The operator CLI, when the accounts database can be reached; None otherwise."""
+    url = os.environ.get("TANHUI_ACCOUNTS_DATABASE_URL")
+    if not url and (TOOLS.parent / ".var" / "accounts.db").exists():
+        url = f"sqlite:///{TOOLS.parent / '.var' / 'accounts.db'}"
+    if not url:
+        return None
+    made = subprocess.run([sys.executable, str(TOOLS / "tanhui_ops.py"), "create-user", username,
+                           "--role", "regulator", "--password-stdin", "--database-url", url],
+                          input=PASSWORD + "\n", text=True, capture_output=True)
+    if made.returncode != 0:
+        print(f"\n(could not create the regulator: {made.stderr.strip()})", file=sys.stderr)
+        return None
+    return username
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="seed a running tanhui platform with a demo")
+    parser.add_argument("gateway", nargs="?",
+                        default=os.environ.get("TANHUI_GATEWAY_URL", "http://127.0.0.1:8000"))
+    parser.add_argument("--trips", type=int, default=5000)
+    parser.add_argument("--citizens", type=int, default=12)
+    args = parser.parse_args(argv)
+    run = uuid.uuid4().hex[:6]
+    rng = random.Random(run)
+    gw = Gateway(args.gateway)
+    try:
+        gw.call("GET", "/readyz")
+    except (httpx.HTTPError, SystemExit) as exc:
+        print(f"the platform at {gw.url} is not ready ({exc}); start it with `make up`", file=sys.stderr)
+        return 2
+    batches = max(1, -(-args.trips // 2000))
+    bar = Progress(5 + args.citizens + 2 * len(ENTERPRISES) + 7 + batches + 5)
+    names = {role: f"{role.replace('_', '-')[:9]}-{run}" for role in
+             ("project_developer", "verifier", "organizer", "transit_operator")}
+    tokens = {}
+    for role, username in names.items():
+        tokens[role] = gw.user(role, username)
+        bar.step(f"user {username}")
+    names["auditor"] = f"auditor-{run}"  # verifies the monitoring the first verifier's approval led to
+    tokens["auditor"] = gw.user("verifier", names["auditor"])
+    bar.step(f"user {names['auditor']}")
+    citizens = [f"citizen-{run}-{n:03d}" for n in range(args.citizens)]
+    for username in citizens:
+        gw.user("citizen", username, log_in=False)
+        bar.step(f"citizen {username}")
+    for token in tokens.values():
+        gw.opened(token)
+
+    reports = []
+    firm_users = []
+    for name, county, industry, lines in ENTERPRISES:
+        username = f"firm-{run}-{len(firm_users)}"
+        token = gw.user("enterprise", username)
+        gw.opened(token)
+        firm_users.append(username)
+        firm = gw.call("POST", "/api/v1/enterprises", token, expect=201, json={
+            "name": f"{name}·{run}", "uscc": uscc(rng), "county": county, "industry": industry})
+        bar.step(f"enterprise {name}")
+        year = str(datetime.now().year - 1)
+        reports.append((token, firm, gw.call("POST", f"/api/v1/enterprises/{firm['id']}/reports", token,
+                                             expect=201, json={"period": year, "activities": [
+                                                 {"factor_code": c, "quantity": q, "unit": u} for c, q, u in lines]})))
+        bar.step(f"report {year} of {name}")
+
+    dev, verifier, auditor = tokens["project_developer"], tokens["verifier"], tokens["auditor"]
+    project = gw.call("POST", "/api/v1/projects", dev, expect=201, json={
+        "name": f"嘉陵江流域生态造林碳汇项目·{run}", "kind": "afforestation", "county": "嘉陵区",
+        "area_ha": "1820.5", "forest_rights_holder": "嘉陵区林业合作社",
+        "forest_rights_certificate": f"川(2021)嘉陵区林权第{run}号", "crediting_start": "2021-01-01",
+        "crediting_years": 30, "description": "在嘉陵江沿岸宜林荒山营造柏木、桤木混交林。",
+        "documents": [{"name": "项目设计文件.pdf", "sha256": uuid.uuid4().hex * 2}]})
+    bar.step("forestry project filed")
+    gw.call("POST", f"/api/v1/projects/{project['id']}/submit", dev)
+    bar.step("sent for review")
+    gw.call("POST", f"/api/v1/projects/{project['id']}/reviews", verifier, expect=201, json={
+        "decision": "approve", "comments": "基线与边界合理", "buffer_pct": "20"})
+    bar.step("design approved")
+    report = gw.call("POST", f"/api/v1/projects/{project['id']}/monitoring-reports", dev, expect=201, json={
+        "period_start": "2021-01-01", "period_end": "2024-12-31", "project_sink_tco2e": "6210.4",
+        "baseline_sink_tco2e": "980.2", "leakage_tco2e": "130.2"})
+    bar.step("monitoring reported")
+    gw.call("POST", f"/api/v1/monitoring-reports/{report['id']}/verifications", auditor, expect=201,
+            json={"decision": "verified", "verified_tco2e": "5000", "comments": "现场核查一致"})
+    bar.step("monitoring verified")
+    deadline = time.monotonic() + 60
+    while gw.call("GET", "/api/v1/holdings", dev)["total"] == 0:
+        if time.monotonic() > deadline:
+            raise SystemExit("\ncredits were not issued within 60 s: is the credits consumer running?")
+        time.sleep(0.5)
+    bar.step("4,000 credits issued (1,000 to the buffer pool)")
+    gw.call("POST", "/api/v1/transfers", dev, expect=201,
+            json={"to_username": "city-inclusion-pool", "quantity": 200})
+    bar.step("200 credits to the city's inclusion pool")
+
+    trips = trips_for(rng, citizens, args.trips, run)
+    accepted = 0
+    for start in range(0, len(trips), 2000):
+        batch = gw.call("POST", "/api/v1/trips/batch", tokens["transit_operator"],
+                        json={"trips": trips[start:start + 2000]})
+        accepted += batch["accepted"]
+        bar.step(f"{start + len(trips[start:start + 2000])} trips fed")
+
+    gw.call("POST", "/api/v1/listings", dev, expect=201, json={"quantity": 1500, "price_per_tonne": "62.00"})
+    bar.step("1,500 credits listed at ¥62/t")
+    event = gw.call("POST", "/api/v1/events", tokens["organizer"], expect=201, json={
+        "name": f"南充嘉陵江国际马拉松·{run}", "start_date": f"{datetime.now().year}-04-12",
+        "end_date": f"{datetime.now().year}-04-12", "venue": "南充市体育中心", "attendees": 30000,
+        "electricity_kwh": "150000", "grid_region": "sichuan",
+        "fuels": {"diesel_t": "6.5"}, "travel": [{"mode": "bus", "person_km": "600000"},
+                                                  {"mode": "rail", "person_km": "2400000"},
+                                                  {"mode": "air", "person_km": "900000"}],
+        "accommodation_nights": "12000", "meals": "45000", "printed_materials_kg": "1500",
+        "waste_kg": "18000"})
+    bar.step("marathon registered")
+    offset = gw.call("POST", f"/api/v1/events/{event['id']}/offsets", tokens["organizer"],
+                     expect=201, json={})
+    bar.step(f"marathon offset: {offset['quantity']} credits bought and retired")
+    token, firm, filed = reports[0]
+    gw.call("POST", "/api/v1/transfers", dev, expect=201, json={"to_username": firm_users[0], "quantity": 300})
+    retired = gw.call("POST", "/api/v1/retirements", token, expect=201, retry_404=True, json={
+        "quantity": 300, "beneficiary": firm["name"], "purpose": f"{filed['period']} 部分碳中和",
+        "report_id": filed["id"]})
+    bar.step("300 credits retired against a report")
+    regulator = create_regulator(f"regulator-{run}")
+    bar.step("regulator" if regulator else "regulator skipped")
+
+    console = f"{gw.url}/console/"
+    print(f"\nDemo {run} seeded: {len(citizens)} citizens, {accepted} trips accepted, "
+          f"{len(ENTERPRISES)} enterprises, project {project['id']}, event offset certificate "
+          f"{offset['certificate']['certificate_id']}.")
+    print(f"\nOpen the console: {console}   (every password: {PASSWORD})")
+    for role, username in [("citizen", citizens[0]), ("enterprise", firm_users[0]),
+                           ("project developer", names["project_developer"]),
+                           ("verifier", names["verifier"]), ("organizer", names["organizer"]),
+                           ("transit operator", names["transit_operator"])]:
+        print(f"  {role:<18} {username}")
+    if regulator:
+        print(f"  {'regulator':<18} {regulator}")
+    else:
+        print("  regulator          not created: set TANHUI_ACCOUNTS_DATABASE_URL, or run\n"
+              f"    uv run python tools/tanhui_ops.py create-user regulator-{run} --role regulator "
+              "--database-url <the accounts database URL>")
+    print(f"  certificates       {console}#/verify/{offset['certificate']['certificate_id']}\n"
+          f"                     {console}#/verify/{retired['certificate_id']}")
+    print(f"  registry           {console}#/registry  (serial {offset['certificate']['serials'][0]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
