@@ -7,7 +7,8 @@ want=(redis-server)                         # the gateway's rate limits
 command -v java >/dev/null 2>&1 || want+=(openjdk-17-jre-headless)   # Kafka
 command -v mvn >/dev/null 2>&1 || want+=(maven)                       # Kafka's jars
 if [ "${1:-up}" = test ]; then
-X
+  # tests' database, browser tests (and a CJK font for their screenshots), proxy benchmark
+  want+=(postgresql chromium fonts-wqy-microhei nginx)
 fi
 
 missing=()
