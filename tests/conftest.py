@@ -26,7 +26,11 @@ def platform(infra, new_database, tmp_path_factory):
         gateway_port=offset,
         service_ports={svc: offset + i + 1 for i, svc in enumerate(SERVICES)},
         extra_env={"TANHUI_TOPIC_NAMESPACE": namespace, "TANHUI_ENV": "test",
-                   "TANHUI_JWT_PRIVATE_KEY_FILE": str(REPO_ROOT / "tests" / "keys" / "test-signing-key.pem")},
+                   "TANHUI_JWT_PRIVATE_KEY_FILE": str(REPO_ROOT / "tests" / "keys" / "test-signing-key.pem"),
+                   # Every test client is 127.0.0.1: the production limits (e.g. 20 logins a
+                   # minute per address) would throttle the suite itself. The limits are tested
+                   # on gateways of their own (tests/test_gateway_instances.py).
+                   **{f"TANHUI_RATE_LIMIT_{c}": "1000000" for c in ("AUTH", "READ", "WRITE", "BATCH")}},
     )
     stack.namespace = namespace
     stack.migrate()

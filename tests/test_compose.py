@@ -15,7 +15,11 @@ COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["servic
 
 def _runs_as_main(module: str) -> bool:
     spec = importlib.util.find_spec(module)
-    return spec is not None and 'if __name__ == "__main__"' in Path(spec.origin).read_text()
+    if spec is None:
+        return False
+    if spec.submodule_search_locations:  # a package runs through its __main__.py
+        return importlib.util.find_spec(f"{module}.__main__") is not None
+    return 'if __name__ == "__main__"' in Path(spec.origin).read_text()
 
 
 def test_every_python_command_is_a_real_entry_point():

@@ -1,81 +1,176 @@
-"""The gateway: one port in front of every service (security hardening lands in its own issue)."""
+"""The gateway: one port in front of every service.
+
+Layers, outermost first: request id -> access log and metrics -> CORS (the console's origin
+only) -> header-size limit -> either the proxy path (gateway.py, for /api/ and /.well-known/)
+or the gateway's own endpoints (health, metrics, the merged OpenAPI and its docs, the console).
+"""
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+import redis.asyncio as redis
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tanhui_shared.logs import configure_logging
 from tanhui_shared.settings import REPO_ROOT
 from tanhui_shared.web.problems import install_problem_handlers, problem_response
 from tanhui_shared.web.request_id import RequestIdMiddleware
 
-from .proxy import forward
-from .routes import match
+from .gateway import Gateway
+from .observability import SCOPE_KEY, Metrics, ObserveRequests
+from .openapi import MergedOpenApi
+from .ratelimit import RateLimiter
 from .settings import GatewaySettings, get_settings
+from .tokens import KeySet
+from .upstream import Upstream
 
 CONSOLE_DIR = REPO_ROOT / "console"
+PROXIED_PREFIXES = ("/api/", "/.well-known/")
+EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
+                   "RateLimit-Reset", "WWW-Authenticate"]
 
 
-def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+class Dispatch:
+    """API paths go to the proxy; everything else (and lifespan) to the gateway's own app."""
+
+    def __init__(self, own: FastAPI, state: dict) -> None:
+        self.own = own
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PROXIED_PREFIXES):
+            await self.state["gateway"](scope, receive, send)
+            return
+        if scope["type"] == "http":
+            facts = scope.get(SCOPE_KEY, {})
+            facts["route"] = "/console/*" if scope["path"].startswith("/console") else scope["path"]
+        await self.own(scope, receive, send)
+
+
+class HeaderLimit:
+    """431 when the request's headers together pass `max_bytes` (uvicorn refuses beyond 16 KiB)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = sum(len(k) + len(v) + 4 for k, v in scope["headers"])
+            if size > self.max_bytes:
+                response = problem_response(431, f"request headers total {size} bytes; the limit "
+                                            f"is {self.max_bytes}", instance=scope["path"])
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     settings = settings or get_settings()
     configure_logging("gateway", settings.log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
     services = settings.service_urls()
+    metrics = Metrics()
+    state: dict = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         timeout = httpx.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s)
-        async with httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=200)) as client:
-            app.state.client = client
-            yield
+        limits = httpx.Limits(max_connections=settings.upstream_max_connections,
+                              max_keepalive_connections=settings.upstream_max_connections)
+        store = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout_s,
+                                     socket_connect_timeout=settings.redis_timeout_s)
+        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
 
-    app = FastAPI(title="tanhui gateway", version="0.1.0", lifespan=lifespan)
-    app.add_middleware(RequestIdMiddleware)
-    install_problem_handlers(app)
+            async def fetch_jwks() -> dict:
+                reply = await client.get(services["accounts"] + "/.well-known/jwks.json", timeout=3.0)
+                reply.raise_for_status()
+                return reply.json()
+
+            keys = KeySet(fetch_jwks, settings.jwks_min_refresh_s, settings.jwks_max_age_s)
+            limiter = RateLimiter(store, settings.rate_limit_prefix, settings.rate_limit_window_s,
+                                  settings.rate_limits(), settings.rate_limit_fail_open_reads,
+                                  settings.rate_limit_fail_open_writes,
+                                  settings.redis_retry_after_failure_s)
+            upstreams = {name: Upstream(url, settings.upstream_connect_timeout_s,
+                                        settings.upstream_timeout_s,
+                                        max_idle=settings.upstream_max_connections)
+                         for name, url in services.items()}
+            state.update(client=client, limiter=limiter, keys=keys,
+                         gateway=Gateway(settings, upstreams, keys, limiter, metrics),
+                         openapi=MergedOpenApi(client, services, settings.openapi_cache_s))
+            await keys.ensure("")  # best effort: accounts may still be starting
+            try:
+                yield
+            finally:
+                await store.aclose()
+                for upstream in upstreams.values():
+                    await upstream.close()
+
+    own = FastAPI(title="tanhui gateway", version="0.1.0", lifespan=lifespan,
+                  openapi_url=None, docs_url=None, redoc_url=None)
+    install_problem_handlers(own)
 
     async def probe(name: str, path: str) -> tuple[str, str]:
         try:
-            reply = await app.state.client.get(services[name] + path, timeout=2.0)
+            reply = await state["client"].get(services[name] + path, timeout=2.0)
             return name, "ok" if reply.status_code == 200 else f"http {reply.status_code}"
         except httpx.HTTPError as exc:
             return name, f"unreachable ({exc.__class__.__name__})"
 
-    async def probe_all(path: str) -> JSONResponse:
-        results = dict(await asyncio.gather(*(probe(name, path) for name in services)))
+    async def probe_services(path: str) -> dict[str, str]:
+        return dict(await asyncio.gather(*(probe(name, path) for name in services)))
+
+    @own.get("/healthz", tags=["health"])
+    async def healthz() -> JSONResponse:
+        """The gateway is live (always 200); each service's own liveness is reported beside it."""
+        return JSONResponse({"status": "ok", "services": await probe_services("/healthz")})
+
+    @own.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Ready when every service is ready and Redis (the rate limits' store) answers."""
+        results = await probe_services("/readyz")
+        results["redis"] = "ok" if await state["limiter"].ping() else "unreachable"
+        await state["keys"].ensure("")  # no token can pass before accounts' keys are known
+        results["jwks"] = "ok" if state["keys"].keys else "not loaded"
         ok = all(v == "ok" for v in results.values())
         return JSONResponse({"status": "ok" if ok else "degraded", "services": results},
                             status_code=200 if ok else 503)
 
-    @app.get("/healthz", tags=["health"])
-    async def healthz() -> JSONResponse:
-        """The gateway is live; each service's own liveness is reported beside it."""
-        response = await probe_all("/healthz")
-        response.status_code = 200
-        return response
+    @own.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/readyz", tags=["health"])
-    async def readyz() -> JSONResponse:
-        return await probe_all("/readyz")
+    @own.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(await state["openapi"].document())
 
-    # The web console: static files from console/ (same origin as the API), served before the
-    # catch-all proxy route below.
+    @own.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="tanhui API")
+
+    # The web console: static files from console/ (same origin as the API).
     if CONSOLE_DIR.is_dir():
-        app.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
+        own.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
 
-        @app.get("/", include_in_schema=False)
+        @own.get("/", include_in_schema=False)
         async def home() -> RedirectResponse:
             return RedirectResponse("/console/")
 
-    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                   include_in_schema=False)
-    async def route(request: Request, path: str):
-        target = match(request.url.path)
-        if target is None:
-            return problem_response(404, f"no route for {request.url.path}", instance=request.url.path)
-        return await forward(app.state.client, services[target.service], target.service, request)
-
-    return app
+    app: ASGIApp = HeaderLimit(Dispatch(own, state), settings.max_header_bytes)
+    app = CORSMiddleware(app, allow_origins=[settings.console_origin],
+                         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                         allow_headers=["Authorization", "Content-Type", "Idempotency-Key",
+                                        "X-Request-ID"],
+                         expose_headers=EXPOSED_HEADERS, max_age=600)
+    app = ObserveRequests(app, metrics)
+    return RequestIdMiddleware(app)

@@ -1,37 +1,138 @@
-"""The declarative route table: which service owns which path prefix.
+"""The declarative route table: which service owns an operation, who may call it, how big and how
+often.
 
-Longest prefix wins; a prefix matches the path itself or anything below it (`/a` never matches `/ab`).
+A route's path is a template: `{name}` matches exactly one path segment and a trailing `/*`
+matches one or more segments below. The most specific template wins (more literal segments,
+then no wildcard). The services stay the authority on identity and ownership: this table is
+the first line, kept equal to what their routers require (gateway/tests/test_route_table.py
+compares it with the services' own dependencies).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+Access = Literal["public", "optional", "token"]
+RateClass = Literal["auth", "read", "write", "batch"]
+
+KIB = 1024
+MIB = 1024 * KIB
+READ = ("GET",)
+WRITE = ("POST",)
 
 
 @dataclass(frozen=True)
 class Route:
-    prefix: str
+    path: str                      # template, e.g. /api/v1/projects/{id} or /api/v1/registry/*
     service: str
+    methods: tuple[str, ...] = READ
+    roles: tuple[str, ...] = ()    # empty: any signed-in user (when access is "token")
+    access: Access = "token"       # public: no token looked at; optional: checked when sent
+    body_limit: int | None = None  # bytes; None = the settings' default
+    rate_class: RateClass | None = None  # None: "read" for GET, "write" otherwise
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(self.path.strip("/").split("/"))
+
+    @property
+    def label(self) -> str:
+        """The template itself: what logs and metrics name, never the concrete ids."""
+        return self.path
+
+    def limit_class(self, method: str) -> RateClass:
+        if self.rate_class:
+            return self.rate_class
+        return "read" if method in ("GET", "HEAD") else "write"
 
 
-def _owned_by(service: str, *prefixes: str) -> tuple[Route, ...]:
-    return tuple(Route(prefix, service) for prefix in prefixes)
+def _r(path: str, service: str, methods: tuple[str, ...] = READ, *roles: str,
+       access: Access = "token", body_limit: int | None = None,
+       rate_class: RateClass | None = None) -> Route:
+    return Route(path, service, methods, tuple(roles), access, body_limit, rate_class)
 
+
+A, V, C = "accounts", "verification", "credits"
 
 ROUTES: tuple[Route, ...] = (
-    *_owned_by("accounts", "/.well-known/jwks.json", "/api/v1/auth", "/api/v1/me",
-               "/api/v1/enterprises", "/api/v1/factors", "/api/v1/reports", "/api/v1/disclosures",
-               "/api/v1/trips", "/api/v1/stats"),
-    *_owned_by("verification", "/api/v1/projects", "/api/v1/monitoring-reports",
-               "/api/v1/verifiers"),
-    *_owned_by("credits", "/api/v1/holdings", "/api/v1/transfers", "/api/v1/registry",
-               "/api/v1/events", "/api/v1/listings", "/api/v1/retirements", "/api/v1/certificates"),
+    # accounts: identity
+    _r("/.well-known/jwks.json", A, access="public"),
+    _r("/api/v1/auth/register", A, WRITE, access="public", body_limit=8 * KIB, rate_class="auth"),
+    _r("/api/v1/auth/token", A, WRITE, access="public", body_limit=8 * KIB, rate_class="auth"),
+    _r("/api/v1/me", A),
+    # accounts: personal carbon accounts and green trips
+    _r("/api/v1/me/carbon-account", A, READ, "citizen"),
+    _r("/api/v1/me/redemptions", A, WRITE, "citizen"),
+    _r("/api/v1/me/redemptions/{id}", A, READ, "citizen"),
+    _r("/api/v1/trips", A, WRITE, "citizen"),
+    _r("/api/v1/trips/batch", A, WRITE, "transit_operator", body_limit=8 * MIB, rate_class="batch"),
+    # accounts: enterprises, reports, factors, disclosures, city statistics
+    _r("/api/v1/enterprises", A, WRITE, "enterprise"),
+    _r("/api/v1/enterprises/{id}/reports", A, WRITE, "enterprise", body_limit=512 * KIB),
+    _r("/api/v1/enterprises/{id}/reports", A, READ),
+    _r("/api/v1/reports/{id}", A, READ),
+    _r("/api/v1/reports/{id}/revisions", A, WRITE, "enterprise", body_limit=512 * KIB),
+    _r("/api/v1/factors", A, access="public"),
+    _r("/api/v1/disclosures", A, access="public"),
+    _r("/api/v1/stats/city", A, READ, "regulator"),
+    # verification: projects, reviews, monitoring and verification
+    _r("/api/v1/projects", V, WRITE, "project_developer", body_limit=256 * KIB),
+    _r("/api/v1/projects", V, access="optional"),
+    _r("/api/v1/projects/{id}", V, access="optional"),
+    _r("/api/v1/projects/{id}/submit", V, WRITE, "project_developer"),
+    _r("/api/v1/projects/{id}/reviews", V, WRITE, "verifier"),
+    _r("/api/v1/projects/{id}/monitoring-reports", V, WRITE, "project_developer",
+       body_limit=256 * KIB),
+    _r("/api/v1/monitoring-reports/{id}", V, access="optional"),
+    _r("/api/v1/monitoring-reports/{id}/verifications", V, WRITE, "verifier"),
+    _r("/api/v1/verifiers/queue", V, READ, "verifier"),
+    # credits: holdings, transfers, retirements, large events, listings, the public registry
+    _r("/api/v1/holdings", C),
+    _r("/api/v1/transfers", C, WRITE),
+    _r("/api/v1/retirements", C, WRITE),
+    _r("/api/v1/events", C, WRITE, "organizer"),
+    _r("/api/v1/events/{id}", C, access="public"),
+    _r("/api/v1/events/{id}/offsets", C, WRITE, "organizer"),
+    _r("/api/v1/listings", C, WRITE),
+    _r("/api/v1/listings", C, access="public"),
+    _r("/api/v1/registry/*", C, access="public"),
+    _r("/api/v1/certificates/*", C, access="public"),
 )
 
 
-def match(path: str, routes: tuple[Route, ...] = ROUTES) -> Route | None:
-    best: Route | None = None
-    for route in routes:
-        if path == route.prefix or path.startswith(route.prefix.rstrip("/") + "/"):
-            if best is None or len(route.prefix) > len(best.prefix):
-                best = route
-    return best
+def _matches(template: tuple[str, ...], path: tuple[str, ...]) -> bool:
+    if template[-1] == "*":
+        stem = template[:-1]
+        return len(path) > len(stem) and _matches(stem, path[:len(stem)]) if stem else True
+    if len(template) != len(path):
+        return False
+    return all(t == p or (t.startswith("{") and p) for t, p in zip(template, path, strict=True))
+
+
+def _specificity(route: Route) -> tuple[int, int]:
+    segments = route.segments
+    literal = sum(1 for s in segments if s != "*" and not s.startswith("{"))
+    return literal, 0 if segments[-1] == "*" else 1
+
+
+@dataclass(frozen=True)
+class Match:
+    route: Route | None             # None: the path exists but not for this method
+    allowed: tuple[str, ...] = ()   # the methods the path answers to (for 405's Allow)
+
+
+def match(method: str, path: str, routes: tuple[Route, ...] = ROUTES) -> Match | None:
+    """The route for `method` on `path`; a Match without a route when only the method is wrong;
+    None when nothing owns the path."""
+    parts = tuple(path.strip("/").split("/"))
+    if path != "/" and (path.endswith("/") or "" in parts):
+        return None  # no empty segments: `/api/v1/projects//x` is nobody's
+    candidates = [r for r in routes if _matches(r.segments, parts)]
+    if not candidates:
+        return None
+    best = max(_specificity(r) for r in candidates)
+    owners = [r for r in candidates if _specificity(r) == best]
+    for route in owners:
+        if method in route.methods:
+            return Match(route, tuple(sorted({m for r in owners for m in r.methods})))
+    return Match(None, tuple(sorted({m for r in owners for m in r.methods})))

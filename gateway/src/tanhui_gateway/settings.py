@@ -1,8 +1,13 @@
+"""The gateway's settings, from `TANHUI_*` environment variables (see gateway/README.md)."""
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class GatewaySettings(BaseSettings):
@@ -14,6 +19,48 @@ class GatewaySettings(BaseSettings):
     credits_url: str = "http://127.0.0.1:8103"
     upstream_timeout_s: float = 30.0
     upstream_connect_timeout_s: float = 3.0
+    upstream_max_connections: int = 200
+
+    # Tokens: what accounts signs, and how often we may ask it for its keys again.
+    jwt_issuer: str = "tanhui-accounts"
+    jwt_audience: str = "tanhui"
+    jwks_min_refresh_s: float = 10.0   # an unknown kid triggers at most one fetch per interval
+    jwks_max_age_s: float = 300.0      # known keys are refetched this often anyway (rotation)
+    jwt_leeway_s: int = 5
+
+    # Rate limits: requests per window, per user (token sub) or per client IP when anonymous.
+    redis_url: str = "redis://127.0.0.1:16379/0"
+    rate_limit_prefix: str = "tanhui:rl"
+    rate_limit_window_s: int = 60
+    rate_limit_auth: int = 20
+    rate_limit_write: int = 120
+    rate_limit_read: int = 600
+    rate_limit_batch: int = 30
+    # When Redis cannot be asked: let reads through uncounted, refuse writes with 503.
+    rate_limit_fail_open_reads: bool = True
+    rate_limit_fail_open_writes: bool = False
+    redis_timeout_s: float = 0.25
+    redis_retry_after_failure_s: float = 1.0  # skip Redis this long after it failed (no pile-up)
+    # Peers whose X-Forwarded-For is believed (CIDRs, comma-separated). Empty: trust nobody.
+    trusted_proxies: str = ""
+
+    max_header_bytes: int = 8192       # all request headers together -> 431 beyond
+    default_body_limit: int = 64 * 1024
+    console_origin: str = "http://127.0.0.1:8000"
+    openapi_cache_s: float = 30.0
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs_parse(cls, value: str) -> str:
+        _parse_networks(value)  # fail at startup, not on the first request
+        return value
+
+    def trusted_networks(self) -> tuple[IpNetwork, ...]:
+        return _parse_networks(self.trusted_proxies)
+
+    def rate_limits(self) -> dict[str, int]:
+        return {"auth": self.rate_limit_auth, "write": self.rate_limit_write,
+                "read": self.rate_limit_read, "batch": self.rate_limit_batch}
 
     def service_urls(self) -> dict[str, str]:
         return {
@@ -21,6 +68,11 @@ class GatewaySettings(BaseSettings):
             "verification": self.verification_url,
             "credits": self.credits_url,
         }
+
+
+def _parse_networks(value: str) -> tuple[IpNetwork, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                 for part in value.split(",") if part.strip())
 
 
 @lru_cache

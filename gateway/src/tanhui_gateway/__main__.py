@@ -1,0 +1,28 @@
+"""`python -m tanhui_gateway`: the gateway as it should run in production.
+
+uvicorn's own proxy-header handling is switched off: by default it believes X-Forwarded-For from
+127.0.0.1, which would let any local client pick its rate-limit identity. The gateway decides
+whom to believe itself (TANHUI_TRUSTED_PROXIES).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+import uvicorn
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="the tanhui gateway")
+    parser.add_argument("--host", default=os.environ.get("TANHUI_GATEWAY_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("TANHUI_GATEWAY_PORT", "8000")))
+    parser.add_argument("--workers", type=int,
+                        default=int(os.environ.get("TANHUI_GATEWAY_WORKERS", "1")))
+    args = parser.parse_args()
+    uvicorn.run("tanhui_gateway.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, proxy_headers=False, access_log=False,
+                h11_max_incomplete_event_size=16 * 1024)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""The proxy path, as a plain ASGI app: route -> token -> role -> size -> rate limit -> service.
+
+Each refusal is an application/problem+json answer carrying the request id; only requests that
+pass every check reach a service.
+"""
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from tanhui_shared.web.problems import problem_response
+
+from .observability import SCOPE_KEY, Metrics
+from .proxy import (BodyTooLarge, ClientGone, client_address, current_request_id, forward,
+                    read_body, upstream_headers)
+from .ratelimit import LimiterUnavailable, RateLimiter
+from .routes import match
+from .settings import GatewaySettings
+from .tokens import Caller, InvalidToken, KeySet, bearer_token, unverified_kid, verify
+from .upstream import Upstream, UpstreamError
+
+_READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+log = logging.getLogger(__name__)
+
+
+def _raw_path(scope: Scope) -> str:
+    """The path exactly as the client encoded it: decoding it could smuggle CR/LF or `/`."""
+    raw = scope.get("raw_path")
+    return raw.decode("ascii", "replace") if raw else quote(scope["path"])
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+
+def _unauthorized(detail: str, error: str | None = "invalid_token") -> Refusal:
+    challenge = f'Bearer error="{error}"' if error else "Bearer"
+    return Refusal(401, detail, {"WWW-Authenticate": challenge})
+
+
+class Gateway:
+    def __init__(self, settings: GatewaySettings, upstreams: dict[str, Upstream], keys: KeySet,
+                 limiter: RateLimiter, metrics: Metrics) -> None:
+        self.settings = settings
+        self.upstreams = upstreams
+        self.keys = keys
+        self.limiter = limiter
+        self.metrics = metrics
+        self.trusted = settings.trusted_networks()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            response = await self._handle(scope, receive)
+        except Refusal as refusal:
+            response = problem_response(refusal.status, refusal.detail, headers=refusal.headers,
+                                        instance=scope["path"])
+        except ClientGone:
+            return
+        except Exception:  # a gateway bug: still a problem document with the request id
+            log.exception("unhandled error on the proxy path")
+            response = problem_response(500, "Internal error; quote the request id when reporting it.",
+                                        instance=scope["path"])
+        await response(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive):
+        facts = scope.setdefault(SCOPE_KEY, {})
+        method, path = scope["method"], scope["path"]
+        found = match(method, path)
+        if found is None:
+            raise Refusal(404, f"no route for {path}")
+        if found.route is None:
+            raise Refusal(405, f"{path} does not answer {method}", {"Allow": ", ".join(found.allowed)})
+        route = found.route
+        facts["route"] = route.label
+        headers = Headers(scope=scope)
+        client_ip = client_address(scope["client"][0] if scope.get("client") else None,
+                                   headers.getlist("x-forwarded-for"), self.trusted)
+        facts["client"] = client_ip
+
+        caller = await self._caller(route.access, headers.get("authorization"))
+        if caller is not None:
+            facts["sub"] = caller.sub
+        if route.roles and (caller is None or caller.role not in route.roles):
+            raise Refusal(403, f"this action needs one of the roles: {', '.join(route.roles)}")
+
+        limit = route.body_limit or self.settings.default_body_limit
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise Refusal(400, "Content-Length must be a non-negative integer")
+            if int(declared) > limit:
+                raise Refusal(413, f"the request body is over this route's limit of {limit} bytes")
+
+        rate_class = route.limit_class(method)
+        method_class = "read" if method in _READ_METHODS else "write"
+        identity = f"user:{caller.sub}" if caller else f"ip:{client_ip}"
+        try:
+            verdict = await self.limiter.hit(rate_class, identity, method_class)
+        except LimiterUnavailable:
+            self.metrics.limiter_unavailable.labels("closed").inc()
+            raise Refusal(503, "rate limiting is unavailable, so writes are refused; retry shortly",
+                          {"Retry-After": "2"}) from None
+        if not verdict.counted:
+            self.metrics.limiter_unavailable.labels("open").inc()
+        if not verdict.allowed:
+            self.metrics.rate_limited.labels(rate_class).inc()
+            raise Refusal(429, f"rate limit of {verdict.limit} {rate_class} requests per "
+                               f"{self.settings.rate_limit_window_s}s reached", verdict.headers())
+
+        has_body = declared is not None or "transfer-encoding" in headers
+        try:
+            body = await read_body(receive, limit) if has_body else None
+        except BodyTooLarge:
+            raise Refusal(413, f"the request body is over this route's limit of {limit} bytes",
+                          verdict.headers()) from None
+        forwarded = upstream_headers(scope["headers"], client_ip, current_request_id(),
+                                     body is not None, len(body or b""))
+        query = scope.get("query_string", b"")
+        target = _raw_path(scope) + ("?" + query.decode("latin-1") if query else "")
+        try:
+            return await forward(self.upstreams[route.service], method, target, forwarded, body,
+                                 verdict.headers())
+        except UpstreamError as failure:
+            self.metrics.upstream_errors.labels(route.service, failure.kind).inc()
+            if failure.status == 504:
+                raise Refusal(504, f"the {route.service} service did not answer in time") from None
+            raise Refusal(503, f"the {route.service} service is unavailable; retry shortly",
+                          {"Retry-After": "2"}) from None
+
+    async def _caller(self, access: str, authorization: str | None) -> Caller | None:
+        if access == "public":
+            return None  # the service answers anyone; a token sent along is passed untouched
+        try:
+            token = bearer_token(authorization)
+        except InvalidToken as exc:
+            raise _unauthorized(str(exc)) from None
+        if token is None:
+            if access == "token":
+                raise _unauthorized("a bearer token is required", error=None)
+            return None
+        await self.keys.ensure(unverified_kid(token))
+        try:
+            return verify(token, self.keys.keys, self.settings.jwt_issuer,
+                          self.settings.jwt_audience, self.settings.jwt_leeway_s)
+        except InvalidToken as exc:
+            raise _unauthorized(str(exc)) from None

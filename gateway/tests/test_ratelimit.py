@@ -1,0 +1,85 @@
+"""The rate-limit script on a real Redis: one atomic count per window, every key with a TTL, and
+what happens when Redis cannot be asked."""
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+
+import pytest
+import redis.asyncio as redis
+
+from tanhui_gateway.ratelimit import LimiterUnavailable, RateLimiter, verdict
+
+pytestmark = pytest.mark.infra
+
+
+def limiter(url: str, limit: int = 5, window_s: int = 60, prefix: str | None = None) -> RateLimiter:
+    client = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+    return RateLimiter(client, prefix or f"test:{uuid.uuid4().hex[:8]}", window_s,
+                       {"read": limit, "write": limit, "auth": limit, "batch": limit},
+                       fail_open_reads=True, fail_open_writes=False, retry_after_failure_s=0.5)
+
+
+def test_the_limit_holds_under_concurrency_and_every_key_expires(infra):
+    async def scenario():
+        rl = limiter(infra.redis_url, limit=25)
+        verdicts = await asyncio.gather(*(rl.hit("write", "user:u1", "write") for _ in range(100)))
+        assert sum(v.allowed for v in verdicts) == 25
+        assert sorted(v.remaining for v in verdicts if v.allowed) == list(range(25))
+        assert all(v.headers()["Retry-After"] for v in verdicts if not v.allowed)
+        ttl = await rl.client.ttl(rl.key("write", "user:u1"))
+        assert 0 < ttl <= 60
+        other = await rl.hit("write", "user:u2", "write")       # callers do not share a window
+        assert other.allowed and other.remaining == 24
+        await rl.client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_the_window_closes_after_its_ttl(infra):
+    async def scenario():
+        rl = limiter(infra.redis_url, limit=2, window_s=1)
+        assert [(await rl.hit("read", "ip:1", "read")).allowed for _ in range(3)] == [True, True, False]
+        await asyncio.sleep(1.1)
+        assert (await rl.hit("read", "ip:1", "read")).allowed
+        await rl.client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_key_that_lost_its_ttl_gets_one_again(infra):
+    async def scenario():
+        rl = limiter(infra.redis_url)
+        key = rl.key("read", "ip:2")
+        await rl.client.set(key, 3)                     # e.g. written by an older version
+        assert (await rl.hit("read", "ip:2", "read")).remaining == 1
+        assert 0 < await rl.client.ttl(key) <= 60
+        await rl.client.delete(key)
+        await rl.client.aclose()
+
+    asyncio.run(scenario())
+
+
+def _dead_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_without_redis_reads_pass_uncounted_and_writes_are_refused():
+    async def scenario():
+        rl = limiter(f"redis://127.0.0.1:{_dead_port()}/0")
+        read = await rl.hit("read", "ip:3", "read")
+        assert read.allowed and not read.counted and read.headers() == {}
+        with pytest.raises(LimiterUnavailable):
+            await rl.hit("write", "user:u3", "write")
+        await rl.client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_verdict_headers():
+    assert verdict(3, 42_500, 10).headers() == {"RateLimit-Limit": "10", "RateLimit-Remaining": "7",
+                                                "RateLimit-Reset": "43"}
+    assert verdict(11, 900, 10).headers()["Retry-After"] == "1"
