@@ -7,4 +7,4 @@ COPY . .
 RUN uv sync --frozen --no-dev && useradd --system --uid 10001 tanhui
 USER tanhui
 EXPOSE 8000
-CMD ["uvicorn", "tanhui_gateway.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["python", "-m", "tanhui_gateway", "--host", "0.0.0.0", "--port", "8000"]

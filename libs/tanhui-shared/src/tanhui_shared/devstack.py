@@ -72,9 +72,9 @@ class Stack:
                      for s, p in self.service_ports.items()}}
         if self.redis_url:
             gw_env["TANHUI_REDIS_URL"] = self.redis_url
-        procs.append(Process("gateway", [py, "-m", "uvicorn", "tanhui_gateway.app:create_app",
-                                         "--factory", "--host", "127.0.0.1", "--port",
-                                         str(self.gateway_port), "--no-access-log"], gw_env))
+        # the gateway's own entry point: uvicorn's X-Forwarded-For trust switched off
+        procs.append(Process("gateway", [py, "-m", "tanhui_gateway", "--host", "127.0.0.1",
+                                         "--port", str(self.gateway_port)], gw_env))
         return procs
 
     def migrate(self) -> None:

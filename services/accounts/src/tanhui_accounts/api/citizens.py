@@ -148,7 +148,7 @@ class CarbonAccountOut(BaseModel):
 @router.get("/me/carbon-account", response_model=CarbonAccountOut)
 def my_carbon_account(citizen: Citizen, session: SessionDep,
                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                      offset: Annotated[int, Query(ge=0)] = 0) -> CarbonAccountOut:
+                      offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> CarbonAccountOut:
     account = session.get(PointsAccount, citizen.user_id)
     if account is None:
         raise Problem(404, "no personal carbon account for this user")

@@ -23,7 +23,8 @@ from .errors import insufficient
 from .holdings import require_account
 
 router = APIRouter(prefix="/api/v1", tags=["large events"])
-Amount = Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), allow_inf_nan=False)]
+# a billion of any unit is beyond any event; it also keeps the total inside NUMERIC(18, 6)
+Amount = Annotated[Decimal, Field(ge=0, le=Decimal("1e9"), allow_inf_nan=False)]
 Organizer = Annotated[Principal, Depends(require_role("organizer"))]
 
 

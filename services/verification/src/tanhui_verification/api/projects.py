@@ -48,7 +48,7 @@ def list_projects(session: SessionDep, viewer: Viewer,
                   state: ProjectState | None = None, county: str | None = None,
                   kind: ProjectKind | None = None,
                   limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> ProjectPage:
+                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> ProjectPage:
     """Anonymous callers and most roles see registered projects; a developer also sees their own
     in any state; verifiers, regulators and admins see every project."""
     page, total = projects.list_projects(session, viewer, state=state, county=county, kind=kind,

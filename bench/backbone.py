@@ -1,0 +1,236 @@
+"""The event backbone and the platform's processes (issue 7's benchmark):
+
+1. outbox relay throughput beside a raw kafka-python producer (same settings: acks=all,
+   idempotent) sending the same messages, in the same run;
+2. end-to-end event latency at 1,000 events/s: a state change committed in one database ->
+   its effect committed by a consumer in another process, p50/p99;
+3. resident memory of every platform process (10 of them, on PostgreSQL) at rest and under load.
+
+Run: `make bench` (or `uv run python bench/backbone.py`).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import httpx
+from sqlmodel import Session, select
+
+from tanhui_shared.contracts import ACCOUNTS_TOPIC, qualified
+from tanhui_shared.db import make_engine
+from tanhui_shared.devstack import SERVICES, Stack
+from tanhui_shared.messaging import OutboxMessage, record_event
+from tanhui_shared.messaging.kafka import ensure_topics, make_producer
+from tanhui_shared.messaging.outbox import utcnow
+from tanhui_shared.messaging.relay import OutboxRelay
+from tanhui_shared.settings import REPO_ROOT
+from tanhui_shared.testing.backbone_worker import PingEffect, Pinged, create_schema
+
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+from common import RESULTS, fresh_database, machine, percentile, progress, provide_infrastructure, summary  # noqa: E402
+
+EVENTS = 20_000
+RATE = 1_000  # events per second for the latency run
+LATENCY_SECONDS = 15
+
+
+def blank_database(server_url: str) -> str:
+    import sqlalchemy as sa
+
+    name = f"bench_backbone_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(server_url, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    create_schema(make_engine(url, pool_size=1))
+    return url
+
+
+def stage(engine, count: int) -> None:
+    for start in range(0, count, 2_000):
+        with Session(engine) as session, session.begin():
+            for n in range(start, start + 2_000):
+                record_event(session, Pinged(aggregate=f"agg-{n % 64}", n=n))
+
+
+def relay_vs_raw(infra, runs: int = 3) -> tuple[list[float], list[float]]:
+    relay_rates, raw_rates = [], []
+    for run in range(runs):
+        namespace = f"bench{uuid.uuid4().hex[:6]}"
+        ensure_topics(infra.kafka_bootstrap, namespace)
+        engine = make_engine(blank_database(infra.database_url))
+        stage(engine, EVENTS)
+        with Session(engine) as session:
+            messages = [(r.key.encode(), r.envelope.encode()) for r in session.exec(select(OutboxMessage)).all()]
+        producer = make_producer(infra.kafka_bootstrap, "bench-relay")
+        relay = OutboxRelay(engine, producer, batch_size=1_000, namespace=namespace)
+        started = time.perf_counter()
+        while relay.publish_batch():
+            pass
+        relay_rates.append(EVENTS / (time.perf_counter() - started))
+        raw = make_producer(infra.kafka_bootstrap, "bench-raw")
+        topic = qualified(ACCOUNTS_TOPIC, namespace)
+        started = time.perf_counter()
+        futures = [raw.send(topic, key=key, value=value) for key, value in messages]
+        raw.flush()
+        for future in futures:
+            future.get(timeout=30)
+        raw_rates.append(EVENTS / (time.perf_counter() - started))
+        producer.close()
+        raw.close()
+        engine.dispose()
+        progress(f"relay vs raw producer, run {run + 1}/{runs}: {relay_rates[-1]:,.0f}/s vs {raw_rates[-1]:,.0f}/s")
+    return relay_rates, raw_rates
+
+
+def latency(infra, runs: int = 3) -> list[tuple[float, float]]:
+    results = []
+    for run in range(runs):
+        namespace = f"lat{uuid.uuid4().hex[:6]}"
+        ensure_topics(infra.kafka_bootstrap, namespace)
+        url = blank_database(infra.database_url)
+        engine = make_engine(url)
+        env = {**os.environ, "TANHUI_DATABASE_URL": url, "TANHUI_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+               "TANHUI_TOPIC_NAMESPACE": namespace}
+        workers = [subprocess.Popen([sys.executable, "-m", "tanhui_shared.testing.backbone_worker", role],
+                                    env=env, cwd=REPO_ROOT, stderr=subprocess.DEVNULL)
+                   for role in ("relay", "consumer")]
+        time.sleep(4)  # let the consumer join its group
+        sent = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < LATENCY_SECONDS:
+            due = int((time.perf_counter() - started) * RATE)
+            if due > sent:
+                with Session(engine) as session, session.begin():
+                    for n in range(sent, due):
+                        record_event(session, Pinged(aggregate=f"agg-{n % 64}", n=n))
+                sent = due
+            time.sleep(0.005)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with Session(engine) as session:
+                done = session.exec(select(PingEffect.id).order_by(PingEffect.id.desc()).limit(1)).first()
+                applied = session.exec(select(PingEffect.n)).all()
+            if len(applied) >= sent:
+                break
+            time.sleep(0.5)
+        for worker in workers:
+            worker.terminate()
+            worker.wait()
+        with Session(engine) as session:
+            committed = {r.event_id: r.created_at for r in session.exec(select(OutboxMessage)).all()}
+            effects = session.exec(select(PingEffect.event_id, PingEffect.applied_at)).all()
+        waits = sorted((applied_at - committed[event_id]) / timedelta(milliseconds=1)
+                       for event_id, applied_at in effects)
+        results.append((percentile(waits, 50), percentile(waits, 99)))
+        progress(f"latency at {RATE}/s, run {run + 1}/{runs}: {len(waits):,} events, "
+                 f"p50 {results[-1][0]:.1f} ms, p99 {results[-1][1]:.1f} ms")
+        engine.dispose()
+    return results
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def memory(infra) -> dict[str, tuple[float, float]]:
+    namespace = f"mem{uuid.uuid4().hex[:6]}"
+    ensure_topics(infra.kafka_bootstrap, namespace)
+    stack = Stack(kafka_bootstrap=infra.kafka_bootstrap, redis_url=infra.redis_url,
+                  database_urls={s: fresh_database(infra.database_url, s) for s in SERVICES},
+                  var_dir=REPO_ROOT / ".var" / "bench", gateway_port=18800,
+                  service_ports={s: 18801 + i for i, s in enumerate(SERVICES)},
+                  extra_env={"TANHUI_TOPIC_NAMESPACE": namespace, "TANHUI_ENV": "test",
+                             "TANHUI_LOG_LEVEL": "WARNING",
+                             "TANHUI_JWT_PRIVATE_KEY_FILE": str(REPO_ROOT / "tests/keys/test-signing-key.pem"),
+                             **{f"TANHUI_RATE_LIMIT_{c}": "1000000" for c in ("AUTH", "READ", "WRITE", "BATCH")}})
+    stack.start()
+    try:
+        stack.wait_ready()
+        time.sleep(5)
+        at_rest = {name: rss_mb(p.popen.pid) for name, p in stack.processes.items()}
+        peak = dict(at_rest)
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                for name, p in stack.processes.items():
+                    peak[name] = max(peak[name], rss_mb(p.popen.pid))
+                time.sleep(0.2)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        progress("memory: loading the platform (registrations, a 10,000-trip batch, reads)")
+        with httpx.Client(base_url=stack.gateway_url, timeout=60) as gw:
+            names = []
+            for i in range(100):
+                name = f"mem-{i}-{uuid.uuid4().hex[:6]}"
+                gw.post("/api/v1/auth/register", json={"username": name, "password": "a long password",
+                                                       "role": "citizen"})
+                names.append(name)
+            gw.post("/api/v1/auth/register", json={"username": "mem-operator", "password": "a long password",
+                                                   "role": "transit_operator"})
+            token = gw.post("/api/v1/auth/token", data={"username": "mem-operator",
+                                                         "password": "a long password"}).json()["access_token"]
+            day0 = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=30)
+            trips = [{"username": names[i % 100], "mode": "bus", "distance_km": "5",
+                      "started_at": (day0 + timedelta(days=i // 100, minutes=0)).isoformat(),
+                      "ended_at": (day0 + timedelta(days=i // 100, minutes=20)).isoformat(),
+                      "external_id": f"m-{i}"} for i in range(10_000)]
+            gw.post("/api/v1/trips/batch", json={"trips": trips}, headers={"Authorization": f"Bearer {token}"})
+            for _ in range(300):
+                gw.get("/api/v1/factors")
+                gw.get("/api/v1/registry/projects")
+        time.sleep(3)
+        stop.set()
+        sampler.join()
+        return {name: (at_rest[name], peak[name]) for name in at_rest}
+    finally:
+        stack.stop()
+
+
+def main() -> None:
+    infra = provide_infrastructure()
+    progress(f"infrastructure from {infra.source}")
+    relay_rates, raw_rates = relay_vs_raw(infra)
+    latencies = latency(infra)
+    rss = memory(infra)
+    p50s, p99s = [p50 for p50, _ in latencies], [p99 for _, p99 in latencies]
+    rows = "\n".join(f"| {name} | {rest:.0f} | {peak:.0f} |" for name, (rest, peak) in sorted(rss.items()))
+    report = f"""# Event backbone and processes
+
+Machine: {machine()}; Kafka, PostgreSQL and Redis from {infra.source}.
+
+| figure | value |
+|---|---|
+| outbox relay, {EVENTS:,} events (lock, send, check every future, mark) | {summary(relay_rates)} |
+| raw kafka-python producer, the same {EVENTS:,} messages, acks=all + idempotence | {summary(raw_rates)} |
+| relay / raw producer, same runs | {statistics.median(relay_rates) / statistics.median(raw_rates):.2f} |
+| end-to-end latency at {RATE:,} events/s, commit -> effect committed by another process, p50 | {statistics.median(p50s):.1f} ms (runs: {", ".join(f"{v:.1f}" for v in p50s)}) |
+| same, p99 | {statistics.median(p99s):.1f} ms (runs: {", ".join(f"{v:.1f}" for v in p99s)}) |
+
+Resident memory of the platform's processes (MB), at rest and the peak under load (100
+registrations, one 10,000-trip batch, 600 reads through the gateway):
+
+| process | at rest | under load |
+|---|---|---|
+{rows}
+"""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "backbone.md").write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""What the gateway costs: one read route three ways in one run, on the same accounts API.
+
+  direct    client -> accounts API
+  nginx     client -> nginx (Debian's, reverse proxy with upstream keep-alive) -> accounts API
+  gateway   client -> tanhui gateway (token-free public route: routing, rate limit in Redis,
+            header cleaning, access log, metrics) -> accounts API
+
+The route is GET /api/v1/factors (the emission-factor library, read from PostgreSQL) and, as a
+second, service-cheap figure, GET /.well-known/jwks.json. The load generator is asyncio on raw
+keep-alive connections (HTTP/1.1, no client library), so it costs far less than the servers it
+measures. For each path: maximum throughput with CONNECTIONS closed-loop connections, then
+p50/p99 at half the gateway's maximum rate (paced), so the latency added is compared at a load
+every path can sustain.
+
+Run: `uv run python bench/gateway_proxy.py` (needs PostgreSQL and Redis: `deploy/infra.sh up`).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tanhui_shared.settings import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+from common import RESULTS, fresh_database, machine, percentile, progress, provide_infrastructure  # noqa: E402
+
+KEY_FILE = REPO_ROOT / "tests" / "keys" / "test-signing-key.pem"
+CONNECTIONS = 16
+DURATION_S = 6.0
+NGINX = "/usr/sbin/nginx"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, what: str) -> None:
+    for _ in range(150):
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not start ({url})")
+
+
+def start_accounts(database_url: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "TANHUI_ENV": "test", "TANHUI_DATABASE_URL": database_url,
+           "TANHUI_JWT_PRIVATE_KEY_FILE": str(KEY_FILE), "TANHUI_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tanhui_accounts.app:create_app",
+                             "--factory", "--port", str(port), "--no-access-log", "--log-level",
+                             "warning"], env=env, cwd=REPO_ROOT)
+    wait_for(f"http://127.0.0.1:{port}/readyz", "the accounts API")
+    return proc
+
+
+def start_gateway(accounts: str, redis_url: str, port: int, workers: int, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "TANHUI_ACCOUNTS_URL": accounts, "TANHUI_REDIS_URL": redis_url,
+           # the other services are not part of this measurement
+           "TANHUI_VERIFICATION_URL": accounts, "TANHUI_CREDITS_URL": accounts,
+           "TANHUI_RATE_LIMIT_READ": "100000000", "TANHUI_RATE_LIMIT_PREFIX": f"bench{port}"}
+    with open(log, "ab") as out:  # one JSON access-log line per request, as in production
+        proc = subprocess.Popen([sys.executable, "-m", "tanhui_gateway", "--port", str(port),
+                                 "--workers", str(workers)], env=env, cwd=REPO_ROOT,
+                                stdout=out, stderr=out)
+    wait_for(f"http://127.0.0.1:{port}/healthz", "the gateway")
+    return proc
+
+
+def start_nginx(accounts_port: int, port: int, workdir: Path) -> subprocess.Popen:
+    conf = workdir / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {workdir}/nginx.pid;
+error_log {workdir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {workdir}/body; proxy_temp_path {workdir}/proxy;
+  fastcgi_temp_path {workdir}/fastcgi; uwsgi_temp_path {workdir}/uwsgi; scgi_temp_path {workdir}/scgi;
+  upstream accounts {{ server 127.0.0.1:{accounts_port}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://accounts;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $remote_addr;
+    }}
+  }}
+}}
+""")
+    proc = subprocess.Popen([NGINX, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")])
+    wait_for(f"http://127.0.0.1:{port}/healthz", "nginx")
+    return proc
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
+async def load(port: int, path: str, duration_s: float, connections: int,
+               rate: float | None = None) -> tuple[float, list[float], int]:
+    """(requests/s, latencies in ms, non-200 count). `rate` paces the whole client (open loop per
+    connection: each sends on its own schedule, and late sends are measured from the schedule)."""
+    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: application/json\r\n\r\n".encode()
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + duration_s
+
+    async def connection(index: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        interval = connections / rate if rate else 0.0
+        next_at = time.perf_counter() + (interval * index / connections if rate else 0.0)
+        while True:
+            if rate:
+                delay = next_at - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            started = next_at if rate else time.perf_counter()
+            if time.perf_counter() >= deadline:
+                break
+            if await _exchange(reader, writer, request) != 200:
+                errors += 1
+            latencies.append((time.perf_counter() - max(started, deadline - duration_s)) * 1000)
+            next_at += interval
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection(i) for i in range(connections)))
+    return len(latencies) / (time.perf_counter() - started), latencies, errors
+
+
+def measure(port: int, path: str, rate: float | None = None) -> tuple[float, float, float, int]:
+    asyncio.run(load(port, path, 1.0, CONNECTIONS, rate))  # warm-up: connections, caches
+    rps, latencies, errors = asyncio.run(load(port, path, DURATION_S, CONNECTIONS, rate))
+    return rps, percentile(latencies, 50), percentile(latencies, 99), errors
+
+
+def main() -> None:
+    infra = provide_infrastructure()
+    database = fresh_database(infra.database_url, "accounts")
+    workdir = Path(tempfile.mkdtemp(prefix="tanhui-bench-gw-"))
+    ports = {name: free_port() for name in ("accounts", "nginx", "gateway", "gateway2")}
+    procs = []
+    rows: list[str] = []
+    try:
+        procs.append(start_accounts(database, ports["accounts"]))
+        accounts = f"http://127.0.0.1:{ports['accounts']}"
+        procs.append(start_nginx(ports["accounts"], ports["nginx"], workdir))
+        procs.append(start_gateway(accounts, infra.redis_url, ports["gateway"], 1, workdir / "gw1.log"))
+        procs.append(start_gateway(accounts, infra.redis_url, ports["gateway2"], 2, workdir / "gw2.log"))
+        targets = [("direct (accounts API)", ports["accounts"]), ("nginx", ports["nginx"]),
+                   ("gateway, 1 worker", ports["gateway"]), ("gateway, 2 workers", ports["gateway2"])]
+        for path in ("/api/v1/factors", "/.well-known/jwks.json"):
+            peak, at_peak = {}, {}
+            for name, port in targets:
+                rps, p50, p99, errors = measure(port, path)
+                peak[name], at_peak[name] = rps, (p50, p99)
+                progress(f"{path} {name}: max {rps:,.0f}/s p50 {p50:.2f} ms p99 {p99:.2f} ms ({errors} non-200)")
+            rate = peak["gateway, 1 worker"] / 2
+            paced = {}
+            for name, port in targets:
+                paced[name] = measure(port, path, rate)
+                progress(f"{path} {name} at {rate:,.0f}/s: p50 {paced[name][1]:.2f} ms p99 {paced[name][2]:.2f} ms")
+            rows.append(f"\n### GET {path}\n\n| path | max throughput | p50 / p99 at max | "
+                        f"p50 / p99 at {rate:,.0f}/s (half the 1-worker gateway's max) |\n|---|---|---|---|")
+            for name, _ in targets:
+                rows.append(f"| {name} | {peak[name]:,.0f}/s | "
+                            f"{at_peak[name][0]:.2f} / {at_peak[name][1]:.2f} ms | "
+                            f"{paced[name][1]:.2f} / {paced[name][2]:.2f} ms |")
+            direct99 = paced["direct (accounts API)"][2]
+            rows.append(f"\nGateway (1 worker) / nginx max throughput: "
+                        f"{peak['gateway, 1 worker'] / peak['nginx']:.2f}; "
+                        f"2 workers / nginx: {peak['gateway, 2 workers'] / peak['nginx']:.2f}. "
+                        f"p99 added over direct at {rate:,.0f}/s: gateway 1 worker "
+                        f"{paced['gateway, 1 worker'][2] - direct99:+.2f} ms, 2 workers "
+                        f"{paced['gateway, 2 workers'][2] - direct99:+.2f} ms, nginx "
+                        f"{paced['nginx'][2] - direct99:+.2f} ms.")
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    report = (f"# Gateway proxy benchmark\n\nMachine: {machine()}; everything (load generator, "
+              f"nginx, gateway, accounts API, PostgreSQL, Redis) on the same machine. "
+              f"{CONNECTIONS} keep-alive connections, {DURATION_S:.0f} s per measurement after 1 s "
+              f"of warm-up; accounts API: one uvicorn worker.\n" + "\n".join(rows) + "\n")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "gateway_proxy.md").write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
