@@ -2,27 +2,28 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from tanhui_shared.devstack import SERVICES, Stack
+from tanhui_shared.messaging.kafka import ensure_topics
 from tanhui_shared.settings import REPO_ROOT
 
 
-@pytest.fixture(scope="session")
-def platform(infra, new_database, tmp_path_factory):
-    """Ten processes (3 services x API/relay/consumer + gateway) on ports of their own,
-    shared by every cross-service test of the run."""
+@contextmanager
+def running_platform(infra, new_database, var_dir) -> Iterator[Stack]:
+    """Ten processes (3 services x API/relay/consumer + gateway) on ports, databases and a Kafka
+    topic namespace of their own."""
     namespace = f"e2e{uuid.uuid4().hex[:8]}"
-    from tanhui_shared.messaging.kafka import ensure_topics
-
     ensure_topics(infra.kafka_bootstrap, namespace)
     offset = 20000 + (uuid.uuid4().int % 200) * 10  # never the `make up` ports
     stack = Stack(
         kafka_bootstrap=infra.kafka_bootstrap,
         redis_url=infra.redis_url,
         database_urls={svc: new_database(svc) for svc in SERVICES},
-        var_dir=tmp_path_factory.mktemp("platform"),
+        var_dir=var_dir,
         gateway_port=offset,
         service_ports={svc: offset + i + 1 for i, svc in enumerate(SERVICES)},
         extra_env={"TANHUI_TOPIC_NAMESPACE": namespace, "TANHUI_ENV": "test",
@@ -40,3 +41,18 @@ def platform(infra, new_database, tmp_path_factory):
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def platform(infra, new_database, tmp_path_factory):
+    """The platform shared by every cross-service test of the run."""
+    with running_platform(infra, new_database, tmp_path_factory.mktemp("platform")) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def own_platform(infra, new_database, tmp_path_factory):
+    """A platform for one module's tests alone, for those whose figures another test's
+    activity would change (e.g. the city's carbon-inclusion pool)."""
+    with running_platform(infra, new_database, tmp_path_factory.mktemp("own-platform")) as stack:
+        yield stack

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.infra
 
 
 def limiter(url: str, limit: int = 5, window_s: int = 60, prefix: str | None = None) -> RateLimiter:
-    client = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+    # generous timeouts: this checks counting under concurrency, not latency on a busy machine
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     return RateLimiter(client, prefix or f"test:{uuid.uuid4().hex[:8]}", window_s,
                        {"read": limit, "write": limit, "auth": limit, "batch": limit},
                        fail_open_reads=True, fail_open_writes=False, retry_after_failure_s=0.5)

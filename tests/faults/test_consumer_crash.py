@@ -24,7 +24,7 @@ from tanhui_shared.testing.backbone_worker import PingEffect, Pinged, create_sch
 from fault_support import report, wait_for
 
 EVENTS = 20_000
-KILL_EVERY_S = 6.0
+KILL_EVERY_S = 2.5
 # The restarted process keeps its static group-membership id, as a restarted pod would.
 INSTANCE_ID = "credits-consumer-0"
 

@@ -39,7 +39,7 @@ class GatewaySettings(BaseSettings):
     # When Redis cannot be asked: let reads through uncounted, refuse writes with 503.
     rate_limit_fail_open_reads: bool = True
     rate_limit_fail_open_writes: bool = False
-    redis_timeout_s: float = 0.25
+    redis_timeout_s: float = 1.0  # Redis answers in well under 1 ms; 1 s means it is not there
     redis_retry_after_failure_s: float = 1.0  # skip Redis this long after it failed (no pile-up)
     # Peers whose X-Forwarded-For is believed (CIDRs, comma-separated). Empty: trust nobody.
     trusted_proxies: str = ""
