@@ -18,19 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-C_TO_CO2 = Decimal(44) / Decimal(12)
-
-
-@dataclass(frozen=True)
-class FuelComponents:
-    """kgCO2 per unit = NCV (GJ/unit) x carbon content (tC/TJ) x oxidation rate x 44/12."""
-
-    ncv_gj_per_unit: Decimal
-    carbon_content_tc_per_tj: Decimal
-    oxidation_rate: Decimal
-
-    def kg_co2_per_unit(self) -> Decimal:
-        return self.ncv_gj_per_unit * self.carbon_content_tc_per_tj * self.oxidation_rate * C_TO_CO2
+from tanhui_shared.methodology import FUEL_SOURCE, FUELS, GRID, FuelComponents
 
 
 @dataclass(frozen=True)
@@ -44,38 +32,31 @@ class EmissionFactor:
     components: FuelComponents | None = None
 
 
-def _fuel(code: str, components: FuelComponents, unit: str, derivation: str) -> EmissionFactor:
-    return EmissionFactor(code, "energy", components.kg_co2_per_unit(), f"kgCO2/{unit}",
-                          "China enterprise GHG accounting guidelines, industry default NCV, "
-                          f"carbon content and oxidation rate ({derivation}); DESIGN.md §8",
-                          "NDRC guidelines (2013-2015) defaults", components)
+def _fuel(code: str, key: str, per_unit: Decimal, unit: str) -> EmissionFactor:
+    """The shared methodology's fuel (tCO2 per its unit) as kgCO2 per `unit` (`per_unit` of
+    the methodology's units make one of ours)."""
+    fuel = FUELS[key]
+    return EmissionFactor(code, "energy", fuel.components.tco2_per_unit() * 1000 * per_unit,
+                          f"kgCO2/{unit}", f"{FUEL_SOURCE}; DESIGN.md §8", "2015", fuel.components)
 
 
-_GRID = ("Ministry of Ecology and Environment & National Bureau of Statistics notice on "
-         "electricity CO2 emission factors ({year}: {notice}), {table}; DESIGN.md §8")
+def _grid(code: str, region: str, year: int) -> EmissionFactor:
+    grid = GRID[(region, year)]
+    return EmissionFactor(code, "energy", grid.kg_co2_per_kwh, "kgCO2/kWh",
+                          f"{grid.source}; DESIGN.md §8", f"{year} factors")
+
+
 _DESNZ = ("UK DESNZ (ex-DEFRA) greenhouse gas conversion factors for company reporting, 2024 "
           "condensed set: {row} (approx.; re-check against the published table)")
 
 FACTORS: tuple[EmissionFactor, ...] = (
-    EmissionFactor("GRID-NATIONAL-2022", "energy", Decimal("0.5366"), "kgCO2/kWh",
-                   _GRID.format(year=2022, notice="2024 No.33", table="national average"),
-                   "2022 factors"),
-    EmissionFactor("GRID-NATIONAL-2023", "energy", Decimal("0.5306"), "kgCO2/kWh",
-                   _GRID.format(year=2023, notice="2025 publication", table="national average"),
-                   "2023 factors"),
-    EmissionFactor("GRID-SICHUAN-2022", "energy", Decimal("0.1404"), "kgCO2/kWh",
-                   _GRID.format(year=2022, notice="2024 No.33", table="Sichuan provincial table"),
-                   "2022 factors"),
-    EmissionFactor("GRID-SICHUAN-2023", "energy", Decimal("0.1564"), "kgCO2/kWh",
-                   _GRID.format(year=2023, notice="2025 publication",
-                                table="Sichuan provincial table"), "2023 factors"),
-    _fuel("FUEL-DIESEL", FuelComponents(Decimal("42.652"), Decimal("20.2"), Decimal("0.98")),
-          "t", "42.652 GJ/t x 20.2 tC/TJ x 0.98 x 44/12 = 3.0959 tCO2/t"),
-    _fuel("FUEL-GASOLINE", FuelComponents(Decimal("43.070"), Decimal("18.9"), Decimal("0.98")),
-          "t", "43.070 GJ/t x 18.9 tC/TJ x 0.98 x 44/12 = 2.9251 tCO2/t"),
-    _fuel("FUEL-NATURAL-GAS",
-          FuelComponents(Decimal("0.038931"), Decimal("15.3"), Decimal("0.99")), "Nm3",
-          "389.31 GJ/10^4 Nm3 x 15.3 tC/TJ x 0.99 x 44/12 = 21.62 tCO2/10^4 Nm3"),
+    _grid("GRID-NATIONAL-2022", "national", 2022),
+    _grid("GRID-NATIONAL-2023", "national", 2023),
+    _grid("GRID-SICHUAN-2022", "sichuan", 2022),
+    _grid("GRID-SICHUAN-2023", "sichuan", 2023),
+    _fuel("FUEL-DIESEL", "diesel", Decimal(1), "t"),
+    _fuel("FUEL-GASOLINE", "gasoline", Decimal(1), "t"),
+    _fuel("FUEL-NATURAL-GAS", "natural_gas", Decimal(1) / 10_000, "Nm3"),
     EmissionFactor("TRAVEL-AIR", "travel", Decimal("0.255"), "kgCO2e/person-km",
                    _DESNZ.format(row="business travel - air, domestic, average passenger, with "
                                      "radiative forcing"), "DESNZ 2024"),
