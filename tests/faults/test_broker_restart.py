@@ -36,8 +36,10 @@ def test_a_broker_restart_mid_stream_loses_and_duplicates_nothing(tmp_path, new_
         create_schema(engine)
         env = {**os.environ, "TANHUI_DATABASE_URL": url, "TANHUI_KAFKA_BOOTSTRAP": bootstrap,
                "TANHUI_TOPIC_NAMESPACE": "restart"}
+        # the workers' logs stay beside the broker's, for when recovery goes wrong
         procs = [subprocess.Popen([sys.executable, "-m", "tanhui_shared.testing.backbone_worker", role],
-                                  env=env, cwd=REPO_ROOT, stderr=subprocess.DEVNULL)
+                                  env=env, cwd=REPO_ROOT,
+                                  stderr=open(tmp_path / f"{role}.log", "wb"))  # noqa: SIM115
                  for role in ("relay", "consumer")]
 
         committed = 0
@@ -66,7 +68,7 @@ def test_a_broker_restart_mid_stream_loses_and_duplicates_nothing(tmp_path, new_
         stop.set()
         writer.join()
         recovered_s = wait_for(lambda: count(engine, InboxEntry) == committed, 120,
-                               "every committed event applied after the restart")
+                               f"every committed event applied after the restart (logs in {tmp_path})")
         time.sleep(1)
         assert all(p.poll() is None for p in procs), "relay and consumer must survive the outage"
     finally:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
 from kafka.consumer.fetcher import ConsumerRecord
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -171,7 +172,13 @@ class ConsumerRunner:
         producer = make_producer()
         try:
             while not stop.is_set():
-                batches = consumer.poll(timeout_ms=500)
+                try:
+                    batches = consumer.poll(timeout_ms=500)
+                except KafkaError as exc:
+                    # e.g. the broker restarting: the client reconnects by itself; keep polling
+                    log.warning("poll failed (%s); polling again in 1s", exc)
+                    stop.wait(1)
+                    continue
                 for records in batches.values():
                     try:
                         if self.apply_together(records):
@@ -196,8 +203,13 @@ class ConsumerRunner:
                 self.apply(record)
                 return
             except DeadLetter as exc:
-                self.dead_letter(producer, record, str(exc))
-                return
+                try:
+                    self.dead_letter(producer, record, str(exc))
+                    return
+                except KafkaError as send_error:  # the DLQ is unreachable: try again, lose nothing
+                    log.warning("dead-lettering failed (%s); retrying in %.1fs", send_error, wait)
+                    stop.wait(wait)
+                    wait = min(wait * 2, 5.0)
             except (OperationalError, DBAPIError) as exc:
                 log.warning("database unavailable (%s); retrying in %.1fs", exc.__class__.__name__, wait)
                 stop.wait(wait)
