@@ -20,6 +20,7 @@ import uuid
 from datetime import timedelta
 
 import httpx
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from tanhui_shared.contracts import ACCOUNTS_TOPIC, qualified
@@ -33,7 +34,7 @@ from tanhui_shared.settings import REPO_ROOT
 from tanhui_shared.testing.backbone_worker import PingEffect, Pinged, create_schema
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
-from common import RESULTS, fresh_database, machine, percentile, progress, provide_infrastructure, summary  # noqa: E402
+from common import RESULTS, empty_database, fresh_database, machine, percentile, progress, provide_infrastructure, summary  # noqa: E402
 
 EVENTS = 20_000
 RATE = 1_000  # events per second for the latency run
@@ -41,14 +42,7 @@ LATENCY_SECONDS = 15
 
 
 def blank_database(server_url: str) -> str:
-    import sqlalchemy as sa
-
-    name = f"bench_backbone_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(server_url, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    url = empty_database(server_url, "backbone")
     create_schema(make_engine(url, pool_size=1))
     return url
 
@@ -116,9 +110,8 @@ def latency(infra, runs: int = 3) -> list[tuple[float, float]]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with Session(engine) as session:
-                done = session.exec(select(PingEffect.id).order_by(PingEffect.id.desc()).limit(1)).first()
-                applied = session.exec(select(PingEffect.n)).all()
-            if len(applied) >= sent:
+                applied = session.exec(select(func.count()).select_from(PingEffect)).one()
+            if applied >= sent:
                 break
             time.sleep(0.5)
         for worker in workers:

@@ -1,14 +1,17 @@
 """What every benchmark shares: infrastructure, fresh databases, timing statistics, reporting."""
 from __future__ import annotations
 
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import sqlalchemy as sa
 
 from tanhui_shared.db import make_engine, migrate
@@ -16,22 +19,50 @@ from tanhui_shared.settings import REPO_ROOT
 from tanhui_shared.testing.infra import provide_infrastructure
 
 RESULTS = Path(__file__).parent / "results"
+KEY_FILE = REPO_ROOT / "tests" / "keys" / "test-signing-key.pem"  # the tests' token-signing key
 
 
 def progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-def fresh_database(server_url: str, service: str) -> str:
-    url = sa.engine.make_url(server_url)
-    name = f"bench_{service}_{uuid.uuid4().hex[:8]}"
+def empty_database(server_url: str, label: str) -> str:
+    """A new, empty database on the server; returns its URL."""
+    name = f"bench_{label}_{uuid.uuid4().hex[:8]}"
     admin = make_engine(server_url, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    target = url.set(database=name).render_as_string(hide_password=False)
+    return sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def fresh_database(server_url: str, service: str) -> str:
+    """A new database with `service`'s migrations applied."""
+    target = empty_database(server_url, service)
     migrate(target, REPO_ROOT / "services" / service / "migrations")
     return target
+
+
+def wait_for(url: str, what: str) -> None:
+    for _ in range(150):
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not start ({url})")
+
+
+def start_accounts(database_url: str, port: int) -> subprocess.Popen:
+    """A real accounts API process (one uvicorn worker), signing with the tests' key."""
+    env = {**os.environ, "TANHUI_ENV": "test", "TANHUI_DATABASE_URL": database_url,
+           "TANHUI_JWT_PRIVATE_KEY_FILE": str(KEY_FILE), "TANHUI_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tanhui_accounts.app:create_app",
+                             "--factory", "--port", str(port), "--no-access-log", "--log-level",
+                             "warning"], env=env, cwd=REPO_ROOT)
+    wait_for(f"http://127.0.0.1:{port}/readyz", "the accounts API")
+    return proc
 
 
 def repeat(label: str, runs: int, measure: Callable[[int], float]) -> list[float]:
@@ -60,5 +91,5 @@ def machine() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-__all__ = ["RESULTS", "fresh_database", "machine", "percentile", "progress", "provide_infrastructure",
+__all__ = ["KEY_FILE", "RESULTS", "empty_database", "fresh_database", "start_accounts", "wait_for", "machine", "percentile", "progress", "provide_infrastructure",
            "repeat", "summary"]

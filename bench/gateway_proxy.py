@@ -24,14 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 
 from tanhui_shared.settings import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
-from common import RESULTS, fresh_database, machine, percentile, progress, provide_infrastructure  # noqa: E402
+from common import (RESULTS, fresh_database, machine, percentile, progress,  # noqa: E402
+                    provide_infrastructure, start_accounts, wait_for)
 
-KEY_FILE = REPO_ROOT / "tests" / "keys" / "test-signing-key.pem"
 CONNECTIONS = 16
 DURATION_S = 6.0
 NGINX = "/usr/sbin/nginx"
@@ -43,27 +42,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_for(url: str, what: str) -> None:
-    for _ in range(150):
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} did not start ({url})")
-
-
-def start_accounts(database_url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "TANHUI_ENV": "test", "TANHUI_DATABASE_URL": database_url,
-           "TANHUI_JWT_PRIVATE_KEY_FILE": str(KEY_FILE), "TANHUI_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tanhui_accounts.app:create_app",
-                             "--factory", "--port", str(port), "--no-access-log", "--log-level",
-                             "warning"], env=env, cwd=REPO_ROOT)
-    wait_for(f"http://127.0.0.1:{port}/readyz", "the accounts API")
-    return proc
 
 
 def start_gateway(accounts: str, redis_url: str, port: int, workers: int, log: Path) -> subprocess.Popen:

@@ -11,10 +11,8 @@ Run: `make bench` (or `uv run python bench/retirements.py`).
 """
 from __future__ import annotations
 
-import json
 import statistics
 import sys
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -76,7 +74,7 @@ def seed(engine, runner, runs: int):
     with Session(engine, expire_on_commit=False) as session, session.begin():
         for holder in holders:
             transfer(session, source, holder, need // len(holders) + 1, actor_user_id=developer.id)
-        listing = create_listing(session, source, developer.id, need + 10, Decimal("58.00"), None, None)
+        create_listing(session, source, developer.id, need + 10, Decimal("58.00"), None, None)
         event = LargeEvent(organizer_user_id="organizer", name="嘉陵江马拉松", start_date=date(2026, 4, 1),
                            end_date=date(2026, 4, 1), venue="南充", attendees=20_000, activity="{}",
                            estimate="[]", total_tco2e=Decimal(need))

@@ -10,9 +10,7 @@ Run: `make bench` (or `uv run python bench/trip_ingestion.py`).
 """
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -21,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
-import jwt
 from sqlmodel import Session
 
 from tanhui_accounts.domain.travel import RULES, Mode
@@ -32,12 +29,11 @@ from tanhui_shared.db import make_engine
 from tanhui_shared.settings import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
-from common import (RESULTS, fresh_database, machine, percentile, progress, provide_infrastructure,  # noqa: E402
-                    repeat, summary)
+from common import (KEY_FILE, RESULTS, fresh_database, machine, percentile, progress,  # noqa: E402
+                    provide_infrastructure, repeat, start_accounts, summary)
 
 BATCH = 10_000
 CITIZENS = 2_000
-KEY_FILE = REPO_ROOT / "tests" / "keys" / "test-signing-key.pem"
 DAY0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
@@ -102,21 +98,6 @@ def token(role: str, user_id: str, username: str) -> str:
                      "tanhui-accounts", "tanhui")
 
 
-def start_api(url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "TANHUI_ENV": "test", "TANHUI_DATABASE_URL": url,
-           "TANHUI_JWT_PRIVATE_KEY_FILE": str(KEY_FILE), "TANHUI_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tanhui_accounts.app:create_app",
-                             "--factory", "--port", str(port), "--no-access-log", "--log-level",
-                             "warning"], env=env, cwd=REPO_ROOT)
-    for _ in range(100):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError("the accounts API did not start")
-
-
 def main() -> None:
     infra = provide_infrastructure()
     progress(f"PostgreSQL from {infra.source}; seeding {CITIZENS:,} citizens")
@@ -129,7 +110,7 @@ def main() -> None:
                     lambda r: ledger_path(engine, batch_rows(citizens, 100 + r)))
 
     port = 18101
-    api = start_api(url, port)
+    api = start_accounts(url, port)
     try:
         operator = token("transit_operator", "op-1", "bench-operator")
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120,

@@ -7,9 +7,11 @@ import uuid
 import httpx
 
 from tanhui_shared.contracts import ACCOUNTS_TOPIC, CloudEvent, UserRegistered, qualified
+from tanhui_accounts.security import SigningKey
+from tanhui_shared.settings import REPO_ROOT
 from tanhui_shared.testing.kafka_reader import read_topic
 
-from e2e_support import register_and_login
+from e2e_support import eventually, register_and_login
 
 
 def test_a_registered_user_gets_a_holding_account_through_kafka(platform, infra):
@@ -39,12 +41,21 @@ def test_a_registered_user_gets_a_holding_account_through_kafka(platform, infra)
     assert mine[0].data["subject_kind"] == "person"
 
 
-def test_holdings_are_404_in_problem_json_before_the_account_opens_and_need_a_token(platform):
+def test_holdings_need_a_token_and_are_404_in_problem_json_until_the_account_opens(platform):
+    # A validly signed token for a user whose UserRegistered credits has not seen (yet).
+    key = SigningKey.from_pem((REPO_ROOT / "tests" / "keys" / "test-signing-key.pem").read_bytes())
+    stranger = key.issue({"sub": str(uuid.uuid4()), "preferred_username": "not-yet", "role": "citizen"},
+                         300, "tanhui-accounts", "tanhui")
     with httpx.Client(base_url=platform.gateway_url, timeout=10) as gw:
         anonymous = gw.get("/api/v1/holdings")
-        assert anonymous.status_code == 401
-        assert anonymous.headers["content-type"] == "application/problem+json"
-        assert anonymous.headers["www-authenticate"].startswith("Bearer")
+        unknown = eventually(lambda: gw.get("/api/v1/holdings",
+                                            headers={"Authorization": f"Bearer {stranger}"}),
+                             lambda r: r.status_code != 401, what="credits trusting the key")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
 
 
 def test_bad_registrations_are_422_naming_the_field_and_write_nothing(platform):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import getpass
 import io
 import os
 import sys
@@ -51,22 +50,11 @@ def gateway_url(given: str | None) -> str:
 # --- users -------------------------------------------------------------------------------------
 
 def create_user_command(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import IntegrityError
-    from tanhui_accounts.cli import create_user
+    from tanhui_accounts.cli import create_user_interactively
     from tanhui_accounts.domain.identity import Role
 
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
-    if len(password) < 8:
-        print("error: the password must be at least 8 characters", file=sys.stderr)
-        return 2
-    try:
-        user = create_user(accounts_database_url(args.database_url), args.username, password,
-                           Role(args.role))
-    except IntegrityError:
-        print(f"error: username {args.username!r} is taken; choose another", file=sys.stderr)
-        return 1
-    print(f"created {user.role} {user.username} ({user.id})")
-    return 0
+    return create_user_interactively(accounts_database_url(args.database_url), args.username,
+                                     Role(args.role), args.password_stdin)
 
 
 # --- emission factors --------------------------------------------------------------------------

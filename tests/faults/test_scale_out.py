@@ -13,7 +13,7 @@ from decimal import Decimal
 import httpx
 from sqlalchemy import text
 
-from tanhui_shared.contracts import ACCOUNTS_TOPIC, VERIFICATION_TOPIC, CloudEvent, MonitoringVerified, UserRegistered, qualified
+from tanhui_shared.contracts import CloudEvent, MonitoringVerified, UserRegistered, qualified
 from tanhui_shared.db import make_engine
 from tanhui_shared.devstack import Process, Stack
 from tanhui_shared.messaging.kafka import ensure_topics, make_producer

@@ -6,7 +6,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 
 import pytest
@@ -227,3 +226,25 @@ def test_two_relays_and_two_consumers_lose_and_duplicate_nothing_over_10000_even
     assert len(appliers) == 2, "both consumer instances should have taken partitions"
     assert count(engine, OutboxMessage, col(OutboxMessage.published_at).is_(None)) == 0
     assert_in_key_order(engine)
+
+
+def test_a_relay_never_publishes_a_key_ahead_of_an_earlier_row_another_relay_holds(backbone, infra):
+    engine, _, namespace, producer = backbone
+    stage(engine, [Pinged(aggregate="held", n=0)])
+    stage(engine, [Pinged(aggregate="held", n=1), Pinged(aggregate="free", n=2)])
+    with Session(engine) as other_relay:
+        other_relay.begin()  # another relay has locked the key's first row, mid-publish
+        other_relay.exec(select(OutboxMessage).where(OutboxMessage.seq == select(
+            func.min(OutboxMessage.seq)).scalar_subquery()).with_for_update()).one()
+        OutboxRelay(engine, producer, namespace=namespace).publish_batch()
+        with Session(engine) as session:
+            published = set(session.exec(select(OutboxMessage.key, OutboxMessage.seq)
+                                         .where(col(OutboxMessage.published_at).is_not(None))).all())
+        assert {key for key, _ in published} == {"free"}, "held's second event overtook its first"
+        other_relay.rollback()
+    relay = OutboxRelay(engine, producer, namespace=namespace)
+    while relay.publish_batch():
+        pass
+    ns = [CloudEvent.model_validate_json(r.value).data["n"] for r in
+          read_topic(infra.kafka_bootstrap, qualified(ACCOUNTS_TOPIC, namespace)) if r.key == b"held"]
+    assert ns == [0, 1]

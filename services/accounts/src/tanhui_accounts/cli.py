@@ -37,19 +37,25 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--password-stdin", action="store_true",
                         help="read the password from standard input instead of prompting")
     args = parser.parse_args(argv)
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
+    return create_user_interactively(get_settings().effective_database_url(), args.username,
+                                     Role(args.role), args.password_stdin)
+
+
+def create_user_interactively(database_url: str, username: str, role: Role,
+                              password_stdin: bool) -> int:
+    """Ask for the password (or read it from stdin), create the user, say what happened.
+    Returns the process exit code; shared by this CLI and tools/tanhui_ops.py."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass()
     if len(password) < 8:
         print("error: the password must be at least 8 characters", file=sys.stderr)
         return 2
     try:
-        user = create_user(get_settings().effective_database_url(), args.username, password,
-                           Role(args.role))
+        user = create_user(database_url, username, password, role)
     except IntegrityError:
-        print(f"error: username {args.username!r} is taken; choose another", file=sys.stderr)
+        print(f"error: username {username!r} is taken; choose another", file=sys.stderr)
         return 1
     print(f"created {user.role} {user.username} ({user.id})")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -41,18 +41,12 @@ def _publishable_in_key_order(session: Session, batch: Sequence[OutboxMessage]) 
         .where(col(OutboxMessage.seq) <= max(mine))
         .order_by(col(OutboxMessage.seq))
     ).all()
-    blocked: set[str] = set()
-    for key, seq in pending:
+    # the first seq, per key, of an earlier unpublished row held by another relay
+    first_foreign: dict[str, int] = {}
+    for key, seq in pending:  # ordered by seq
         if seq not in mine:
-            blocked.add(key)
-    allowed: list[OutboxMessage] = []
-    for row in batch:
-        if row.key in blocked:
-            # keep only the prefix of this key that precedes the foreign row
-            foreign = min(s for k, s in pending if k == row.key and s not in mine)
-            if row.seq > foreign:
-                continue
-        allowed.append(row)
+            first_foreign.setdefault(key, seq)
+    allowed = [row for row in batch if row.seq < first_foreign.get(row.key, row.seq + 1)]
     return allowed
 
 
