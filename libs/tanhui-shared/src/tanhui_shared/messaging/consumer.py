@@ -23,11 +23,14 @@ from ..context import causation_id_var, request_id_var
 from ..contracts import CONTRACTS, CloudEvent, EventContract, parse_event, qualified
 from ..contracts.envelope import MalformedEvent, UnknownEventType
 from ..faults import crash_point
+from ..uow import UnitOfWork, run_unit_of_work
 from .outbox import InboxEntry
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Session, CloudEvent, EventContract], None]
+# A handler decodes nothing and opens no transaction: it calls the service's use case with the
+# unit of work the runner opened (the inbox row is already in it).
+Handler = Callable[[UnitOfWork, CloudEvent, EventContract], None]
 
 
 class _AlreadyApplied(Exception):
@@ -89,15 +92,18 @@ class ConsumerRunner:
         raise DeadLetter("".join(traceback.format_exception_only(last_error)).strip()) from last_error
 
     def _apply_once(self, event: CloudEvent, payload: EventContract, handler: Handler) -> str:
-        try:
-            with Session(self.engine) as session, session.begin():
-                session.add(InboxEntry(consumer_group=self.group, event_id=event.id,
+        def operation(uow: UnitOfWork) -> None:
+            uow.session.add(InboxEntry(consumer_group=self.group, event_id=event.id,
                                        event_type=event.type))
-                try:
-                    session.flush()  # the inbox row first: a redelivery stops here, before any effect
-                except IntegrityError as exc:
-                    raise _AlreadyApplied from exc
-                handler(session, event, payload)
+            try:
+                uow.session.flush()  # the inbox row first: a redelivery stops here, before any effect
+            except IntegrityError as exc:
+                raise _AlreadyApplied from exc
+            handler(uow, event, payload)
+
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                run_unit_of_work(session, operation)
         except _AlreadyApplied:
             return "duplicate"
         crash_point("consumer.after_db_commit")
@@ -117,22 +123,26 @@ class ConsumerRunner:
                   if event.type in self.handlers]
         if not wanted:
             return True
-        applied = 0
-        try:
-            with Session(self.engine) as session, session.begin():
-                seen = set(session.exec(
-                    select(InboxEntry.event_id).where(InboxEntry.consumer_group == self.group)
-                    .where(col(InboxEntry.event_id).in_([e.id for e, _, _ in wanted]))).all())
-                for event, payload, handler in wanted:
-                    if event.id in seen:
-                        continue  # a redelivery
-                    seen.add(event.id)
-                    request_id_var.set(event.correlationid)
-                    causation_id_var.set(event.id)
-                    session.add(InboxEntry(consumer_group=self.group, event_id=event.id,
+        def operation(uow: UnitOfWork) -> int:
+            count = 0
+            seen = set(uow.session.exec(
+                select(InboxEntry.event_id).where(InboxEntry.consumer_group == self.group)
+                .where(col(InboxEntry.event_id).in_([e.id for e, _, _ in wanted]))).all())
+            for event, payload, handler in wanted:
+                if event.id in seen:
+                    continue  # a redelivery
+                seen.add(event.id)
+                request_id_var.set(event.correlationid)
+                causation_id_var.set(event.id)
+                uow.session.add(InboxEntry(consumer_group=self.group, event_id=event.id,
                                            event_type=event.type))
-                    handler(session, event, payload)
-                    applied += 1
+                handler(uow, event, payload)
+                count += 1
+            return count
+
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                applied = run_unit_of_work(session, operation)
         except OperationalError:
             raise
         except Exception as exc:  # noqa: BLE001 - rolled back whole; one by one sorts it out

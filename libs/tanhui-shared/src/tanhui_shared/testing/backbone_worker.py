@@ -17,6 +17,7 @@ from sqlmodel import Field, Session, SQLModel
 from ..contracts import ACCOUNTS_TOPIC, CONTRACTS, CloudEvent, EventContract
 from ..db import make_engine
 from ..logs import configure_logging
+from ..uow import UnitOfWork
 from ..messaging.consumer import ConsumerRunner
 from ..messaging.kafka import make_producer
 from ..messaging.outbox import InboxEntry, OutboxMessage, utcnow
@@ -52,10 +53,10 @@ class PingEffect(SQLModel, table=True):
 POISON = -1
 
 
-def apply_ping(session: Session, event: CloudEvent, ping: Pinged) -> None:
+def apply_ping(uow: UnitOfWork, event: CloudEvent, ping: Pinged) -> None:
     if ping.n == POISON:
         raise ValueError("poison ping: this handler can never apply it")
-    session.add(PingEffect(event_id=event.id, aggregate=ping.aggregate, n=ping.n,
+    uow.session.add(PingEffect(event_id=event.id, aggregate=ping.aggregate, n=ping.n,
                            applied_by=os.getpid()))
 
 

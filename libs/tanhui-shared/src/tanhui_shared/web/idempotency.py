@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
 from ..messaging.outbox import utcnow
+from ..uow import UnitOfWork, run_unit_of_work
 from .problems import Problem
 
 MAX_KEY_LENGTH = 200
@@ -52,24 +53,28 @@ class IdempotentRequest:
         self.fingerprint = hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" +
                                           canonical).hexdigest()
 
-    def execute(self, session: Session, scope: str, operation: Callable[[], Any],
+    def execute(self, session: Session, scope: str, operation: Callable[[UnitOfWork], Any],
                 status_code: int = 200) -> JSONResponse:
-        """Run `operation` in one transaction, or replay the answer stored under this key."""
+        """Run `operation` in one unit of work, or replay the answer stored under this key."""
         if self.key is not None and (replay := self._replay(session, scope)) is not None:
             return replay
-        try:
-            with session.begin():
-                body = jsonable_encoder(operation())
-                if self.key is not None:
-                    session.flush()  # the operation's own conflicts surface before ours
-                    session.add(IdempotencyRecord(scope=scope, key=self.key,
+
+        def remembered(uow: UnitOfWork) -> Any:
+            body = jsonable_encoder(operation(uow))
+            if self.key is not None:
+                uow.finish()  # the operation's own conflicts (and its journal) surface before ours
+                uow.session.add(IdempotencyRecord(scope=scope, key=self.key,
                                                   fingerprint=self.fingerprint,
                                                   status_code=status_code,
                                                   response_body=json.dumps(body)))
-                    try:
-                        session.flush()
-                    except IntegrityError as exc:
-                        raise _LostTheRace from exc
+                try:
+                    uow.session.flush()
+                except IntegrityError as exc:
+                    raise _LostTheRace from exc
+            return body
+
+        try:
+            body = run_unit_of_work(session, remembered)
         except _LostTheRace:
             replay = self._replay(session, scope)
             if replay is None:  # pragma: no cover - the winner committed before we could lose

@@ -8,10 +8,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..context import request_id_var
+from ..errors import DomainError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -63,6 +64,23 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.detail, title=exc.title, type_=exc.type,
                                 headers=exc.headers, instance=request.url.path, **exc.extensions)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        # The one mapping of domain errors to HTTP: the class gives the status, `code` a
+        # machine-readable kind, `field` the input it is about.
+        extensions = {**exc.extensions, "code": exc.code}
+        if exc.field is not None:
+            extensions["field"] = exc.field
+        return problem_response(exc.status, exc.detail, instance=request.url.path, **extensions)
+
+    @app.exception_handler(IntegrityError)
+    async def _constraint(request: Request, exc: IntegrityError) -> JSONResponse:
+        # A constraint refused a write that the code path did not check first (or a race
+        # between two requests that both checked): a conflict, never a 500.
+        from ..uow import as_conflict
+
+        return await _domain(request, as_conflict(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -15,6 +15,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from ..contracts import CloudEvent, SigningKeyPublished
 from ..messaging.outbox import utcnow
+from ..uow import UnitOfWork
 
 
 class TrustedSigningKey(SQLModel, table=True):
@@ -25,9 +26,9 @@ class TrustedSigningKey(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 
-def trust_signing_key(session: Session, _event: CloudEvent, key: SigningKeyPublished) -> None:
-    if session.get(TrustedSigningKey, key.kid) is None:
-        session.add(TrustedSigningKey(kid=key.kid, jwk=json.dumps(key.jwk)))
+def trust_signing_key(uow: UnitOfWork, _event: CloudEvent, key: SigningKeyPublished) -> None:
+    if uow.session.get(TrustedSigningKey, key.kid) is None:
+        uow.session.add(TrustedSigningKey(kid=key.kid, jwk=json.dumps(key.jwk)))
 
 
 class TrustedKeyCache:
