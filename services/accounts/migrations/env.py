@@ -1,3 +1,4 @@
 from tanhui_shared.alembic_env import run_migrations
+from tanhui_accounts.store.schema import METADATA
 
-run_migrations()
+run_migrations(METADATA)

@@ -21,12 +21,18 @@ def utcnow() -> datetime:
 
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
+    __table_args__ = (
+        # The relay only ever looks for unpublished rows; keep that lookup small as the table grows.
+        sa.Index("ix_outbox_unpublished", "seq", postgresql_where=sa.text("published_at IS NULL")),
+        sa.Index("ix_outbox_key_unpublished", "key", "seq",
+                 postgresql_where=sa.text("published_at IS NULL")),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)  # publication order
     event_id: str = Field(unique=True)
     topic: str
     key: str
-    envelope: str  # the CloudEvents JSON exactly as it will go on the wire
+    envelope: str = Field(sa_type=sa.Text)  # the CloudEvents JSON exactly as it will go on the wire
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
     published_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
@@ -75,17 +81,14 @@ def create_messaging_tables(op: Operations) -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
     )
-    # The relay only ever looks for unpublished rows; keep that lookup small as the table grows.
     op.create_index(
         "ix_outbox_unpublished",
         "outbox",
         ["seq"],
         postgresql_where=sa.text("published_at IS NULL"),
-        sqlite_where=sa.text("published_at IS NULL"),
     )
     op.create_index("ix_outbox_key_unpublished", "outbox", ["key", "seq"],
-                    postgresql_where=sa.text("published_at IS NULL"),
-                    sqlite_where=sa.text("published_at IS NULL"))
+                    postgresql_where=sa.text("published_at IS NULL"))
     op.create_table(
         "inbox",
         sa.Column("consumer_group", sa.String, primary_key=True),

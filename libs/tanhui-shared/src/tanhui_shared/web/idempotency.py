@@ -35,7 +35,7 @@ class IdempotencyRecord(SQLModel, table=True):
     key: str = Field(primary_key=True)
     fingerprint: str  # method, path and body hash of the first request
     status_code: int
-    response_body: str
+    response_body: str = Field(sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 

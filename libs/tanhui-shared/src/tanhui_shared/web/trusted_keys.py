@@ -22,7 +22,7 @@ class TrustedSigningKey(SQLModel, table=True):
     __tablename__ = "trusted_signing_key"
 
     kid: str = Field(primary_key=True)
-    jwk: str
+    jwk: str = Field(sa_type=sa.Text)
     received_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 

@@ -1,0 +1,8 @@
+"""accounts' schema source: its table models plus the shared tables it uses (Alembic's target)."""
+from tanhui_shared.messaging.outbox import InboxEntry, OutboxMessage
+from tanhui_shared.schema import with_shared_tables
+from tanhui_shared.web.idempotency import IdempotencyRecord
+
+from .tables import AccountsTable
+
+METADATA = with_shared_tables(AccountsTable.metadata, OutboxMessage, InboxEntry, IdempotencyRecord)

@@ -1,0 +1,11 @@
+"""credits' schema source: its table models plus the shared tables it uses (Alembic's target)."""
+from tanhui_shared.messaging.outbox import InboxEntry, OutboxMessage
+from tanhui_shared.schema import with_shared_tables
+from tanhui_shared.web.idempotency import IdempotencyRecord
+from tanhui_shared.web.trusted_keys import TrustedSigningKey
+
+from . import market_tables  # noqa: F401 - registers the market tables in CreditsTable.metadata
+from .tables import CreditsTable
+
+METADATA = with_shared_tables(CreditsTable.metadata, OutboxMessage, InboxEntry, IdempotencyRecord,
+                              TrustedSigningKey)

@@ -1,0 +1,10 @@
+"""verification's schema source: its table models plus the shared tables it uses (Alembic's target)."""
+from tanhui_shared.messaging.outbox import InboxEntry, OutboxMessage
+from tanhui_shared.schema import with_shared_tables
+from tanhui_shared.web.idempotency import IdempotencyRecord
+from tanhui_shared.web.trusted_keys import TrustedSigningKey
+
+from .tables import VerificationTable
+
+METADATA = with_shared_tables(VerificationTable.metadata, OutboxMessage, InboxEntry,
+                              IdempotencyRecord, TrustedSigningKey)
