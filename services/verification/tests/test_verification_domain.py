@@ -11,8 +11,9 @@ from tanhui_verification.domain.lifecycle import (
     PROJECT_TRANSITIONS, REPORT_TRANSITIONS, IllegalTransition, ProjectAction, ProjectState,
     ReportAction, ReportState, holds_certificate, next_project_state, next_report_state)
 from tanhui_verification.domain.rules import (
-    Period, RuleViolation, add_years, check_buffer_pct, check_crediting_years, check_period,
-    check_verified_quantity, claim_tco2e, crediting_end, first_overlap)
+    Period, RuleViolation, add_years, check_buffer_pct, check_crediting_start,
+    check_crediting_years, check_period, check_verified_quantity, claim_tco2e, crediting_end,
+    first_overlap)
 
 P, A = ProjectState, ProjectAction
 ALLOWED_PROJECT = [
@@ -131,3 +132,26 @@ def test_verified_quantity_is_positive_and_at_most_the_claim():
     for bad in [Decimal("0"), Decimal("4300.2501"), None]:
         with pytest.raises(RuleViolation, match="verified_tco2e"):
             check_verified_quantity(bad, claim)
+
+
+def test_the_crediting_start_is_bounded_and_no_date_arithmetic_overflows():
+    check_crediting_start(date(1990, 1, 1))
+    check_crediting_start(date(2100, 12, 31))
+    for start in [date(1989, 12, 31), date(2101, 1, 1), date(9980, 1, 1)]:
+        with pytest.raises(RuleViolation) as caught:
+            check_crediting_start(start)
+        assert caught.value.field == "crediting_start"
+    assert crediting_end(date(2100, 12, 31), 100) == date(2200, 12, 31)  # the widest window
+    assert add_years(date(9998, 2, 28), 1) == date(9999, 2, 28)
+    with pytest.raises(OverflowError):
+        add_years(date(9999, 1, 1), 1)
+    with pytest.raises(RuleViolation) as caught:  # past the bound, still a 422, never a 500
+        crediting_end(date(9980, 1, 1), 30)
+    assert caught.value.field == "crediting_start" and caught.value.status == 422
+
+
+def test_domain_errors_carry_their_status():
+    with pytest.raises(IllegalTransition) as caught:
+        next_report_state(R.ISSUED, RA.VERIFY)
+    assert caught.value.status == 409 and caught.value.field == "state"
+    assert caught.value.extensions == {"state": "issued"}

@@ -2,54 +2,21 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import pytest
-from kafka.consumer.fetcher import ConsumerRecord
 
-from tanhui_shared.contracts import CREDITS_TOPIC, CloudEvent, CreditsIssued
-from tanhui_shared.messaging.consumer import ConsumerRunner, DeadLetter
-from tanhui_verification.events.handlers import HANDLERS, TOPICS
+from tanhui_shared.messaging.consumer import DeadLetter
 
-from verification_support import AUDITOR, DEV, REVIEWER, filing, make_service
+from verification_support import (AUDITOR, DEV, REVIEWER, consumer_runner, credits_issued, filing,
+                                  kafka_record, verified_report)
 
 VERIFIED_TYPE = "cn.tanhui.verification.monitoring_verified.v1"
 
 
-def _runner(svc) -> ConsumerRunner:
-    return ConsumerRunner(group="verification", topics=TOPICS, handlers=HANDLERS,
-                          engine=svc.engine, dlq_topic="tanhui.verification.dlq",
-                          max_attempts=1, backoff_s=0)
-
-
-def _record(issued: CreditsIssued, event_id: str | None = None) -> ConsumerRecord:
-    envelope = CloudEvent(type=issued.TYPE, source=issued.SOURCE, subject=issued.aggregate_id(),
-                          data=issued.model_dump(mode="json"), **({"id": event_id} if event_id else {}))
-    return ConsumerRecord(CREDITS_TOPIC, 0, None, 0, 0, 0, issued.project_id.encode(),
-                          envelope.to_json(), [], None, 0, 0, 0)
-
-
-def _credits_issued(report: dict, quantity: int = 3300) -> CreditsIssued:
-    return CreditsIssued(
-        issuance_id=report["issuance_id"], project_id=report["project_id"],
-        monitoring_report_id=report["id"], vintage=2022, owner_user_id="dev-1",
-        quantity=quantity, buffer_quantity=800,
-        serial_first="NC-FS-0001-2022-000000001", serial_last=f"NC-FS-0001-2022-{quantity:09d}",
-        issued_at=datetime(2023, 3, 1, 8, 0, tzinfo=UTC))
-
-
-def _verified_report(svc) -> dict:
-    report = svc.reported(svc.registered())
-    reply = svc.post(f"/api/v1/monitoring-reports/{report['id']}/verifications", AUDITOR,
-                     {"decision": "verified", "verified_tco2e": "4100", "comments": "ok"})
-    assert reply.status_code == 201, reply.text
-    return reply.json()
-
-
 def test_credits_issued_delivered_twice_is_applied_once(svc):
-    report = _verified_report(svc)
-    runner = _runner(svc)
-    record = _record(_credits_issued(report))
+    report = verified_report(svc)
+    runner = consumer_runner(svc)
+    record = kafka_record(credits_issued(report))
     assert runner.apply(record) == "applied"
     assert runner.apply(record) == "duplicate"
     issued = svc.get(f"/api/v1/monitoring-reports/{report['id']}").json()
@@ -62,21 +29,21 @@ def test_credits_issued_delivered_twice_is_applied_once(svc):
 
 
 def test_a_second_credits_issued_for_an_issued_report_changes_nothing(svc):
-    report = _verified_report(svc)
-    runner = _runner(svc)
-    assert runner.apply(_record(_credits_issued(report))) == "applied"
+    report = verified_report(svc)
+    runner = consumer_runner(svc)
+    assert runner.apply(kafka_record(credits_issued(report))) == "applied"
     # another event (new id, different figures) for the same issuance: the business key holds
-    assert runner.apply(_record(_credits_issued(report, quantity=9999))) == "applied"
+    assert runner.apply(kafka_record(credits_issued(report, quantity=9999))) == "applied"
     issued = svc.get(f"/api/v1/monitoring-reports/{report['id']}").json()
     assert issued["issued_quantity"] == 3300
     assert svc.count("project_timeline", "step = 'credits_issued'") == 1
 
 
 def test_credits_issued_for_an_unknown_issuance_is_dead_lettered_and_writes_nothing(svc):
-    report = _verified_report(svc)
-    stranger = _credits_issued({**report, "issuance_id": "00000000-0000-0000-0000-000000000000"})
+    report = verified_report(svc)
+    stranger = credits_issued({**report, "issuance_id": "00000000-0000-0000-0000-000000000000"})
     with pytest.raises(DeadLetter):
-        _runner(svc).apply(_record(stranger))
+        consumer_runner(svc).apply(kafka_record(stranger))
     assert svc.count("inbox") == 0
     assert svc.count("monitoring_report", "state = 'verified'") == 1
 
@@ -93,7 +60,7 @@ def test_the_timeline_of_a_full_cycle_lists_every_step_in_order(svc):
     report = svc.reported(project)
     verified = svc.post(f"/api/v1/monitoring-reports/{report['id']}/verifications", AUDITOR,
                         {"decision": "verified", "verified_tco2e": "4100", "comments": "ok"}).json()
-    assert _runner(svc).apply(_record(_credits_issued(verified))) == "applied"
+    assert consumer_runner(svc).apply(kafka_record(credits_issued(verified))) == "applied"
 
     detail = svc.get(path).json()  # public now: the project is registered
     steps = [(s["step"], s["from_state"], s["to_state"], s["actor_user_id"], s["actor_role"])
@@ -156,17 +123,3 @@ def test_racing_filings_of_one_certificate_and_racing_approvals(svc):
         numbers = list(pool.map(approve, projects))
     assert sorted(numbers) == list(range(1, 11))  # gap-free and unique
 
-
-def test_the_embedded_sqlite_default_runs_the_cycle(tmp_path, signing_key):
-    from tanhui_shared.db import migrate
-    from tanhui_verification.migrate import MIGRATIONS
-
-    url = f"sqlite:///{tmp_path / 'verification.db'}"
-    migrate(url, MIGRATIONS)
-    lite = make_service(url, signing_key)
-    report = _verified_report(lite)
-    assert _runner(lite).apply(_record(_credits_issued(report))) == "applied"
-    assert lite.get(f"/api/v1/monitoring-reports/{report['id']}").json()["state"] == "issued"
-    again = lite.post("/api/v1/projects", DEV, filing(name="dup"))
-    assert again.status_code == 409  # the partial unique index works on SQLite too
-    lite.engine.dispose()

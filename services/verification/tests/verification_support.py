@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from kafka.consumer.fetcher import ConsumerRecord
 
+from tanhui_shared.contracts import CREDITS_TOPIC, CloudEvent, CreditsIssued
+from tanhui_shared.messaging.consumer import ConsumerRunner
 from tanhui_verification.app import create_app
+from tanhui_verification.events.handlers import HANDLERS, TOPICS
 from tanhui_verification.settings import VerificationSettings
 
 DEV = ("dev-1", "project_developer", "lin.forest")
@@ -95,3 +100,36 @@ def make_service(url: str, signing_key, **settings: Any) -> Service:
     app = create_app(VerificationSettings(env="test", database_url=url, **settings))
     signing_key.trust_in(app.state.engine)
     return Service(TestClient(app), app.state.engine, signing_key)
+
+
+# --- credits' side: CreditsIssued through the real consumer path ----------------------------
+
+def consumer_runner(svc) -> ConsumerRunner:
+    return ConsumerRunner(group="verification", topics=TOPICS, handlers=HANDLERS,
+                          engine=svc.engine, dlq_topic="tanhui.verification.dlq",
+                          max_attempts=1, backoff_s=0)
+
+
+def kafka_record(issued: CreditsIssued, event_id: str | None = None) -> ConsumerRecord:
+    envelope = CloudEvent(type=issued.TYPE, source=issued.SOURCE, subject=issued.aggregate_id(),
+                          data=issued.model_dump(mode="json"),
+                          **({"id": event_id} if event_id else {}))
+    return ConsumerRecord(CREDITS_TOPIC, 0, None, 0, 0, 0, issued.project_id.encode(),
+                          envelope.to_json(), [], None, 0, 0, 0)
+
+
+def credits_issued(report: dict, quantity: int = 3300) -> CreditsIssued:
+    return CreditsIssued(
+        issuance_id=report["issuance_id"], project_id=report["project_id"],
+        monitoring_report_id=report["id"], vintage=2022, owner_user_id="dev-1",
+        quantity=quantity, buffer_quantity=800,
+        serial_first="NC-FS-0001-2022-000000001", serial_last=f"NC-FS-0001-2022-{quantity:09d}",
+        issued_at=datetime(2023, 3, 1, 8, 0, tzinfo=UTC))
+
+
+def verified_report(svc) -> dict:
+    report = svc.reported(svc.registered())
+    reply = svc.post(f"/api/v1/monitoring-reports/{report['id']}/verifications", AUDITOR,
+                     {"decision": "verified", "verified_tco2e": "4100", "comments": "ok"})
+    assert reply.status_code == 201, reply.text
+    return reply.json()

@@ -47,8 +47,7 @@ def upgrade() -> None:
     # One active project per forest-rights certificate; a rejected project frees its certificate.
     op.create_index("ux_project_active_certificate", "project", ["forest_rights_certificate"],
                     unique=True,
-                    postgresql_where=sa.text("state <> 'rejected'"),
-                    sqlite_where=sa.text("state <> 'rejected'"))
+                    postgresql_where=sa.text("state <> 'rejected'"))
     op.create_table(
         "project_timeline",
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),

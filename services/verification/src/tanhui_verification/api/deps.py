@@ -3,10 +3,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tanhui_shared.web.auth import Principal, TokenVerifier, require_role
+
+# Ids and filters reach SQL as text: a NUL character (which PostgreSQL cannot take, even in a
+# comparison) is a 422 naming the parameter. Any other text that is no id is simply not found.
+_NO_NUL = r"^[^\x00]*$"
+ProjectId = Annotated[str, Path(pattern=_NO_NUL)]
+ReportId = Annotated[str, Path(pattern=_NO_NUL)]
+TextFilter = Annotated[str | None, Query(min_length=1, max_length=200, pattern=_NO_NUL)]
 
 Developer = Annotated[Principal, Depends(require_role("project_developer"))]
 Verifier = Annotated[Principal, Depends(require_role("verifier"))]

@@ -3,12 +3,14 @@
 Project:  draft -> submitted -> (changes_requested -> submitted)* -> registered | rejected
 Report:   submitted -> verified -> issued,  submitted -> rejected
 
-Every pair (state, action) not in a table is illegal; callers turn `IllegalTransition` into a
-409 naming the current state.
+Every pair (state, action) not in a table is illegal: `IllegalTransition`, a conflict (409)
+naming the current state. The database holds the same state names in check constraints.
 """
 from __future__ import annotations
 
 from enum import StrEnum
+
+from tanhui_shared.errors import Conflict
 
 
 class ProjectState(StrEnum):
@@ -61,9 +63,14 @@ REVIEW_ACTIONS = {
 }
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(Conflict):
+    """The action does not apply to the current state (often: someone else acted first)."""
+
+    code = "illegal-transition"
+
     def __init__(self, state: str, action: str) -> None:
-        super().__init__(f"cannot {action} in state {state}")
+        super().__init__(f"cannot {action.replace('_', ' ')} in state {state}", field="state",
+                         state=state)
         self.state = state
         self.action = action
 

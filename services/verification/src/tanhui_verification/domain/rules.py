@@ -8,6 +8,9 @@ Documented choices (all in one place so a reviewer can check them against the me
     forest_management  20-60  (same range as afforestation: the forest-management methodology
                                also credits long rotations)
     bamboo             20-30  (bamboo stands rotate fast; we keep the shorter range)
+- Crediting start: 1990-01-01 .. 2100-12-31. 1990 is the Kyoto base year (no forest sink is
+  credited before it); a start after 2100 is a typing error. The bound also keeps the crediting
+  end (start + at most 100 years) far inside the calendar (year 9999), so no date overflows.
 - Non-permanence buffer, decided at approval: 10 % <= buffer_pct <= 30 %, two decimals.
 - tCO2e: Decimal, 4 decimal places, each figure 0 .. 10,000,000 t per report.
 - Monitoring periods are inclusive date ranges [period_start, period_end]; the crediting window
@@ -16,10 +19,13 @@ Documented choices (all in one place so a reviewer can check them against the me
 """
 from __future__ import annotations
 
+from calendar import isleap
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import MAXYEAR, MINYEAR, date, timedelta
 from decimal import Decimal
 from enum import StrEnum
+
+from tanhui_shared.errors import Invalid
 
 
 class ProjectKind(StrEnum):
@@ -34,6 +40,8 @@ CREDITING_YEARS: dict[ProjectKind, tuple[int, int]] = {
     ProjectKind.BAMBOO: (20, 30),
 }
 
+EARLIEST_CREDITING_START = date(1990, 1, 1)
+LATEST_CREDITING_START = date(2100, 12, 31)
 MAX_AREA_HA = Decimal("100000")
 BUFFER_PCT_RANGE = (Decimal("10"), Decimal("30"))
 MAX_TCO2E = Decimal("10000000")
@@ -41,13 +49,20 @@ TCO2E_PLACES = 4
 TCO2E_QUANTUM = Decimal(1).scaleb(-TCO2E_PLACES)  # 0.0001 t
 
 
-class RuleViolation(Exception):
+class RuleViolation(Invalid):
     """Input that the methodology refuses: a 422 naming `field`."""
 
+    code = "rule-violation"
+
     def __init__(self, field: str, detail: str) -> None:
-        super().__init__(detail)
-        self.field = field
-        self.detail = detail
+        super().__init__(detail, field=field)
+
+
+def check_crediting_start(start: date) -> None:
+    if not EARLIEST_CREDITING_START <= start <= LATEST_CREDITING_START:
+        raise RuleViolation("crediting_start",
+                            f"the crediting period starts between {EARLIEST_CREDITING_START} and "
+                            f"{LATEST_CREDITING_START}, not on {start}")
 
 
 def check_crediting_years(kind: ProjectKind | str, years: int) -> None:
@@ -67,16 +82,22 @@ def check_buffer_pct(buffer_pct: Decimal | None) -> Decimal:
 
 
 def add_years(start: date, years: int) -> date:
-    """The same day `years` later; 29 February becomes 28 February in a common year."""
-    try:
-        return start.replace(year=start.year + years)
-    except ValueError:
-        return start.replace(year=start.year + years, day=28)
+    """The same day `years` later; 29 February becomes 28 February in a common year.
+    OverflowError if that year is outside the calendar (1..9999)."""
+    year = start.year + years
+    if not MINYEAR <= year <= MAXYEAR:
+        raise OverflowError(f"year {year} is outside the calendar")
+    leap_day_lost = (start.month, start.day) == (2, 29) and not isleap(year)
+    return start.replace(year=year, day=28 if leap_day_lost else start.day)
 
 
 def crediting_end(crediting_start: date, crediting_years: int) -> date:
     """The first day after the crediting period."""
-    return add_years(crediting_start, crediting_years)
+    try:
+        return add_years(crediting_start, crediting_years)
+    except OverflowError:  # unreachable within the start bound; refused, never a 500, beyond it
+        raise RuleViolation("crediting_start", "the crediting period would end after year "
+                            f"{MAXYEAR}") from None
 
 
 @dataclass(frozen=True)

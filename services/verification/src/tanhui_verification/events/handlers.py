@@ -1,19 +1,18 @@
-"""What verification does with other services' events."""
+"""What verification does with other services' events: the same use cases as the API."""
 from __future__ import annotations
-
-from sqlmodel import Session
 
 from tanhui_shared.contracts import (ACCOUNTS_TOPIC, CREDITS_TOPIC, CloudEvent, CreditsIssued,
                                      SigningKeyPublished)
 from tanhui_shared.messaging.consumer import Handler
+from tanhui_shared.uow import UnitOfWork
 from tanhui_shared.web.trusted_keys import trust_signing_key
 
-from ..store.monitoring import mark_issued
+from ..usecases.monitoring import record_issuance
 
 
-def on_credits_issued(session: Session, _event: CloudEvent, issued: CreditsIssued) -> None:
+def on_credits_issued(uow: UnitOfWork, _event: CloudEvent, issued: CreditsIssued) -> None:
     """Mark the report issued; a second delivery (or a second event for it) changes nothing."""
-    mark_issued(session, issued)
+    record_issuance(uow, issued)
 
 
 TOPICS = [ACCOUNTS_TOPIC, CREDITS_TOPIC]

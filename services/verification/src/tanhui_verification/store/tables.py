@@ -1,15 +1,27 @@
-"""verification's tables. The timeline is append-only: rows are inserted, never updated."""
+"""verification's tables: the one schema source (Alembic's target; a test compares a migrated
+database with them). The timeline is append-only: rows are inserted, never updated.
+
+Every invariant the code relies on is also a named constraint here, so that a code path that
+forgets a lock or a check is refused by PostgreSQL instead of applied; `constraints.py` says what
+each name means to a user. Migration 0003 creates the same constraints.
+"""
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from tanhui_shared.messaging.outbox import utcnow
+
+from ..domain.lifecycle import ProjectState, ReportState
+from ..domain.rules import ProjectKind
+from . import constraints  # noqa: F401 - registers the meaning of every constraint below
 
 
 def new_id() -> str:
@@ -18,6 +30,10 @@ def new_id() -> str:
 
 def _ts() -> sa.DateTime:
     return sa.DateTime(timezone=True)
+
+
+def one_of(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 TCO2E = sa.Numeric(20, 4)
@@ -30,20 +46,41 @@ class VerificationTable(SQLModel, registry=registry()):
 
 class Project(VerificationTable, table=True):
     __tablename__ = "project"
+    __table_args__ = (
+        # gap-free registry numbers from the counter: each number names one project
+        sa.UniqueConstraint("project_number", name="project_project_number_key"),
+        # one active project per forest-rights certificate; a rejected project frees it
+        sa.Index("ux_project_active_certificate", "forest_rights_certificate", unique=True,
+                 postgresql_where=sa.text("state <> 'rejected'")),
+        # only the lifecycle's states and the methodology's kinds
+        sa.CheckConstraint(one_of("state", ProjectState), name="ck_project_state"),
+        sa.CheckConstraint(one_of("kind", ProjectKind), name="ck_project_kind"),
+        # the methodology's area range
+        sa.CheckConstraint("area_ha > 0 AND area_ha <= 100000", name="ck_project_area"),
+        # the documented start bound keeps the crediting end a real date (no overflow)
+        sa.CheckConstraint("crediting_start BETWEEN DATE '1990-01-01' AND DATE '2100-12-31' "
+                           "AND crediting_years BETWEEN 1 AND 100",
+                           name="ck_project_crediting_window"),
+        # the non-permanence buffer decided at approval (NULL passes: not approved yet)
+        sa.CheckConstraint("buffer_pct BETWEEN 10 AND 30", name="ck_project_buffer_pct"),
+        # registration sets all four together, and nothing else sets them
+        sa.CheckConstraint("(state = 'registered') = (project_number IS NOT NULL AND "
+                           "buffer_pct IS NOT NULL AND approved_by_user_id IS NOT NULL AND "
+                           "registered_at IS NOT NULL)", name="ck_project_registration"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True)
-    project_number: int | None = Field(default=None, unique=True)  # set at registration
+    project_number: int | None = None  # set at registration
     name: str
     kind: str
     county: str
     area_ha: Decimal = Field(sa_type=sa.Numeric(12, 4))
     forest_rights_holder: str
-    # unique among active projects: a partial unique index (state <> 'rejected') in migration 0002
     forest_rights_certificate: str
     crediting_start: date
     crediting_years: int
-    description: str
-    state: str
+    description: str = Field(sa_type=sa.Text)
+    state: str = Field(index=True)
     developer_user_id: str = Field(index=True)
     developer_username: str
     buffer_pct: Decimal | None = Field(default=None, sa_type=sa.Numeric(5, 2))
@@ -56,9 +93,22 @@ class TimelineEntry(VerificationTable, table=True):
     """One step of a project's life: a transition, a report, a verification or an issuance."""
 
     __tablename__ = "project_timeline"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["project_id"], ["project.id"],
+                                name="project_timeline_project_id_fkey"),
+        sa.ForeignKeyConstraint(["monitoring_report_id"], ["monitoring_report.id"],
+                                name="project_timeline_monitoring_report_id_fkey"),
+        sa.Index("ix_project_timeline_project_id", "project_id", "seq"),
+        # a review is decided once: two approvals would mean two registry numbers
+        sa.Index("ux_project_timeline_decided", "project_id", unique=True,
+                 postgresql_where=sa.text("step IN ('registered', 'rejected')")),
+        # CreditsIssued is applied at most once per report, whatever the event's id
+        sa.Index("ux_project_timeline_credits_issued", "monitoring_report_id", unique=True,
+                 postgresql_where=sa.text("step = 'credits_issued'")),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)  # the order of the steps
-    project_id: str = Field(index=True)
+    project_id: str
     step: str  # filed, submitted, changes_requested, registered, rejected, monitoring_reported, ...
     from_state: str | None = None
     to_state: str
@@ -66,12 +116,48 @@ class TimelineEntry(VerificationTable, table=True):
     actor_user_id: str
     actor_username: str
     actor_role: str
-    comments: str = ""
+    comments: str = Field(default="", sa_type=sa.Text)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
 
 
 class MonitoringReport(VerificationTable, table=True):
     __tablename__ = "monitoring_report"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["project_id"], ["project.id"],
+                                name="monitoring_report_project_id_fkey"),
+        # one issuance per report: MonitoringVerified carries this id, credits issues it once
+        sa.UniqueConstraint("issuance_id", name="monitoring_report_issuance_id_key"),
+        # a period is a real span of days
+        sa.CheckConstraint("period_end > period_start", name="ck_monitoring_period"),
+        # a report claims net removals; nothing to credit is not a report
+        sa.CheckConstraint("claim_tco2e > 0", name="ck_monitoring_claim_positive"),
+        sa.CheckConstraint(one_of("state", ReportState), name="ck_monitoring_report_state"),
+        # the claim is derived, from figures that cannot be negative
+        sa.CheckConstraint("project_sink_tco2e >= 0 AND baseline_sink_tco2e >= 0 AND "
+                           "leakage_tco2e >= 0 AND claim_tco2e = project_sink_tco2e - "
+                           "baseline_sink_tco2e - leakage_tco2e", name="ck_monitoring_figures"),
+        # a verifier may credit less than the claim, never more (NULL passes: not verified)
+        sa.CheckConstraint("verified_tco2e > 0 AND verified_tco2e <= claim_tco2e",
+                           name="ck_monitoring_verified_quantity"),
+        # verification sets the quantity and the issuance id together, and only it does
+        sa.CheckConstraint("(state IN ('verified', 'issued')) = (verified_tco2e IS NOT NULL AND "
+                           "issuance_id IS NOT NULL)", name="ck_monitoring_verified_state"),
+        # CreditsIssued sets its five fields together, and only it does
+        sa.CheckConstraint("(state = 'issued') = (issued_quantity IS NOT NULL AND "
+                           "buffer_quantity IS NOT NULL AND serial_first IS NOT NULL AND "
+                           "serial_last IS NOT NULL AND issued_at IS NOT NULL)",
+                           name="ck_monitoring_issued_state"),
+        # less than a tonne verified issues 0 credits, never fewer (NULL passes: not issued)
+        sa.CheckConstraint("issued_quantity >= 0 AND buffer_quantity >= 0",
+                           name="ck_monitoring_issued_quantities"),
+        # no tonne is reported twice: live periods of one project never share a day
+        ExcludeConstraint(
+            (sa.column("project_id"), "="),
+            (sa.func.daterange(sa.column("period_start"), sa.column("period_end"),
+                               sa.literal_column("'[]'")), "&&"),
+            name="ex_monitoring_report_period", using="gist",
+            where=sa.text("state <> 'rejected'")),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True)
     project_id: str = Field(index=True)
@@ -81,12 +167,12 @@ class MonitoringReport(VerificationTable, table=True):
     baseline_sink_tco2e: Decimal = Field(sa_type=TCO2E)
     leakage_tco2e: Decimal = Field(sa_type=TCO2E)
     claim_tco2e: Decimal = Field(sa_type=TCO2E)
-    state: str
+    state: str = Field(index=True)
     submitted_by_user_id: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
     # set on verification
     verified_tco2e: Decimal | None = Field(default=None, sa_type=TCO2E)
-    issuance_id: str | None = Field(default=None, unique=True)
+    issuance_id: str | None = None
     # set from CreditsIssued
     issued_quantity: int | None = None
     buffer_quantity: int | None = None
@@ -96,15 +182,26 @@ class MonitoringReport(VerificationTable, table=True):
 
 
 class Verification(VerificationTable, table=True):
-    """A verifier's decision on a report; one per report (unique), whatever the decision."""
+    """A verifier's decision on a report; one per report, whatever the decision."""
 
     __tablename__ = "verification"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["monitoring_report_id"], ["monitoring_report.id"],
+                                name="verification_monitoring_report_id_fkey"),
+        # one decision per report: parallel verifiers cannot both publish MonitoringVerified
+        sa.UniqueConstraint("monitoring_report_id", name="verification_monitoring_report_id_key"),
+        # a verified decision credits a positive quantity; a rejection credits nothing (its
+        # NULL quantity makes the last term NULL, which a check lets pass)
+        sa.CheckConstraint("decision IN ('verified', 'rejected') AND "
+                           "(decision = 'verified') = (verified_tco2e IS NOT NULL) AND "
+                           "verified_tco2e > 0", name="ck_verification_decision"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True)
-    monitoring_report_id: str = Field(unique=True)
+    monitoring_report_id: str
     decision: str
     verified_tco2e: Decimal | None = Field(default=None, sa_type=TCO2E)
-    comments: str
+    comments: str = Field(sa_type=sa.Text)
     verifier_user_id: str
     verifier_username: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
@@ -114,18 +211,30 @@ class Document(VerificationTable, table=True):
     """A supporting document by its SHA-256, attached to a project or to one of its reports."""
 
     __tablename__ = "document"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["project_id"], ["project.id"], name="document_project_id_fkey"),
+        sa.ForeignKeyConstraint(["monitoring_report_id"], ["monitoring_report.id"],
+                                name="document_monitoring_report_id_fkey"),
+        # stored lower-case, so one document has one spelling
+        sa.CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="ck_document_sha256"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: str = Field(index=True)
     monitoring_report_id: str | None = Field(default=None, index=True)
     name: str
-    sha256: str
+    sha256: str = Field(sa_type=sa.String(64))
 
 
 class RegistryCounter(VerificationTable, table=True):
-    """Gap-free registry numbers: the row is locked, read and bumped in the approval's transaction."""
+    """Gap-free registry numbers: the row is locked, read and bumped in the approval's
+    transaction."""
 
     __tablename__ = "registry_counter"
+    __table_args__ = (
+        # numbers count up from 1
+        sa.CheckConstraint("value >= 0", name="ck_registry_counter_value"),
+    )
 
     name: str = Field(primary_key=True)
     value: int

@@ -1,7 +1,9 @@
 """Appending to a project's timeline, and the actors who are not people."""
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from collections.abc import Iterable
+
+from sqlmodel import Session, col, select
 
 from tanhui_shared.web.auth import Principal
 
@@ -27,18 +29,20 @@ def timeline_of(session: Session, project_id: str) -> list[TimelineEntry]:
     return list(session.exec(query.order_by(TimelineEntry.seq)))
 
 
-def attach_documents(session: Session, project_id: str, documents: list, *,
+def attach_documents(session: Session, project_id: str, documents: Iterable[tuple[str, str]], *,
                      monitoring_report_id: str | None = None) -> None:
-    for doc in documents:
+    """`documents`: (name, sha256) pairs; the hash is stored lower-case (one spelling each)."""
+    for name, sha256 in documents:
         session.add(Document(project_id=project_id, monitoring_report_id=monitoring_report_id,
-                             name=doc.name, sha256=doc.sha256.lower()))
+                             name=name, sha256=sha256.lower()))
 
 
 def documents_of(session: Session, project_id: str,
                  monitoring_report_id: str | None = None) -> list[Document]:
-    query = select(Document).where(Document.project_id == project_id,
-                                   Document.monitoring_report_id == monitoring_report_id)
+    """The project's own documents (None) or those of one of its reports."""
     if monitoring_report_id is None:
-        query = select(Document).where(Document.project_id == project_id,
-                                       Document.monitoring_report_id.is_(None))  # type: ignore[union-attr]
+        belongs = col(Document.monitoring_report_id).is_(None)
+    else:
+        belongs = col(Document.monitoring_report_id) == monitoring_report_id
+    query = select(Document).where(Document.project_id == project_id, belongs)
     return list(session.exec(query.order_by(Document.id)))

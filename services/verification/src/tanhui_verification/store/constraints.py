@@ -1,0 +1,65 @@
+"""What each named constraint of verification's schema means to a user.
+
+A write that a constraint refuses (because a code path forgot a check, or two requests raced
+past it) answers 409 with this sentence and the field, through the one mapping in tanhui_shared.
+The schema test checks that every constraint in a migrated database is listed here.
+"""
+from __future__ import annotations
+
+from tanhui_shared.errors import describe_constraints
+
+CONSTRAINTS: dict[str, tuple[str, str | None]] = {
+    # project
+    "project_project_number_key": ("this registry number belongs to another project",
+                                   "project_number"),
+    "ux_project_active_certificate": ("this forest-rights certificate is already used by "
+                                      "another active project", "forest_rights_certificate"),
+    "ck_project_state": ("not a project state", "state"),
+    "ck_project_kind": ("not a project kind", "kind"),
+    "ck_project_area": ("area_ha must be greater than 0 and at most 100,000 ha", "area_ha"),
+    "ck_project_crediting_window": ("the crediting period starts between 1990-01-01 and "
+                                    "2100-12-31 and lasts 1 to 100 years", "crediting_start"),
+    "ck_project_buffer_pct": ("buffer_pct must be between 10 and 30 %", "buffer_pct"),
+    "ck_project_registration": ("a registered project, and only a registered one, has a registry "
+                                "number, a buffer, an approver and a registration time", "state"),
+    # project_timeline
+    "project_timeline_project_id_fkey": ("no such project", "project_id"),
+    "project_timeline_monitoring_report_id_fkey": ("no such monitoring report", "report_id"),
+    "ux_project_timeline_decided": ("the project's review was already decided (registered or "
+                                    "rejected)", "state"),
+    "ux_project_timeline_credits_issued": ("credits were already issued for this monitoring "
+                                           "report", "issuance_id"),
+    # monitoring_report
+    "monitoring_report_project_id_fkey": ("no such project", "project_id"),
+    "monitoring_report_issuance_id_key": ("this issuance id belongs to another monitoring report",
+                                          "issuance_id"),
+    "ck_monitoring_period": ("period_end must be after period_start", "period_end"),
+    "ck_monitoring_claim_positive": ("the claim must be greater than zero", "project_sink_tco2e"),
+    "ck_monitoring_report_state": ("not a monitoring report state", "state"),
+    "ck_monitoring_figures": ("sinks and leakage are not negative, and the claim is project sink "
+                              "- baseline sink - leakage", "project_sink_tco2e"),
+    "ck_monitoring_verified_quantity": ("verified_tco2e must be greater than 0 and at most the "
+                                        "claim", "verified_tco2e"),
+    "ck_monitoring_verified_state": ("a verified or issued report, and only such a report, has "
+                                     "verified_tco2e and an issuance id", "state"),
+    "ck_monitoring_issued_state": ("an issued report, and only an issued one, has its credits, "
+                                   "serials and issue time", "state"),
+    "ck_monitoring_issued_quantities": ("issued and buffer quantities are not negative",
+                                        "issued_quantity"),
+    "ex_monitoring_report_period": ("the period overlaps another reported period of this project",
+                                    "period_start"),
+    # verification
+    "verification_monitoring_report_id_key": ("this monitoring report already has a verification "
+                                              "decision", "report_id"),
+    "verification_monitoring_report_id_fkey": ("no such monitoring report", "report_id"),
+    "ck_verification_decision": ("a decision is verified, with verified_tco2e greater than 0, or "
+                                 "rejected, without it", "decision"),
+    # document
+    "document_project_id_fkey": ("no such project", "project_id"),
+    "document_monitoring_report_id_fkey": ("no such monitoring report", "report_id"),
+    "ck_document_sha256": ("sha256 must be 64 lowercase hexadecimal characters", "sha256"),
+    # registry_counter
+    "ck_registry_counter_value": ("a registry counter is never negative", None),
+}
+
+describe_constraints(CONSTRAINTS)

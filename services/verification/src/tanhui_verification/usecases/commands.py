@@ -1,0 +1,73 @@
+"""What a caller asks for, validated before any use case runs: the request bodies of the API.
+
+Every figure is bounded here, so a well-formed value that no rule could accept (a date that would
+overflow, a tonnage of 1e300) is a 422 naming its field, never a 500 further down. Text fields
+refuse what PostgreSQL cannot store (ApiModel).
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field
+
+from tanhui_shared.web.models import ApiModel
+
+from ..domain.rules import (EARLIEST_CREDITING_START, LATEST_CREDITING_START, MAX_AREA_HA,
+                            MAX_TCO2E, TCO2E_PLACES, ProjectKind)
+
+AreaHa = Annotated[Decimal, Field(gt=0, le=MAX_AREA_HA, max_digits=10, decimal_places=4,
+                                  description="hectares, > 0 and <= 100,000, 4 decimals at most")]
+Tco2e = Annotated[Decimal, Field(ge=0, le=MAX_TCO2E, max_digits=12, decimal_places=TCO2E_PLACES,
+                                 description="tonnes CO2e, 0 .. 10,000,000, 4 decimals at most")]
+BufferPct = Annotated[Decimal, Field(max_digits=5, decimal_places=2,
+                                     description="non-permanence buffer, 10-30 %, 2 decimals")]
+CreditingStart = Annotated[date, Field(
+    ge=EARLIEST_CREDITING_START, le=LATEST_CREDITING_START,
+    description="1990-01-01 .. 2100-12-31: the Kyoto base year to a century ahead")]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+Comments = Annotated[str, Field(max_length=4000)]
+
+
+class Body(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DocumentIn(Body):
+    name: Text
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$", description="64 hex characters")]
+
+
+class ProjectFiling(Body):
+    name: Text
+    kind: ProjectKind
+    county: Text
+    area_ha: AreaHa
+    forest_rights_holder: Text
+    forest_rights_certificate: Text
+    crediting_start: CreditingStart
+    crediting_years: Annotated[int, Field(strict=True, ge=1, le=100)]
+    description: Annotated[str, Field(max_length=20_000)] = ""
+    documents: Annotated[list[DocumentIn], Field(max_length=100)] = []
+
+
+class ReviewIn(Body):
+    decision: Literal["approve", "reject", "request_changes"]
+    comments: Comments = ""
+    buffer_pct: BufferPct | None = None
+
+
+class MonitoringFiling(Body):
+    period_start: date
+    period_end: date
+    project_sink_tco2e: Tco2e
+    baseline_sink_tco2e: Tco2e
+    leakage_tco2e: Tco2e
+    documents: Annotated[list[DocumentIn], Field(max_length=100)] = []
+
+
+class VerificationIn(Body):
+    decision: Literal["verified", "rejected"]
+    verified_tco2e: Tco2e | None = None
+    comments: Comments = ""

@@ -1,0 +1,80 @@
+"""Filing a project, submitting it for review, and the verifier's design review."""
+from __future__ import annotations
+
+from tanhui_shared.errors import Conflict, NotFound
+from tanhui_shared.messaging.outbox import utcnow
+from tanhui_shared.uow import UnitOfWork
+from tanhui_shared.web.auth import Principal
+
+from ..domain.independence import check_developer, check_may_review
+from ..domain.lifecycle import (REVIEW_ACTIONS, ProjectAction, ProjectState, next_project_state)
+from ..domain.rules import (RuleViolation, check_buffer_pct, check_crediting_start,
+                            check_crediting_years)
+from ..store import projects
+from ..store.tables import Project
+from ..store.timeline import append_step, attach_documents
+from .commands import ProjectFiling, ReviewIn
+from .transitions import apply_transition
+
+CERTIFICATE_FIELD = "forest_rights_certificate"
+
+
+def file_project(uow: UnitOfWork, developer: Principal, filing: ProjectFiling) -> Project:
+    """A draft, with its documents and the first step of its timeline."""
+    check_crediting_start(filing.crediting_start)
+    check_crediting_years(filing.kind, filing.crediting_years)
+    session = uow.session
+    # A friendly answer for the usual case; a concurrent filing of the same certificate is
+    # refused by the partial unique index (ux_project_active_certificate) instead.
+    if projects.certificate_in_use(session, filing.forest_rights_certificate):
+        raise Conflict(f"forest-rights certificate {filing.forest_rights_certificate!r} is "
+                       "already used by another active project", field=CERTIFICATE_FIELD,
+                       code="certificate-in-use")
+    project = Project(**filing.model_dump(exclude={"documents"}), state=ProjectState.DRAFT,
+                      developer_user_id=developer.user_id, developer_username=developer.username)
+    session.add(project)
+    session.flush()
+    attach_documents(session, project.id, [(d.name, d.sha256) for d in filing.documents])
+    append_step(session, project.id, "filed", developer, from_state=None, to_state=project.state)
+    return project
+
+
+def submit_project(uow: UnitOfWork, developer: Principal, project_id: str) -> Project:
+    project = _locked_project(uow, project_id)
+    check_developer(project.developer_user_id, developer.user_id, "submit it")
+    after = next_project_state(project.state, ProjectAction.SUBMIT)
+    before = apply_transition(uow.session, project, ProjectAction.SUBMIT, after)
+    append_step(uow.session, project.id, "submitted", developer, from_state=before, to_state=after)
+    return project
+
+
+def review_project(uow: UnitOfWork, verifier: Principal, project_id: str,
+                   review: ReviewIn) -> Project:
+    """Approve (the project is registered under the next registry number), reject, or request
+    changes. Of parallel reviews of one project, exactly one applies; the others answer 409."""
+    project = _locked_project(uow, project_id)
+    check_may_review(project.developer_user_id, verifier.user_id)
+    action = REVIEW_ACTIONS[review.decision]
+    after = next_project_state(project.state, action)
+    if action is ProjectAction.APPROVE:
+        registration = {"buffer_pct": check_buffer_pct(review.buffer_pct),
+                        "approved_by_user_id": verifier.user_id,
+                        "project_number": projects.next_project_number(uow.session),
+                        "registered_at": utcnow()}
+    else:
+        if review.buffer_pct is not None:
+            raise RuleViolation("buffer_pct", "buffer_pct is only set when approving")
+        if not review.comments.strip():
+            raise RuleViolation("comments", f"say why when you {review.decision.replace('_', ' ')}")
+        registration = {}
+    before = apply_transition(uow.session, project, action, after, **registration)
+    append_step(uow.session, project.id, str(after), verifier, from_state=before, to_state=after,
+                comments=review.comments)
+    return project
+
+
+def _locked_project(uow: UnitOfWork, project_id: str) -> Project:
+    project = projects.lock_project(uow.session, project_id)
+    if project is None:
+        raise NotFound(f"no project {project_id}", field="project_id")
+    return project
