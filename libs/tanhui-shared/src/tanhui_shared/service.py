@@ -26,6 +26,7 @@ from .web import health
 from .web.auth import KeyLookup, TokenVerifier
 from .web.problems import install_problem_handlers
 from .web.request_id import RequestIdMiddleware
+from .web.storable_params import StorableParamsMiddleware
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -46,6 +47,7 @@ def create_service_app(settings: ServiceSettings, routers: Sequence[APIRouter], 
     app.state.engine = engine
     app.state.token_verifier = TokenVerifier(key_lookup(engine), settings.jwt_issuer,
                                              settings.jwt_audience)
+    app.add_middleware(StorableParamsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(health.router)

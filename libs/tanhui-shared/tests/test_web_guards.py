@@ -1,0 +1,48 @@
+"""Text PostgreSQL cannot store is refused at the edge with a 422 naming the field."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tanhui_shared.web.models import ApiModel
+from tanhui_shared.web.problems import install_problem_handlers
+from tanhui_shared.web.storable_params import StorableParamsMiddleware
+
+
+class Note(ApiModel):
+    text: str
+    tags: list[str] = []
+    ref: str | None = None
+
+
+def _client() -> TestClient:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(StorableParamsMiddleware)
+
+    @app.post("/notes/{note_id}")
+    def post(note_id: str, note: Note, county: str | None = None) -> dict:
+        return {"id": note_id, "text": note.text, "county": county}
+
+    return TestClient(app)
+
+
+def test_lone_surrogates_and_nul_in_bodies_name_the_field() -> None:
+    client = _client()
+    cases = [('{"text": "\\ud800"}', "text"), ('{"text": "a", "ref": "\\udfff"}', "ref"),
+             ('{"text": "a", "tags": ["ok", "b\\u0000"]}', "tags"), ('{"text": "a\\u0000"}', "text")]
+    for body, field in cases:
+        reply = client.post("/notes/n1", content=body, headers={"content-type": "application/json"})
+        assert reply.status_code == 422, body
+        assert reply.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in reply.json()["errors"]] == [field]
+
+
+def test_nul_in_path_or_query_names_the_parameter() -> None:
+    client = _client()
+    ok = client.post("/notes/n1?county=Shunqing", json={"text": "fine 好"})
+    assert ok.status_code == 200 and ok.json()["county"] == "Shunqing"
+    for url, field in [("/notes/n%001", "path"), ("/notes/n1?county=a%00", "county")]:
+        reply = client.post(url, json={"text": "a"})
+        assert reply.status_code == 422
+        assert reply.json()["errors"][0]["field"] == field
