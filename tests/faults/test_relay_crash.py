@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import text
-from sqlmodel import Session
 
 from tanhui_accounts.domain.identity import Role
-from tanhui_accounts.store.users import open_identity
+from tanhui_accounts.usecases.identity import register_user
 from tanhui_shared.db import make_engine
 from tanhui_shared.devstack import Stack
 from tanhui_shared.messaging.kafka import ensure_topics
 from tanhui_shared.settings import REPO_ROOT
+from tanhui_shared.uow import in_unit_of_work
 
 from fault_support import report, wait_for
 
@@ -39,10 +39,9 @@ def test_a_relay_killed_between_publish_and_mark_leaves_every_effect_applied_onc
     accounts, credits = make_engine(urls["accounts"]), make_engine(urls["credits"])
     try:
         for batch in range(USERS // 50):  # committed business transactions: registrations
-            with Session(accounts) as session, session.begin():
-                for i in range(50):
-                    open_identity(session, f"crash-{batch}-{i}-{uuid.uuid4().hex[:6]}", "-",
-                                  Role.CITIZEN if i % 2 else Role.ORGANIZER)
+            in_unit_of_work(accounts, lambda uow, batch=batch: [
+                register_user(uow, f"crash-{batch}-{i}-{uuid.uuid4().hex[:6]}", "-",
+                              Role.CITIZEN if i % 2 else Role.ORGANIZER) for i in range(50)])
         stack.start(only=["accounts-relay", "credits-consumer"])
         relay = stack.processes["accounts-relay"]
         assert relay.popen.wait(timeout=60) == 137, "the relay should die at its crash point"

@@ -46,3 +46,17 @@ def test_nul_in_path_or_query_names_the_parameter() -> None:
         reply = client.post(url, json={"text": "a"})
         assert reply.status_code == 422
         assert reply.json()["errors"][0]["field"] == field
+
+
+def test_an_unprintable_idempotency_key_is_a_422() -> None:
+    from tanhui_shared.web.idempotency import IdempotentRequest
+    from tanhui_shared.web.problems import Problem
+
+    for key in ("a\x00b", "tab\there"):
+        try:
+            IdempotentRequest(key, "POST", "/x", b"{}")
+        except Problem as refused:
+            assert refused.status == 422 and refused.extensions["field"] == "Idempotency-Key"
+        else:
+            raise AssertionError(f"{key!r} was accepted")
+    assert IdempotentRequest("order-42", "POST", "/x", b"{}").key == "order-42"

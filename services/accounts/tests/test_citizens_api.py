@@ -10,12 +10,12 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from tanhui_accounts.domain.points import EntryKind
-from tanhui_accounts.events.handlers import release_redemption, settle_redemption
+from tanhui_accounts.events.handlers import on_redemption_completed, on_redemption_rejected
 from tanhui_accounts.store.points import post_entry
 from tanhui_accounts.store.tables import GreenTrip, PointsAccount, PointsEntry, Redemption
-from tanhui_accounts.store.trips import lock_points_accounts
 from tanhui_shared.contracts import RedemptionCompleted, RedemptionRejected, RedemptionRequested
 from tanhui_shared.messaging import OutboxMessage
+from tanhui_shared.uow import in_unit_of_work
 
 NOON = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)  # 12:00 in the city
 
@@ -33,8 +33,8 @@ def account_of(accounts, user_id) -> PointsAccount:
 
 
 def grant_points(accounts, user_id: str, points: int) -> None:
-    with Session(accounts.engine) as session, session.begin():
-        post_entry(session, lock_points_accounts(session, [user_id])[user_id], EntryKind.EARN, points)
+    in_unit_of_work(accounts.engine,
+                    lambda uow: post_entry(uow.session, user_id, EntryKind.EARN, points))
 
 
 def test_a_trip_earns_points_once_per_external_id(accounts):
@@ -134,11 +134,11 @@ def test_the_redemption_saga_settles_or_releases_once_whatever_the_answers(accou
     rejected = RedemptionRejected(redemption_id=refused["id"], user_id=user["id"],
                                   reason="the inclusion pool is empty")
     late_rejection = RedemptionRejected(redemption_id=done["id"], user_id=user["id"], reason="late")
-    for handler, answer in [(settle_redemption, completed), (release_redemption, rejected),
-                            (settle_redemption, completed), (release_redemption, late_rejection),
-                            (release_redemption, rejected)]:  # duplicated and reordered answers
-        with Session(accounts.engine) as session, session.begin():
-            handler(session, None, answer)
+    for handler, answer in [(on_redemption_completed, completed), (on_redemption_rejected, rejected),
+                            (on_redemption_completed, completed),
+                            (on_redemption_rejected, late_rejection),
+                            (on_redemption_rejected, rejected)]:  # duplicated and reordered answers
+        in_unit_of_work(accounts.engine, lambda uow: handler(uow, None, answer))  # noqa: B023
 
     account = account_of(accounts, user["id"])
     assert (account.balance, account.held) == (150_000, 0)  # one settled, one given back

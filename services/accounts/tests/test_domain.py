@@ -11,7 +11,8 @@ from tanhui_accounts.domain.points import (EntryKind, InsufficientPoints, Points
                                            RedemptionState, settle_entry)
 from tanhui_accounts.domain.reports import Activity, ActivityError, compute_report
 from tanhui_accounts.domain.travel import RULES, Mode, credit_trip, implausible_speed
-from tanhui_accounts.domain.trip_batch import CitizenHistory, TripClaim, decide_trips
+from tanhui_accounts.domain.trip_batch import (CitizenHistory, TripClaim, daily_earnings,
+                                               decide_trips, trip_time_problem)
 from tanhui_accounts.domain.units import IncompatibleUnit, convert
 from tanhui_accounts.domain.uscc import check_character, uscc_problem
 
@@ -162,3 +163,27 @@ def test_points_never_go_negative_and_holds_settle_or_release_once():
     assert settle_entry(RedemptionState.PENDING, RedemptionState.REJECTED) is EntryKind.RELEASE
     assert settle_entry(RedemptionState.COMPLETED, RedemptionState.REJECTED) is None
     assert settle_entry(RedemptionState.REJECTED, RedemptionState.REJECTED) is None
+
+
+def test_accepted_points_count_towards_their_modes_cap_row_and_the_days_total():
+    decisions = decide_trips([claim(0, 0, 20), claim(1, 30, 20, mode=Mode.WALK, km="1"),
+                              claim(2, 60, 20, "x0")], {}, RULES)  # the last is a duplicate
+    day = decisions[0].claim.local_day
+    assert daily_earnings(decisions, RULES) == {
+        ("u1", day, "bike"): (29, 400), ("u1", day, "walk"): (9, 200), ("u1", day, "all"): (38, 1000)}
+
+
+def test_the_history_takes_the_days_cap_rows_as_they_are():
+    past = CitizenHistory()
+    day = claim(0, 0, 1).local_day
+    past.already_earned(day, "bike", 390)
+    past.already_earned(day, "all", 995)
+    decision, = decide_trips([claim(0, 0, 20)], {"u1": past}, RULES)
+    assert decision.points == 5 and "daily cap of 1000" in decision.reason
+
+
+def test_trip_times_must_convert_without_overflow_and_be_recent_enough():
+    assert "out of the range" in trip_time_problem(datetime.fromisoformat("0001-01-01T00:00:00+14:00"))
+    assert "out of the range" in trip_time_problem(datetime.fromisoformat("9999-12-31T23:00:00-12:00"))
+    assert "before 2020-01-01" in trip_time_problem(datetime(2019, 12, 31, 23, tzinfo=UTC))
+    assert trip_time_problem(T0) is None

@@ -10,11 +10,12 @@ from sqlmodel import Session, select
 
 from tanhui_accounts.domain.factors import EmissionFactor
 from tanhui_accounts.domain.uscc import ALPHABET, check_character
-from tanhui_accounts.events.handlers import note_retirement_against_report
-from tanhui_accounts.store.factors import publish_factor_version
+from tanhui_accounts.events.handlers import on_credits_retired
 from tanhui_accounts.store.tables import CarbonReport, Enterprise, ReportLineRow
+from tanhui_accounts.usecases.enterprises import publish_factor
 from tanhui_shared.contracts import CreditsRetired, ReportFiled
 from tanhui_shared.messaging import OutboxMessage
+from tanhui_shared.uow import in_unit_of_work
 
 MIXED = [
     {"factor_code": "fuel.raw_coal", "quantity": "100", "unit": "t"},
@@ -138,10 +139,9 @@ def test_a_new_factor_version_never_changes_a_filed_report(accounts):
     line = [{"factor_code": "grid.national.2023", "quantity": "1000", "unit": "kWh"}]
     old = accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports", headers=headers,
                              json={"period": "2021", "activities": line}).json()
-    with Session(accounts.engine) as session, session.begin():
-        publish_factor_version(session, EmissionFactor(
-            "grid.national.2023", "National grid average electricity 2023", 2, "kWh",
-            Decimal("0.0006"), "a hypothetical correction notice", "2023-r1", date(2023, 1, 1)))
+    in_unit_of_work(accounts.engine, lambda uow: publish_factor(uow, EmissionFactor(
+        "grid.national.2023", "National grid average electricity 2023", 2, "kWh",
+        Decimal("0.0006"), "a hypothetical correction notice", "2023-r1", date(2023, 1, 1))))
     try:
         new = accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports", headers=headers,
                                  json={"period": "2020", "activities": line}).json()
@@ -153,11 +153,10 @@ def test_a_new_factor_version_never_changes_a_filed_report(accounts):
         library = {f["code"]: f for f in accounts.http.get("/api/v1/factors").json()}
         assert library["grid.national.2023"]["version"] == "2023-r1"
     finally:  # restore the published version for the other tests of this module
-        with Session(accounts.engine) as session, session.begin():
-            publish_factor_version(session, EmissionFactor(
-                "grid.national.2023", "National grid average electricity 2023", 2, "kWh",
-                Decimal("0.0005306"), "MEE & NBS 2023 electricity CO2 emission factors (published 2025)",
-                "2023-r2", date(2023, 1, 1)))
+        in_unit_of_work(accounts.engine, lambda uow: publish_factor(uow, EmissionFactor(
+            "grid.national.2023", "National grid average electricity 2023", 2, "kWh",
+            Decimal("0.0005306"), "MEE & NBS 2023 electricity CO2 emission factors (published 2025)",
+            "2023-r2", date(2023, 1, 1))))
 
 
 def test_disclosures_show_net_emissions_once_credits_are_retired_against_a_report(accounts):
@@ -170,8 +169,7 @@ def test_disclosures_show_net_emissions_once_credits_are_retired_against_a_repor
                              quantity=60, serial_ranges=["NC-FS-0001-2025-000000001-000000060"],
                              report_id=report["id"], retired_at="2026-01-01T00:00:00Z")
     for _ in range(2):  # delivered twice: counted once
-        with Session(accounts.engine) as session, session.begin():
-            note_retirement_against_report(session, None, retired)
+        in_unit_of_work(accounts.engine, lambda uow: on_credits_retired(uow, None, retired))
     public = [d for d in accounts.http.get("/api/v1/disclosures?period=2019").json()
               if d["report_id"] == report["id"]]
     assert public == [public[0]] and public[0]["retired_tco2e"] == 60

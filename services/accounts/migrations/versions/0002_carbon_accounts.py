@@ -114,8 +114,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "points_entry",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-                  autoincrement=True),
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
         sa.Column("user_id", sa.String, nullable=False),
         sa.Column("kind", sa.String, nullable=False),
         sa.Column("points", sa.BigInteger, nullable=False),
@@ -129,8 +128,7 @@ def upgrade() -> None:
     op.create_index("ix_points_entry_user", "points_entry", ["user_id", "id"])
     # a redemption is held, and settled or released, at most once each
     op.create_index("ux_points_entry_redemption", "points_entry", ["redemption_id", "kind"],
-                    unique=True, postgresql_where=sa.text("redemption_id IS NOT NULL"),
-                    sqlite_where=sa.text("redemption_id IS NOT NULL"))
+                    unique=True, postgresql_where=sa.text("redemption_id IS NOT NULL"))
     op.create_table(
         "green_trip",
         sa.Column("id", sa.String, primary_key=True),

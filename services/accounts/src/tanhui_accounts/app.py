@@ -4,11 +4,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tanhui_shared.service import create_service_app
+from tanhui_shared.uow import in_unit_of_work
 
 from .api import auth, citizens, enterprises, jwks, stats
-from .events.signing_keys import announce_signing_key
 from .security import load_previous_keys, load_signing_key
 from .settings import AccountsSettings, get_settings
+from .usecases.identity import publish_signing_keys
 
 
 def create_app(settings: AccountsSettings | None = None) -> FastAPI:
@@ -24,6 +25,6 @@ def create_app(settings: AccountsSettings | None = None) -> FastAPI:
     )
     app.state.signing_key = key
     app.state.published_keys = list(published.values())
-    for jwk in published.values():
-        announce_signing_key(app.state.engine, jwk)
+    # Announced over Kafka once, so the other services can verify our tokens without calling us.
+    in_unit_of_work(app.state.engine, lambda uow: publish_signing_keys(uow, list(published.values())))
     return app

@@ -8,24 +8,25 @@ import argparse
 import getpass
 import sys
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
-
 from tanhui_shared.db import make_engine
+from tanhui_shared.errors import Conflict
+from tanhui_shared.uow import in_unit_of_work
 
 from .domain.identity import Role
 from .security import hash_password
 from .settings import get_settings
 from .store.tables import User
-from .store.users import open_identity
+from .usecases.identity import register_user
 
 
 def create_user(database_url: str, username: str, password: str, role: Role) -> User:
+    """Any role, the operator-only ones included; raises Conflict if the username is taken."""
     engine = make_engine(database_url, pool_size=1)
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        user = open_identity(session, username, hash_password(password), role)
-    engine.dispose()
-    return user
+    try:
+        return in_unit_of_work(engine, lambda uow: register_user(uow, username,
+                                                                 hash_password(password), role))
+    finally:
+        engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,11 +52,12 @@ def create_user_interactively(database_url: str, username: str, role: Role,
         return 2
     try:
         user = create_user(database_url, username, password, role)
-    except IntegrityError:
+    except Conflict:
         print(f"error: username {username!r} is taken; choose another", file=sys.stderr)
         return 1
     print(f"created {user.role} {user.username} ({user.id})")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -44,6 +44,9 @@ class IdempotentRequest:
         if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
             raise Problem(422, f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters",
                           field="Idempotency-Key")
+        if key is not None and not key.isprintable():  # a NUL would fail in the driver as a 500
+            raise Problem(422, "Idempotency-Key must be printable characters",
+                          field="Idempotency-Key")
         self.key = key
         canonical = body
         try:  # the same JSON with other spacing or key order is the same request

@@ -10,6 +10,15 @@ from typing import Any
 from pydantic import BaseModel, field_validator
 
 
+def is_storable(text: str) -> bool:
+    """True for text PostgreSQL can hold: no NUL, encodable as UTF-8."""
+    try:
+        _storable(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _storable(value: Any) -> Any:
     if isinstance(value, str):
         if "\x00" in value:

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..context import request_id_var
@@ -103,6 +104,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(503, "The database is unavailable; retry with the same "
                                 "Idempotency-Key shortly.", headers={"Retry-After": "2"},
                                 instance=request.url.path)
+
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _pool_exhausted(request: Request, exc: SQLAlchemyTimeoutError) -> JSONResponse:
+        # every pooled connection is busy: overload, not a fault of the request
+        log.warning("database connection pool exhausted")
+        return problem_response(503, "The service is busy; retry with the same Idempotency-Key "
+                                "shortly.", headers={"Retry-After": "1"}, instance=request.url.path)
 
     @app.exception_handler(DBAPIError)
     async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:

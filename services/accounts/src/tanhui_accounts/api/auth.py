@@ -7,21 +7,24 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy.exc import IntegrityError
 
+from tanhui_shared.errors import NotFound
 from tanhui_shared.service import SessionDep
+from tanhui_shared.uow import run_unit_of_work
 from tanhui_shared.web.auth import CurrentUser
+from tanhui_shared.web.models import ApiModel, is_storable
 from tanhui_shared.web.problems import Problem
 
 from ..domain.identity import RESERVED_USERNAMES, SELF_REGISTRABLE, Role
 from ..security import hash_password, password_matches
 from ..store.tables import User
-from ..store.users import find_user, open_identity
+from ..store.users import find_user
+from ..usecases.identity import register_user
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 
 
-class Registration(BaseModel):
+class Registration(ApiModel):
     username: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{2,63}$",
                           description="3-64 characters: lower-case letters, digits, _ . -")
     password: str = Field(min_length=8, max_length=128)
@@ -56,19 +59,18 @@ class AccessToken(BaseModel):
 
 
 @router.post("/auth/register", status_code=201, response_model=UserView)
-def register(body: Registration, session: SessionDep) -> User:
-    try:
-        with session.begin():
-            user = open_identity(session, body.username, hash_password(body.password), body.role)
-    except IntegrityError:
-        raise Problem(409, f"username {body.username!r} is already taken", field="username") from None
-    return user
+def register(body: Registration, session: SessionDep) -> UserView:
+    password_hash = hash_password(body.password)  # slow on purpose: outside the transaction
+    user = run_unit_of_work(session, lambda uow: register_user(uow, body.username, password_hash,
+                                                               body.role))
+    return UserView.model_validate(user, from_attributes=True)
 
 
 @router.post("/auth/token", response_model=AccessToken)
 def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep,
                 request: Request) -> AccessToken:
-    user = find_user(session, form.username)
+    # A name PostgreSQL cannot hold is no user's: the same answer as any unknown name.
+    user = find_user(session, form.username) if is_storable(form.username) else None
     if not password_matches(user.password_hash if user else None, form.password) or user is None:
         raise Problem(401, "wrong username or password", headers={"WWW-Authenticate": "Bearer"})
     settings = request.app.state.settings
@@ -83,5 +85,5 @@ def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: 
 def me(principal: CurrentUser, session: SessionDep) -> User:
     user = session.get(User, principal.user_id)
     if user is None:
-        raise Problem(404, "this token's user no longer exists")
+        raise NotFound("this token's user no longer exists")
     return user

@@ -6,22 +6,25 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
 
-from tanhui_shared.contracts import RedemptionRequested
-from tanhui_shared.messaging import record_event
 from tanhui_shared.service import SessionDep
+from tanhui_shared.errors import NotFound
+from tanhui_shared.uow import UnitOfWork
 from tanhui_shared.web.auth import Principal, require_role
 from tanhui_shared.web.idempotency import Idempotency
-from tanhui_shared.web.problems import Problem
+from tanhui_shared.web.models import ApiModel
 from tanhui_shared.web.quantities import WholeQuantity
 
-from ..domain.points import EntryKind, InsufficientPoints, RedemptionState
+from ..domain.errors import NoPointsAccount
+from ..domain.points import EntryKind, RedemptionState
 from ..domain.travel import RULES, Mode
-from ..domain.trip_batch import TripClaim
-from ..store.points import ledger_page, post_entry
-from ..store.tables import GreenTrip, PointsAccount, Redemption, User
-from ..store.trips import lock_points_accounts, record_trips
+from ..domain.trip_batch import trip_time_problem
+from ..store.points import ledger_page
+from ..store.tables import PointsAccount, Redemption
+from ..usecases.redemptions import request_redemption
+from ..usecases import trips
+from .params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["personal carbon accounts"])
 Citizen = Annotated[Principal, Depends(require_role("citizen"))]
@@ -30,11 +33,21 @@ TransitOperator = Annotated[Principal, Depends(require_role("transit_operator"))
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-class TripIn(BaseModel):
+def _trip_time(moment: datetime) -> datetime:
+    if problem := trip_time_problem(moment):
+        raise ValueError(problem)
+    return moment
+
+
+# A time the trip rules can work with: converting it to UTC or the city's day cannot overflow.
+TripTime = Annotated[AwareDatetime, AfterValidator(_trip_time)]
+
+
+class TripIn(ApiModel):
     mode: Mode
     distance_km: Decimal = Field(gt=0, le=1000, max_digits=10, decimal_places=3, allow_inf_nan=False)
-    started_at: AwareDatetime
-    ended_at: AwareDatetime
+    started_at: TripTime
+    ended_at: TripTime
     external_id: str = Field(min_length=1, max_length=128)
 
     @field_validator("ended_at")
@@ -52,7 +65,7 @@ class OperatorTripIn(TripIn):
     username: str = Field(min_length=1, max_length=64)
 
 
-class TripBatch(BaseModel):
+class TripBatch(ApiModel):
     trips: list[OperatorTripIn] = Field(min_length=1, max_length=10_000)
 
 
@@ -78,50 +91,32 @@ class BatchOut(BaseModel):
     points_awarded: int
 
 
-def _claim(index: int, user_id: str, trip: TripIn) -> TripClaim:
-    return TripClaim(index, user_id, trip.mode, trip.distance_km, trip.started_at.astimezone(UTC),
-                     trip.ended_at.astimezone(UTC), trip.external_id)
-
-
 @router.post("/trips", response_model=TripOut, status_code=201)
-def record_trip(trip: TripIn, citizen: Citizen, session: SessionDep) -> TripOut:
+def record_trip(trip: TripIn, citizen: Citizen, session: SessionDep, idem: Idempotency):
     """Record one trip. A repeated external_id is answered with the first trip (nothing added)."""
-    with session.begin():
-        (decision, trip_id), = record_trips(session, [_claim(0, citizen.user_id, trip)],
-                                            citizen.user_id, RULES)
-        if decision.status == "rejected":
-            raise Problem(422, decision.reason, title="Trip not credited", field="trip",
-                          reason=decision.reason)
-        if decision.status == "duplicate":
-            first = session.exec(GreenTrip.__table__.select()
-                                 .where(GreenTrip.__table__.c.user_id == citizen.user_id)
-                                 .where(GreenTrip.__table__.c.external_id == trip.external_id)).one()
-            return TripOut(id=first.id, status="duplicate", mode=first.mode,
-                           distance_km=first.distance_km, reduction_g=first.reduction_g,
-                           points=first.points, capped_by=first.capped_by)
-    return TripOut(id=trip_id, status="accepted", mode=trip.mode, distance_km=trip.distance_km,
-                   reduction_g=decision.reduction_g, points=decision.points,
-                   capped_by=decision.reason)
+    def record(uow: UnitOfWork) -> TripOut:
+        recorded = trips.record_trip(uow, citizen.user_id, mode=trip.mode,
+                                     distance_km=trip.distance_km, started_at=trip.started_at,
+                                     ended_at=trip.ended_at, external_id=trip.external_id)
+        return TripOut.model_validate(recorded, from_attributes=True)
+
+    return idem.execute(session, citizen.user_id, record, status_code=201)
 
 
 @router.post("/trips/batch", response_model=BatchOut)
-def record_trip_batch(batch: TripBatch, operator: TransitOperator, session: SessionDep) -> BatchOut:
+def record_trip_batch(batch: TripBatch, operator: TransitOperator, session: SessionDep,
+                      idem: Idempotency):
     """Transit operators' feed: up to 10,000 card records naming their citizens."""
-    with session.begin():
-        names = sorted({t.username for t in batch.trips})
-        ids = dict(session.exec(User.__table__.select().with_only_columns(
-            User.__table__.c.username, User.__table__.c.id)
-            .where(User.__table__.c.username.in_(names))).all())
-        rejected = [Rejection(index=i, reason=f"unknown citizen {t.username!r}")
-                    for i, t in enumerate(batch.trips) if t.username not in ids]
-        claims = [_claim(i, ids[t.username], t) for i, t in enumerate(batch.trips) if t.username in ids]
-        results = record_trips(session, claims, operator.user_id, RULES) if claims else []
-    rejected += [Rejection(index=d.claim.index, reason=d.reason) for d, _ in results
-                 if d.status == "rejected"]
-    return BatchOut(accepted=sum(d.status == "accepted" for d, _ in results),
-                    duplicates=sum(d.status == "duplicate" for d, _ in results),
-                    rejected=sorted(rejected, key=lambda r: r.index),
-                    points_awarded=sum(d.points for d, _ in results))
+    records = [trips.CardRecord(t.username, t.mode, t.distance_km, t.started_at, t.ended_at,
+                                t.external_id) for t in batch.trips]
+
+    def record(uow: UnitOfWork) -> BatchOut:
+        outcome = trips.record_trip_batch(uow, operator.user_id, records)
+        return BatchOut(accepted=outcome.accepted, duplicates=outcome.duplicates,
+                        rejected=[Rejection(index=i, reason=r) for i, r in outcome.rejected],
+                        points_awarded=outcome.points_awarded)
+
+    return idem.execute(session, operator.user_id, record)
 
 
 class LedgerEntryOut(BaseModel):
@@ -151,7 +146,7 @@ def my_carbon_account(citizen: Citizen, session: SessionDep,
                       offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> CarbonAccountOut:
     account = session.get(PointsAccount, citizen.user_id)
     if account is None:
-        raise Problem(404, "no personal carbon account for this user")
+        raise NoPointsAccount()
     total, entries = ledger_page(session, citizen.user_id, limit, offset)
     return CarbonAccountOut(
         balance=account.balance, on_hold=account.held, available=account.balance - account.held,
@@ -160,7 +155,7 @@ def my_carbon_account(citizen: Citizen, session: SessionDep,
         entries=[LedgerEntryOut.model_validate(e, from_attributes=True) for e in entries])
 
 
-class RedemptionIn(BaseModel):
+class RedemptionIn(ApiModel):
     points: WholeQuantity
 
 
@@ -178,34 +173,16 @@ class RedemptionOut(BaseModel):
 @router.post("/me/redemptions", response_model=RedemptionOut, status_code=202)
 def redeem_points(body: RedemptionIn, citizen: Citizen, session: SessionDep, idem: Idempotency):
     """Hold the points and ask credits to retire sink credits in the citizen's name."""
-    if body.points % RULES.points_per_credit:
-        raise Problem(422, f"points must be a whole number of credits "
-                      f"({RULES.points_per_credit} points each)", field="points")
-
-    def hold() -> RedemptionOut:
-        accounts = lock_points_accounts(session, [citizen.user_id])
-        if not accounts:
-            raise Problem(404, "no personal carbon account for this user")
-        redemption = Redemption(user_id=citizen.user_id, points=body.points,
-                                quantity=body.points // RULES.points_per_credit,
-                                state=RedemptionState.PENDING.value)
-        try:
-            post_entry(session, accounts[citizen.user_id], EntryKind.HOLD, body.points, redemption.id)
-        except InsufficientPoints as exc:
-            raise Problem(409, str(exc), title="Not enough points", field="points") from None
-        session.add(redemption)
-        record_event(session, RedemptionRequested(
-            redemption_id=redemption.id, user_id=citizen.user_id, username=citizen.username,
-            points=redemption.points, quantity=redemption.quantity))
-        session.flush()
+    def redeem(uow: UnitOfWork) -> RedemptionOut:
+        redemption = request_redemption(uow, citizen.user_id, citizen.username, body.points)
         return RedemptionOut.model_validate(redemption, from_attributes=True)
 
-    return idem.execute(session, citizen.user_id, hold, status_code=202)
+    return idem.execute(session, citizen.user_id, redeem, status_code=202)
 
 
 @router.get("/me/redemptions/{redemption_id}", response_model=RedemptionOut)
-def my_redemption(redemption_id: str, citizen: Citizen, session: SessionDep) -> Redemption:
+def my_redemption(redemption_id: Id, citizen: Citizen, session: SessionDep) -> Redemption:
     redemption = session.get(Redemption, redemption_id)
     if redemption is None or redemption.user_id != citizen.user_id:
-        raise Problem(404, "no such redemption")
+        raise NotFound("no such redemption")
     return redemption

@@ -8,27 +8,29 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, field_validator
 
-from tanhui_shared.contracts import ReportFiled
-from tanhui_shared.messaging import record_event
+from tanhui_shared.errors import NotFound
 from tanhui_shared.service import SessionDep
+from tanhui_shared.uow import UnitOfWork
 from tanhui_shared.web.auth import CurrentUser, Principal, require_role
 from tanhui_shared.web.idempotency import Idempotency
-from tanhui_shared.web.problems import Problem
+from tanhui_shared.web.models import ApiModel
 
-from ..domain.reports import Activity, ActivityError, compute_report
+from ..domain.reports import Activity
 from ..domain.uscc import uscc_problem
-from ..store.enterprises import (current_reports, is_member, lines_of, member_ids, report_revisions,
-                                 reports_of, retired_against)
+from ..store.enterprises import current_reports, is_member, lines_of, reports_of, retired_against
 from ..store.factors import current_factors
-from ..store.tables import CarbonReport, Enterprise, EnterpriseMember, ReportLineRow
+from ..store.tables import CarbonReport, Enterprise
+from ..usecases import enterprises as usecases
+from .params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["enterprise carbon accounts"])
 EnterpriseUser = Annotated[Principal, Depends(require_role("enterprise"))]
 
-PERIOD = r"^\d{4}(-(Q[1-4]|0[1-9]|1[0-2]))?$"  # a year, a quarter or a month
+# A year, a quarter or a month, in ASCII digits only: `\d` would also take ２０２４ or ٢٠٢٤.
+PERIOD = r"^[0-9]{4}(-(Q[1-4]|0[1-9]|1[0-2]))?$"
 
 
-class EnterpriseIn(BaseModel):
+class EnterpriseIn(ApiModel):
     name: str = Field(min_length=1, max_length=200)
     uscc: str = Field(description="统一社会信用代码, 18 characters with its check character")
     county: str = Field(min_length=1, max_length=50)
@@ -55,15 +57,8 @@ class EnterpriseOut(BaseModel):
 @router.post("/enterprises", response_model=EnterpriseOut, status_code=201)
 def register_enterprise(body: EnterpriseIn, user: EnterpriseUser, session: SessionDep,
                         idem: Idempotency):
-    def register() -> EnterpriseOut:
-        if session.exec(Enterprise.__table__.select()
-                        .where(Enterprise.__table__.c.uscc == body.uscc)).first():
-            raise Problem(409, "an enterprise with this unified social credit code is registered",
-                          field="uscc")
-        enterprise = Enterprise(**body.model_dump(), created_by=user.user_id)
-        session.add(enterprise)
-        session.add(EnterpriseMember(enterprise_id=enterprise.id, user_id=user.user_id))
-        session.flush()
+    def register(uow: UnitOfWork) -> EnterpriseOut:
+        enterprise = usecases.create_enterprise(uow, user.user_id, **body.model_dump())
         return EnterpriseOut.model_validate(enterprise, from_attributes=True)
 
     return idem.execute(session, user.user_id, register, status_code=201)
@@ -92,13 +87,13 @@ def factor_library(session: SessionDep) -> list[FactorOut]:
             for f in current_factors(session).values()]
 
 
-class ActivityIn(BaseModel):
+class ActivityIn(ApiModel):
     factor_code: str = Field(min_length=1)
     quantity: Decimal = Field(gt=0, le=Decimal("1e12"), allow_inf_nan=False, decimal_places=6)
     unit: str = Field(min_length=1)
 
 
-class ReportIn(BaseModel):
+class ReportIn(ApiModel):
     period: str = Field(pattern=PERIOD, description="2025, 2025-Q1 or 2025-03")
     activities: list[ActivityIn] = Field(min_length=1, max_length=500)
 
@@ -141,62 +136,33 @@ def _report_out(session, report: CarbonReport, retired: int | None = None) -> Re
                             for l in lines_of(session, report.id)])
 
 
-def _file(session, user: Principal, enterprise_id: str, body: ReportIn, revising: bool) -> ReportOut:
-    enterprise = session.get(Enterprise, enterprise_id)
-    if enterprise is None or not is_member(session, enterprise_id, user.user_id):
-        raise Problem(404, "no such enterprise")  # another tenant's: indistinguishable from absent
-    try:
-        figures = compute_report([Activity(a.factor_code, a.quantity, a.unit) for a in body.activities],
-                                 current_factors(session))
-    except ActivityError as exc:
-        raise Problem(422, str(exc), field=f"activities[{exc.index}].{exc.field}") from None
-    earlier = report_revisions(session, enterprise_id, body.period)
-    if earlier and not revising:
-        raise Problem(409, f"a report for {body.period} is already filed; file a correction with "
-                      f"POST /api/v1/reports/{earlier[-1].id}/revisions", field="period")
-    for old in earlier:
-        old.is_current = False
-        session.add(old)
-    report = CarbonReport(enterprise_id=enterprise_id, period=body.period,
-                          revision=len(earlier) + 1, supersedes_id=earlier[-1].id if earlier else None,
-                          scope1_tco2e=figures.scope1_tco2e, scope2_tco2e=figures.scope2_tco2e,
-                          total_tco2e=figures.total_tco2e, filed_by=user.user_id)
-    session.add(report)
-    for n, line in enumerate(figures.lines, start=1):
-        session.add(ReportLineRow(report_id=report.id, line_no=n, factor_code=line.factor.code,
-                                  factor_version=line.factor.version, factor_value=line.factor.value,
-                                  factor_unit=line.factor.unit, factor_source=line.factor.source,
-                                  scope=line.factor.scope, quantity=line.quantity, unit=line.unit,
-                                  tco2e=line.tco2e, derivation=line.derivation))
-    record_event(session, ReportFiled(report_id=report.id, enterprise_id=enterprise_id,
-                                      enterprise_name=enterprise.name, period=body.period,
-                                      revision=report.revision, total_tco2e=figures.total_tco2e,
-                                      member_user_ids=member_ids(session, enterprise_id)))
-    session.flush()
-    return _report_out(session, report, retired=0)
+def _activities(lines: list[ActivityIn]) -> list[Activity]:
+    return [Activity(a.factor_code, a.quantity, a.unit) for a in lines]
 
 
 @router.post("/enterprises/{enterprise_id}/reports", response_model=ReportOut, status_code=201)
-def file_report(enterprise_id: str, body: ReportIn, user: EnterpriseUser, session: SessionDep,
+def file_report(enterprise_id: Id, body: ReportIn, user: EnterpriseUser, session: SessionDep,
                 idem: Idempotency):
-    return idem.execute(session, user.user_id,
-                        lambda: _file(session, user, enterprise_id, body, revising=False), 201)
+    def file(uow: UnitOfWork) -> ReportOut:
+        report = usecases.file_report(uow, user.user_id, enterprise_id, body.period,
+                                      _activities(body.activities))
+        return _report_out(uow.session, report, retired=0)
+
+    return idem.execute(session, user.user_id, file, status_code=201)
 
 
-class RevisionIn(BaseModel):
+class RevisionIn(ApiModel):
     activities: list[ActivityIn] = Field(min_length=1, max_length=500)
 
 
 @router.post("/reports/{report_id}/revisions", response_model=ReportOut, status_code=201)
-def revise_report(report_id: str, body: RevisionIn, user: EnterpriseUser, session: SessionDep,
+def revise_report(report_id: Id, body: RevisionIn, user: EnterpriseUser, session: SessionDep,
                   idem: Idempotency):
-    """A correction: a new revision for the same period; the earlier one stays readable."""
-    def revise() -> ReportOut:
-        report = session.get(CarbonReport, report_id)
-        if report is None or not is_member(session, report.enterprise_id, user.user_id):
-            raise Problem(404, "no such report")
-        return _file(session, user, report.enterprise_id,
-                     ReportIn(period=report.period, activities=body.activities), revising=True)
+    """A correction of the period's current report: a new revision; the earlier one stays
+    readable. Revising a report that was already superseded is 409."""
+    def revise(uow: UnitOfWork) -> ReportOut:
+        report = usecases.revise_report(uow, user.user_id, report_id, _activities(body.activities))
+        return _report_out(uow.session, report, retired=0)
 
     return idem.execute(session, user.user_id, revise, status_code=201)
 
@@ -206,19 +172,19 @@ def _may_read(session, user: Principal, enterprise_id: str) -> bool:
 
 
 @router.get("/enterprises/{enterprise_id}/reports", response_model=list[ReportOut])
-def enterprise_reports(enterprise_id: str, user: CurrentUser, session: SessionDep) -> list[ReportOut]:
+def enterprise_reports(enterprise_id: Id, user: CurrentUser, session: SessionDep) -> list[ReportOut]:
     if session.get(Enterprise, enterprise_id) is None or not _may_read(session, user, enterprise_id):
-        raise Problem(404, "no such enterprise")
+        raise NotFound("no such enterprise")
     reports = reports_of(session, enterprise_id)
     retired = retired_against(session, [r.id for r in reports])
     return [_report_out(session, r, retired.get(r.id, 0)) for r in reports]
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut)
-def read_report(report_id: str, user: CurrentUser, session: SessionDep) -> ReportOut:
+def read_report(report_id: Id, user: CurrentUser, session: SessionDep) -> ReportOut:
     report = session.get(CarbonReport, report_id)
     if report is None or not _may_read(session, user, report.enterprise_id):
-        raise Problem(404, "no such report")
+        raise NotFound("no such report")
     return _report_out(session, report)
 
 

@@ -44,7 +44,8 @@ class CityStats(BaseModel):
 
 @router.get("/stats/city", response_model=CityStats)
 def city_stats(_: Regulator, session: SessionDep,
-               period: Annotated[str, Query(pattern=r"^\d{4}$", description="a year, e.g. 2025")]) -> CityStats:
+               period: Annotated[str, Query(pattern=r"^[0-9]{4}$",  # ASCII: \d takes ٢٠٢٤ too
+                                            description="a year, e.g. 2025")]) -> CityStats:
     """Reports whose period falls in the year (annual, quarterly or monthly), current revisions."""
     in_year = (col(CarbonReport.is_current)) & (col(CarbonReport.period).startswith(period))
 

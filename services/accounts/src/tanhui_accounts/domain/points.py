@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .errors import InsufficientPoints
+
 
 class EntryKind(StrEnum):
     EARN = "earn"  # a green trip
@@ -16,8 +18,11 @@ class EntryKind(StrEnum):
     SETTLE = "settle"  # the redemption completed: reserved points are spent
 
 
-class InsufficientPoints(ValueError):
-    pass
+def moves(kind: EntryKind, points: int) -> tuple[int, int]:
+    """What an entry adds to (balance, held). Stores apply these as increments, so the
+    database's range checks see every concurrent entry, even one that skipped the lock."""
+    return {EntryKind.EARN: (points, 0), EntryKind.HOLD: (0, points),
+            EntryKind.RELEASE: (0, -points), EntryKind.SETTLE: (-points, -points)}[kind]
 
 
 @dataclass(frozen=True)
@@ -32,17 +37,13 @@ class PointsPosition:
     def apply(self, kind: EntryKind, points: int) -> "PointsPosition":
         if points <= 0:
             raise ValueError("an entry moves a positive number of points")
-        if kind is EntryKind.EARN:
-            return PointsPosition(self.balance + points, self.held)
-        if kind is EntryKind.HOLD:
-            if points > self.available:
-                raise InsufficientPoints(f"{points} points asked, {self.available} available")
-            return PointsPosition(self.balance, self.held + points)
-        if points > self.held:  # release and settle only ever act on what a hold reserved
+        if kind is EntryKind.HOLD and points > self.available:
+            raise InsufficientPoints(f"{points} points asked, {self.available} available")
+        if kind in (EntryKind.RELEASE, EntryKind.SETTLE) and points > self.held:
+            # release and settle only ever act on what a hold reserved
             raise InsufficientPoints(f"{points} points to {kind.value}, only {self.held} held")
-        if kind is EntryKind.RELEASE:
-            return PointsPosition(self.balance, self.held - points)
-        return PointsPosition(self.balance - points, self.held - points)
+        balance, held = moves(kind, points)
+        return PointsPosition(self.balance + balance, self.held + held)
 
 
 class RedemptionState(StrEnum):

@@ -19,6 +19,9 @@ class Mode(StrEnum):
     EV = "ev"
 
 
+ALL_MODES = "all"  # the cap group of a day's total, beside one group per mode
+
+
 @dataclass(frozen=True)
 class Baseline:
     """The displaced trip: a private gasoline car."""
@@ -72,6 +75,10 @@ class TravelRules:
 
     def mode_cap(self, mode: Mode) -> int:
         return dict(self.daily_cap_points)[mode]
+
+    def daily_caps(self, mode: Mode) -> tuple[tuple[str, int], ...]:
+        """The cap groups a trip of `mode` counts towards, each with its cap: its mode's, the total."""
+        return ((mode.value, self.mode_cap(mode)), (ALL_MODES, self.daily_cap_total))
 
 
 RULES = TravelRules()

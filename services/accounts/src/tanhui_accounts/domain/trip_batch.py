@@ -8,13 +8,27 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from .travel import Mode, TravelRules, credit_trip, implausible_speed
+from .travel import ALL_MODES, Mode, TravelRules, credit_trip, implausible_speed
 
 CITY_TZ = ZoneInfo("Asia/Shanghai")  # daily caps follow the city's calendar day
+# No trip before the scheme began is creditable; the bound also keeps the date arithmetic done
+# on trips (the history window, the city's calendar day) far from the ends of datetime's range.
+EARLIEST_TRIP = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def trip_time_problem(moment: datetime) -> str | None:
+    """None if `moment` can be a trip's start or end, else what is wrong with it."""
+    try:
+        moment.astimezone(UTC), moment.astimezone(CITY_TZ)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is in year 0 in UTC
+        return "is out of the range of representable times"
+    if moment < EARLIEST_TRIP:
+        return f"must not be before {EARLIEST_TRIP.date().isoformat()}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,13 @@ class CitizenHistory:
     def add_points(self, day: date, mode: Mode, points: int) -> None:
         self.points_by_day_mode[(day, mode)] += points
         self.points_by_day[day] += points
+
+    def already_earned(self, day: date, group: str, points: int) -> None:
+        """What the day's cap row of `group` (a mode, or ALL_MODES) says was earned so far."""
+        if group == ALL_MODES:
+            self.points_by_day[day] = points
+        else:
+            self.points_by_day_mode[(day, Mode(group))] = points
 
     def record(self, claim: TripClaim, points: int) -> None:
         self.external_ids.add(claim.external_id)
@@ -87,3 +108,18 @@ def _decide(claim: TripClaim, past: CitizenHistory, rules: TravelRules) -> TripD
                          past.points_by_day[claim.local_day])
     past.record(claim, credit.points)
     return TripDecision(claim, "accepted", credit.capped_by, credit.reduction_g, credit.points)
+
+
+def daily_earnings(decisions: list[TripDecision], rules: TravelRules,
+                   ) -> dict[tuple[str, date, str], tuple[int, int]]:
+    """Points the accepted trips add to each (citizen, day, cap group), with that group's cap:
+    what the store adds to the day's cap rows, whose check refuses any sum above the cap."""
+    added: dict[tuple[str, date, str], tuple[int, int]] = {}
+    for decision in decisions:
+        if decision.status != "accepted" or not decision.points:
+            continue
+        claim = decision.claim
+        for group, cap in rules.daily_caps(claim.mode):
+            key = (claim.user_id, claim.local_day, group)
+            added[key] = (added.get(key, (0, cap))[0] + decision.points, cap)
+    return added

@@ -25,6 +25,11 @@ def current_factors(session: Session) -> dict[str, EmissionFactor]:
     return {row.code: _to_domain(row) for row in rows}
 
 
+def is_published(session: Session, code: str, version: str) -> bool:
+    return session.exec(select(FactorVersion.id).where(FactorVersion.code == code)
+                        .where(FactorVersion.version == version)).first() is not None
+
+
 def publish_factor_version(session: Session, factor: EmissionFactor) -> None:
     """A new version replaces the current one for new reports; filed reports keep their copy."""
     for row in session.exec(select(FactorVersion).where(FactorVersion.code == factor.code)

@@ -1,44 +1,61 @@
-"""Points entries that are not trips: redemption holds and their settlement or release."""
+"""Points entries that are not trips (redemption holds, their settlement or release), and reads."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from tanhui_shared.messaging.outbox import utcnow
 
-from ..domain.points import EntryKind, PointsPosition, RedemptionState, settle_entry
+from ..domain.points import EntryKind, PointsPosition, RedemptionState, moves
 from .tables import PointsAccount, PointsEntry, Redemption
-from .trips import lock_points_accounts
 
 
-def post_entry(session: Session, account: PointsAccount, kind: EntryKind, points: int,
-               redemption_id: str | None = None) -> None:
-    """Apply one entry to a locked account (raises InsufficientPoints) and append it."""
-    after = PointsPosition(account.balance, account.held).apply(kind, points)
-    account.balance, account.held = after.balance, after.held
-    session.add(account)
-    session.add(PointsEntry(user_id=account.user_id, kind=kind.value, points=points,
+def lock_position(session: Session, user_id: str) -> PointsPosition | None:
+    """The account's figures, locked until the transaction ends; None if there is no account."""
+    t = PointsAccount.__table__
+    row = session.execute(sa.select(t.c.balance, t.c.held).where(t.c.user_id == user_id)
+                          .with_for_update()).first()
+    return PointsPosition(row.balance, row.held) if row else None
+
+
+def post_entry(session: Session, user_id: str, kind: EntryKind, points: int,
+               redemption_id: str | None = None) -> PointsPosition:
+    """Append one entry and move the account by it; returns the account's new figures.
+
+    The move is an increment, and the entry records what the database returned: a concurrent
+    entry is never overwritten, and the account's range checks refuse the one that would break
+    them, even on a path that did not lock the account first."""
+    balance, held = moves(kind, points)
+    t = PointsAccount.__table__
+    after = session.execute(sa.update(t).where(t.c.user_id == user_id)
+                            .values(balance=t.c.balance + balance, held=t.c.held + held)
+                            .returning(t.c.balance, t.c.held)).one()
+    session.add(PointsEntry(user_id=user_id, kind=kind.value, points=points,
                             balance_after=after.balance, held_after=after.held,
                             redemption_id=redemption_id))
+    return PointsPosition(after.balance, after.held)
 
 
-def answer_redemption(session: Session, redemption_id: str, answer: RedemptionState,
-                      reason: str | None = None, certificate_id: str | None = None) -> bool:
-    """Settle (completed) or release (rejected) a pending redemption; False if already final."""
+def pending_redemption(session: Session, redemption_id: str) -> Redemption | None:
+    """The redemption, locked, if it is still waiting for credits' answer."""
     redemption = session.exec(select(Redemption).where(Redemption.id == redemption_id)
                               .with_for_update()).first()
-    if redemption is None:
-        return False  # not ours (or not yet visible): nothing to settle
-    kind = settle_entry(RedemptionState(redemption.state), answer)
-    if kind is None:
-        return False
-    account = lock_points_accounts(session, [redemption.user_id])[redemption.user_id]
-    post_entry(session, account, kind, redemption.points, redemption.id)
-    redemption.state = answer.value
-    redemption.reason = reason
-    redemption.certificate_id = certificate_id
-    redemption.settled_at = utcnow()
-    session.add(redemption)
-    return True
+    if redemption is None or redemption.state != RedemptionState.PENDING.value:
+        return None
+    return redemption
+
+
+def close_redemption(session: Session, redemption: Redemption, answer: RedemptionState,
+                     reason: str | None, certificate_id: str | None) -> bool:
+    """Move a redemption out of pending, once: the update is conditional on the state and its
+    row count says whether this answer is the one that closed it."""
+    t = Redemption.__table__
+    closed = session.execute(sa.update(t).where(t.c.id == redemption.id)
+                             .where(t.c.state == RedemptionState.PENDING.value)
+                             .values(state=answer.value, reason=reason,
+                                     certificate_id=certificate_id, settled_at=utcnow()))
+    session.expire(redemption)  # the row changed behind the ORM's back
+    return closed.rowcount == 1
 
 
 def ledger_page(session: Session, user_id: str, limit: int, offset: int) -> tuple[int, list[PointsEntry]]:

@@ -1,3 +1,5 @@
+"""accounts' table models: the one schema source (Alembic's target; a test checks a migrated database
+agrees). Every constraint is named, and store/constraints.py says what each one means to a user."""
 from __future__ import annotations
 
 import uuid
@@ -9,6 +11,8 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from tanhui_shared.messaging.outbox import utcnow
+
+from . import constraints  # noqa: F401 - registers what each named constraint means to a user
 
 
 class AccountsTable(SQLModel, registry=registry()):
@@ -26,9 +30,13 @@ def _ts() -> sa.DateTime:
 
 class User(AccountsTable, table=True):
     __tablename__ = "user_account"
+    __table_args__ = (
+        # one login per name, even when two registrations race
+        sa.UniqueConstraint("username", name="uq_user_account_username"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True)
-    username: str = Field(unique=True, index=True)
+    username: str
     password_hash: str
     role: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
@@ -49,6 +57,10 @@ class FactorVersion(AccountsTable, table=True):
     """One published version of an emission factor; never updated, only superseded."""
 
     __tablename__ = "emission_factor"
+    __table_args__ = (
+        # a published version is never rewritten: new values need a new version
+        sa.UniqueConstraint("code", "version", name="uq_emission_factor_code_version"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     code: str
@@ -60,17 +72,21 @@ class FactorVersion(AccountsTable, table=True):
     source: str
     valid_from: date
     valid_to: date | None = None
-    components: str | None = None  # JSON of the derivation's inputs, where there is one
+    components: str | None = Field(default=None, sa_type=sa.Text)  # JSON of the derivation's inputs, where there is one
     published_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
     superseded_at: datetime | None = Field(default=None, sa_type=_ts())
 
 
 class Enterprise(AccountsTable, table=True):
     __tablename__ = "enterprise"
+    __table_args__ = (
+        # the code identifies the legal entity: one registration each, even under parallel requests
+        sa.UniqueConstraint("uscc", name="uq_enterprise_uscc"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True)
     name: str
-    uscc: str = Field(unique=True)
+    uscc: str = Field(max_length=18)
     county: str
     industry: str
     created_by: str
@@ -86,6 +102,13 @@ class EnterpriseMember(AccountsTable, table=True):
 
 class CarbonReport(AccountsTable, table=True):
     __tablename__ = "carbon_report"
+    __table_args__ = (
+        # one revision number per period: two concurrent filings cannot both be revision 1
+        sa.UniqueConstraint("enterprise_id", "period", "revision", name="uq_carbon_report_revision"),
+        # disclosures and credits' retirements read "the" report of a period: never two
+        sa.Index("uq_carbon_report_current", "enterprise_id", "period", unique=True,
+                 postgresql_where=sa.text("is_current")),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True)
     enterprise_id: str = Field(index=True)
@@ -117,7 +140,7 @@ class ReportLineRow(AccountsTable, table=True):
     quantity: Decimal = Field(sa_type=sa.Numeric(24, 6))
     unit: str
     tco2e: Decimal = Field(sa_type=sa.Numeric(20, 4))
-    derivation: str
+    derivation: str = Field(sa_type=sa.Text)
 
 
 class ReportRetirement(AccountsTable, table=True):
@@ -136,10 +159,16 @@ class ReportRetirement(AccountsTable, table=True):
 
 class PointsAccount(AccountsTable, table=True):
     __tablename__ = "points_account"
+    __table_args__ = (
+        # the database refuses what the ledger must never show, whichever path forgot its lock
+        sa.CheckConstraint("balance >= 0", name="ck_points_account_balance_not_negative"),
+        sa.CheckConstraint("held >= 0 AND held <= balance",
+                           name="ck_points_account_held_within_balance"),
+    )
 
     user_id: str = Field(primary_key=True)
-    balance: int = 0
-    held: int = 0
+    balance: int = Field(default=0, sa_type=sa.BigInteger)
+    held: int = Field(default=0, sa_type=sa.BigInteger)
     reduction_g: Decimal = Field(default=Decimal(0), sa_type=sa.Numeric(20, 1))
 
 
@@ -147,13 +176,29 @@ class PointsEntry(AccountsTable, table=True):
     """Append-only: the account's balance is the running sum of these."""
 
     __tablename__ = "points_entry"
+    __table_args__ = (
+        # an entry moves points; its direction is its kind
+        sa.CheckConstraint("points > 0", name="ck_points_entry_points_positive"),
+        # the running figures an entry records obey the account's own ranges
+        sa.CheckConstraint("balance_after >= 0", name="ck_points_entry_balance_after_not_negative"),
+        sa.CheckConstraint("held_after >= 0 AND held_after <= balance_after",
+                           name="ck_points_entry_held_after_within_balance"),
+        # a citizen's ledger page, newest first
+        sa.Index("ix_points_entry_user", "user_id", "id"),
+        # a redemption is held, and settled or released, at most once each...
+        sa.Index("uq_points_entry_redemption_kind", "redemption_id", "kind", unique=True,
+                 postgresql_where=sa.text("redemption_id IS NOT NULL")),
+        # ...and never both settled and released
+        sa.Index("uq_points_entry_redemption_outcome", "redemption_id", unique=True,
+                 postgresql_where=sa.text("kind IN ('settle', 'release')")),
+    )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
     user_id: str
     kind: str
-    points: int
-    balance_after: int
-    held_after: int
+    points: int = Field(sa_type=sa.BigInteger)
+    balance_after: int = Field(sa_type=sa.BigInteger)
+    held_after: int = Field(sa_type=sa.BigInteger)
     trip_id: str | None = None
     redemption_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
@@ -161,6 +206,12 @@ class PointsEntry(AccountsTable, table=True):
 
 class GreenTrip(AccountsTable, table=True):
     __tablename__ = "green_trip"
+    __table_args__ = (
+        # one trip per (citizen, external id): a card tap fed twice at once is recorded once
+        sa.UniqueConstraint("user_id", "external_id", name="uq_green_trip_external_id"),
+        # a citizen's trips around a time window (overlap checks)
+        sa.Index("ix_green_trip_user_time", "user_id", "started_at"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True)
     user_id: str
@@ -179,13 +230,35 @@ class GreenTrip(AccountsTable, table=True):
 
 class Redemption(AccountsTable, table=True):
     __tablename__ = "redemption"
+    __table_args__ = (
+        # a redemption buys at least one whole credit with the points it holds
+        sa.CheckConstraint("points > 0", name="ck_redemption_points_positive"),
+        sa.CheckConstraint("quantity > 0", name="ck_redemption_quantity_positive"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True)
     user_id: str = Field(index=True)
-    points: int
+    points: int = Field(sa_type=sa.BigInteger)
     quantity: int
     state: str
     reason: str | None = None
     certificate_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
     settled_at: datetime | None = Field(default=None, sa_type=_ts())
+
+
+class DailyPoints(AccountsTable, table=True):
+    """Points a citizen earned on one of the city's calendar days in one cap group (a mode, or
+    "all" for the day's total), and the cap in force: updated in each trip's own transaction."""
+
+    __tablename__ = "daily_points"
+    __table_args__ = (
+        # a day's cap holds however many trips race for its last points, with or without locks
+        sa.CheckConstraint("earned >= 0 AND earned <= cap", name="ck_daily_points_within_cap"),
+    )
+
+    user_id: str = Field(primary_key=True)
+    local_day: date = Field(primary_key=True)
+    cap_group: str = Field(primary_key=True)
+    earned: int
+    cap: int

@@ -1,0 +1,98 @@
+"""Enterprise carbon accounts: registration, reports and their revisions, credits retired
+against reports, and new versions of emission factors."""
+from __future__ import annotations
+
+from tanhui_shared.contracts import CreditsRetired, ReportFiled
+from tanhui_shared.errors import Conflict, Invalid, NotFound
+from tanhui_shared.uow import UnitOfWork
+
+from ..domain.errors import PeriodAlreadyFiled, ReportSuperseded, UsccTaken
+from ..domain.factors import EmissionFactor
+from ..domain.reports import Activity, ActivityError, ReportFigures, compute_report
+from ..store import enterprises as store
+from ..store.factors import current_factors, is_published, publish_factor_version
+from ..store.tables import CarbonReport, Enterprise, EnterpriseMember
+
+
+def create_enterprise(uow: UnitOfWork, user_id: str, *, name: str, uscc: str, county: str,
+                      industry: str) -> Enterprise:
+    """Register an enterprise with its registrant as first member. The code's unique key
+    answers a registration racing this one."""
+    if store.uscc_registered(uow.session, uscc):
+        raise UsccTaken()
+    enterprise = Enterprise(name=name, uscc=uscc, county=county, industry=industry,
+                            created_by=user_id)
+    uow.session.add(enterprise)
+    uow.session.add(EnterpriseMember(enterprise_id=enterprise.id, user_id=user_id))
+    uow.session.flush()
+    return enterprise
+
+
+def file_report(uow: UnitOfWork, user_id: str, enterprise_id: str, period: str,
+                activities: list[Activity]) -> CarbonReport:
+    """Revision 1 of a period's report. A period already filed is a conflict (correct it with a
+    revision); a filing racing this one loses on the revision's unique key."""
+    enterprise = uow.session.get(Enterprise, enterprise_id)
+    if enterprise is None or not store.is_member(uow.session, enterprise_id, user_id):
+        raise NotFound("no such enterprise")  # another tenant's: indistinguishable from absent
+    figures = _figures(uow, activities)
+    if (current := store.current_report(uow.session, enterprise_id, period)) is not None:
+        raise PeriodAlreadyFiled(period, current.id)
+    return _add_revision(uow, enterprise, user_id, period, 1, None, figures)
+
+
+def revise_report(uow: UnitOfWork, user_id: str, report_id: str,
+                  activities: list[Activity]) -> CarbonReport:
+    """A correction: the next revision of the period, superseding `report_id`, which must be
+    the current one (a parallel revision of it finds it superseded and answers 409)."""
+    report = uow.session.get(CarbonReport, report_id)
+    if report is None or not store.is_member(uow.session, report.enterprise_id, user_id):
+        raise NotFound("no such report")
+    figures = _figures(uow, activities)
+    if not store.supersede(uow.session, report.id):
+        raise ReportSuperseded(report.id)
+    uow.session.expire(report)  # now superseded in the database
+    enterprise = uow.session.get(Enterprise, report.enterprise_id)
+    return _add_revision(uow, enterprise, user_id, report.period, report.revision + 1, report.id,
+                         figures)
+
+
+def _figures(uow: UnitOfWork, activities: list[Activity]) -> ReportFigures:
+    try:
+        return compute_report(activities, current_factors(uow.session))
+    except ActivityError as exc:
+        raise Invalid(str(exc), field=f"activities[{exc.index}].{exc.field}") from None
+
+
+def _add_revision(uow: UnitOfWork, enterprise: Enterprise, user_id: str, period: str,
+                  revision: int, supersedes_id: str | None, figures: ReportFigures) -> CarbonReport:
+    report = CarbonReport(enterprise_id=enterprise.id, period=period, revision=revision,
+                          supersedes_id=supersedes_id, scope1_tco2e=figures.scope1_tco2e,
+                          scope2_tco2e=figures.scope2_tco2e, total_tco2e=figures.total_tco2e,
+                          filed_by=user_id)
+    uow.session.add(report)
+    store.add_lines(uow.session, report.id, figures.lines)
+    uow.session.flush()  # the period's unique keys decide a race here, before the event
+    uow.emit(ReportFiled(report_id=report.id, enterprise_id=enterprise.id,
+                         enterprise_name=enterprise.name, period=period, revision=revision,
+                         total_tco2e=figures.total_tco2e,
+                         member_user_ids=store.member_ids(uow.session, enterprise.id)))
+    return report
+
+
+def note_retirement(uow: UnitOfWork, retired: CreditsRetired) -> None:
+    """Flows 3 and 5: a report's net emissions fall by what was retired against it (once per
+    retirement, however often the event arrives)."""
+    if retired.report_id is None:
+        return
+    store.add_retirement(uow.session, retired.retirement_id, retired.report_id, retired.quantity,
+                         retired.certificate_id, retired.retired_at)
+
+
+def publish_factor(uow: UnitOfWork, factor: EmissionFactor) -> None:
+    """A new version of a factor replaces the current one for new reports; filed reports keep
+    the copy they were computed with. A version is published once."""
+    if is_published(uow.session, factor.code, factor.version):
+        raise Conflict(f"{factor.code} version {factor.version} is already published; give the "
+                       "new values a new version", field="version")
+    publish_factor_version(uow.session, factor)

@@ -1,0 +1,34 @@
+"""Users and the token-signing keys announced to the other services."""
+from __future__ import annotations
+
+from typing import Any
+
+from tanhui_shared.contracts import SigningKeyPublished, UserRegistered
+from tanhui_shared.uow import UnitOfWork
+
+from ..domain.errors import UsernameTaken
+from ..domain.identity import Role, subject_kind
+from ..store.tables import User
+from ..store.users import add_user, find_user, note_published_key
+
+
+def register_user(uow: UnitOfWork, username: str, password_hash: str, role: Role) -> User:
+    """A new user (with a personal carbon account for a citizen), announced by `UserRegistered`
+    so credits opens its holding account. A name taken meanwhile fails on its unique key."""
+    if find_user(uow.session, username) is not None:
+        raise UsernameTaken(username)
+    user = add_user(uow.session, username, password_hash, role)
+    uow.emit(UserRegistered(user_id=user.id, username=username, role=role.value,
+                            subject_kind=subject_kind(role)))
+    return user
+
+
+def publish_signing_keys(uow: UnitOfWork, jwks: list[dict[str, Any]]) -> list[str]:
+    """Announce each key not announced yet, once however many instances start at the same time;
+    returns the kids announced now."""
+    announced = []
+    for jwk in jwks:
+        if note_published_key(uow.session, jwk["kid"]):
+            uow.emit(SigningKeyPublished(kid=jwk["kid"], jwk=jwk))
+            announced.append(jwk["kid"])
+    return announced

@@ -1,0 +1,93 @@
+"""One schema source: a freshly migrated accounts database is exactly what the table models
+declare, check constraints included, and revision 0003 moves existing data across."""
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from tanhui_accounts.domain.travel import RULES, Mode
+from tanhui_accounts.store.schema import METADATA
+from tanhui_shared.db import make_engine
+from tanhui_shared.settings import REPO_ROOT
+from tanhui_shared.testing.schema import schema_differences
+
+MIGRATIONS = REPO_ROOT / "services" / "accounts" / "migrations"
+
+# Every constraint and index as PostgreSQL prints it: Alembic's comparison skips check
+# constraints, so these are compared here, definitions and all.
+_CATALOGUE = sa.text("""
+SELECT c.conrelid::regclass::text, c.conname, c.contype::text, pg_get_constraintdef(c.oid)
+FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+WHERE n.nspname = 'public' AND c.conrelid::regclass::text <> 'alembic_version'
+UNION ALL
+SELECT tablename, indexname, 'index', indexdef FROM pg_indexes
+WHERE schemaname = 'public' AND tablename <> 'alembic_version'
+""")
+
+
+def catalogue(url: str) -> set[tuple[str, ...]]:
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            return {tuple(row) for row in conn.execute(_CATALOGUE)}
+    finally:
+        engine.dispose()
+
+
+def alembic(url: str, action, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    action(config, revision)
+
+
+def test_a_migrated_database_is_what_the_models_declare(migrated_database, new_database):
+    migrated = migrated_database("accounts")
+    assert schema_differences(migrated, METADATA) == []
+    declared = new_database("accounts_models")
+    engine = make_engine(declared, pool_size=1)
+    with engine.begin() as conn:
+        for metadata in METADATA:
+            metadata.create_all(conn)
+    engine.dispose()
+    in_migrations, in_models = catalogue(migrated), catalogue(declared)
+    assert (in_migrations - in_models, in_models - in_migrations) == (set(), set())
+    names = {name for _, name, _, _ in in_migrations}
+    assert {"ck_points_account_held_within_balance", "ck_daily_points_within_cap",
+            "uq_green_trip_external_id", "uq_carbon_report_current", "uq_enterprise_uscc"} <= names
+
+
+def test_0003_goes_down_and_up_again(migrated_database):
+    url = migrated_database("accounts")
+    alembic(url, command.downgrade, "0002")
+    names = {name for _, name, _, _ in catalogue(url)}
+    assert "points_never_negative" in names and "ck_daily_points_within_cap" not in names
+    alembic(url, command.upgrade, "head")
+    assert schema_differences(url, METADATA) == []
+
+
+def test_0003_fills_each_days_cap_rows_from_the_trips_already_recorded(new_database):
+    url = new_database("accounts_0002")
+    alembic(url, command.upgrade, "0002")
+    engine = make_engine(url, pool_size=1)
+    trip = ("INSERT INTO green_trip VALUES (:id, 'u1', :mode, 1, now(), now(), :day, :id, 'u1', "
+            "1, :points, NULL, now())")
+    with engine.begin() as conn:
+        for n, (mode, day, points) in enumerate([("metro", 1, 300), ("metro", 1, 300),
+                                                 ("bus", 1, 40), ("bus", 2, 100), ("walk", 2, 0)]):
+            conn.execute(sa.text(trip), {"id": f"t{n}", "mode": mode, "day": date(2025, 5, day),
+                                         "points": points})
+    alembic(url, command.upgrade, "head")
+    with engine.connect() as conn:
+        rows = {(r.local_day.day, r.cap_group): (r.earned, r.cap) for r in conn.execute(
+            sa.text("SELECT local_day, cap_group, earned, cap FROM daily_points"))}
+    engine.dispose()
+    assert rows == {
+        # a day past its cap before the cap was enforced keeps what it earned as its cap
+        (1, "metro"): (600, 600), (1, "bus"): (40, RULES.mode_cap(Mode.BUS)),
+        (1, "all"): (640, RULES.daily_cap_total),
+        (2, "bus"): (100, RULES.mode_cap(Mode.BUS)), (2, "all"): (100, RULES.daily_cap_total),
+    }
