@@ -21,18 +21,17 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import sqlalchemy as sa
-from sqlmodel import Session
 
 from tanhui_credits.events.handlers import HANDLERS, TOPICS
-from tanhui_credits.store.accounts import account_of
-from tanhui_credits.store.market import buy_and_retire, create_listing
+from tanhui_credits.usecases.market import create_listing, offset_event
+from tanhui_credits.usecases.retirements import retire_credits
+from tanhui_credits.usecases.transfers import transfer_credits
 from tanhui_credits.store.market_tables import LargeEvent
-from tanhui_credits.store.retirements import retire_from_account
-from tanhui_credits.store.transfers import transfer
 from tanhui_shared.contracts import CloudEvent, MonitoringVerified, UserRegistered
 from tanhui_shared.db import make_engine
 from tanhui_shared.messaging.consumer import ConsumerRunner
 from tanhui_shared.settings import REPO_ROOT
+from tanhui_shared.uow import in_unit_of_work
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 from common import RESULTS, fresh_database, machine, progress, provide_infrastructure, repeat, summary  # noqa: E402
@@ -53,10 +52,6 @@ def user(runner, role: str) -> SimpleNamespace:
     return person
 
 
-def account_id(engine, person) -> str:
-    with Session(engine) as session:
-        return account_of(session, person.id).id
-
 
 def seed(engine, runner, runs: int):
     progress("issuing credits and spreading them over 16 holders")
@@ -69,17 +64,19 @@ def seed(engine, runner, runs: int):
         verification_id="v", verifier_user_id="vv", period_start=date(2025, 1, 1),
         period_end=date(2025, 12, 31), vintage=2025, verified_tco2e=Decimal(need * 3),
         buffer_pct=Decimal(0)))
-    source = account_id(engine, developer)
-    holders = [account_id(engine, user(runner, "enterprise")) for _ in range(2 * THREADS)]
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    holders = [user(runner, "enterprise") for _ in range(2 * THREADS)]
+    buyer = user(runner, "organizer")
+    event = LargeEvent(organizer_user_id=buyer.id, name="嘉陵江马拉松", start_date=date(2026, 4, 1),
+                       end_date=date(2026, 4, 1), venue="南充", attendees=20_000, activity="{}",
+                       estimate="[]", total_tco2e=Decimal(need))
+
+    def spread_and_list(uow) -> None:
         for holder in holders:
-            transfer(session, source, holder, need // len(holders) + 1, actor_user_id=developer.id)
-        create_listing(session, source, developer.id, need + 10, Decimal("58.00"), None, None)
-        event = LargeEvent(organizer_user_id="organizer", name="嘉陵江马拉松", start_date=date(2026, 4, 1),
-                           end_date=date(2026, 4, 1), venue="南充", attendees=20_000, activity="{}",
-                           estimate="[]", total_tco2e=Decimal(need))
-        session.add(event)
-    buyer = account_id(engine, user(runner, "organizer"))
+            transfer_credits(uow, developer.id, holder.username, need // len(holders) + 1)
+        create_listing(uow, developer.id, need + 10, Decimal("58.00"))
+        uow.session.add(event)
+
+    in_unit_of_work(engine, spread_and_list)
     return holders, event, buyer
 
 
@@ -102,14 +99,12 @@ def main() -> None:
 
     def spread(thread: int, count: int) -> None:
         for i in range(count):
-            with Session(engine) as session, session.begin():
-                retire_from_account(session, holders[2 * thread + i % 2], 1, beneficiary="bench",
-                                    purpose="benchmark", retired_by_user_id=None)
+            in_unit_of_work(engine, lambda uow, i=i: retire_credits(
+                uow, holders[2 * thread + i % 2].id, 1, beneficiary="bench", purpose="benchmark"))
 
     def hot(thread: int, count: int) -> None:
         for _ in range(count):
-            with Session(engine) as session, session.begin():
-                buy_and_retire(session, event, buyer, 1)
+            in_unit_of_work(engine, lambda uow: offset_event(uow, buyer.id, event.id, 1))
 
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE bench_counter (id int primary key, n bigint not null)"))
@@ -129,7 +124,7 @@ def main() -> None:
     report = f"""# Retirement benchmark
 
 Machine: {machine()}; PostgreSQL from {infra.source}. {THREADS} threads, {PER_RUN} operations
-per run, {runs} runs per path, in-process store calls (no HTTP), one transaction each.
+per run, {runs} runs per path, in-process use cases (no HTTP), one transaction each.
 
 | path | rate |
 |---|---|

@@ -30,6 +30,7 @@ def test_a_known_path_with_another_method_is_a_405_listing_what_it_allows():
     assert found.route is None and found.allowed == ("GET", "POST")
     assert match("GET", "/api/v1/listings").route.access == "public"
     assert match("POST", "/api/v1/listings").route.access == "token"
+    assert match("POST", "/api/v1/listings/l-1/cancel").route.access == "token"
 
 
 def test_a_literal_segment_beats_a_parameter():

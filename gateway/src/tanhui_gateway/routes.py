@@ -95,6 +95,7 @@ ROUTES: tuple[Route, ...] = (
     _r("/api/v1/events/{id}/offsets", C, WRITE, "organizer"),
     _r("/api/v1/listings", C, WRITE),
     _r("/api/v1/listings", C, access="public"),
+    _r("/api/v1/listings/{id}/cancel", C, WRITE),
     _r("/api/v1/registry/*", C, access="public"),
     _r("/api/v1/certificates/*", C, access="public"),
 )

@@ -7,20 +7,22 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
+from tanhui_shared.errors import NotFound
 from tanhui_shared.service import SessionDep
+from tanhui_shared.uow import UnitOfWork
 from tanhui_shared.web.auth import CurrentUser, Principal, require_role
 from tanhui_shared.web.idempotency import Idempotency
-from tanhui_shared.web.problems import Problem
+from tanhui_shared.web.models import ApiModel
 from tanhui_shared.web.quantities import WholeQuantity
 
-from ..domain.event_estimate import Estimate, EventActivity, estimate
-from ..store.market import buy_and_retire, create_listing, open_listings, retired_for_event
+from ..domain.event_estimate import EventActivity
+from ..store.market import open_listings, retired_for_event
 from ..store.market_tables import LargeEvent, Listing
 from ..store.retirements import certificate_view
-from .errors import insufficient
-from .holdings import require_account
+from ..usecases.market import (Offset, cancel_listing, create_listing, offset_event,
+                               register_event)
 
 router = APIRouter(prefix="/api/v1", tags=["large events"])
 # a billion of any unit is beyond any event; it also keeps the total inside NUMERIC(18, 6)
@@ -28,18 +30,18 @@ Amount = Annotated[Decimal, Field(ge=0, le=Decimal("1e9"), allow_inf_nan=False)]
 Organizer = Annotated[Principal, Depends(require_role("organizer"))]
 
 
-class Fuels(BaseModel):
+class Fuels(ApiModel):
     diesel_t: Amount = Decimal(0)
     gasoline_t: Amount = Decimal(0)
     natural_gas_nm3: Amount = Decimal(0)
 
 
-class Travel(BaseModel):
+class Travel(ApiModel):
     mode: Literal["air", "rail", "car", "bus", "metro"]
     person_km: Amount
 
 
-class EventCreate(BaseModel):
+class EventCreate(ApiModel):
     name: str = Field(min_length=1, max_length=200)
     start_date: date
     end_date: date
@@ -73,30 +75,16 @@ class EventCreate(BaseModel):
             built_materials_kg=self.built_materials_kg, waste_kg=self.waste_kg)
 
 
-class ListingCreate(BaseModel):
+class ListingCreate(ApiModel):
     quantity: WholeQuantity
     price_per_tonne: Annotated[Decimal, Field(gt=0, le=Decimal("1e7"), max_digits=11,
                                               decimal_places=2, allow_inf_nan=False)]
-    project_id: str | None = None
+    project_id: str | None = Field(default=None, max_length=200)
     vintage: int | None = Field(default=None, ge=1000, le=9999)
 
 
-class OffsetRequest(BaseModel):
+class OffsetRequest(ApiModel):
     quantity: WholeQuantity | None = None  # default: the estimate rounded up
-
-
-def estimate_view(result: Estimate) -> dict[str, Any]:
-    return {
-        "total_tco2e": str(result.total_tco2e),
-        "by_category": {k: str(v) for k, v in result.by_category.items()},
-        "credits_to_neutralise": result.credits_to_neutralise(),
-        "lines": [{"activity": line.activity, "quantity": str(line.quantity),
-                   "tco2e": str(line.tco2e),
-                   "factor": {"code": line.factor.code, "value": str(line.factor.value),
-                              "unit": line.factor.unit, "source": line.factor.source,
-                              "version": line.factor.version}}
-                  for line in result.lines],
-    }
 
 
 def event_view(session, event: LargeEvent) -> dict[str, Any]:  # noqa: ANN001
@@ -115,69 +103,58 @@ def listing_view(listing: Listing) -> dict[str, Any]:
             "price_per_tonne": str(listing.price_per_tonne), "status": listing.status}
 
 
+def offset_view(offset: Offset, session, base_url: str) -> dict[str, Any]:  # noqa: ANN001
+    return {"quantity": offset.quantity,
+            "certificate": certificate_view(offset.certificate, base_url),
+            "payments": [{"listing_id": p.listing_id, "seller_user_id": p.seller_user_id,
+                          "quantity": p.quantity, "price_per_tonne": str(p.price_per_tonne),
+                          "amount": str(p.amount)} for p in offset.payments],
+            "event": event_view(session, offset.event)}
+
+
 @router.post("/events", status_code=201)
-def register_event(body: EventCreate, principal: Organizer, session: SessionDep,
-                   idem: Idempotency):
-    result = estimate(body.activity())
+def create_event(body: EventCreate, principal: Organizer, session: SessionDep,
+                 idem: Idempotency):
+    def register(uow: UnitOfWork) -> dict[str, Any]:
+        event = register_event(uow, principal.user_id, name=body.name,
+                               start_date=body.start_date, end_date=body.end_date,
+                               venue=body.venue, attendees=body.attendees,
+                               activity=body.activity(), submitted=body.model_dump_json())
+        return event_view(uow.session, event)
 
-    def do_it() -> dict[str, Any]:
-        event = LargeEvent(organizer_user_id=principal.user_id, name=body.name,
-                           start_date=body.start_date, end_date=body.end_date, venue=body.venue,
-                           attendees=body.attendees, activity=body.model_dump_json(),
-                           estimate=json.dumps(estimate_view(result)),
-                           total_tco2e=result.total_tco2e)
-        session.add(event)
-        session.flush()
-        return event_view(session, event)
-
-    return idem.execute(session, principal.user_id, do_it, status_code=201)
+    return idem.execute(session, principal.user_id, register, status_code=201)
 
 
 @router.get("/events/{event_id}")
 def get_event(event_id: str, session: SessionDep) -> dict[str, Any]:
     event = session.get(LargeEvent, event_id)
     if event is None:
-        raise Problem(404, f"no event {event_id}")
+        raise NotFound(f"no event {event_id}")
     return event_view(session, event)
 
 
 @router.post("/events/{event_id}/offsets", status_code=201)
-def offset_event(event_id: str, body: OffsetRequest, principal: Organizer, session: SessionDep,
-                 idem: Idempotency, request: Request):
-    def do_it() -> dict[str, Any]:
-        event = session.get(LargeEvent, event_id)
-        if event is None:
-            raise Problem(404, f"no event {event_id}")
-        if event.organizer_user_id != principal.user_id:
-            raise Problem(403, "only the event's organizer can offset it")
-        account = require_account(session, principal.user_id)
-        quantity = body.quantity or json.loads(event.estimate)["credits_to_neutralise"]
-        if quantity <= 0:
-            raise Problem(422, "the estimate is zero: give a quantity", field="quantity")
-        with insufficient():
-            certificate, payments = buy_and_retire(session, event, account.id, quantity)
-        return {"quantity": quantity,
-                "certificate": certificate_view(certificate,
-                                                request.app.state.settings.public_base_url),
-                "payments": [{"listing_id": p.listing_id, "seller_user_id": p.seller_user_id,
-                              "quantity": p.quantity, "price_per_tonne": str(p.price_per_tonne),
-                              "amount": str(p.amount)} for p in payments],
-                "event": event_view(session, event)}
-
-    return idem.execute(session, principal.user_id, do_it, status_code=201)
+def offset(event_id: str, body: OffsetRequest, principal: Organizer, session: SessionDep,
+           idem: Idempotency, request: Request):
+    base_url = request.app.state.settings.public_base_url
+    return idem.execute(session, principal.user_id, lambda uow: offset_view(offset_event(
+        uow, principal.user_id, event_id, body.quantity), uow.session, base_url),
+        status_code=201)
 
 
 @router.post("/listings", status_code=201, tags=["listings"])
 def list_credits(body: ListingCreate, principal: CurrentUser, session: SessionDep,
                  idem: Idempotency):
-    def do_it() -> dict[str, Any]:
-        account = require_account(session, principal.user_id)
-        with insufficient():
-            listing = create_listing(session, account.id, principal.user_id, body.quantity,
-                                     body.price_per_tonne, body.project_id, body.vintage)
-        return listing_view(listing)
+    return idem.execute(session, principal.user_id, lambda uow: listing_view(create_listing(
+        uow, principal.user_id, body.quantity, body.price_per_tonne, project_id=body.project_id,
+        vintage=body.vintage)), status_code=201)
 
-    return idem.execute(session, principal.user_id, do_it, status_code=201)
+
+@router.post("/listings/{listing_id}/cancel", tags=["listings"])
+def cancel(listing_id: str, principal: CurrentUser, session: SessionDep, idem: Idempotency):
+    """The seller withdraws an open listing; what it has left returns to the seller's holding."""
+    return idem.execute(session, principal.user_id, lambda uow: listing_view(cancel_listing(
+        uow, principal.user_id, listing_id)))
 
 
 @router.get("/listings", tags=["listings"])

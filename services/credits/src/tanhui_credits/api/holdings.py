@@ -1,21 +1,21 @@
 """The caller's holdings and transfers between holding accounts."""
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from dataclasses import asdict
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from tanhui_shared.service import SessionDep
 from tanhui_shared.web.auth import CurrentUser
 from tanhui_shared.web.idempotency import Idempotency
-from tanhui_shared.web.problems import Problem
+from tanhui_shared.web.models import ApiModel
 from tanhui_shared.web.quantities import WholeQuantity
 
-from ..store.accounts import account_by_username, account_of
 from ..store.blocks import serial_range
-from ..store.tables import HoldingAccount
-from ..store.transfers import holdings, transfer
-from .errors import insufficient
+from ..store.holdings import holdings
+from ..usecases.common import require_account
+from ..usecases.transfers import transfer_credits
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
@@ -35,19 +35,11 @@ class Holdings(BaseModel):
     blocks: list[SerialBlockView]
 
 
-class TransferRequest(BaseModel):
+class TransferRequest(ApiModel):
     to_username: str = Field(min_length=1, max_length=64)
     quantity: WholeQuantity
-    project_id: str | None = None
+    project_id: str | None = Field(default=None, max_length=200)
     vintage: int | None = Field(default=None, ge=1000, le=9999)
-
-
-def require_account(session, user_id: str) -> HoldingAccount:  # noqa: ANN001
-    account = account_of(session, user_id)
-    if account is None:
-        # Accounts open asynchronously from UserRegistered; right after registration this is normal.
-        raise Problem(404, "no holding account yet: it opens shortly after registration; retry")
-    return account
 
 
 @router.get("/holdings", response_model=Holdings)
@@ -63,20 +55,8 @@ def my_holdings(principal: CurrentUser, session: SessionDep) -> Holdings:
 
 
 @router.post("/transfers", status_code=201)
-def transfer_credits(body: TransferRequest, principal: CurrentUser, session: SessionDep,
-                     idem: Idempotency):
-    def do_it() -> dict:
-        sender = require_account(session, principal.user_id)
-        receiver = account_by_username(session, body.to_username)
-        if receiver is None:
-            raise Problem(404, f"no holding account for to_username {body.to_username!r}",
-                          field="to_username")
-        if receiver.id == sender.id:
-            raise Problem(422, "cannot transfer to yourself", field="to_username")
-        with insufficient():
-            moved = transfer(session, sender.id, receiver.id, body.quantity,
-                             actor_user_id=principal.user_id, project_id=body.project_id,
-                             vintage=body.vintage)
-        return {**moved, "from_username": sender.owner_username, "to_username": body.to_username}
-
-    return idem.execute(session, principal.user_id, do_it, status_code=201)
+def transfer(body: TransferRequest, principal: CurrentUser, session: SessionDep,
+             idem: Idempotency):
+    return idem.execute(session, principal.user_id, lambda uow: asdict(transfer_credits(
+        uow, principal.user_id, body.to_username, body.quantity, project_id=body.project_id,
+        vintage=body.vintage)), status_code=201)

@@ -6,10 +6,11 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from tanhui_shared.service import SessionDep
-from tanhui_shared.web.problems import Problem
+from tanhui_shared.errors import Invalid, NotFound
 
 from ..domain.serials import SerialBlock, parse_range
 from ..store.audit import verify_chain
+from ..store.reconcile import registry_discrepancies
 from ..store.registry import (blocks_containing, blocks_of_project, blocks_view, lineage,
                               project_totals)
 
@@ -20,7 +21,7 @@ def _serial(text: str, field: str) -> SerialBlock:
     try:
         return parse_range(text)
     except ValueError as exc:
-        raise Problem(422, str(exc), field=field) from None
+        raise Invalid(str(exc), field=field) from None
 
 
 @router.get("/projects")
@@ -39,17 +40,23 @@ def blocks(session: SessionDep, serial: str | None = Query(default=None),
                                                       current_only=True))
     if project_id:
         return blocks_view(session, blocks_of_project(session, project_id))
-    raise Problem(422, "give serial or project_id", field="serial")
+    raise Invalid("give serial or project_id", field="serial")
 
 
 @router.get("/serials/{serial}")
 def serial_lineage(serial: str, session: SessionDep) -> dict[str, Any]:
     found = lineage(session, _serial(serial, "serial"))
     if found is None:
-        raise Problem(404, f"serial {serial} was never issued", field="serial")
+        raise NotFound(f"serial {serial} was never issued", field="serial")
     return found
 
 
 @router.get("/audit/verify")
 def verify_audit_chain(session: SessionDep) -> dict[str, Any]:
-    return verify_chain(session)
+    """The hash chain (intact) and the balances recomputed from the blocks (balanced): issued =
+    held + retired + buffer per project and vintage, no live overlap, listings and retirements
+    that match their blocks. ok only when both hold."""
+    chain = verify_chain(session)
+    discrepancies = registry_discrepancies(session)
+    return {**chain, "balanced": not discrepancies, "discrepancies": discrepancies,
+            "ok": chain["intact"] and not discrepancies}

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
+from typing import Any
 
 from .emission_factors import BY_CODE, EmissionFactor
 
@@ -46,6 +47,20 @@ class Estimate:
     def credits_to_neutralise(self) -> int:
         """Whole credits covering the total: the estimate rounded up."""
         return int(self.total_tco2e.to_integral_value(rounding=ROUND_CEILING))
+
+    def as_record(self) -> dict[str, Any]:
+        """The estimate as stored with the event and shown to anyone: every factor it used."""
+        return {
+            "total_tco2e": str(self.total_tco2e),
+            "by_category": {k: str(v) for k, v in self.by_category.items()},
+            "credits_to_neutralise": self.credits_to_neutralise(),
+            "lines": [{"activity": line.activity, "quantity": str(line.quantity),
+                       "tco2e": str(line.tco2e),
+                       "factor": {"code": line.factor.code, "value": str(line.factor.value),
+                                  "unit": line.factor.unit, "source": line.factor.source,
+                                  "version": line.factor.version}}
+                      for line in self.lines],
+        }
 
 
 def estimate(activity: EventActivity, factors: Mapping[str, EmissionFactor] = BY_CODE) -> Estimate:

@@ -12,15 +12,23 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import TypeVar
 
+from tanhui_shared.errors import Conflict
+
 REGISTRY = "NC"  # the national registry's prefix
 UNIT_TYPE = "FS"  # forestry sink
 MAX_SERIAL = 999_999_999  # 9 digits
 _RANGE = re.compile(r"^NC-FS-(\d{4})-(\d{4})-(\d{9})(?:-(\d{9}))?$")
 
 
-class InsufficientCredits(Exception):
+class InsufficientCredits(Conflict):
+    """Fewer spendable credits (or listed credits, for a purchase) than the quantity asked for."""
+
+    code = "insufficient-credits"
+
     def __init__(self, wanted: int, available: int) -> None:
-        super().__init__(f"insufficient credits: {wanted} wanted, {available} available")
+        super().__init__(f"insufficient credits: quantity {wanted} requested, "
+                         f"{available} available", field="quantity", requested=wanted,
+                         available=available)
         self.wanted = wanted
         self.available = available
 

@@ -9,6 +9,7 @@ These usernames resolve to the system accounts even if a user registered the sam
 """
 from __future__ import annotations
 
+from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, select
 
 from .tables import HoldingAccount
@@ -41,15 +42,20 @@ def lock_account(session: Session, account_id: str) -> HoldingAccount:
 
 def open_account(session: Session, user_id: str, username: str, kind: str, event_id: str
                  ) -> HoldingAccount:
-    """Open the account unless it is open already (idempotent)."""
+    """Open the account unless it is open already (idempotent, also against a concurrent opening
+    from another event: UserRegistered and MonitoringVerified travel on different topics)."""
     existing = account_of(session, user_id)
     if existing is not None:
         return existing
     account = HoldingAccount(owner_user_id=user_id, owner_username=username, kind=kind,
                              opened_by_event=event_id)
-    session.add(account)
-    session.flush()
-    return account
+    session.execute(insert(HoldingAccount).values(
+        id=account.id, owner_user_id=user_id, owner_username=username, kind=kind,
+        opened_at=account.opened_at, opened_by_event=event_id)
+        .on_conflict_do_nothing(index_elements=["owner_user_id"]))
+    opened = account_of(session, user_id)
+    assert opened is not None  # ours, or the concurrent one's
+    return opened
 
 
 def usernames(session: Session, account_ids: set[str]) -> dict[str, str]:

@@ -51,6 +51,8 @@ class Journal:
         return entry_id
 
     def write(self, session: Session) -> list[AuditEntry]:
+        if not self._pending:
+            return []  # nothing moved (e.g. a rejected redemption): no need for the head's lock
         session.flush()
         written = [append(session, kind, details(), entry_id)
                    for entry_id, kind, details in self._pending]

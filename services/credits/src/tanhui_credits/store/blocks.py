@@ -1,17 +1,32 @@
 """Moving credits between block rows: split, reassign, retire. Every step is journaled.
 
 Callers lock first (the debited account, or the listings), then the blocks they read here
-(FOR UPDATE, by id), and write the journal last; see audit.Journal.
+(FOR UPDATE, by id); the use case's journal is written last (see usecases/common.py).
+
+A block leaves `active` only through `close`: a conditional UPDATE whose row count is checked, so
+a block some other transaction already closed (a lock forgotten somewhere) is refused, not
+closed twice. Its replacements are inserted after it is closed: the exclusion constraint
+`ex_block_live_serials` refuses a live block over serials another live block still holds.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
+
+from tanhui_shared.errors import Conflict
 
 from ..domain.serials import SerialBlock, choose_blocks, format_range, split
 from .audit import Journal
 from .tables import Block, new_id
+
+
+class BlockAlreadyClosed(Conflict):
+    """The block was moved or retired by another transaction after this one read it."""
+
+    code = "block-already-closed"
 
 
 def as_value(row: Block) -> SerialBlock:
@@ -44,6 +59,22 @@ def listed_blocks(session: Session, listing_id: str) -> list[Block]:
     return list(session.exec(query.order_by(Block.id).with_for_update()).all())
 
 
+def close(session: Session, row: Block, status: str, closed_by: str,
+          retirement_id: str | None = None) -> None:
+    """Close an active block (superseded or retired), once: 0 rows changed means someone else
+    closed it first, and the whole unit of work is refused."""
+    changed = session.execute(
+        update(Block).where(Block.id == row.id, Block.status == "active")
+        .values(status=status, closed_by=closed_by, retirement_id=retirement_id)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise BlockAlreadyClosed(f"serial block {row.id} ({serial_range(row)}) was moved or "
+                                 "retired by a concurrent request; nothing was written")
+    for name, value in (("status", status), ("closed_by", closed_by),
+                        ("retirement_id", retirement_id)):
+        set_committed_value(row, name, value)  # the row now says what the database says
+
+
 def _child(parent: Block, block: SerialBlock, created_by: str, *, account_id: str,
            listing_id: str | None) -> Block:
     return Block(project_id=parent.project_id, project_number=block.project_number,
@@ -67,11 +98,11 @@ def take(session: Session, journal: Journal, rows: list[Block], quantity: int) -
         kept, moved = split(block, count)
         assert kept is not None  # count < quantity
         entry_id = new_id()
+        close(session, row, "superseded", entry_id)  # before its parts exist: they overlap it
         kept_row = _child(row, kept, entry_id, account_id=row.account_id, listing_id=row.listing_id)
         moved_row = _child(row, moved, entry_id, account_id=row.account_id,
                            listing_id=row.listing_id)
-        row.status, row.closed_by = "superseded", entry_id
-        session.add_all([row, kept_row, moved_row])
+        session.add_all([kept_row, moved_row])
         journal.record("split", lambda p=row, k=kept_row, m=moved_row: {
             "parent": describe(p), "kept": describe(k), "moved": describe(m)}, entry_id)
         moving.append(moved_row)
@@ -82,14 +113,16 @@ def take(session: Session, journal: Journal, rows: list[Block], quantity: int) -
 def reassign(session: Session, journal: Journal, rows: list[Block], to_account_id: str, *,
              kind: str, listing_id: str | None = None, **references: Any) -> list[Block]:
     """Move whole blocks: each is superseded by an identical range in the receiving account
-    (or reserved for / released from a listing). `kind` is transfer or reserve."""
+    (or reserved for / released from a listing). `kind` is transfer, reserve or release."""
+    if not rows:
+        return []
     entry_id = new_id()
     moved = []
     for row in rows:
+        close(session, row, "superseded", entry_id)
         moved.append(_child(row, as_value(row), entry_id, account_id=to_account_id,
                             listing_id=listing_id))
-        row.status, row.closed_by = "superseded", entry_id
-    session.add_all(rows + moved)
+    session.add_all(moved)
     journal.record(kind, lambda: {
         "from_account_id": rows[0].account_id, "to_account_id": to_account_id,
         "listing_id": listing_id, "quantity": sum(r.quantity for r in rows),
@@ -104,8 +137,7 @@ def retire(session: Session, journal: Journal, rows: list[Block], retirement_id:
     """Close whole blocks as retired: final, they never move again."""
     entry_id = new_id()
     for row in rows:
-        row.status, row.closed_by, row.retirement_id = "retired", entry_id, retirement_id
-    session.add_all(rows)
+        close(session, row, "retired", entry_id, retirement_id)
     journal.record("retire", lambda: {
         "retirement_id": retirement_id, "account_id": rows[0].account_id,
         "quantity": sum(r.quantity for r in rows), "blocks": [describe(r) for r in rows],

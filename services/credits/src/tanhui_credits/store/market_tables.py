@@ -22,8 +22,9 @@ class LargeEvent(CreditsTable, table=True):
     end_date: date
     venue: str
     attendees: int
-    activity: str  # JSON of the activity data as submitted
-    estimate: str  # JSON of the estimate lines, with the factor used for each
+    activity: str = Field(sa_type=sa.Text)  # JSON of the activity data as submitted
+    # JSON of the estimate lines, with the factor used for each
+    estimate: str = Field(sa_type=sa.Text)
     total_tco2e: Decimal = Field(sa_type=sa.Numeric(18, 6))
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
@@ -32,6 +33,14 @@ class Listing(CreditsTable, table=True):
     """Credits offered for sale; they sit in blocks reserved for it (block.listing_id)."""
 
     __tablename__ = "listing"
+    __table_args__ = (
+        # a listing offers something, and never more than it offered nor less than nothing
+        sa.CheckConstraint("quantity > 0", name="ck_listing_quantity"),
+        sa.CheckConstraint("remaining >= 0 AND remaining <= quantity", name="ck_listing_remaining"),
+        sa.CheckConstraint("status IN ('open', 'sold_out', 'cancelled')", name="ck_listing_status"),
+        # open exactly while something is left: sold out and cancelled listings hold nothing
+        sa.CheckConstraint("(status = 'open') = (remaining > 0)", name="ck_listing_open"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True)
     seller_account_id: str
@@ -41,7 +50,7 @@ class Listing(CreditsTable, table=True):
     quantity: int
     remaining: int  # kept in the same transaction as the blocks it counts
     price_per_tonne: Decimal = Field(sa_type=sa.Numeric(18, 2), index=True)
-    status: str = "open"  # open | sold_out
+    status: str = "open"  # open | sold_out | cancelled
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 
@@ -49,6 +58,12 @@ class Payment(CreditsTable, table=True):
     """A purchase recorded (not processed): who pays whom how much, for which credits."""
 
     __tablename__ = "payment"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["listing_id"], ["listing.id"], name="payment_listing_id_fkey"),
+        sa.ForeignKeyConstraint(["event_id"], ["large_event.id"], name="payment_event_id_fkey"),
+        # a payment is for credits actually bought
+        sa.CheckConstraint("quantity > 0", name="ck_payment_quantity"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True)
     listing_id: str = Field(index=True)

@@ -1,4 +1,4 @@
-"""Retirement: close blocks for good, record the certificate, publish CreditsRetired."""
+"""Retirements: close blocks for good and record the certificate that states what was retired."""
 from __future__ import annotations
 
 import json
@@ -6,34 +6,20 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from tanhui_shared.contracts import CreditsRetired
-from tanhui_shared.messaging import record_event
 from tanhui_shared.messaging.outbox import utcnow
 
 from ..domain.hashing import canonical_json, certificate_hash
 from . import blocks as block_moves
-from .accounts import lock_account
 from .audit import Journal
 from .tables import Block, Certificate, Project, Retirement, new_id
-
-
-def retire_from_account(session: Session, account_id: str, quantity: int, *, beneficiary: str,
-                        purpose: str, retired_by_user_id: str | None, project_id: str | None = None,
-                        vintage: int | None = None, **references: str | None) -> Certificate:
-    """Retire `quantity` of the account's spendable credits. Raises InsufficientCredits."""
-    lock_account(session, account_id)
-    journal = Journal()
-    rows = block_moves.spendable_blocks(session, account_id, project_id, vintage)
-    chosen = block_moves.take(session, journal, rows, quantity)
-    return retire_blocks(session, journal, chosen, account_id=account_id, beneficiary=beneficiary,
-                         purpose=purpose, retired_by_user_id=retired_by_user_id, **references)
 
 
 def retire_blocks(session: Session, journal: Journal, rows: list[Block], *, account_id: str,
                   beneficiary: str, purpose: str, retired_by_user_id: str | None,
                   report_id: str | None = None, event_id: str | None = None,
-                  redemption_id: str | None = None) -> Certificate:
-    """Retire exactly these whole blocks (already carved and locked) and certify it."""
+                  redemption_id: str | None = None) -> tuple[Retirement, Certificate, dict]:
+    """Retire exactly these whole blocks (already carved and locked) and certify it.
+    Returns the retirement, its certificate and the certified fields."""
     retirement = Retirement(account_id=account_id, retired_by_user_id=retired_by_user_id,
                             beneficiary=beneficiary, purpose=purpose,
                             quantity=sum(r.quantity for r in rows), report_id=report_id,
@@ -48,13 +34,7 @@ def retire_blocks(session: Session, journal: Journal, rows: list[Block], *, acco
     certificate = Certificate(id=retirement.certificate_id, retirement_id=retirement.id,
                               fields=canonical_json(fields), content_hash=certificate_hash(fields))
     session.add(certificate)
-    journal.write(session)
-    record_event(session, CreditsRetired(
-        retirement_id=retirement.id, certificate_id=certificate.id,
-        retired_by_user_id=retired_by_user_id, beneficiary=beneficiary, purpose=purpose,
-        quantity=retirement.quantity, serial_ranges=fields["serials"], report_id=report_id,
-        event_id=event_id, redemption_id=redemption_id, retired_at=retirement.retired_at))
-    return certificate
+    return retirement, certificate, fields
 
 
 def certificate_fields(session: Session, retirement: Retirement, rows: list[Block]

@@ -6,10 +6,13 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from tanhui_shared.messaging.outbox import utcnow
+
+from . import constraints  # noqa: F401 - registers what each named constraint means to a user
 
 
 class CreditsTable(SQLModel, registry=registry()):
@@ -32,7 +35,7 @@ class HoldingAccount(CreditsTable, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True)
     owner_user_id: str = Field(unique=True)
-    owner_username: str
+    owner_username: str = Field(index=True)  # transfers name their receiver by username
     kind: str  # person | organisation | system
     opened_at: datetime = _when()
     opened_by_event: str  # the UserRegistered event id, for the audit trail
@@ -53,6 +56,16 @@ class Project(CreditsTable, table=True):
 
 class Issuance(CreditsTable, table=True):
     __tablename__ = "issuance"
+    __table_args__ = (
+        # a monitoring report's reductions become credits once, whatever verification publishes
+        sa.UniqueConstraint("monitoring_report_id", name="uq_issuance_monitoring_report"),
+        # under 1 t verified issues nothing (0 + 0, still recorded so verification hears back)
+        sa.CheckConstraint("owner_quantity >= 0 AND buffer_quantity >= 0",
+                           name="ck_issuance_quantities"),
+        # the serials reserved are exactly the credits issued, no more, no fewer
+        sa.CheckConstraint("serial_first >= 1 AND serial_last = serial_first + owner_quantity"
+                           " + buffer_quantity - 1", name="ck_issuance_serials"),
+    )
 
     id: str = Field(primary_key=True)  # issuance_id: one issuance per verified monitoring report
     project_id: str = Field(index=True)
@@ -77,6 +90,8 @@ class SerialCounter(CreditsTable, table=True):
     """The next serial number per (project, vintage): serials continue across issuances."""
 
     __tablename__ = "serial_counter"
+    # serials start at 1; a counter below would hand out serials a block cannot have
+    __table_args__ = (sa.CheckConstraint("next_serial >= 1", name="ck_serial_counter_next"),)
 
     project_id: str = Field(primary_key=True)
     vintage: int = Field(primary_key=True)
@@ -87,6 +102,32 @@ class Block(CreditsTable, table=True):
     """A serial range in one account. Never edited except to close it (superseded or retired)."""
 
     __tablename__ = "serial_block"
+    __table_args__ = (
+        # No serial in two live blocks: a forgotten lock (two debits of one block) is refused
+        # here instead of minting credits. Superseded blocks are history and may overlap.
+        ExcludeConstraint(("project_id", "="), ("vintage", "="),
+                          (sa.text("int8range(\"first\", \"last\", '[]')"), "&&"),
+                          name="ex_block_live_serials", using="gist",
+                          where=sa.text("status IN ('active', 'retired')")),
+        # a block is a non-empty range of positive serials
+        sa.CheckConstraint('"first" >= 1 AND "first" <= "last"', name="ck_block_range"),
+        sa.CheckConstraint("status IN ('active', 'retired', 'superseded')",
+                           name="ck_block_status"),
+        # every closed block names the audit entry that closed it, and only closed ones do
+        sa.CheckConstraint("(status = 'active') = (closed_by IS NULL)", name="ck_block_closed"),
+        # retired blocks, and only they, belong to a retirement (its certificate lists them)
+        sa.CheckConstraint("(status = 'retired') = (retirement_id IS NOT NULL)",
+                           name="ck_block_retirement"),
+        sa.ForeignKeyConstraint(["parent_block_id"], ["serial_block.id"],
+                                name="serial_block_parent_block_id_fkey"),
+        sa.ForeignKeyConstraint(["issuance_id"], ["issuance.id"],
+                                name="serial_block_issuance_id_fkey"),
+        # credits sit in an open account, and a reservation in a listing that exists
+        sa.ForeignKeyConstraint(["account_id"], ["holding_account.id"], name="fk_block_account"),
+        sa.ForeignKeyConstraint(["listing_id"], ["listing.id"], name="fk_block_listing"),
+        # the public search by serial (blocks containing a serial or range)
+        sa.Index("ix_serial_block_serials", "project_number", "vintage", "first", "last"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: str = Field(index=True)
@@ -95,7 +136,8 @@ class Block(CreditsTable, table=True):
     first: int
     last: int
     account_id: str = Field(index=True)
-    status: str = "active"  # active | retired | superseded
+    # active | retired | superseded; it leaves active once, by a conditional update (blocks.close)
+    status: str = "active"
     parent_block_id: int | None = None
     issuance_id: str
     listing_id: str | None = Field(default=None, index=True)  # reserved for this listing
@@ -116,8 +158,8 @@ class AuditEntry(CreditsTable, table=True):
 
     seq: int = Field(primary_key=True)  # assigned from the locked chain head: no gaps
     entry_id: str = Field(unique=True)
-    kind: str  # issue | split | transfer | retire | reserve
-    body: str  # canonical JSON of {entry_id, kind, recorded_at, details}
+    kind: str  # issue | split | transfer | retire | reserve | release
+    body: str = Field(sa_type=sa.Text)  # canonical JSON of {entry_id, kind, recorded_at, details}
     prev_hash: str
     hash: str
 
@@ -134,6 +176,8 @@ class AuditHead(CreditsTable, table=True):
 
 class Retirement(CreditsTable, table=True):
     __tablename__ = "retirement"
+    # a retirement retires something: its certificate would otherwise certify nothing
+    __table_args__ = (sa.CheckConstraint("quantity > 0", name="ck_retirement_quantity"),)
 
     id: str = Field(default_factory=new_id, primary_key=True)
     account_id: str
@@ -153,7 +197,8 @@ class Certificate(CreditsTable, table=True):
 
     id: str = Field(primary_key=True)
     retirement_id: str = Field(unique=True)
-    fields: str  # canonical JSON of the certified fields, exactly what content_hash covers
+    # canonical JSON of the certified fields, exactly what content_hash covers
+    fields: str = Field(sa_type=sa.Text)
     content_hash: str
 
 
@@ -168,13 +213,18 @@ class FiledReport(CreditsTable, table=True):
     period: str
     revision: int
     total_tco2e: Decimal = Field(sa_type=sa.Numeric(18, 3))
-    member_user_ids: str  # JSON list
+    member_user_ids: str = Field(sa_type=sa.Text)  # JSON list
 
 
 class Redemption(CreditsTable, table=True):
     """One citizen redemption, settled exactly once (completed or rejected)."""
 
     __tablename__ = "redemption"
+    __table_args__ = (
+        # a citizen's points buy at least one credit, and a redemption ends one of two ways
+        sa.CheckConstraint("quantity > 0", name="ck_redemption_quantity"),
+        sa.CheckConstraint("status IN ('completed', 'rejected')", name="ck_redemption_status"),
+    )
 
     id: str = Field(primary_key=True)  # redemption_id
     user_id: str

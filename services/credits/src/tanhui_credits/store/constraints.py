@@ -1,0 +1,41 @@
+"""What each named constraint of the registry means to a user: a violation answers 409 with this
+sentence (tanhui_shared.errors maps it), whichever code path forgot to check first."""
+from __future__ import annotations
+
+from tanhui_shared.errors import describe_constraints
+
+QUANTITY = "quantity"
+
+describe_constraints({
+    "ex_block_live_serials": ("these serials are already in another live block: the credits "
+                              "were moved or retired by a concurrent request; nothing was "
+                              "written", None),
+    "ck_block_range": ("a serial block must be a non-empty range of positive serials", None),
+    "ck_block_status": ("a serial block is active, retired or superseded", None),
+    "ck_block_closed": ("a closed serial block must name the movement that closed it", None),
+    "ck_block_retirement": ("retired serial blocks, and only they, belong to a retirement", None),
+    "fk_block_account": ("serial blocks can only be held by an open holding account", None),
+    "fk_block_listing": ("serial blocks can only be reserved for an existing listing", None),
+    "serial_block_issuance_id_fkey": ("serial blocks come from a recorded issuance", None),
+    "serial_block_parent_block_id_fkey": ("a split block's parent must exist", None),
+    "issuance_pkey": ("this issuance was already recorded", None),
+    "uq_issuance_monitoring_report": ("this monitoring report was already issued",
+                                      "monitoring_report_id"),
+    "ck_issuance_quantities": ("issued quantities cannot be negative", QUANTITY),
+    "ck_issuance_serials": ("an issuance's serials must match its quantities", None),
+    "ck_serial_counter_next": ("serial numbers start at 1", None),
+    "retirement_redemption_id_key": ("this redemption was already settled", "redemption_id"),
+    "ck_retirement_quantity": ("a retirement must retire at least one credit", QUANTITY),
+    "certificate_retirement_id_key": ("this retirement already has its certificate", None),
+    "redemption_pkey": ("this redemption was already settled", "redemption_id"),
+    "ck_redemption_quantity": ("a redemption must ask for at least one credit", QUANTITY),
+    "ck_redemption_status": ("a redemption is completed or rejected", None),
+    "ck_listing_quantity": ("a listing must offer at least one credit", QUANTITY),
+    "ck_listing_remaining": ("a listing cannot sell more than it has left", QUANTITY),
+    "ck_listing_status": ("a listing is open, sold out or cancelled", None),
+    "ck_listing_open": ("a listing is open exactly while it has credits left", None),
+    "ck_payment_quantity": ("a payment must be for at least one credit", QUANTITY),
+    "holding_account_owner_user_id_key": ("this user already has a holding account", None),
+    "registry_project_project_number_key": ("this registry project number belongs to another "
+                                            "project", "project_number"),
+})

@@ -1,0 +1,116 @@
+"""Listings (credits reserved for sale), large events, and offsets: buy from listings, retire."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from tanhui_shared.errors import Forbidden, Invalid, NotFound
+from tanhui_shared.uow import UnitOfWork
+
+from ..domain.event_estimate import EventActivity, estimate
+from ..store import blocks as block_moves
+from ..store.accounts import lock_account
+from ..store.market import cancel, listings_to_buy_from, lock_listing, sell_from_listing
+from ..store.market_tables import LargeEvent, Listing, Payment
+from ..store.tables import Certificate
+from .common import journal, require_account
+from .retirements import certify_retirement
+
+
+def create_listing(uow: UnitOfWork, seller_user_id: str, quantity: int, price_per_tonne: Decimal,
+                   *, project_id: str | None = None, vintage: int | None = None) -> Listing:
+    """Reserve the credits for the listing: they move into blocks marked with its id, so no
+    transfer or retirement can spend them while it is open. Raises InsufficientCredits."""
+    session = uow.session
+    seller = require_account(session, seller_user_id)
+    lock_account(session, seller.id)  # the same queue as the seller's transfers and retirements
+    rows = block_moves.spendable_blocks(session, seller.id, project_id, vintage)
+    moving = block_moves.take(session, journal(uow), rows, quantity)
+    listing = Listing(seller_account_id=seller.id, seller_user_id=seller_user_id,
+                      project_id=project_id, vintage=vintage, quantity=quantity,
+                      remaining=quantity, price_per_tonne=price_per_tonne)
+    session.add(listing)
+    session.flush()
+    block_moves.reassign(session, journal(uow), moving, seller.id, kind="reserve",
+                         listing_id=listing.id)
+    return listing
+
+
+def cancel_listing(uow: UnitOfWork, seller_user_id: str, listing_id: str) -> Listing:
+    """The seller withdraws an open listing: what it has left goes back to the seller's
+    spendable holding. Cancelling twice, or after it sold out, is a Conflict."""
+    session = uow.session
+    listing = lock_listing(session, listing_id)  # the same lock every purchase from it takes
+    if listing is None:
+        raise NotFound(f"no listing {listing_id}", field="listing_id")
+    if listing.seller_user_id != seller_user_id:
+        raise Forbidden("only the seller can cancel a listing", field="listing_id")
+    cancel(session, listing)  # first: a second canceller stops here, before touching blocks
+    reserved = block_moves.listed_blocks(session, listing.id)
+    block_moves.reassign(session, journal(uow), reserved, listing.seller_account_id,
+                         kind="release", listing_id=None, from_listing_id=listing.id)
+    return listing
+
+
+def register_event(uow: UnitOfWork, organizer_user_id: str, *, name: str, start_date: date,
+                   end_date: date, venue: str, attendees: int, activity: EventActivity,
+                   submitted: str) -> LargeEvent:
+    """Record a large event with its emission estimate (`submitted`: the activity as sent)."""
+    result = estimate(activity)
+    event = LargeEvent(organizer_user_id=organizer_user_id, name=name, start_date=start_date,
+                       end_date=end_date, venue=venue, attendees=attendees, activity=submitted,
+                       estimate=json.dumps(result.as_record()), total_tco2e=result.total_tco2e)
+    uow.session.add(event)
+    uow.session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class Offset:
+    event: LargeEvent
+    quantity: int
+    certificate: Certificate
+    payments: list[Payment]
+
+
+def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
+                 quantity: int | None = None) -> Offset:
+    """Buy `quantity` credits (default: the estimate rounded up) from the cheapest listings and
+    retire them in the event's name, all or nothing. Raises InsufficientCredits."""
+    session = uow.session
+    event = session.get(LargeEvent, event_id)
+    if event is None:
+        raise NotFound(f"no event {event_id}")
+    if event.organizer_user_id != organizer_user_id:
+        raise Forbidden("only the event's organizer can offset it")
+    buyer = require_account(session, organizer_user_id)
+    quantity = quantity or json.loads(event.estimate)["credits_to_neutralise"]
+    if quantity <= 0:
+        raise Invalid("the estimate is zero: give a quantity", field="quantity")
+    bought, purchases, needed = [], [], quantity
+    for listing in listings_to_buy_from(session, quantity):
+        count = min(needed, listing.remaining)
+        moving = block_moves.take(session, journal(uow),
+                                  block_moves.listed_blocks(session, listing.id), count)
+        bought += block_moves.reassign(session, journal(uow), moving, buyer.id, kind="transfer",
+                                       from_listing_id=listing.id, event_id=event.id)
+        sell_from_listing(session, listing, count)
+        purchases.append((listing, count))
+        needed -= count
+    certificate = certify_retirement(
+        uow, bought, account_id=buyer.id, beneficiary=event.name,
+        purpose=f"carbon neutrality of the large event {event.name!r} ({event.start_date} - "
+                f"{event.end_date}, {event.venue})",
+        retired_by_user_id=event.organizer_user_id, event_id=event.id)
+    payments = [Payment(listing_id=listing.id, event_id=event.id,
+                        seller_account_id=listing.seller_account_id,
+                        seller_user_id=listing.seller_user_id,
+                        buyer_user_id=event.organizer_user_id, quantity=count,
+                        price_per_tonne=listing.price_per_tonne,
+                        amount=listing.price_per_tonne * count,
+                        retirement_id=certificate.retirement_id)
+                for listing, count in purchases]
+    session.add_all(payments)
+    return Offset(event=event, quantity=quantity, certificate=certificate, payments=payments)

@@ -1,0 +1,94 @@
+"""Retirements by holders, and citizens' redemptions retired from the city's inclusion pool."""
+from __future__ import annotations
+
+import json
+
+from tanhui_shared.contracts import (CreditsRetired, RedemptionCompleted, RedemptionRejected,
+                                     RedemptionRequested)
+from tanhui_shared.errors import NotFound
+from tanhui_shared.uow import UnitOfWork
+
+from ..domain.serials import InsufficientCredits
+from ..store import blocks as block_moves
+from ..store.accounts import INCLUSION_POOL_ID, lock_account
+from ..store.retirements import retire_blocks
+from ..store.tables import Block, Certificate, FiledReport, Redemption
+from .common import journal, require_account
+
+REDEMPTION_PURPOSE = "carbon inclusion redemption"
+
+
+def certify_retirement(uow: UnitOfWork, rows: list[Block], *, account_id: str, beneficiary: str,
+                       purpose: str, retired_by_user_id: str | None, report_id: str | None = None,
+                       event_id: str | None = None, redemption_id: str | None = None
+                       ) -> Certificate:
+    """Retire these whole blocks (carved and locked by the caller), certify it, and publish
+    CreditsRetired: every way of retiring ends here."""
+    retirement, certificate, fields = retire_blocks(
+        uow.session, journal(uow), rows, account_id=account_id, beneficiary=beneficiary,
+        purpose=purpose, retired_by_user_id=retired_by_user_id, report_id=report_id,
+        event_id=event_id, redemption_id=redemption_id)
+    uow.emit(CreditsRetired(
+        retirement_id=retirement.id, certificate_id=certificate.id,
+        retired_by_user_id=retired_by_user_id, beneficiary=beneficiary, purpose=purpose,
+        quantity=retirement.quantity, serial_ranges=fields["serials"], report_id=report_id,
+        event_id=event_id, redemption_id=redemption_id, retired_at=retirement.retired_at))
+    return certificate
+
+
+def _retire_from_account(uow: UnitOfWork, account_id: str, quantity: int, *,
+                         project_id: str | None = None, vintage: int | None = None,
+                         **certified: str | None) -> Certificate:
+    lock_account(uow.session, account_id)  # debits of one account queue here
+    rows = block_moves.spendable_blocks(uow.session, account_id, project_id, vintage)
+    chosen = block_moves.take(uow.session, journal(uow), rows, quantity)
+    return certify_retirement(uow, chosen, account_id=account_id, **certified)
+
+
+def retire_credits(uow: UnitOfWork, user_id: str, quantity: int, *, beneficiary: str,
+                   purpose: str, report_id: str | None = None, project_id: str | None = None,
+                   vintage: int | None = None) -> Certificate:
+    """Retire the caller's spendable credits, optionally against an enterprise report the caller
+    may act for. Raises InsufficientCredits, writing nothing."""
+    session = uow.session
+    account = require_account(session, user_id)
+    if report_id is not None:
+        report = session.get(FiledReport, report_id)
+        # Not filed yet, or not the caller's: the same 404, so report ids cannot be probed.
+        if report is None or user_id not in json.loads(report.member_user_ids):
+            raise NotFound(f"no report {report_id!r} you may act for", field="report_id")
+    return _retire_from_account(uow, account.id, quantity, project_id=project_id,
+                                vintage=vintage, beneficiary=beneficiary, purpose=purpose,
+                                retired_by_user_id=user_id, report_id=report_id)
+
+
+def redeem_from_inclusion_pool(uow: UnitOfWork, request: RedemptionRequested) -> Redemption:
+    """Retire from the city's pool in the citizen's name, or reject: once per redemption_id."""
+    session = uow.session
+    # The pool first: the same redemption delivered twice at once queues here, and the second
+    # then finds the first one's settlement.
+    lock_account(session, INCLUSION_POOL_ID)
+    settled = session.get(Redemption, request.redemption_id)
+    if settled is not None:
+        return settled  # a redelivery under another envelope: the business key absorbs it
+    try:
+        certificate = _retire_from_account(
+            uow, INCLUSION_POOL_ID, request.quantity, beneficiary=request.username,
+            purpose=REDEMPTION_PURPOSE, retired_by_user_id=None,
+            redemption_id=request.redemption_id)
+    except InsufficientCredits as short:  # raised before anything is written
+        reason = (f"the city inclusion pool holds {short.available} credits, "
+                  f"{request.quantity} requested")
+        redemption = Redemption(id=request.redemption_id, user_id=request.user_id,
+                                quantity=request.quantity, status="rejected", reason=reason)
+        session.add(redemption)
+        uow.emit(RedemptionRejected(redemption_id=request.redemption_id, user_id=request.user_id,
+                                    reason=reason))
+        return redemption
+    redemption = Redemption(id=request.redemption_id, user_id=request.user_id,
+                            quantity=request.quantity, status="completed",
+                            certificate_id=certificate.id)
+    session.add(redemption)
+    uow.emit(RedemptionCompleted(redemption_id=request.redemption_id, user_id=request.user_id,
+                                 quantity=request.quantity, certificate_id=certificate.id))
+    return redemption
