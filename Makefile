@@ -10,7 +10,7 @@ install:  ## the Python workspace, exactly as locked
 	@echo "[tanhui] syncing the workspace from uv.lock..."
 	@$(UV) sync --frozen --quiet
 
-up: install  ## the whole platform on its embedded defaults (SQLite + local Kafka); Ctrl-C stops it
+up: install  ## the whole platform on local PostgreSQL, Kafka and Redis from deploy/; Ctrl-C stops it
 	@deploy/system-packages.sh up
 	@$(UV) run --frozen python -m tanhui_shared.devstack up
 
@@ -29,7 +29,7 @@ bench: install  ## benchmarks on local PostgreSQL; figures go to bench/results/
 infra-up:
 	@deploy/infra.sh up
 
-infra-down down:
+infra-down down:  ## stop the servers `make up` and `make test` start (data kept in .var/)
 	@deploy/infra.sh down
 
 .PHONY: demo console-shots

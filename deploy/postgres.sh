@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# PostgreSQL from Debian's `postgresql` package, as a private cluster on 127.0.0.1 for local
-# tests: data in $TANHUI_VAR/postgres, role and database `tanhui` (password `tanhui`, superuser
-# so tests can create databases).
+# PostgreSQL from Debian's `postgresql` package, as a private cluster on 127.0.0.1 for `make up`
+# and local tests: data in $TANHUI_VAR/postgres, role and database `tanhui` (password `tanhui`,
+# superuser so that `make up` creates the services' databases tanhui_<service> and tests create
+# their own).
 # Usage: postgres.sh start | stop | status | wait [timeout-s]
 set -euo pipefail
 COMPONENT=postgres

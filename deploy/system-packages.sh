@@ -3,12 +3,12 @@
 # Usage: deploy/system-packages.sh up|test   (up: what `make up` runs on; test: plus what tests use)
 set -euo pipefail
 
-want=(redis-server)                         # the gateway's rate limits
+want=(postgresql redis-server)              # the services' databases; the gateway's rate limits
 command -v java >/dev/null 2>&1 || want+=(openjdk-17-jre-headless)   # Kafka
 command -v mvn >/dev/null 2>&1 || want+=(maven)                       # Kafka's jars
 if [ "${1:-up}" = test ]; then
-  # tests' database, browser tests (and a CJK font for their screenshots), proxy benchmark
-  want+=(postgresql chromium fonts-wqy-microhei nginx)
+  # browser tests (and a CJK font for their screenshots), proxy benchmark
+  want+=(chromium fonts-wqy-microhei nginx)
 fi
 
 missing=()

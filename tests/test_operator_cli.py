@@ -1,5 +1,6 @@
 """The operators' CLI (tools/tanhui_ops.py): users, emission-factor imports (all rows or none),
-CSV/XLSX exports of the public datasets, and the audit-chain check's exit code."""
+CSV/XLSX exports of the public datasets, the registry audit (chain and balances) and the
+cross-service reconciliation, each with its exit code."""
 from __future__ import annotations
 
 import csv
@@ -15,17 +16,18 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from e2e_support import register_and_login
+from e2e_support import eventually, register_and_login
 from tanhui_shared.db import make_engine
 from tanhui_shared.settings import REPO_ROOT
 from test_console_support import issue_credits, uscc
+from test_sagas import daily_trips
 
 TOOLS = REPO_ROOT / "tools"
 sys.path.insert(0, str(TOOLS))
 import tanhui_ops  # noqa: E402
 from xlsx import column_name  # noqa: E402
 
-pytestmark = pytest.mark.infra  # PostgreSQL databases, and the platform for exports and audit
+pytestmark = pytest.mark.infra  # PostgreSQL databases, and the platform for exports, audit, reconcile
 
 HEADER = "code,name,scope,activity_unit,value,source,version,valid_from,valid_to\n"
 
@@ -137,22 +139,118 @@ def test_disclosures_and_registry_export_as_xlsx_and_csv(platform, tmp_path):
     assert header[:4] == ["project_number", "project_name", "project_id", "vintage"]
 
 
-def test_the_audit_check_exits_0_on_an_intact_chain_and_1_on_a_tampered_one(platform):
+def execute(url: str, *statements: tuple[str, dict]) -> None:
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.begin() as conn:
+            for sql, params in statements:
+                conn.execute(sa.text(sql), params)
+    finally:
+        engine.dispose()
+
+
+def test_the_audit_exits_0_on_an_intact_chain_and_1_on_a_tampered_one(platform):
     with httpx.Client(base_url=platform.gateway_url, timeout=30) as gw:
         issue_credits(gw)  # at least one issuance on the chain, whichever tests ran before
-    assert ops("audit", "--gateway", platform.gateway_url).returncode == 0
-    engine = make_engine(platform.database_urls["credits"], pool_size=1)
+    url = platform.database_urls["credits"]
+    sound = ops("audit", "--database-url", url)
+    assert sound.returncode == 0, sound.stdout + sound.stderr
+    assert "audit chain intact" in sound.stdout and "registry balances: 0 discrepancies" in sound.stdout
+    engine = make_engine(url, pool_size=1)
     with engine.begin() as conn:
         first = conn.execute(sa.text("SELECT seq, body FROM audit_entry ORDER BY seq LIMIT 1")).one()
     try:
         with engine.begin() as conn:
             conn.execute(sa.text("UPDATE audit_entry SET body = :b WHERE seq = :s"),
                          {"b": first.body.replace('"kind"', '"kind "'), "s": first.seq})
-        broken = ops("audit", "--gateway", platform.gateway_url)
-        assert broken.returncode == 1 and f"BROKEN at entry {first.seq}" in broken.stderr
+        broken = ops("audit", "--database-url", url)
+        assert broken.returncode == 1 and f"BROKEN at entry {first.seq}" in broken.stdout
     finally:
         with engine.begin() as conn:  # the rest of the session's tests share this registry
             conn.execute(sa.text("UPDATE audit_entry SET body = :b WHERE seq = :s"),
                          {"b": first.body, "s": first.seq})
         engine.dispose()
-    assert ops("audit", "--gateway", platform.gateway_url).returncode == 0
+    assert ops("audit", "--database-url", url).returncode == 0
+
+
+def test_the_audit_exits_1_when_the_registry_does_not_add_up(migrated_database):
+    url = migrated_database("credits")
+    # an issuance whose serials are in no block: issued 100, held + retired + buffer 0
+    execute(url, ("INSERT INTO issuance (id, project_id, vintage, monitoring_report_id, "
+                  "verification_id, verifier_user_id, period_start, period_end, verified_tco2e, "
+                  "buffer_pct, owner_account_id, owner_quantity, buffer_quantity, serial_first, "
+                  "serial_last, issued_at, caused_by_event) VALUES ('iss-x', 'proj-x', 2024, "
+                  "'mr-x', 'v-x', 'verifier', '2024-01-01', '2024-12-31', 125, 20, 'acct-x', 100, "
+                  "25, 1, 125, now(), 'event-x')", {}))
+    found = ops("audit", "--database-url", url)
+    assert found.returncode == 1, found.stdout + found.stderr
+    assert "audit chain intact" in found.stdout
+    line = next(x for x in found.stdout.splitlines() if "unbalanced" in x)
+    assert "proj-x" in line and "issued 125" in line, found.stdout
+    assert "registry balances: 1 discrepancy" in found.stdout
+
+
+def reconcile(platform, *extra: str) -> subprocess.CompletedProcess:
+    urls = platform.database_urls
+    return ops("reconcile", "--accounts-database-url", urls["accounts"],
+               "--verification-database-url", urls["verification"],
+               "--credits-database-url", urls["credits"], *extra)
+
+
+def test_reconcile_finds_the_services_agreeing_then_names_every_planted_difference(platform):
+    """Real flows through the gateway (an issuance, a citizen's trips and a settled redemption),
+    then differences planted with raw SQL, each printed on a line of its own."""
+    with httpx.Client(base_url=platform.gateway_url, timeout=30) as gw:
+        developer = issue_credits(gw)
+        assert gw.post("/api/v1/transfers", headers=developer["headers"], json={
+            "to_username": "city-inclusion-pool", "quantity": 2}).status_code == 201
+        citizen, me = register_and_login(gw, "citizen")
+        _, operator = register_and_login(gw, "transit_operator")
+        fed = gw.post("/api/v1/trips/batch", headers=operator,
+                      json={"trips": daily_trips(citizen["username"], 100)})
+        assert fed.status_code == 200 and fed.json()["points_awarded"] == 100_000, fed.text
+        asked = gw.post("/api/v1/me/redemptions", headers=me, json={"points": 100_000})
+        assert asked.status_code == 202, asked.text
+        done = eventually(lambda: gw.get(f"/api/v1/me/redemptions/{asked.json()['id']}", headers=me),
+                          lambda r: r.json()["state"] != "pending", what="RedemptionCompleted")
+        assert done.json()["state"] == "completed", done.text
+        report_id = eventually(
+            lambda: gw.get("/api/v1/projects/" + developer["project_id"], headers=developer["headers"]),
+            lambda r: r.status_code == 200).json()["timeline"][-1]["monitoring_report_id"]
+    agreed = reconcile(platform)
+    assert agreed.returncode == 0, agreed.stdout + agreed.stderr
+    summary = agreed.stdout.splitlines()[-1]
+    assert "the services agree" in summary and re.search(r"compared [1-9]\d* redemptions", summary)
+
+    user_id, accounts = citizen["id"], platform.database_urls["accounts"]
+    ghost = str(uuid.uuid4())
+    execute(accounts,  # an entry that moved no balance, and a settled redemption credits never saw
+            ("INSERT INTO points_entry (user_id, kind, points, balance_after, held_after, created_at) "
+             "VALUES (:u, 'earn', 7, 7, 0, now())", {"u": user_id}),
+            ("INSERT INTO redemption (id, user_id, points, quantity, state, created_at, settled_at) "
+             "VALUES (:r, :u, 100000, 1, 'completed', now() - interval '1 day', "
+             "now() - interval '1 day')", {"r": ghost, "u": user_id}))
+    execute(platform.database_urls["verification"],  # the report says one credit more was issued
+            ("UPDATE monitoring_report SET issued_quantity = issued_quantity + 1 WHERE id = :r",
+             {"r": report_id}))
+    try:
+        found = reconcile(platform)
+        lines = found.stdout.splitlines()
+        assert found.returncode == 1, found.stdout + found.stderr
+        assert any(f"points account of user {user_id}" in x and "entries sum to balance 7" in x
+                   for x in lines), found.stdout
+        assert any(f"redemptions: redemption {ghost}" in x and "no retirement in credits" in x
+                   for x in lines), found.stdout
+        assert any(f"points: redemption {ghost}" in x and "its points entries are none" in x
+                   for x in lines), found.stdout
+        assert any(f"(monitoring report {report_id})" in x and "1001 + 250 buffer in verification, "
+                   "1000 + 250 buffer in credits" in x for x in lines), found.stdout
+        assert re.search(r"reconcile: compared .*: [4-9] difference\(s\)", lines[-1]), found.stdout
+    finally:  # the rest of the session's tests share these databases
+        execute(accounts, ("DELETE FROM points_entry WHERE user_id = :u AND kind = 'earn' AND "
+                           "points = 7 AND balance_after = 7", {"u": user_id}),
+                ("DELETE FROM redemption WHERE id = :r", {"r": ghost}))
+        execute(platform.database_urls["verification"],
+                ("UPDATE monitoring_report SET issued_quantity = issued_quantity - 1 WHERE id = :r",
+                 {"r": report_id}))
+    assert reconcile(platform).returncode == 0

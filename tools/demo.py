@@ -5,7 +5,7 @@
 The gateway limits logins and registrations per address (20 a minute by default): a pause with
 a note on stderr is the demo waiting for the limit, not a hang. Every run adds new users and enterprises (a fresh suffix on every name), so it can run again on
 the same platform. A regulator is created with the operator CLI when the accounts database is
-reachable (TANHUI_ACCOUNTS_DATABASE_URL, or `make up`'s .var/accounts.db); otherwise the summary
+reachable (TANHUI_ACCOUNTS_DATABASE_URL, or `make up`'s tanhui_accounts); otherwise the summary
 says how to make one.
 """
 from __future__ import annotations
@@ -116,11 +116,9 @@ def trips_for(rng: random.Random, citizens: list[str], count: int, run: str) -> 
 
 def create_regulator(username: str) -> str | None:
     """The operator CLI, when the accounts database can be reached; None otherwise."""
-    url = os.environ.get("TANHUI_ACCOUNTS_DATABASE_URL")
-    if not url and (TOOLS.parent / ".var" / "accounts.db").exists():
-        url = f"sqlite:///{TOOLS.parent / '.var' / 'accounts.db'}"
-    if not url:
-        return None
+    from tanhui_shared.settings import local_database_url
+
+    url = os.environ.get("TANHUI_ACCOUNTS_DATABASE_URL") or local_database_url("accounts")
     made = subprocess.run([sys.executable, str(TOOLS / "tanhui_ops.py"), "create-user", username,
                            "--role", "regulator", "--password-stdin", "--database-url", url],
                           input=PASSWORD + "\n", text=True, capture_output=True)

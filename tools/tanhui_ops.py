@@ -4,11 +4,13 @@
   uv run python tools/tanhui_ops.py import-factors factors.csv          (all rows or none)
   uv run python tools/tanhui_ops.py export disclosures --format xlsx --out disclosures.xlsx
   uv run python tools/tanhui_ops.py export registry --format csv --out registry.csv
-  uv run python tools/tanhui_ops.py audit                               (exit 0 intact, 1 broken)
+  uv run python tools/tanhui_ops.py audit         (the registry's chain and balances; exit 0 if sound)
+  uv run python tools/tanhui_ops.py reconcile     (the services vs each other; exit 0 if they agree)
 
-The accounts database is --database-url, else TANHUI_ACCOUNTS_DATABASE_URL, else the `make up`
-SQLite file .var/accounts.db. Exports and the audit check read the gateway's public endpoints:
---gateway, else TANHUI_GATEWAY_URL, else http://127.0.0.1:8000.
+A service's database is its --*database-url option, else TANHUI_<SERVICE>_DATABASE_URL, else its
+`make up` database on the local cluster (tanhui_<service> on 127.0.0.1, port TANHUI_PG_PORT or
+15432). Exports read the gateway's public endpoints: --gateway, else TANHUI_GATEWAY_URL, else
+http://127.0.0.1:8000.
 """
 from __future__ import annotations
 
@@ -27,20 +29,18 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from xlsx import write_xlsx  # noqa: E402  (tools/ is a folder of scripts, not a package)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 FACTOR_COLUMNS = ["code", "name", "scope", "activity_unit", "value", "source", "version",
                   "valid_from", "valid_to"]
 
 
+def database_url(service: str, given: str | None) -> str:
+    from tanhui_shared.settings import local_database_url
+
+    return given or os.environ.get(f"TANHUI_{service.upper()}_DATABASE_URL") or local_database_url(service)
+
+
 def accounts_database_url(given: str | None) -> str:
-    url = given or os.environ.get("TANHUI_ACCOUNTS_DATABASE_URL")
-    if url:
-        return url
-    default = REPO_ROOT / ".var" / "accounts.db"
-    if default.exists():
-        return f"sqlite:///{default}"
-    raise SystemExit("error: no accounts database: pass --database-url or set "
-                     "TANHUI_ACCOUNTS_DATABASE_URL (`make up` uses .var/accounts.db)")
+    return database_url("accounts", given)
 
 
 def gateway_url(given: str | None) -> str:
@@ -213,26 +213,64 @@ def export_command(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- audit -------------------------------------------------------------------------------------
+# --- audit and reconciliation -----------------------------------------------------------------
+
+def describe(discrepancy: dict) -> str:
+    """One line for one of registry_discrepancies()' findings, whatever keys it has."""
+    kind = discrepancy.get("kind", "discrepancy")
+    return f"{kind}: " + ", ".join(f"{k} {v}" for k, v in discrepancy.items() if k != "kind")
+
 
 def audit_command(args: argparse.Namespace) -> int:
+    """The hash chain, then issued = held + retired + buffer per project and vintage and no
+    serial in two live blocks, both recomputed from the credits database."""
+    from sqlmodel import Session
+    from tanhui_credits.store.audit import verify_chain
+    from tanhui_credits.store.reconcile import registry_discrepancies
+    from tanhui_shared.db import make_engine
+
+    engine = make_engine(database_url("credits", args.database_url), pool_size=1)
     try:
-        reply = httpx.get(gateway_url(args.gateway) + "/api/v1/registry/audit/verify", timeout=120)
-        reply.raise_for_status()
-        result = reply.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        print(f"error: cannot check the audit chain: {exc}", file=sys.stderr)
+        with Session(engine) as session:
+            chain = verify_chain(session)
+            found = registry_discrepancies(session)
+    except Exception as exc:  # noqa: BLE001 - unreachable, missing tables...: exit 2, say why
+        print(f"error: cannot read the credits database: {exc}", file=sys.stderr)
         return 2
-    if result.get("intact"):
-        print(f"audit chain intact: {result.get('entries')} entries")
-        return 0
-    broken = result.get("first_broken") or {}
-    print(f"audit chain BROKEN at entry {broken.get('seq')}: {broken.get('reason')}", file=sys.stderr)
-    return 1
+    finally:
+        engine.dispose()
+    if chain.get("intact"):
+        print(f"audit chain intact: {chain.get('entries')} entries")
+    else:
+        broken = chain.get("first_broken") or {}
+        print(f"audit chain BROKEN at entry {broken.get('seq')}: {broken.get('reason')}")
+    for discrepancy in found:
+        print(f"registry balance: {describe(discrepancy)}")
+    print(f"registry balances: {len(found)} discrepanc{'y' if len(found) == 1 else 'ies'} "
+          "(issued = held + retired + buffer per project and vintage; no serial in two live blocks)")
+    return 0 if chain.get("intact") and not found else 1
+
+
+def reconcile_command(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from ops_reconcile import reconcile, report
+
+    urls = [database_url(s, getattr(args, f"{s}_database_url"))
+            for s in ("accounts", "verification", "credits")]
+    try:
+        result = reconcile(*urls, grace=timedelta(seconds=args.grace))
+    except Exception as exc:  # noqa: BLE001 - unreachable, missing tables...: exit 2, say why
+        print(f"error: cannot read the services' databases: {exc}", file=sys.stderr)
+        return 2
+    print(report(result))
+    return 1 if result.differences else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tanhui_ops", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="tanhui_ops", description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     user = sub.add_parser("create-user", help="create an admin or regulator user")
     user.add_argument("username")
@@ -251,9 +289,16 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--period", help="disclosures only: 2025, 2025-Q1 or 2025-03")
     export.add_argument("--gateway")
     export.set_defaults(run=export_command)
-    audit = sub.add_parser("audit", help="check the registry's hash-chained audit log")
-    audit.add_argument("--gateway")
+    audit = sub.add_parser("audit", help="check the registry's audit chain and its balances")
+    audit.add_argument("--database-url", help="the credits database")
     audit.set_defaults(run=audit_command)
+    rec = sub.add_parser("reconcile", help="compare the three services' databases with each other")
+    for service in ("accounts", "verification", "credits"):
+        rec.add_argument(f"--{service}-database-url")
+    rec.add_argument("--grace", type=float, default=120, metavar="SECONDS",
+                     help="a mismatch younger than this is an event still in flight, not a "
+                          "difference (default 120)")
+    rec.set_defaults(run=reconcile_command)
     args = parser.parse_args(argv)
     return args.run(args)
 

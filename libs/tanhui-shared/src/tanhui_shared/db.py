@@ -4,27 +4,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
-            # WAL lets the API, relay and consumer processes share one file without blocking readers.
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
-        return engine
+    """A PostgreSQL engine (the platform's only database)."""
+    if not url.startswith("postgresql"):
+        raise ValueError(f"not a PostgreSQL URL: {url.split(':')[0]}:... "
+                         "(the platform runs on PostgreSQL only: postgresql+psycopg://...)")
     return create_engine(
         url,
         pool_size=pool_size,
@@ -39,12 +27,12 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
-
-
 def migrate(database_url: str, migrations_dir: Path) -> None:
     """Upgrade the database to the newest revision (run before the service starts)."""
+    # imported here: a process that never migrates need not load Alembic (about a second of CPU)
+    from alembic import command
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))

@@ -1,7 +1,8 @@
 """Run the whole platform as local processes: `make up`, and the end-to-end tests.
 
 Each service runs as three processes (API, outbox relay, consumer), plus the gateway: ten in all.
-Their logs go to `<var>/logs/<process>.log`.
+Their logs go to `<var>/logs/<process>.log`. Each service has its own PostgreSQL database: for
+`make up`, `tanhui_<service>` on the local cluster deploy/postgres.sh runs (created if missing).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from .messaging.kafka import ensure_topics
-from .settings import DEFAULT_VAR_DIR, REPO_ROOT
+from .settings import DEFAULT_VAR_DIR, REPO_ROOT, local_database_url
 
 SERVICES = {"accounts": 8101, "verification": 8102, "credits": 8103}
 GATEWAY_PORT = 8000
@@ -36,7 +37,9 @@ class Process:
 class Stack:
     kafka_bootstrap: str
     redis_url: str = ""  # the gateway's rate limits; empty = the gateway's own default
-    database_urls: dict[str, str] = field(default_factory=dict)  # service -> URL; "" = SQLite
+    # service -> PostgreSQL URL; a service left out gets its settings' default (development: the
+    # local cluster's tanhui_<service>)
+    database_urls: dict[str, str] = field(default_factory=dict)
     var_dir: Path = DEFAULT_VAR_DIR
     gateway_port: int = GATEWAY_PORT
     service_ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
@@ -78,14 +81,17 @@ class Stack:
         return procs
 
     def migrate(self) -> None:
-        def run(svc: str) -> None:
-            result = subprocess.run([sys.executable, "-m", f"tanhui_{svc}.migrate"],
-                                    env=self.service_env(svc), capture_output=True, text=True)
-            if result.returncode != 0:
-                raise RuntimeError(f"migrating {svc} failed:\n{result.stderr[-3000:]}")
+        """Upgrade each service's database to head, in this process and one after the other
+        (Alembic's context is process-global): a third of the time and a quarter of the CPU of
+        one `python -m tanhui_<service>.migrate` each, which would import every service's app."""
+        from .db import migrate
 
-        with ThreadPoolExecutor(len(self.service_ports)) as pool:
-            list(pool.map(run, self.service_ports))
+        for svc in self.service_ports:
+            url = self.database_urls.get(svc) or local_database_url(svc)
+            try:
+                migrate(url, REPO_ROOT / "services" / svc / "migrations")
+            except Exception as exc:  # whichever failure: say which service
+                raise RuntimeError(f"migrating {svc} failed: {exc.__class__.__name__}: {exc}") from exc
 
     def start(self, only: list[str] | None = None) -> None:
         log_dir = self.var_dir / "logs"
@@ -109,11 +115,15 @@ class Stack:
             popen.send_signal(sig)
             popen.wait(timeout=15)
 
+    def dead(self) -> list[str]:
+        """The processes that were started and have exited."""
+        return [p.name for p in self.processes.values() if p.popen and p.popen.poll() is not None]
+
     def wait_ready(self, timeout_s: float = 90) -> float:
         started = time.monotonic()
         last = ""
         while time.monotonic() - started < timeout_s:
-            dead = [p.name for p in self.processes.values() if p.popen and p.popen.poll() is not None]
+            dead = self.dead()
             if dead:
                 raise RuntimeError(f"{', '.join(dead)} exited; see {self.var_dir / 'logs'}")
             try:
@@ -149,62 +159,134 @@ def _deploy(script: str, command: str) -> int:
     return subprocess.run([str(REPO_ROOT / "deploy" / script), command]).returncode
 
 
-def _kafka(command: str) -> int:
-    return _deploy("kafka/kafka.sh", command)
+# name -> (script under deploy/, what to do when it fails; {var} is deploy/'s data directory)
+SERVERS = {
+    "PostgreSQL": ("postgres.sh", "see the lines above and {var}/postgres/postgres.log; is the "
+                                  "`postgresql` package installed (deploy/system-packages.sh up)?"),
+    "Kafka": ("kafka/kafka.sh", "see the lines above and {var}/kafka/logs/server.log; is a JDK "
+                                "17+ and Maven installed (deploy/system-packages.sh up)?"),
+    "Redis": ("redis.sh", "see the lines above and {var}/redis/redis.log; is the `redis-server` "
+                          "package installed (deploy/system-packages.sh up)?"),
+}
+
+
+def _var_dir() -> Path:
+    return Path(os.environ.get("TANHUI_VAR") or DEFAULT_VAR_DIR)  # as deploy/lib.sh has it
+
+
+def start_servers(names: list[str]) -> None:
+    """Start deploy/'s servers side by side (Kafka's JVM is the slow one) and wait until each
+    answers; a server that already runs (e.g. for `make test`) is reused."""
+    if not names:
+        return
+
+    def start(name: str) -> str | None:
+        script, advice = SERVERS[name]
+        if _deploy(script, "start") != 0 or _deploy(script, "wait") != 0:
+            return f"{name} did not start: {advice.format(var=_var_dir())}"
+        return None
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        errors = [e for e in pool.map(start, names) if e]
+    if errors:
+        sys.exit("\n".join(f"[tanhui] {e}" for e in errors))
+
+
+def create_databases(urls: list[str]) -> list[str]:
+    """Create each URL's database on its server if missing (as the URL's user, who must be allowed
+    to); returns the names created."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    created = []
+    for url in urls:
+        target = make_url(url)
+        admin = sa.create_engine(target.set(database="postgres"),
+                                 isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"),
+                                      {"d": target.database}).first()
+                if not exists:
+                    conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+                    created.append(target.database)
+        except sa.exc.ProgrammingError as exc:
+            if "already exists" not in str(exc):  # another `make up` created it meanwhile
+                raise
+        finally:
+            admin.dispose()
+    return created
 
 
 def up() -> None:
-    """`make up`: Kafka from deploy/, SQLite databases, every process; Ctrl-C stops it all."""
+    """`make up`: PostgreSQL, Kafka and Redis from deploy/, a database per service, every
+    process; Ctrl-C stops the processes (the servers keep running for the next start and for
+    `make test`; `make down` stops them)."""
     started = time.monotonic()
     bootstrap = os.environ.get("TANHUI_KAFKA_BOOTSTRAP")
-    started_kafka = False
-    if not bootstrap:
-        started_kafka = _kafka("status") != 0
-        if started_kafka:
-            _step("starting Kafka (deploy/kafka/kafka.sh; the first run downloads its jars)...")
-            if _kafka("start") != 0:
-                sys.exit("[tanhui] Kafka did not start: see the lines above")
-        if _kafka("wait") != 0:
-            sys.exit("[tanhui] Kafka is not answering: `deploy/kafka/kafka.sh restart`, then retry")
-        bootstrap = f"127.0.0.1:{os.environ.get('TANHUI_KAFKA_PORT', '19092')}"
     redis_url = os.environ.get("TANHUI_REDIS_URL", "")
-    started_redis = False
-    if not redis_url:
-        started_redis = _deploy("redis.sh", "status") != 0
-        if started_redis and (_deploy("redis.sh", "start") != 0 or _deploy("redis.sh", "wait") != 0):
-            sys.exit("[tanhui] Redis did not start: `apt-get install redis-server`, then retry")
-        redis_url = f"redis://127.0.0.1:{os.environ.get('TANHUI_REDIS_PORT', '16379')}/0"
+    given = {s: os.environ.get(f"TANHUI_{s.upper()}_DATABASE_URL", "") for s in SERVICES}
+    local = {s: local_database_url(s) for s in SERVICES if not given[s]}
+    wanted = [name for name, needed in (("PostgreSQL", bool(local)), ("Kafka", not bootstrap),
+                                        ("Redis", not redis_url)) if needed]
+    if wanted:
+        _step(f"starting {', '.join(wanted)} from deploy/ (a running one is reused; the first run "
+              "creates them under .var/ and downloads Kafka's jars)...")
+    start_servers(wanted)
+    bootstrap = bootstrap or f"127.0.0.1:{os.environ.get('TANHUI_KAFKA_PORT', '19092')}"
+    redis_url = redis_url or f"redis://127.0.0.1:{os.environ.get('TANHUI_REDIS_PORT', '16379')}/0"
+    database_urls = {**given, **local}
+    if local:
+        try:
+            created = create_databases(list(local.values()))
+        except Exception as exc:  # noqa: BLE001 - any failure here is reported the same way
+            sys.exit(f"[tanhui] could not create the services' databases: {exc}\n[tanhui] is "
+                     "the server on that port deploy/postgres.sh's? `deploy/postgres.sh status`; "
+                     f"its log: {_var_dir()}/postgres/postgres.log")
+        _step(f"databases on the local cluster: {', '.join('tanhui_' + s for s in local)}"
+              + (f" (created: {', '.join(created)})" if created else " (present)"))
     namespace = os.environ.get("TANHUI_TOPIC_NAMESPACE", "")
     _step(f"creating topics on {bootstrap}...")
     ensure_topics(bootstrap, namespace)
-    stack = Stack(kafka_bootstrap=bootstrap, redis_url=redis_url,
-                  database_urls={s: os.environ.get(f"TANHUI_{s.upper()}_DATABASE_URL", "")
-                                 for s in SERVICES})
-    _step("migrating the three services' databases (SQLite under .var/ unless configured)...")
-    stack.migrate()
-    _step("starting 3 services x (API, relay, consumer) and the gateway...")
+    stack = Stack(kafka_bootstrap=bootstrap, redis_url=redis_url, database_urls=database_urls,
+                  var_dir=_var_dir())
+    _step("migrating the three services' databases...")
+    step_started = time.monotonic()
+    try:
+        stack.migrate()
+    except RuntimeError as exc:
+        sys.exit(f"[tanhui] {exc}")
+    _step(f"migrated in {time.monotonic() - step_started:.1f}s; starting 3 services x (API, relay, "
+          "consumer) and the gateway...")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the same way as on Ctrl-C
     stack.start()
+    failed: list[str] = []  # the processes that exited on their own
     try:
         stack.wait_ready()
         _step(f"ready in {time.monotonic() - started:.1f}s: gateway at {stack.gateway_url} "
-              f"(logs: {stack.var_dir / 'logs'}). Ctrl-C stops everything.")
+              f"(logs: {stack.var_dir / 'logs'}). Ctrl-C stops it.")
         while all(p.popen and p.popen.poll() is None for p in stack.processes.values()):
             time.sleep(1)
-        dead = [p.name for p in stack.processes.values() if p.popen and p.popen.poll() is not None]
-        _step(f"{', '.join(dead)} exited; stopping everything (see {stack.var_dir / 'logs'})")
+        failed = stack.dead()
+        _step(f"{', '.join(failed)} exited; stopping everything")
     except KeyboardInterrupt:
         _step("stopping...")
+    except (RuntimeError, TimeoutError) as exc:
+        failed = stack.dead() or ["gateway"]
+        _step(f"not ready: {exc}")
     finally:
         # A second Ctrl-C (or the one uv forwards) must not cut the orderly stop short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
-        if started_kafka:
-            _kafka("stop")
-        if started_redis:
-            _deploy("redis.sh", "stop")
-        _step("stopped.")
+        _step(f"stopped. {', '.join(wanted)} keep running, for the next `make up` and for "
+              "`make test`: `make down` stops them." if wanted else "stopped.")
+    if failed:
+        for name in failed:
+            log = stack.var_dir / "logs" / f"{name}.log"
+            tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+            print(f"----- last lines of {log} -----", *tail, "-----", sep="\n", file=sys.stderr)
+        sys.exit(1)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Settings shared by every service process, read from `TANHUI_*` environment variables."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +10,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 DEFAULT_VAR_DIR = REPO_ROOT / ".var"
+DEFAULT_PG_PORT = 15432  # deploy/postgres.sh's cluster (TANHUI_PG_PORT)
+
+
+def local_database_url(service: str, pg_port: int | str | None = None) -> str:
+    """`service`'s database on the local cluster deploy/postgres.sh runs (`make up` creates it):
+    role and password `tanhui`, database `tanhui_<service>`, port TANHUI_PG_PORT or 15432."""
+    port = pg_port or os.environ.get("TANHUI_PG_PORT") or DEFAULT_PG_PORT
+    return f"postgresql+psycopg://tanhui:tanhui@127.0.0.1:{port}/tanhui_{service}"
 
 
 class ServiceSettings(BaseSettings):
@@ -16,8 +25,10 @@ class ServiceSettings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     var_dir: Path = DEFAULT_VAR_DIR
-    # Empty means the embedded default: a SQLite file under var_dir (development only).
+    # PostgreSQL, always. Empty means, in development only, this service's database on the local
+    # cluster of deploy/postgres.sh (`make up`): tanhui_<service> on 127.0.0.1:<pg_port>.
     database_url: str = ""
+    pg_port: int = DEFAULT_PG_PORT
     kafka_bootstrap: str = "127.0.0.1:19092"
     # Prefix for every topic name; empty in production. Tests give each run its own.
     topic_namespace: str = ""
@@ -41,13 +52,13 @@ class ServiceSettings(BaseSettings):
     def _production_needs_real_infrastructure(self) -> "ServiceSettings":
         if self.env != "development" and not self.database_url:
             raise ValueError(
-                "TANHUI_DATABASE_URL must be set outside development "
-                "(the SQLite default is only for `make up` on a laptop)"
+                "TANHUI_DATABASE_URL must be set outside development (the default, the local "
+                "cluster of `make up`, is for a laptop only)"
             )
+        if self.database_url and not self.database_url.startswith("postgresql"):
+            raise ValueError(f"TANHUI_DATABASE_URL must be a PostgreSQL URL "
+                             f"(postgresql+psycopg://...), not {self.database_url.split(':')[0]}:...")
         return self
 
     def effective_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        self.var_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{self.var_dir / (self.service_name + '.db')}"
+        return self.database_url or local_database_url(self.service_name, self.pg_port)

@@ -6,13 +6,16 @@ publishes it later. A rolled-back transaction therefore publishes nothing.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic.operations import Operations
 from sqlmodel import Field, Session, SQLModel
 
 from ..context import causation_id_var, request_id_var
 from ..contracts import CloudEvent, EventContract
+
+if TYPE_CHECKING:  # only migrations need Alembic; services would pay a second to import it
+    from alembic.operations import Operations
 
 
 def utcnow() -> datetime:

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, SQLModel
 
 from ..contracts import ACCOUNTS_TOPIC, CONTRACTS, CloudEvent, EventContract
 from ..db import make_engine

@@ -11,10 +11,9 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
-from alembic.operations import Operations
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -24,6 +23,9 @@ from sqlmodel import Field, Session, SQLModel
 from ..messaging.outbox import utcnow
 from ..uow import UnitOfWork, run_unit_of_work
 from .problems import Problem
+
+if TYPE_CHECKING:  # only migrations need Alembic; services would pay a second to import it
+    from alembic.operations import Operations
 
 MAX_KEY_LENGTH = 200
 

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic.operations import Operations
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel
 
 from ..contracts import CloudEvent, SigningKeyPublished
 from ..messaging.outbox import utcnow
 from ..uow import UnitOfWork
+
+if TYPE_CHECKING:  # only migrations need Alembic; services would pay a second to import it
+    from alembic.operations import Operations
 
 
 class TrustedSigningKey(SQLModel, table=True):
