@@ -1,12 +1,12 @@
 """Text PostgreSQL cannot store is refused at the edge with a 422 naming the field."""
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from tanhui_shared.web.models import ApiModel
 from tanhui_shared.web.problems import install_problem_handlers
-from tanhui_shared.web.storable_params import StorableParamsMiddleware
+from tanhui_shared.web.storable_params import refuse_unstorable_params
 
 
 class Note(ApiModel):
@@ -16,9 +16,8 @@ class Note(ApiModel):
 
 
 def _client() -> TestClient:
-    app = FastAPI()
+    app = FastAPI(dependencies=[Depends(refuse_unstorable_params)])
     install_problem_handlers(app)
-    app.add_middleware(StorableParamsMiddleware)
 
     @app.post("/notes/{note_id}")
     def post(note_id: str, note: Note, county: str | None = None) -> dict:
@@ -42,7 +41,7 @@ def test_nul_in_path_or_query_names_the_parameter() -> None:
     client = _client()
     ok = client.post("/notes/n1?county=Shunqing", json={"text": "fine 好"})
     assert ok.status_code == 200 and ok.json()["county"] == "Shunqing"
-    for url, field in [("/notes/n%001", "path"), ("/notes/n1?county=a%00", "county")]:
+    for url, field in [("/notes/n%001", "note_id"), ("/notes/n1?county=a%00", "county")]:
         reply = client.post(url, json={"text": "a"})
         assert reply.status_code == 422
         assert reply.json()["errors"][0]["field"] == field

@@ -26,7 +26,7 @@ from .web import health
 from .web.auth import KeyLookup, TokenVerifier
 from .web.problems import install_problem_handlers
 from .web.request_id import RequestIdMiddleware
-from .web.storable_params import StorableParamsMiddleware
+from .web.storable_params import refuse_unstorable_params
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -42,12 +42,12 @@ def create_service_app(settings: ServiceSettings, routers: Sequence[APIRouter], 
                        engine: Engine | None = None) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level)
     engine = engine or make_engine(settings.effective_database_url())
-    app = FastAPI(title=settings.service_name, description=description, version="0.1.0")
+    app = FastAPI(title=settings.service_name, description=description, version="0.1.0",
+                  dependencies=[Depends(refuse_unstorable_params)])
     app.state.settings = settings
     app.state.engine = engine
     app.state.token_verifier = TokenVerifier(key_lookup(engine), settings.jwt_issuer,
                                              settings.jwt_audience)
-    app.add_middleware(StorableParamsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(health.router)
