@@ -12,30 +12,9 @@ from tanhui_accounts.domain.travel import RULES, Mode
 from tanhui_accounts.store.schema import METADATA
 from tanhui_shared.db import make_engine
 from tanhui_shared.settings import REPO_ROOT
-from tanhui_shared.testing.schema import schema_differences
+from tanhui_shared.testing.schema import catalogue, catalogue_differences, schema_differences
 
 MIGRATIONS = REPO_ROOT / "services" / "accounts" / "migrations"
-
-# Every constraint and index as PostgreSQL prints it: Alembic's comparison skips check
-# constraints, so these are compared here, definitions and all.
-_CATALOGUE = sa.text("""
-SELECT c.conrelid::regclass::text, c.conname, c.contype::text, pg_get_constraintdef(c.oid)
-FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
-WHERE n.nspname = 'public' AND c.conrelid::regclass::text <> 'alembic_version'
-UNION ALL
-SELECT tablename, indexname, 'index', indexdef FROM pg_indexes
-WHERE schemaname = 'public' AND tablename <> 'alembic_version'
-""")
-
-
-def catalogue(url: str) -> set[tuple[str, ...]]:
-    engine = make_engine(url, pool_size=1)
-    try:
-        with engine.connect() as conn:
-            return {tuple(row) for row in conn.execute(_CATALOGUE)}
-    finally:
-        engine.dispose()
-
 
 def alembic(url: str, action, revision: str) -> None:
     config = Config()
@@ -47,15 +26,9 @@ def alembic(url: str, action, revision: str) -> None:
 def test_a_migrated_database_is_what_the_models_declare(migrated_database, new_database):
     migrated = migrated_database("accounts")
     assert schema_differences(migrated, METADATA) == []
-    declared = new_database("accounts_models")
-    engine = make_engine(declared, pool_size=1)
-    with engine.begin() as conn:
-        for metadata in METADATA:
-            metadata.create_all(conn)
-    engine.dispose()
-    in_migrations, in_models = catalogue(migrated), catalogue(declared)
-    assert (in_migrations - in_models, in_models - in_migrations) == (set(), set())
-    names = {name for _, name, _, _ in in_migrations}
+    assert catalogue_differences(migrated, new_database("accounts_models"), METADATA) == (
+        set(), set())
+    names = {name for _, name, _, _ in catalogue(migrated)}
     assert {"ck_points_account_held_within_balance", "ck_daily_points_within_cap",
             "uq_green_trip_external_id", "uq_carbon_report_current", "uq_enterprise_uscc"} <= names
 
