@@ -137,6 +137,28 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def licensed_operator(accounts_url: str) -> tuple[str, str]:
+    """A bus operator licensed through the admin's use case: (client_id, client_secret)."""
+    from datetime import date
+
+    from tanhui_accounts.domain.accreditation import Terms
+    from tanhui_accounts.domain.identity import Role
+    from tanhui_accounts.domain.travel import Mode
+    from tanhui_accounts.usecases.accreditation import grant_accreditation, new_credentials
+    from tanhui_shared.uow import in_unit_of_work
+
+    today = date.today()
+    terms = Terms(Role.TRANSIT_OPERATOR, "bench transit", "LIC-MEM", today - timedelta(days=1),
+                  today + timedelta(days=30), (Mode.BUS,))
+    engine = make_engine(accounts_url, pool_size=1)
+    try:
+        granted = in_unit_of_work(engine, lambda uow: grant_accreditation(
+            uow, "mem-operator", terms, new_credentials(Role.TRANSIT_OPERATOR), granted_by="bench"))
+    finally:
+        engine.dispose()
+    return granted.client_id, granted.client_secret
+
+
 def memory(infra) -> dict[str, tuple[float, float]]:
     namespace = f"mem{uuid.uuid4().hex[:6]}"
     ensure_topics(infra.kafka_bootstrap, namespace)
@@ -172,14 +194,14 @@ def memory(infra) -> dict[str, tuple[float, float]]:
                 gw.post("/api/v1/auth/register", json={"username": name, "password": "a long password",
                                                        "role": "citizen"})
                 names.append(name)
-            gw.post("/api/v1/auth/register", json={"username": "mem-operator", "password": "a long password",
-                                                   "role": "transit_operator"})
-            token = gw.post("/api/v1/auth/token", data={"username": "mem-operator",
-                                                         "password": "a long password"}).json()["access_token"]
-            day0 = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=30)
+            client_id, secret = licensed_operator(stack.database_urls["accounts"])
+            token = gw.post("/api/v1/auth/token", data={
+                "grant_type": "client_credentials", "client_id": client_id,
+                "client_secret": secret}).json()["access_token"]
+            day0 = utcnow().replace(minute=0, second=0, microsecond=0) - timedelta(days=6)
             trips = [{"username": names[i % 100], "mode": "bus", "distance_km": "5",
-                      "started_at": (day0 + timedelta(days=i // 100, minutes=0)).isoformat(),
-                      "ended_at": (day0 + timedelta(days=i // 100, minutes=20)).isoformat(),
+                      "started_at": (day0 + timedelta(hours=i // 100)).isoformat(),
+                      "ended_at": (day0 + timedelta(hours=i // 100, minutes=20)).isoformat(),
                       "external_id": f"m-{i}"} for i in range(10_000)]
             gw.post("/api/v1/trips/batch", json={"trips": trips}, headers={"Authorization": f"Bearer {token}"})
             for _ in range(300):

@@ -54,10 +54,11 @@ def wait_for(url: str, what: str) -> None:
     raise RuntimeError(f"{what} did not start ({url})")
 
 
-def start_accounts(database_url: str, port: int) -> subprocess.Popen:
-    """A real accounts API process (one uvicorn worker), signing with the tests' key."""
+def start_accounts(database_url: str, port: int, **settings: str) -> subprocess.Popen:
+    """A real accounts API process (one uvicorn worker), signing with the tests' key;
+    `settings` are extra TANHUI_ environment variables."""
     env = {**os.environ, "TANHUI_ENV": "test", "TANHUI_DATABASE_URL": database_url,
-           "TANHUI_JWT_PRIVATE_KEY_FILE": str(KEY_FILE), "TANHUI_LOG_LEVEL": "WARNING"}
+           "TANHUI_JWT_PRIVATE_KEY_FILE": str(KEY_FILE), "TANHUI_LOG_LEVEL": "WARNING", **settings}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tanhui_accounts.app:create_app",
                              "--factory", "--port", str(port), "--no-access-log", "--log-level",
                              "warning"], env=env, cwd=REPO_ROOT)

@@ -42,7 +42,7 @@ PER_RUN = 400  # operations per run and path
 
 def deliver(runner: ConsumerRunner, contract) -> None:
     envelope = CloudEvent(type=contract.TYPE, source=contract.SOURCE, data=contract.model_dump(mode="json"))
-    assert runner.apply(SimpleNamespace(value=envelope.to_json())) == "applied"
+    assert runner.apply(SimpleNamespace(topic=contract.TOPIC, value=envelope.to_json())) == "applied"
 
 
 def user(runner, role: str) -> SimpleNamespace:

@@ -21,11 +21,15 @@ from decimal import Decimal
 import httpx
 from sqlmodel import Session
 
-from tanhui_accounts.domain.travel import RULES, Mode
+from tanhui_accounts.domain.accreditation import Terms
+from tanhui_accounts.domain.identity import Role
+from tanhui_accounts.domain.travel import Mode, travel_rules
 from tanhui_accounts.domain.trip_batch import TripClaim
 from tanhui_accounts.store.tables import PointsAccount, User
 from tanhui_accounts.store.trips import record_trips
+from tanhui_accounts.usecases.accreditation import grant_accreditation, new_credentials
 from tanhui_shared.db import make_engine
+from tanhui_shared.uow import in_unit_of_work
 from tanhui_shared.settings import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
@@ -34,7 +38,11 @@ from common import (KEY_FILE, RESULTS, fresh_database, machine, percentile, prog
 
 BATCH = 10_000
 CITIZENS = 2_000
-DAY0 = datetime(2026, 3, 1, tzinfo=UTC)
+# The batches replay a season of feeds (days DAY0 .. DAY0 + 204), so the bench runs with the
+# widest claim window the platform allows instead of the default 7 days.
+WINDOW_DAYS = 366
+RULES = travel_rules(WINDOW_DAYS)
+DAY0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=330)
 
 
 def seed_citizens(engine, count: int) -> list[tuple[str, str]]:
@@ -88,6 +96,17 @@ def ledger_path(engine, rows) -> float:
     return BATCH / elapsed
 
 
+def licensed_operator(engine) -> str:
+    """A bus and metro operator licensed by the admin's use case, as in production: its id."""
+    today = datetime.now(UTC).date()
+    terms = Terms(Role.TRANSIT_OPERATOR, "bench transit", f"LIC-{uuid.uuid4().hex[:6]}",
+                  today - timedelta(days=1), today + timedelta(days=30), (Mode.BUS, Mode.METRO))
+    granted = in_unit_of_work(engine, lambda uow: grant_accreditation(
+        uow, f"bench-operator-{uuid.uuid4().hex[:6]}", terms,
+        new_credentials(Role.TRANSIT_OPERATOR), granted_by="bench"))
+    return granted.grant.user_id
+
+
 def token(role: str, user_id: str, username: str) -> str:
     from cryptography.hazmat.primitives import serialization
 
@@ -110,9 +129,9 @@ def main() -> None:
                     lambda r: ledger_path(engine, batch_rows(citizens, 100 + r)))
 
     port = 18101
-    api = start_accounts(url, port)
+    api = start_accounts(url, port, TANHUI_TRIP_CLAIM_WINDOW_DAYS=str(WINDOW_DAYS))
     try:
-        operator = token("transit_operator", "op-1", "bench-operator")
+        operator = token("transit_operator", licensed_operator(engine), "bench-operator")
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120,
                               headers={"Authorization": f"Bearer {operator}"})
 

@@ -4,9 +4,10 @@
 
 The gateway limits logins and registrations per address (20 a minute by default): a pause with
 a note on stderr is the demo waiting for the limit, not a hang. Every run adds new users and enterprises (a fresh suffix on every name), so it can run again on
-the same platform. A regulator is created with the operator CLI when the accounts database is
-reachable (TANHUI_ACCOUNTS_DATABASE_URL, or `make up`'s tanhui_accounts); otherwise the summary
-says how to make one.
+the same platform. An administrator and a regulator are created with the operators' CLI, so the
+accounts database must be reachable (TANHUI_ACCOUNTS_DATABASE_URL, or `make up`'s
+tanhui_accounts): the administrator accredits the demo's verifiers and licenses its transit
+operator, as in production, and the regulator confirms the enterprises' credit-code claims.
 """
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ ENTERPRISES = [  # name, county, industry, [(factor, quantity, unit)]
     ("阆中丝绸集团", "阆中市", "纺织丝绸", [("fuel.natural_gas", "64", "10^4 Nm3"), ("grid.sichuan.2023", "9100", "MWh")]),
     ("南部县建材股份公司", "南部县", "建材", [("fuel.raw_coal", "12500", "t"), ("fuel.diesel", "95", "t"), ("grid.sichuan.2023", "14800", "MWh")]),
 ]
+# The transit group's licence: its public bikes, buses and the metro (walking and car trips are
+# the citizens' own, recorded from their app).
+OPERATOR_MODES = ["bike", "bus", "metro"]
 # mode -> (km range, km/h used for the trip's duration)
 TRIP_SHAPES = {"walk": ((0.5, 3), 5), "bike": ((1, 8), 15), "bus": ((2, 15), 22),
                "metro": ((3, 20), 35), "ev": ((5, 30), 40)}
@@ -60,14 +64,15 @@ class Gateway:
         self.http = httpx.Client(base_url=self.url, timeout=120)
 
     def call(self, method: str, path: str, token: str | None = None, expect: int = 200,
-             retry_404: bool = False, **kwargs) -> dict | list:
+             retry_404: bool = False, retry_403: bool = False, **kwargs) -> dict | list:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if method == "POST":
             headers["Idempotency-Key"] = uuid.uuid4().hex  # one key per logical call, kept on retry
         deadline = time.monotonic() + 180
         while True:
             reply = self.http.request(method, path, headers=headers, **kwargs)
-            waiting = reply.status_code == 429 or (retry_404 and reply.status_code == 404)
+            waiting = (reply.status_code == 429 or (retry_404 and reply.status_code == 404)
+                       or (retry_403 and reply.status_code == 403))
             if waiting and time.monotonic() < deadline:
                 pause = float(reply.headers.get("Retry-After", "0.5"))
                 if reply.status_code == 429:
@@ -76,7 +81,7 @@ class Gateway:
                 continue
             if reply.status_code != expect:
                 raise SystemExit(f"\n{method} {path} answered {reply.status_code}: {reply.text[:500]}")
-            return reply.json()
+            return reply.json() if reply.content else {}
 
     def user(self, role: str, username: str, log_in: bool = True) -> str | None:
         self.call("POST", "/api/v1/auth/register", expect=201,
@@ -99,14 +104,15 @@ def uscc(rng: random.Random) -> str:
 
 
 def trips_for(rng: random.Random, citizens: list[str], count: int, run: str) -> list[dict]:
-    """Commutes over the past 60 days, spread over the citizens, at plausible speeds."""
+    """Commutes over the past 6 days (inside the platform's claim window), spread over the
+    citizens, at plausible speeds."""
     today = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     trips = []
     for n in range(count):
-        mode = rng.choices(list(TRIP_SHAPES), weights=[2, 3, 5, 4, 1])[0]
+        mode = rng.choices(OPERATOR_MODES, weights=[3, 5, 4])[0]
         (low, high), kmh = TRIP_SHAPES[mode]
         km = round(rng.uniform(low, high), 2)
-        start = today - timedelta(days=rng.randint(1, 60), hours=rng.randint(0, 14))
+        start = today - timedelta(hours=rng.randint(2, 6 * 24))
         trips.append({"username": rng.choice(citizens), "mode": mode, "distance_km": str(km),
                       "started_at": start.isoformat(),
                       "ended_at": (start + timedelta(hours=km / kmh + 0.05)).isoformat(),
@@ -114,18 +120,41 @@ def trips_for(rng: random.Random, citizens: list[str], count: int, run: str) -> 
     return trips
 
 
-def create_regulator(username: str) -> str | None:
-    """The operator CLI, when the accounts database can be reached; None otherwise."""
+def create_operator_user(username: str, role: str) -> str:
+    """An admin or regulator, made with the operators' CLI on the accounts database."""
     from tanhui_shared.settings import local_database_url
 
     url = os.environ.get("TANHUI_ACCOUNTS_DATABASE_URL") or local_database_url("accounts")
     made = subprocess.run([sys.executable, str(TOOLS / "tanhui_ops.py"), "create-user", username,
-                           "--role", "regulator", "--password-stdin", "--database-url", url],
+                           "--role", role, "--password-stdin", "--database-url", url],
                           input=PASSWORD + "\n", text=True, capture_output=True)
     if made.returncode != 0:
-        print(f"\n(could not create the regulator: {made.stderr.strip()})", file=sys.stderr)
-        return None
+        raise SystemExit(f"could not create the demo's {role} with the operators' CLI: "
+                         f"{made.stderr.strip()}\nSet TANHUI_ACCOUNTS_DATABASE_URL to the accounts "
+                         "database `make up` uses, then run the demo again.")
     return username
+
+
+def accredit(gw: Gateway, admin: str, role: str, username: str) -> str:
+    """A verifier (logs in with the initial password the grant shows once) or a licensed bus and
+    metro operator (a machine client: its token comes from client credentials)."""
+    today = datetime.now(UTC).date()
+    grant = gw.call("POST", "/api/v1/accreditations", admin, expect=201, json={
+        "role": role, "username": username, "number": f"DEMO-{username}",
+        "organisation": {"verifier": "四川省林业碳汇审定核查中心（演示）",
+                         "transit_operator": "南充公交集团（演示）"}[role],
+        "valid_from": str(today - timedelta(days=30)), "valid_to": str(today + timedelta(days=3 * 365)),
+        "modes": OPERATOR_MODES if role == "transit_operator" else []})
+    if role == "verifier":  # its first act: the demo's password instead of the one shown once
+        first = gw.call("POST", "/api/v1/auth/token",
+                        data={"username": username, "password": grant["initial_password"]})["access_token"]
+        gw.call("POST", "/api/v1/me/password", first, expect=204, json={
+            "current_password": grant["initial_password"], "new_password": PASSWORD})
+        form = {"username": username, "password": PASSWORD}
+    else:
+        form = {"grant_type": "client_credentials", "client_id": grant["client_id"],
+                "client_secret": grant["client_secret"]}
+    return gw.call("POST", "/api/v1/auth/token", data=form)["access_token"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,15 +173,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the platform at {gw.url} is not ready ({exc}); start it with `make up`", file=sys.stderr)
         return 2
     batches = max(1, -(-args.trips // 2000))
-    bar = Progress(5 + args.citizens + 2 * len(ENTERPRISES) + 7 + batches + 5)
+    bar = Progress(6 + args.citizens + 2 * len(ENTERPRISES) + 7 + batches + 5)
+    admin = create_operator_user(f"ops-admin-{run}", "admin")
+    regulator = create_operator_user(f"regulator-{run}", "regulator")
+    admin_token = gw.call("POST", "/api/v1/auth/token", data={"username": admin, "password": PASSWORD})["access_token"]
+    regulator_token = gw.call("POST", "/api/v1/auth/token",
+                              data={"username": regulator, "password": PASSWORD})["access_token"]
+    bar.step("administrator and regulator (operators' CLI)")
     names = {role: f"{role.replace('_', '-')[:9]}-{run}" for role in
              ("project_developer", "verifier", "organizer", "transit_operator")}
     tokens = {}
     for role, username in names.items():
-        tokens[role] = gw.user(role, username)
+        tokens[role] = (accredit(gw, admin_token, role, username) if role in ("verifier", "transit_operator")
+                        else gw.user(role, username))
         bar.step(f"user {username}")
     names["auditor"] = f"auditor-{run}"  # verifies the monitoring the first verifier's approval led to
-    tokens["auditor"] = gw.user("verifier", names["auditor"])
+    tokens["auditor"] = accredit(gw, admin_token, "verifier", names["auditor"])
     bar.step(f"user {names['auditor']}")
     citizens = [f"citizen-{run}-{n:03d}" for n in range(args.citizens)]
     for username in citizens:
@@ -170,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         firm_users.append(username)
         firm = gw.call("POST", "/api/v1/enterprises", token, expect=201, json={
             "name": f"{name}·{run}", "uscc": uscc(rng), "county": county, "industry": industry})
-        bar.step(f"enterprise {name}")
+        gw.call("POST", f"/api/v1/enterprise-claims/{firm['id']}/decision", regulator_token,
+                json={"decision": "confirm", "reason": "营业执照核验一致（演示）"})
+        bar.step(f"enterprise {name} (credit code confirmed)")
         year = str(datetime.now().year - 1)
         reports.append((token, firm, gw.call("POST", f"/api/v1/enterprises/{firm['id']}/reports", token,
                                              expect=201, json={"period": year, "activities": [
@@ -187,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     bar.step("forestry project filed")
     gw.call("POST", f"/api/v1/projects/{project['id']}/submit", dev)
     bar.step("sent for review")
-    gw.call("POST", f"/api/v1/projects/{project['id']}/reviews", verifier, expect=201, json={
+    # the verifier's accreditation reaches verification as an event: a 403 until it has
+    gw.call("POST", f"/api/v1/projects/{project['id']}/reviews", verifier, expect=201, retry_403=True, json={
         "decision": "approve", "comments": "基线与边界合理", "buffer_pct": "20"})
     bar.step("design approved")
     report = gw.call("POST", f"/api/v1/projects/{project['id']}/monitoring-reports", dev, expect=201, json={
@@ -195,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_sink_tco2e": "980.2", "leakage_tco2e": "130.2"})
     bar.step("monitoring reported")
     gw.call("POST", f"/api/v1/monitoring-reports/{report['id']}/verifications", auditor, expect=201,
-            json={"decision": "verified", "verified_tco2e": "5000", "comments": "现场核查一致"})
+            retry_403=True, json={"decision": "verified", "verified_tco2e": "5000", "comments": "现场核查一致"})
     bar.step("monitoring verified")
     deadline = time.monotonic() + 60
     while gw.call("GET", "/api/v1/holdings", dev)["total"] == 0:
@@ -236,25 +275,18 @@ def main(argv: list[str] | None = None) -> int:
         "quantity": 300, "beneficiary": firm["name"], "purpose": f"{filed['period']} 部分碳中和",
         "report_id": filed["id"]})
     bar.step("300 credits retired against a report")
-    regulator = create_regulator(f"regulator-{run}")
-    bar.step("regulator" if regulator else "regulator skipped")
 
     console = f"{gw.url}/console/"
     print(f"\nDemo {run} seeded: {len(citizens)} citizens, {accepted} trips accepted, "
           f"{len(ENTERPRISES)} enterprises, project {project['id']}, event offset certificate "
           f"{offset['certificate']['certificate_id']}.")
-    print(f"\nOpen the console: {console}   (every password: {PASSWORD})")
+    print(f"\nOpen the console: {console}   (every password: {PASSWORD}; the transit operator\n"
+          f"{names['transit_operator']} is a machine client, with client credentials)")
     for role, username in [("citizen", citizens[0]), ("enterprise", firm_users[0]),
                            ("project developer", names["project_developer"]),
-                           ("verifier", names["verifier"]), ("organizer", names["organizer"]),
-                           ("transit operator", names["transit_operator"])]:
+                           ("verifier", names["verifier"]), ("organizer", names["organizer"])]:
         print(f"  {role:<18} {username}")
-    if regulator:
-        print(f"  {'regulator':<18} {regulator}")
-    else:
-        print("  regulator          not created: set TANHUI_ACCOUNTS_DATABASE_URL, or run\n"
-              f"    uv run python tools/tanhui_ops.py create-user regulator-{run} --role regulator "
-              "--database-url <the accounts database URL>")
+    print(f"  {'regulator':<18} {regulator}\n  {'administrator':<18} {admin}")
     print(f"  certificates       {console}#/verify/{offset['certificate']['certificate_id']}\n"
           f"                     {console}#/verify/{retired['certificate_id']}")
     print(f"  registry           {console}#/registry  (serial {offset['certificate']['serials'][0]})")

@@ -19,13 +19,15 @@ from zoneinfo import ZoneInfo
 import httpx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from demo import Gateway  # noqa: E402  (tools/ is not a package)
+from demo import PASSWORD, Gateway, accredit, create_operator_user  # noqa: E402  (tools/ is not a package)
 
 from race_fire import _detail, log  # noqa: E402
 
 CITY_TZ = ZoneInfo("Asia/Shanghai")  # the accounts service's daily caps follow this calendar day
 MIN_PARALLEL = 20
-POINTS_PER_CREDIT = 100_000  # what the console and the issue name; the API refuses other multiples
+ACCREDITED = ("verifier", "transit_operator")  # granted by an admin, never self-registered
+POINTS_PER_CREDIT = 100_000
+CLAIM_WINDOW_DAYS = 7  # accounts' default trip claim window  # what the console and the issue name; the API refuses other multiples
 DEFAULT_METRO_CAP = 500  # TravelRules' default, used only if no answer names the cap
 BUFFER_PCT = "20"
 
@@ -85,9 +87,11 @@ class Api:
             raise SetupError(f"{step}: {exc.__class__.__name__}: {exc} (is the platform still "
                              f"running at {self.gw.url}?)") from None
 
-    def user(self, role: str, username: str) -> User:
+    def user(self, role: str, username: str, admin_token: str | None = None) -> User:
+        """A self-registered user; a verifier or transit operator is accredited by the admin."""
         try:
-            token = self.gw.user(role, username)
+            token = (accredit(self.gw, admin_token, role, username) if role in ACCREDITED
+                     else self.gw.user(role, username))
         except SystemExit as exc:
             raise SetupError(f"registering {role} {username}: {str(exc).strip()}") from None
         assert token is not None
@@ -186,6 +190,14 @@ def prepare(url: str, n: int) -> Scene:
     scene = Scene(url=api.gw.url, run=run, n=n)
     log(f"run {run}: preparing state on {api.gw.url} (N = {n})")
 
+    # An administrator (the operators' CLI on the accounts database) accredits the verifiers and
+    # licenses the transit operator, as in production.
+    try:
+        admin = create_operator_user(f"race-{run}-admin", "admin")
+    except SystemExit as exc:
+        raise SetupError(str(exc)) from None
+    admin_token = api("logging the administrator in", "POST", "/api/v1/auth/token",
+                      data={"username": admin, "password": PASSWORD})["access_token"]
     # Users. Registrations are rate-limited per address under `make up`: demo.Gateway waits.
     plan = [("dev", "project_developer"), ("reviewer", "verifier"), ("organizer", "organizer"),
             ("holder-a", "enterprise"), ("holder-b", "enterprise"), ("holder-r", "enterprise"),
@@ -199,11 +211,11 @@ def prepare(url: str, n: int) -> Scene:
     def make(item: tuple[str, str]) -> tuple[str, User | None]:
         key, role = item
         try:  # one client for every thread: httpx's Client is thread-safe
-            made = api.user(role, f"race-{run}-{key}")
+            made = api.user(role, f"race-{run}-{key}", admin_token)
         except SetupError as exc:
             if key != "operator":
                 raise
-            # Transit operators may be granted by an admin only: the citizen records its trips.
+            # Without a licensed transit operator the citizen records its own trips.
             log(f"no transit operator ({exc}); the citizen will record its own trips")
             made = None
         done["users"] += 1
@@ -231,8 +243,9 @@ def prepare(url: str, n: int) -> Scene:
         "description": "state for tools/races.py"})
     scene.project_id = project["id"]
     api("submitting the project", "POST", f"/api/v1/projects/{project['id']}/submit", dev)
+    # accreditations reach verification as events: a 403 until they have
     api("approving the design", "POST", f"/api/v1/projects/{project['id']}/reviews",
-        u["reviewer"].token, expect=201,
+        u["reviewer"].token, expect=201, retry_403=True,
         json={"decision": "approve", "comments": "race", "buffer_pct": BUFFER_PCT})
     first = api("filing monitoring report 1", "POST",
                 f"/api/v1/projects/{project['id']}/monitoring-reports", dev, expect=201,
@@ -247,7 +260,7 @@ def prepare(url: str, n: int) -> Scene:
     scene.report_to_race, scene.race_vintage = second["id"], 2024
     api("verifying monitoring report 1", "POST",
         f"/api/v1/monitoring-reports/{first['id']}/verifications", scene.verifiers[0].token,
-        expect=201, json={"decision": "verified", "verified_tco2e": "1000", "comments": "race"})
+        expect=201, retry_403=True, json={"decision": "verified", "verified_tco2e": "1000", "comments": "race"})
     log("waiting for the issuance (MonitoringVerified -> credits, through Kafka)")
     wait_for("800 credits issued to the developer",
              lambda: api.holdings(u["dev"])["total"] >= 800, 90,
@@ -283,8 +296,10 @@ def prepare(url: str, n: int) -> Scene:
                                   "county": "高坪区", "industry": "建材"})
     scene.filing_enterprise, scene.period = filer["id"], str(year - 1)
 
-    # Points for one redemption: the caps allow 1,000 a day, so 101 days of trips.
-    days = -(-POINTS_PER_CREDIT // 1000) + 1
+    # Points for one redemption would take 101 days of capped trips (1,000 points a day), but
+    # trips are credited only inside the claim window: the days it allows, so the row shows
+    # what an honest citizen can reach.
+    days = CLAIM_WINDOW_DAYS - 1
     trips = points_trips(u["c-redeem"].name, days, run)
     log(f"feeding {len(trips)} trips over {days} past days for the redeeming citizen")
     if "operator" in u:

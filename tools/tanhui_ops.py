@@ -1,6 +1,9 @@
 """Operators' command line for tanhui.
 
   uv run python tools/tanhui_ops.py create-user NAME --role regulator   (password on stdin or prompt)
+  uv run python tools/tanhui_ops.py grant-accreditation NAME --role transit_operator --mode bus
+        --mode metro --organisation ORG --number LICENCE --valid-from 2026-01-01 --valid-to 2028-12-31
+        (also revoke-accreditation, rotate-client-secret, list-accreditations; secrets print once)
   uv run python tools/tanhui_ops.py import-factors factors.csv          (all rows or none)
   uv run python tools/tanhui_ops.py export disclosures --format xlsx --out disclosures.xlsx
   uv run python tools/tanhui_ops.py export registry --format csv --out registry.csv
@@ -55,6 +58,14 @@ def create_user_command(args: argparse.Namespace) -> int:
 
     return create_user_interactively(accounts_database_url(args.database_url), args.username,
                                      Role(args.role), args.password_stdin)
+
+
+def accreditation_command(args: argparse.Namespace) -> int:
+    """grant-accreditation, revoke-accreditation, rotate-client-secret, list-accreditations:
+    the accounts CLI's commands, on the accounts database named here."""
+    from tanhui_accounts.cli_accreditations import run_command
+
+    return run_command(args, accounts_database_url(args.database_url))
 
 
 # --- emission factors --------------------------------------------------------------------------
@@ -278,6 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     user.add_argument("--password-stdin", action="store_true")
     user.add_argument("--database-url")
     user.set_defaults(run=create_user_command)
+    from tanhui_accounts.cli_accreditations import add_commands
+
+    for command in add_commands(sub):
+        command.add_argument("--database-url")
+        command.set_defaults(run=accreditation_command)
     factors = sub.add_parser("import-factors", help="publish emission-factor versions from a CSV")
     factors.add_argument("csv")
     factors.add_argument("--database-url")

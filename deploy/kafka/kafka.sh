@@ -2,6 +2,10 @@
 # Single-node KRaft Kafka (broker and controller in one JVM) on 127.0.0.1, for local tests.
 # Jars come from Maven Central through pom.xml beside this script and are cached between runs.
 # Usage: kafka.sh start | stop | restart | status | wait [timeout-s] | tool CLASS [args...]
+#        kafka.sh run      (in the foreground, for a container: docker-compose.yml's broker)
+#        kafka.sh answers  (exit 0 when the broker answers a request: a container health check)
+# TANHUI_KAFKA_SECURE=1: the production setting (secure.properties.template): SASL/SCRAM-SHA-512
+# and ACLs, super user `admin` with TANHUI_KAFKA_ADMIN_PASSWORD (see deploy/README.md).
 set -euo pipefail
 COMPONENT=kafka
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
@@ -10,11 +14,21 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 VERSION=${TANHUI_KAFKA_VERSION:-4.4.0}
 PORT=${TANHUI_KAFKA_PORT:-19092}
 CPORT=${TANHUI_KAFKA_CONTROLLER_PORT:-19093}
+HOST=${TANHUI_KAFKA_HOST:-127.0.0.1}
+ADVERTISED_HOST=${TANHUI_KAFKA_ADVERTISED_HOST:-$HOST}
+SECURE=${TANHUI_KAFKA_SECURE:-0}
 DATA=$TANHUI_VAR/kafka
 CACHE=${TANHUI_KAFKA_CACHE:-${HOME:-/root}/.cache/tanhui/kafka-$VERSION}
 LIBS=$CACHE/libs
 TOOLS_VERSION=${TANHUI_KAFKA_TOOLS_VERSION:-4.3.1}
 TOOLS=$CACHE/tools
+# A Kafka distribution already on the machine (the apache/kafka image: /opt/kafka) is used as it
+# is: its libs/ serve the broker and the tools, and nothing is fetched.
+if [[ -n ${TANHUI_KAFKA_HOME:-} ]]; then
+  LIBS=$TANHUI_KAFKA_HOME/libs
+  TOOLS=$TANHUI_KAFKA_HOME/libs
+fi
+ADMIN_CONFIG=$DATA/admin-client.properties
 POM=$DEPLOY_DIR/kafka/pom.xml
 TOOLS_POM=$DEPLOY_DIR/kafka/tools-pom.xml
 PIDFILE=$DATA/kafka.pid
@@ -55,6 +69,7 @@ mvn_copy() {
 }
 
 fetch_jars() {
+  [[ -n ${TANHUI_KAFKA_HOME:-} ]] && return 0
   # The marker names what the jars were fetched for, so a pom edit or a version change refetches.
   local stamp t0
   stamp="$VERSION $TOOLS_VERSION $(cat "$POM" "$TOOLS_POM" | sha256sum | cut -c1-16)"
@@ -75,27 +90,62 @@ fetch_jars() {
   log "jars ready: $(find "$CACHE" -name '*.jar' | wc -l) jars, $(du -sh "$CACHE" | cut -f1) in $(since "$t0")s"
 }
 
-# Rewritten on every start from the template, so the port variables always apply.
+secure() { [[ $SECURE == 1 ]]; }
+
+# The super user's password goes into a properties file and a SCRAM credential; keep it to
+# characters neither format needs to escape.
+admin_password() {
+  local p=${TANHUI_KAFKA_ADMIN_PASSWORD:-}
+  [[ $p =~ ^[A-Za-z0-9._~-]{16,}$ ]] ||
+    die "TANHUI_KAFKA_SECURE=1 needs TANHUI_KAFKA_ADMIN_PASSWORD: 16 or more of A-Z a-z 0-9 . _ ~ - (e.g. openssl rand -hex 24)"
+  printf '%s' "$p"
+}
+
+# Rewritten on every start from the template(s), so the port variables always apply.
 write_config() {
-  local t
+  local t password
   mkdir -p "$DATA/logs" "$DATA/data"
   t=$(<"$DEPLOY_DIR/kafka/server.properties.template")
+  if secure; then
+    password=$(admin_password)
+    t+=$'\n'$(<"$DEPLOY_DIR/kafka/secure.properties.template")
+    t=${t//@HOST@/$HOST}
+    t=${t//@ADVERTISED_HOST@/$ADVERTISED_HOST}
+    t=${t//@ADMIN_PASSWORD@/$password}
+    # what `answers` and an operator's `tool ... --command-config` connect with
+    (umask 077 && printf '%s\n' "security.protocol=SASL_PLAINTEXT" "sasl.mechanism=SCRAM-SHA-512" \
+      "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$password\";" \
+      >"$ADMIN_CONFIG")
+  fi
   t=${t//@PORT@/$PORT}
   t=${t//@CONTROLLER_PORT@/$CPORT}
-  printf '%s\n' "${t//@DATA@/$DATA}" >"$DATA/server.properties"
+  (umask 077 && printf '%s\n' "${t//@DATA@/$DATA}" >"$DATA/server.properties")
 }
 
 format_storage() {
-  [[ -f $DATA/data/meta.properties ]] && return 0
-  local id
+  if [[ -f $DATA/data/meta.properties ]]; then
+    # SCRAM credentials are written at format time: storage formatted without them cannot serve
+    # the secure mode (nobody could authenticate), and vice versa.
+    if secure && [[ ! -f $DATA/secure ]]; then
+      die "$DATA was formatted without SASL: give the secure broker a TANHUI_VAR of its own"
+    elif ! secure && [[ -f $DATA/secure ]]; then
+      die "$DATA was formatted for TANHUI_KAFKA_SECURE=1: start it that way, or use another TANHUI_VAR"
+    fi
+    return 0
+  fi
+  local id scram=()
+  # KRaft: the super user's SCRAM credential must exist before any client can authenticate, so
+  # it is part of the format (KIP-900); the services' principals are made later, by that user.
+  secure && scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(admin_password)]")
   log "formatting storage in $DATA/data (first start only)"
   id=$("$JAVA" "${TOOL_OPTS[@]}" -cp "$LIBS/*" kafka.tools.StorageTool random-uuid)
   if ! "$JAVA" "${TOOL_OPTS[@]}" -cp "$LIBS/*" kafka.tools.StorageTool format --standalone \
-    -t "$id" -c "$DATA/server.properties" >"$DATA/logs/format.log" 2>&1; then
+    -t "$id" -c "$DATA/server.properties" "${scram[@]}" >"$DATA/logs/format.log" 2>&1; then
     show_tail "$DATA/logs/format.log"
     die "formatting failed; to start over: rm -rf $DATA"
   fi
-  log "formatted, cluster id $id"
+  secure && touch "$DATA/secure"
+  log "formatted, cluster id $id${scram:+, with the SCRAM credential of the super user admin}"
 }
 
 start() {
@@ -115,13 +165,26 @@ start() {
   setsid nohup "$JAVA" "${JVM_OPTS[@]}" -cp "$LIBS/*" kafka.Kafka "$DATA/server.properties" \
     >"$DATA/logs/kafka.out" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
-  log "started pid $! on 127.0.0.1:$PORT (controller $CPORT), logs in $DATA/logs; 'kafka.sh wait' blocks until it answers"
+  log "started pid $! on $HOST:$PORT (controller $CPORT$(secure && echo ', SASL/SCRAM + ACLs')), logs in $DATA/logs; 'kafka.sh wait' blocks until it answers"
+}
+
+# In the foreground (a container's main process): the same config and format as `start`.
+run() {
+  need_java
+  fetch_jars
+  write_config
+  format_storage
+  echo $$ >"$PIDFILE"
+  log "running on $HOST:$PORT, advertised as $ADVERTISED_HOST:$PORT$(secure && echo ', SASL/SCRAM + ACLs')"
+  exec "$JAVA" "${JVM_OPTS[@]}" -cp "$LIBS/*" kafka.Kafka "$DATA/server.properties"
 }
 
 # A real request through the client stack, not only an open port: the broker must list itself.
 answers() {
+  local auth=()
+  secure && auth=(--command-config "$ADMIN_CONFIG")
   timeout 30 "$JAVA" "${TOOL_OPTS[@]}" -cp "$TOOLS/*" org.apache.kafka.tools.BrokerApiVersionsCommand \
-    --bootstrap-server "127.0.0.1:$PORT" 2>/dev/null | grep -q '(id: 1 '
+    --bootstrap-server "$ADVERTISED_HOST:$PORT" "${auth[@]}" 2>/dev/null | grep -q '(id: 1 '
 }
 
 wait_ready() {
@@ -192,5 +255,7 @@ case ${1:-} in
   status) status ;;
   wait) wait_ready "${2:-}" ;;
   tool) shift && tool "$@" ;;
-  *) die "usage: $0 start|stop|restart|status|wait [timeout-s]|tool CLASS [args...]" ;;
+  run) run ;;
+  answers) answers ;;
+  *) die "usage: $0 start|stop|restart|status|wait [timeout-s]|tool CLASS [args...]|run|answers" ;;
 esac

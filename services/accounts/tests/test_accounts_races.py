@@ -62,7 +62,8 @@ def test_20_same_day_metro_trips_at_once_never_pass_the_daily_cap(accounts, serv
 
 def test_20_operator_batches_at_once_across_modes_never_pass_the_days_total_cap(accounts, server):
     citizen, _ = accounts.user("citizen")
-    _, operator = accounts.user("transit_operator")
+    # licensed for every mode, so the day's total cap is what stops the feed
+    _, operator = accounts.user("transit_operator", modes=("walk", "bike", "bus", "metro", "ev"))
     # 25-minute rides at plausible speeds: uncapped they would earn 2,688 points that day
     kinds = [("walk", "4"), ("bike", "14"), ("bus", "30"), ("metro", "40"), ("ev", "50")]
     batches = [{"trips": [{**ride(CITY_DAY + timedelta(minutes=40 * i), mode=kinds[i % 5][0],
@@ -103,7 +104,7 @@ def test_25_redemptions_of_a_balance_covering_one_hold_it_once(accounts, server)
                   e=f"%redemption_requested%{user['id']}%") == 1
 
 
-def test_20_registrations_of_one_uscc_at_once_register_it_once(accounts, server):
+def test_20_claims_of_one_uscc_by_one_registrant_at_once_record_it_once(accounts, server):
     _, headers = accounts.user("enterprise")
     code = fresh_uscc()
     bodies = [{"name": f"南充化工 {n}", "uscc": code, "county": "顺庆区", "industry": "chemicals"}

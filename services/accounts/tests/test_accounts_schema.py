@@ -30,7 +30,7 @@ def test_a_migrated_database_is_what_the_models_declare(migrated_database, new_d
         set(), set())
     names = {name for _, name, _, _ in catalogue(migrated)}
     assert {"ck_points_account_held_within_balance", "ck_daily_points_within_cap",
-            "uq_green_trip_external_id", "uq_carbon_report_current", "uq_enterprise_uscc"} <= names
+            "uq_green_trip_external_id", "uq_carbon_report_current", "uq_enterprise_confirmed_uscc"} <= names
 
 
 def test_0003_goes_down_and_up_again(migrated_database):

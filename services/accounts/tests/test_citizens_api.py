@@ -10,6 +10,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from tanhui_accounts.domain.points import EntryKind
+from tanhui_accounts.domain.trip_batch import CITY_TZ
 from tanhui_accounts.events.handlers import on_redemption_completed, on_redemption_rejected
 from tanhui_accounts.store.points import post_entry
 from tanhui_accounts.store.tables import GreenTrip, PointsAccount, PointsEntry, Redemption
@@ -17,7 +18,9 @@ from tanhui_shared.contracts import RedemptionCompleted, RedemptionRejected, Red
 from tanhui_shared.messaging import OutboxMessage
 from tanhui_shared.uow import in_unit_of_work
 
-NOON = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)  # 12:00 in the city
+# 12:00 in the city two days ago: inside the claim window, and the day's rides stay on that day
+NOON = (datetime.now(CITY_TZ) - timedelta(days=2)).replace(hour=12, minute=0, second=0,
+                                                           microsecond=0).astimezone(UTC)
 
 
 def trip(minutes_after=0, minutes=30, mode="bike", km="6", external_id=None) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 from datetime import date
 from decimal import Decimal
+from functools import cache
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -39,6 +40,26 @@ def enterprise(accounts, headers, county="顺庆区", industry="cement") -> dict
     return reply.json()
 
 
+@cache
+def regulator(accounts) -> dict:
+    """One regulator's headers per test module's accounts (made by the CLI; logins are slow)."""
+    return accounts.user("regulator")[1]
+
+
+def confirm(accounts, firm: dict) -> dict:
+    """The regulator confirms the enterprise's claim to its code: it is disclosed from now on."""
+    reply = accounts.http.post(f"/api/v1/enterprise-claims/{firm['id']}/decision",
+                               headers=regulator(accounts), json={"decision": "confirm"})
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def confirmed_enterprise(accounts, headers, **where) -> dict:
+    firm = enterprise(accounts, headers, **where)
+    confirm(accounts, firm)
+    return firm
+
+
 def count(accounts, model) -> int:
     with Session(accounts.engine) as session:
         return session.exec(select(func.count()).select_from(model)).one()
@@ -55,10 +76,16 @@ def test_a_report_is_computed_with_every_line_derived_and_published(accounts):
         ("304.3311", "156.4000", "460.7311")
     assert [line["factor_version"] for line in report["lines"]] == ["2015", "2015", "2015", "2023"]
     assert all(line["factor_source"] and line["derivation"] for line in report["lines"])
+    assert announced(accounts, report["id"]) == 0  # a draft while the claim is pending
+    assert confirm(accounts, firm)["reports_announced"] == 1
+    assert announced(accounts, report["id"]) == 1
+
+
+def announced(accounts, report_id: str) -> int:
+    """How many `ReportFiled` events name the report (in accounts' outbox)."""
     with Session(accounts.engine) as session:
-        filed = [m for m in session.exec(select(OutboxMessage)).all() if ReportFiled.TYPE in m.envelope
-                 and report["id"] in m.envelope]
-    assert len(filed) == 1
+        return sum(ReportFiled.TYPE in m.envelope and report_id in m.envelope
+                   for m in session.exec(select(OutboxMessage)).all())
 
 
 def test_the_same_period_twice_is_409_and_a_revision_keeps_the_old_one_visible(accounts):
@@ -105,7 +132,7 @@ def test_bad_input_is_422_naming_the_field_and_writes_nothing(accounts):
     assert (count(accounts, CarbonReport), count(accounts, ReportLineRow)) == before
 
 
-def test_one_enterprise_per_code(accounts):
+def test_a_registrant_claims_a_code_once_while_the_claim_is_open(accounts):
     _, headers = accounts.user("enterprise")
     firm = enterprise(accounts, headers)
     with Session(accounts.engine) as session:
@@ -113,6 +140,7 @@ def test_one_enterprise_per_code(accounts):
     twin = accounts.http.post("/api/v1/enterprises", headers=headers, json={
         "name": "twin", "uscc": code, "county": "高坪区", "industry": "cement"})
     assert twin.status_code == 409 and twin.json()["field"] == "uscc"
+    assert twin.json()["enterprise_id"] == firm["id"]
 
 
 def test_another_enterprise_gets_404_and_the_regulator_may_read(accounts):
@@ -161,7 +189,7 @@ def test_a_new_factor_version_never_changes_a_filed_report(accounts):
 
 def test_disclosures_show_net_emissions_once_credits_are_retired_against_a_report(accounts):
     _, headers = accounts.user("enterprise")
-    firm = enterprise(accounts, headers, county="阆中市", industry="chemicals")
+    firm = confirmed_enterprise(accounts, headers, county="阆中市", industry="chemicals")
     report = accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports", headers=headers,
                                 json={"period": "2019", "activities": MIXED}).json()
     retired = CreditsRetired(retirement_id="ret-1-" + report["id"], certificate_id="cert-1",
@@ -179,7 +207,7 @@ def test_disclosures_show_net_emissions_once_credits_are_retired_against_a_repor
 def test_the_regulator_sees_city_figures_beside_the_plan_targets(accounts):
     _, headers = accounts.user("enterprise")
     _, regulator = accounts.user("regulator")
-    firm = enterprise(accounts, headers, county="营山县", industry="glass")
+    firm = confirmed_enterprise(accounts, headers, county="营山县", industry="glass")
     accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports", headers=headers,
                        json={"period": "2018", "activities": MIXED})
     stats = accounts.http.get("/api/v1/stats/city?period=2018", headers=regulator)

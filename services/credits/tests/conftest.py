@@ -36,7 +36,7 @@ class CreditsWorld:
         """Apply one event as the consumer would; returns 'applied' or 'duplicate'."""
         envelope = CloudEvent(id=event_id or str(uuid.uuid4()), type=contract.TYPE,
                               source=contract.SOURCE, data=contract.model_dump(mode="json"))
-        return self.runner.apply(SimpleNamespace(value=envelope.to_json()))
+        return self.runner.apply(SimpleNamespace(topic=contract.TOPIC, value=envelope.to_json()))
 
     def user(self, role: str = "project_developer") -> SimpleNamespace:
         user_id = str(uuid.uuid4())

@@ -148,7 +148,7 @@ def test_parallel_redemptions_from_a_small_inclusion_pool(served):
         envelope = CloudEvent(type=request.TYPE, source=request.SOURCE,
                               data=request.model_dump(mode="json"))
         barrier.wait(timeout=30)
-        return world.runner.apply(SimpleNamespace(value=envelope.to_json()))
+        return world.runner.apply(SimpleNamespace(topic=request.TOPIC, value=envelope.to_json()))
 
     with ThreadPoolExecutor(PARALLEL) as pool:
         assert list(pool.map(deliver, range(PARALLEL))) == ["applied"] * PARALLEL

@@ -13,10 +13,14 @@ from tanhui_verification.store.tables import Verification
 from verification_support import (AUDITOR, consumer_runner, credits_issued, kafka_record,
                                   make_service, verified_report)
 
+# under the first decision's accreditation, so that only the one-decision key refuses it
 SECOND_VERIFICATION = """
     INSERT INTO verification (id, monitoring_report_id, decision, verified_tco2e, comments,
-                              verifier_user_id, verifier_username, created_at)
-    VALUES (gen_random_uuid()::text, :report, 'rejected', NULL, 'again', 'ver-9', 'x', now())"""
+                              verifier_user_id, verifier_username, created_at, accreditation_id,
+                              accreditation_number)
+    SELECT gen_random_uuid()::text, monitoring_report_id, 'rejected', NULL, 'again', 'ver-9', 'x',
+           now(), accreditation_id, accreditation_number
+    FROM verification WHERE monitoring_report_id = :report"""
 # a copy of the report, one year later (no overlap), under the same issuance id
 SECOND_REPORT_OF_THE_ISSUANCE = """
     INSERT INTO monitoring_report
@@ -38,9 +42,12 @@ OVERLAPPING_REPORT = """
            :state, submitted_by_user_id, now() FROM monitoring_report WHERE id = :report"""
 SECOND_APPROVAL_STEP = """
     INSERT INTO project_timeline (project_id, step, from_state, to_state, actor_user_id,
-                                  actor_username, actor_role, comments, occurred_at)
-    VALUES (:project, 'registered', 'submitted', 'registered', 'ver-9', 'x', 'verifier', '',
-            now())"""
+                                  actor_username, actor_role, comments, occurred_at,
+                                  accreditation_id, accreditation_number,
+                                  accreditation_organisation)
+    SELECT project_id, 'registered', 'submitted', 'registered', 'ver-9', 'x', 'verifier', '', now(),
+           accreditation_id, accreditation_number, accreditation_organisation
+    FROM project_timeline WHERE project_id = :project AND step = 'registered'"""
 
 
 def _refused(svc, sql: str, **params) -> str:
@@ -119,10 +126,14 @@ def test_rows_outside_the_rules_are_refused(refusals, sql, constraint):
 
 def test_a_violation_from_application_code_is_a_409_naming_the_constraint(refusals):
     svc, report = refusals
+    first = svc.get(f"/api/v1/monitoring-reports/{report['id']}").json()
+
     def second_decision(uow) -> None:
         uow.session.add(Verification(monitoring_report_id=report["id"], decision="rejected",
                                      comments="again", verifier_user_id="ver-9",
-                                     verifier_username="x"))
+                                     verifier_username="x",
+                                     accreditation_id=first["accreditation_id"],
+                                     accreditation_number=first["accreditation_number"]))
 
     with pytest.raises(Conflict) as conflict:
         in_unit_of_work(svc.engine, second_decision)

@@ -7,8 +7,8 @@ import pytest
 
 from tanhui_shared.messaging.consumer import DeadLetter
 
-from verification_support import (AUDITOR, DEV, REVIEWER, consumer_runner, credits_issued, filing,
-                                  kafka_record, verified_report)
+from verification_support import (AUDITOR, DEV, REVIEWER, accredit, consumer_runner,
+                                  credits_issued, filing, kafka_record, verified_report)
 
 VERIFIED_TYPE = "cn.tanhui.verification.monitoring_verified.v1"
 
@@ -87,6 +87,8 @@ def test_the_timeline_of_a_full_cycle_lists_every_step_in_order(svc):
 def test_concurrent_verifications_of_one_report_succeed_once(svc):
     report = svc.reported(svc.registered())
     path = f"/api/v1/monitoring-reports/{report['id']}/verifications"
+    for n in range(20):
+        accredit(svc, (f"ver-race-{n}", "verifier", f"racer{n}"))
 
     def verify(n: int) -> int:
         verifier = (f"ver-race-{n}", "verifier", f"racer{n}")

@@ -6,7 +6,8 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from verification_support import AUDITOR, DEV, OTHER_DEV, REVIEWER, make_service, monitoring
+from verification_support import (AUDITOR, DEV, OTHER_DEV, REVIEWER, accredit, make_service,
+                                  monitoring)
 
 PROBLEM = "application/problem+json"
 VERIFIED_TYPE = "cn.tanhui.verification.monitoring_verified.v1"
@@ -40,7 +41,7 @@ def test_a_report_computes_its_claim_and_awaits_verification(svc):
     ({"leakage_tco2e": "-1"}, 422, "leakage_tco2e"),
     ({"project_sink_tco2e": "1.00001"}, 422, "project_sink_tco2e"),
     ({"project_sink_tco2e": 1e300}, 422, "project_sink_tco2e"),
-    ({"period_start": "2022-12-31", "period_end": "2023-06-30"}, 409, "period_start"),
+    ({"period_start": "2022-12-31", "period_end": "2023-12-30"}, 409, "period_start"),
     ({"period_start": "2021-06-01", "period_end": "2023-06-30"}, 409, "period_start"),
 ])
 def test_bad_reports_are_refused_naming_the_field_and_write_nothing(svc, overrides, status, field):
@@ -114,8 +115,9 @@ def test_a_report_is_verified_once_and_published_once(svc):
     again = svc.post(_verify_path(report), AUDITOR, body)
     assert again.status_code == 409 and again.headers["content-type"] == PROBLEM
     assert again.json()["state"] == "verified" and again.json()["field"] == "state"
-    rejected_after = svc.post(_verify_path(report), ("ver-3", "verifier", "sun"),
-                              {"decision": "rejected", "comments": "no"})
+    late = ("ver-3", "verifier", "sun")
+    accredit(svc, late)
+    rejected_after = svc.post(_verify_path(report), late, {"decision": "rejected", "comments": "no"})
     assert rejected_after.status_code == 409
     assert svc.count("outbox", "envelope LIKE :t", t=f'%"{VERIFIED_TYPE}"%') == 1
 
@@ -134,10 +136,13 @@ def test_conflicts_of_interest_in_verification(svc):
     report = svc.reported(svc.registered())
     body = {"decision": "verified", "verified_tco2e": "4000", "comments": "mine"}
     assert svc.post(_verify_path(report), DEV, body).status_code == 403  # developer role
-    own = svc.post(_verify_path(report), ("dev-1", "verifier", "lin.forest"), body)
+    own_token = ("dev-1", "verifier", "lin.forest")
+    accredit(svc, own_token)  # accredited, still refused: it is their own project
+    own = svc.post(_verify_path(report), own_token, body)
     assert own.status_code == 403 and own.headers["content-type"] == PROBLEM
+    assert own.json()["code"] == "conflict-of-interest"
     approver = svc.post(_verify_path(report), REVIEWER, body)  # approved the design
-    assert approver.status_code == 403
+    assert approver.status_code == 403 and approver.json()["code"] == "conflict-of-interest"
     assert svc.count("verification") == 0 and svc.count("outbox") == 0
 
 
@@ -148,10 +153,13 @@ def test_the_approver_may_verify_when_conflicts_are_not_strict(migrated_database
     reply = lenient.post(_verify_path(report), REVIEWER,
                          {"decision": "verified", "verified_tco2e": "4000", "comments": "ok"})
     assert reply.status_code == 201
+    own_token = ("dev-1", "verifier", "x")
+    accredit(lenient, own_token)
     own = lenient.post(_verify_path(lenient.reported(lenient.registered(
-        forest_rights_certificate="C-9"))), ("dev-1", "verifier", "x"),
+        forest_rights_certificate="C-9"))), own_token,
         {"decision": "verified", "verified_tco2e": "1", "comments": "ok"})
     assert own.status_code == 403  # the developer is refused whatever the setting
+    assert own.json()["code"] == "conflict-of-interest"
     lenient.engine.dispose()
 
 
@@ -169,3 +177,6 @@ def test_the_queue_leaves_out_the_verifiers_own_conflicts(svc):
     assert queue(REVIEWER) == ({pending_review["id"], own_project["id"]}, set())
     assert queue(AUDITOR) == ({pending_review["id"]}, {report["id"]})
     assert svc.get("/api/v1/verifiers/queue", DEV).status_code == 403
+    # drafts and pending reports are for verifiers accredited today only
+    unaccredited = svc.get("/api/v1/verifiers/queue", ("ver-x", "verifier", "unaccredited"))
+    assert unaccredited.status_code == 403 and unaccredited.json()["code"] == "not-accredited"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from verification_support import AUDITOR, DEV, OTHER_DEV, REVIEWER, filing, sha
+from verification_support import AUDITOR, DEV, OTHER_DEV, REVIEWER, accredit, filing, sha
 
 PROBLEM = "application/problem+json"
 
@@ -80,10 +80,12 @@ def test_a_developer_cannot_review_their_own_project(svc):
     approve = {"decision": "approve", "comments": "fine by me", "buffer_pct": "15"}
     # with their developer token: wrong role
     assert svc.post(path, DEV, approve).status_code == 403
-    # the same person holding a verifier token: conflict of interest
+    # the same person holding a verifier token (and an accreditation): conflict of interest
     same_person = ("dev-1", "verifier", "lin.forest")
+    accredit(svc, same_person)
     reply = svc.post(path, same_person, approve)
     assert reply.status_code == 403 and reply.headers["content-type"] == PROBLEM
+    assert reply.json()["code"] == "conflict-of-interest"
     assert svc.get(f"/api/v1/projects/{project['id']}", REVIEWER).json()["state"] == "submitted"
     assert svc.count("project_timeline") == 2  # filed, submitted: nothing from the refusals
 

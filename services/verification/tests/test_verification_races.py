@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tanhui_shared.testing.live_server import live_server, race
-from verification_support import (DEV, consumer_runner, credits_issued, kafka_record, monitoring,
-                                  verified_report)
+from verification_support import (DEV, accredit, consumer_runner, credits_issued, kafka_record,
+                                  monitoring, verified_report)
 
 RACERS = 20
 PROBLEM = "application/problem+json"
@@ -42,6 +42,7 @@ def test_one_report_verified_by_many_verifiers_at_once_is_verified_once(svc, liv
     path = f"/api/v1/monitoring-reports/{report['id']}/verifications"
 
     def verifier(n: int):
+        accredit(svc, (f"ver-race-{n}", "verifier", f"racer{n}"))
         headers = svc.signing_key.headers(f"ver-race-{n}", "verifier", f"racer{n}")
         body = {"decision": "verified", "verified_tco2e": "4000", "comments": f"verifier {n}"}
         return lambda client: client.post(path, json=body, headers=headers)
@@ -66,6 +67,7 @@ def test_many_identical_reviews_of_one_project_at_once_apply_once(svc, live, dec
             **({"buffer_pct": "20"} if decision == "approve" else {})}
 
     def reviewer(n: int):
+        accredit(svc, (f"ver-review-{n}", "verifier", f"reviewer{n}"))
         headers = svc.signing_key.headers(f"ver-review-{n}", "verifier", f"reviewer{n}")
         return lambda client: client.post(path, json=body, headers=headers)
 

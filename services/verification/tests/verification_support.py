@@ -5,24 +5,41 @@ A uniquely named module (not conftest) so that `import` finds it beside other su
 from __future__ import annotations
 
 import hashlib
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from kafka.consumer.fetcher import ConsumerRecord
 
-from tanhui_shared.contracts import CREDITS_TOPIC, CloudEvent, CreditsIssued
+from tanhui_shared.contracts import AccreditationGranted, CloudEvent, CreditsIssued, EventContract
 from tanhui_shared.messaging.consumer import ConsumerRunner
+from tanhui_shared.uow import in_unit_of_work
 from tanhui_verification.app import create_app
 from tanhui_verification.events.handlers import HANDLERS, TOPICS
 from tanhui_verification.settings import VerificationSettings
+from tanhui_verification.usecases.accreditation import record_accreditation_granted
 
 DEV = ("dev-1", "project_developer", "lin.forest")
 OTHER_DEV = ("dev-2", "project_developer", "wang.bamboo")
 REVIEWER = ("ver-1", "verifier", "zhao.review")
 AUDITOR = ("ver-2", "verifier", "qian.audit")
+
+CERTIFICATE = "浙(2021)龙泉市林权证第0001234号"
+# the issue's seven spellings of one certificate: spaces, case, full-width characters, a
+# zero-width space, and the bracket styles a clerk may type
+VARIANTS = [
+    "浙 (2021) 龙泉市林权证第 0001234 号",
+    "浙（２０２１）龙泉市林权证第０００１２３４号",
+    "浙(2021)龙泉市林权证第\u200b0001234号",
+    "浙〔2021〕龙泉市林权证第0001234号",
+    "浙【2021】龙泉市林权证第0001234号",
+    "\ufeff浙(2021)龙泉市林权证第0001234号\u3000",
+    "浙(2021)龙泉市林权证第\u00ad0001234\u2060号",
+]
 
 
 def sha(text: str) -> str:
@@ -96,10 +113,37 @@ class Service:
         return reply.json()
 
 
-def make_service(url: str, signing_key, **settings: Any) -> Service:
+def make_service(url: str, signing_key, accredited: Iterable[tuple[str, str, str]] = (
+        REVIEWER, AUDITOR), **settings: Any) -> Service:
+    """The service on `url`; the `accredited` verifiers hold a grant valid today."""
     app = create_app(VerificationSettings(env="test", database_url=url, **settings))
     signing_key.trust_in(app.state.engine)
-    return Service(TestClient(app), app.state.engine, signing_key)
+    service = Service(TestClient(app), app.state.engine, signing_key)
+    for actor in accredited:
+        accredit(service, actor)
+    return service
+
+
+# --- accounts' side: verifier accreditations ---------------------------------------------------
+
+def grant(actor: tuple[str, str, str], *, valid_from: date = date(2020, 1, 1),
+          valid_to: date = date(2099, 12, 31), role: str = "verifier",
+          number: str | None = None, accreditation_id: str | None = None,
+          organisation: str = "Zhejiang Forestry Carbon Verification Centre",
+          ) -> AccreditationGranted:
+    """What accounts publishes when an admin accredits `actor` (user id, role, username)."""
+    accreditation_id = accreditation_id or str(uuid.uuid4())
+    return AccreditationGranted(
+        accreditation_id=accreditation_id, user_id=actor[0], username=actor[2], role=role,
+        organisation=organisation, number=number or f"CNCA-V-{accreditation_id[:8]}",
+        valid_from=valid_from, valid_to=valid_to, granted_at=datetime.now(UTC))
+
+
+def accredit(svc, actor: tuple[str, str, str], **overrides: Any) -> AccreditationGranted:
+    """Record a grant through the use case the AccreditationGranted handler calls."""
+    granted = grant(actor, **overrides)
+    in_unit_of_work(svc.engine, lambda uow: record_accreditation_granted(uow, granted))
+    return granted
 
 
 # --- credits' side: CreditsIssued through the real consumer path ----------------------------
@@ -110,11 +154,12 @@ def consumer_runner(svc) -> ConsumerRunner:
                           max_attempts=1, backoff_s=0)
 
 
-def kafka_record(issued: CreditsIssued, event_id: str | None = None) -> ConsumerRecord:
-    envelope = CloudEvent(type=issued.TYPE, source=issued.SOURCE, subject=issued.aggregate_id(),
-                          data=issued.model_dump(mode="json"),
+def kafka_record(event: EventContract, event_id: str | None = None) -> ConsumerRecord:
+    """`event` as its owner publishes it: on its topic, from its source, keyed by aggregate."""
+    envelope = CloudEvent(type=event.TYPE, source=event.SOURCE, subject=event.aggregate_id(),
+                          data=event.model_dump(mode="json"),
                           **({"id": event_id} if event_id else {}))
-    return ConsumerRecord(CREDITS_TOPIC, 0, None, 0, 0, 0, issued.project_id.encode(),
+    return ConsumerRecord(event.TOPIC, 0, None, 0, 0, 0, event.aggregate_id().encode(),
                           envelope.to_json(), [], None, 0, 0, 0)
 
 

@@ -19,7 +19,7 @@ from .contracts import dlq_topic
 from .db import make_engine, migrate
 from .logs import configure_logging
 from .messaging.consumer import ConsumerRunner, Handler
-from .messaging.kafka import make_producer
+from .messaging.kafka import KafkaAccess, make_producer
 from .messaging.relay import run_relay
 from .settings import ServiceSettings
 from .web import health
@@ -66,9 +66,10 @@ def stop_on_signals() -> threading.Event:
 def relay_main(settings: ServiceSettings) -> None:
     configure_logging(f"{settings.service_name}-relay", settings.log_level)
     engine = make_engine(settings.effective_database_url(), pool_size=2)
+    kafka = KafkaAccess.from_settings(settings)
     run_relay(
         engine,
-        lambda: make_producer(settings.kafka_bootstrap, f"{settings.service_name}-relay"),
+        lambda: make_producer(kafka, f"{settings.service_name}-relay"),
         settings.relay_batch_size,
         settings.relay_idle_poll_s,
         stop_on_signals(),
@@ -91,9 +92,10 @@ def consumer_main(settings: ServiceSettings, topics: list[str], handlers: dict[s
         session_timeout_ms=settings.consumer_session_timeout_ms,
         instance_id=settings.consumer_instance_id,
     )
+    kafka = KafkaAccess.from_settings(settings)
     runner.run(
-        settings.kafka_bootstrap,
-        lambda: make_producer(settings.kafka_bootstrap, f"{group}-dlq"),
+        kafka,
+        lambda: make_producer(kafka, f"{group}-dlq"),
         stop_on_signals(),
     )
 

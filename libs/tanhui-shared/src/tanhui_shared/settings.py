@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -20,16 +20,39 @@ def local_database_url(service: str, pg_port: int | str | None = None) -> str:
     return f"postgresql+psycopg://tanhui:tanhui@127.0.0.1:{port}/tanhui_{service}"
 
 
-class ServiceSettings(BaseSettings):
+class KafkaSettings(BaseSettings):
+    """How a process reaches Kafka, read by the one client factory (messaging/kafka.py) for its
+    producers, consumers and admin clients alike."""
+
     model_config = SettingsConfigDict(env_prefix="TANHUI_", extra="ignore")
 
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    # PLAINTEXT: the local single-node broker of deploy/ (`make up`, tests), on 127.0.0.1 only.
+    # Production: SASL with the service's own SCRAM principal, whose ACLs let it write only its
+    # own topic (docker-compose.yml; deploy/kafka/kafka.sh with TANHUI_KAFKA_SECURE=1).
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    # SASL_SSL: the CA file that signed the brokers' certificates (empty: the system's CAs)
+    kafka_ssl_cafile: str = ""
+
+    @model_validator(mode="after")
+    def _sasl_needs_a_principal(self) -> "KafkaSettings":
+        if self.kafka_security_protocol != "PLAINTEXT" and not (
+                self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()):
+            raise ValueError(f"TANHUI_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                             "TANHUI_KAFKA_SASL_USERNAME and TANHUI_KAFKA_SASL_PASSWORD")
+        return self
+
+
+class ServiceSettings(KafkaSettings):
     env: Literal["development", "test", "production"] = "development"
     var_dir: Path = DEFAULT_VAR_DIR
     # PostgreSQL, always. Empty means, in development only, this service's database on the local
     # cluster of deploy/postgres.sh (`make up`): tanhui_<service> on 127.0.0.1:<pg_port>.
     database_url: str = ""
     pg_port: int = DEFAULT_PG_PORT
-    kafka_bootstrap: str = "127.0.0.1:19092"
     # Prefix for every topic name; empty in production. Tests give each run its own.
     topic_namespace: str = ""
     log_level: str = "INFO"
@@ -54,6 +77,11 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 "TANHUI_DATABASE_URL must be set outside development (the default, the local "
                 "cluster of `make up`, is for a laptop only)"
+            )
+        if self.env == "production" and self.kafka_security_protocol == "PLAINTEXT":
+            raise ValueError(
+                "TANHUI_KAFKA_SECURITY_PROTOCOL must be SASL_PLAINTEXT or SASL_SSL in production: "
+                "on PLAINTEXT any client could write any service's topic (see deploy/README.md)"
             )
         if self.database_url and not self.database_url.startswith("postgresql"):
             raise ValueError(f"TANHUI_DATABASE_URL must be a PostgreSQL URL "

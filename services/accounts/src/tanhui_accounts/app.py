@@ -2,14 +2,30 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from tanhui_shared.service import create_service_app
 from tanhui_shared.uow import in_unit_of_work
+from tanhui_shared.web.trusted_keys import KeyCache
 
-from .api import auth, citizens, enterprises, jwks, stats
+from .api import accreditations, auth, citizens, claims, enterprises, jwks, stats
+from .domain.travel import travel_rules
 from .security import load_previous_keys, load_signing_key
 from .settings import AccountsSettings, get_settings
+from .store.users import retired_kids
 from .usecases.identity import publish_signing_keys
+
+
+def live_key_lookup(published: dict[str, dict], engine: Engine) -> KeyCache:
+    """accounts verifies its own tokens against its keys, less those retired since (seen within
+    the cache's few seconds, as in every other service)."""
+    def load(kid: str) -> dict | None:
+        if kid not in published:
+            return None
+        with Session(engine) as session:
+            return None if retired_kids(session, [kid]) else published[kid]
+    return KeyCache(load)
 
 
 def create_app(settings: AccountsSettings | None = None) -> FastAPI:
@@ -19,11 +35,13 @@ def create_app(settings: AccountsSettings | None = None) -> FastAPI:
     published = {k.kid: k.public_jwk() for k in [key, *load_previous_keys(settings)]}
     app = create_service_app(
         settings,
-        [auth.router, jwks.router, enterprises.router, citizens.router, stats.router],
-        key_lookup=lambda _engine: published.get,
+        [auth.router, jwks.router, enterprises.router, citizens.router, stats.router,
+         accreditations.router, claims.router],
+        key_lookup=lambda engine: live_key_lookup(published, engine),
         description="Identities and token issuer, enterprise and personal carbon accounts.",
     )
     app.state.signing_key = key
+    app.state.travel_rules = travel_rules(settings.trip_claim_window_days)
     app.state.published_keys = list(published.values())
     # Announced over Kafka once, so the other services can verify our tokens without calling us.
     in_unit_of_work(app.state.engine, lambda uow: publish_signing_keys(uow, list(published.values())))

@@ -1,4 +1,5 @@
-"""Operators' command line: `python -m tanhui_accounts.cli create-user --role regulator NAME`.
+"""Operators' command line: `python -m tanhui_accounts.cli create-user --role regulator NAME`,
+`python -m tanhui_accounts.cli retire-signing-key KID`.
 
 Admin and regulator accounts exist only through here, never through self-registration.
 """
@@ -9,18 +10,28 @@ import getpass
 import sys
 
 from tanhui_shared.db import make_engine
-from tanhui_shared.errors import Conflict
+from tanhui_shared.errors import Conflict, DomainError, Invalid
 from tanhui_shared.uow import in_unit_of_work
 
-from .domain.identity import Role
-from .security import hash_password
+from . import cli_accreditations
+from .domain.accreditation import GRANTED_ROLES
+from .domain.identity import Role, reserved_name_problem
+from .domain.passwords import password_problem
+from .security import hash_password, load_signing_key
 from .settings import get_settings
 from .store.tables import User
-from .usecases.identity import register_user
+from .usecases.identity import register_user, retire_signing_key
 
 
 def create_user(database_url: str, username: str, password: str, role: Role) -> User:
-    """Any role, the operator-only ones included; raises Conflict if the username is taken."""
+    """Any role but the granted ones (grant-accreditation makes those); the password policy and
+    the system accounts' names apply. Raises Invalid, or Conflict if the username is taken."""
+    if role in GRANTED_ROLES:
+        raise Invalid(f"{role.value} accounts are made by grant-accreditation", field="role")
+    if problem := reserved_name_problem(username, chosen_by_public=False):
+        raise Invalid(f"username {problem}", field="username")
+    if problem := password_problem(password, username):
+        raise Invalid(f"the password {problem}", field="password")
     engine = make_engine(database_url, pool_size=1)
     try:
         return in_unit_of_work(engine, lambda uow: register_user(uow, username,
@@ -32,14 +43,38 @@ def create_user(database_url: str, username: str, password: str, role: Role) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tanhui_accounts.cli")
     sub = parser.add_subparsers(dest="command", required=True)
-    create = sub.add_parser("create-user", help="create a user of any role (admin, regulator...)")
+    create = sub.add_parser("create-user", help="create an admin, regulator or other user")
     create.add_argument("username")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--password-stdin", action="store_true",
                         help="read the password from standard input instead of prompting")
+    retire = sub.add_parser("retire-signing-key",
+                            help="stop publishing and trusting a previous token-signing key")
+    retire.add_argument("kid", help="the key's id, as in /.well-known/jwks.json")
+    cli_accreditations.add_commands(sub)
     args = parser.parse_args(argv)
+    if getattr(args, "accreditation", None):
+        return cli_accreditations.run_command(args, get_settings().effective_database_url())
+    if args.command == "retire-signing-key":
+        settings = get_settings()
+        return retire_signing_key_by_kid(settings.effective_database_url(), args.kid,
+                                         load_signing_key(settings).kid)
     return create_user_interactively(get_settings().effective_database_url(), args.username,
                                      Role(args.role), args.password_stdin)
+
+
+def retire_signing_key_by_kid(database_url: str, kid: str, current_kid: str) -> int:
+    """Retire `kid` (SigningKeyRetired goes out through the outbox); returns the exit code."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        key = in_unit_of_work(engine, lambda uow: retire_signing_key(uow, kid, current_kid))
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"retired signing key {key.kid} at {key.retired_at.isoformat()}")
+    return 0
 
 
 def create_user_interactively(database_url: str, username: str, role: Role,
@@ -47,11 +82,11 @@ def create_user_interactively(database_url: str, username: str, role: Role,
     """Ask for the password (or read it from stdin), create the user, say what happened.
     Returns the process exit code; shared by this CLI and tools/tanhui_ops.py."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass()
-    if len(password) < 8:
-        print("error: the password must be at least 8 characters", file=sys.stderr)
-        return 2
     try:
         user = create_user(database_url, username, password, role)
+    except Invalid as refused:
+        print(f"error: {refused.detail}", file=sys.stderr)
+        return 2
     except Conflict:
         print(f"error: username {username!r} is taken; choose another", file=sys.stderr)
         return 1

@@ -3,7 +3,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from tanhui_shared.settings import ServiceSettings
 
@@ -19,6 +19,15 @@ class AccountsSettings(ServiceSettings):
     # every service keep accepting them meanwhile.
     jwt_previous_key_files: list[Path] = []
     access_token_ttl_s: int = 900
+    # Transit operators' client-credentials tokens (RFC 6749 §4.4). Platform assumptions: a
+    # machine asks for a new token whenever it needs one, so a revocation or a retired secret
+    # stops it within 5 minutes; a replaced client secret keeps working for an hour, the time
+    # to deploy the new one across an operator's feeders.
+    client_token_ttl_s: int = Field(default=300, ge=30, le=3600)
+    # How old a trip may be when claimed (domain/travel.py ClaimWindow: 7 days, after Beijing's
+    # MaaS scheme); a platform may choose another window, e.g. to replay a season of feeds.
+    trip_claim_window_days: int = Field(default=7, ge=1, le=366)
+    client_secret_overlap_s: int = Field(default=3600, ge=0, le=7 * 24 * 3600)
 
     @model_validator(mode="after")
     def _signing_key_outside_development(self) -> "AccountsSettings":

@@ -6,6 +6,8 @@ the dead-letter topic, never silently dropped.
 from .envelope import CloudEvent, UnknownEventType, parse_event
 from .events import (
     CONTRACTS,
+    AccreditationGranted,
+    AccreditationRevoked,
     CreditsIssued,
     CreditsRetired,
     EventContract,
@@ -15,11 +17,14 @@ from .events import (
     RedemptionRequested,
     ReportFiled,
     SigningKeyPublished,
+    SigningKeyRetired,
     UserRegistered,
 )
 from .topics import ACCOUNTS_TOPIC, ALL_TOPICS, CREDITS_TOPIC, VERIFICATION_TOPIC, dlq_topic, qualified
 
 __all__ = [
+    "AccreditationGranted",
+    "AccreditationRevoked",
     "ACCOUNTS_TOPIC",
     "ALL_TOPICS",
     "CONTRACTS",
@@ -34,6 +39,7 @@ __all__ = [
     "ReportFiled",
     "EventContract",
     "SigningKeyPublished",
+    "SigningKeyRetired",
     "UnknownEventType",
     "UserRegistered",
     "VERIFICATION_TOPIC",

@@ -53,6 +53,60 @@ class SigningKeyPublished(EventContract):
         return f"signing-key:{self.kid}"
 
 
+class SigningKeyRetired(EventContract):
+    """accounts no longer signs with `kid`: services stop trusting tokens it signed."""
+
+    TYPE: ClassVar[str] = "cn.tanhui.accounts.signing_key_retired.v1"
+    TOPIC: ClassVar[str] = ACCOUNTS_TOPIC
+    SOURCE: ClassVar[str] = "/services/accounts"
+
+    kid: str
+    retired_at: datetime
+
+    def aggregate_id(self) -> str:
+        return f"signing-key:{self.kid}"
+
+
+class AccreditationGranted(EventContract):
+    """An admin accredited a verification body (`verifier`) or licensed a transit operator
+    (`transit_operator`): it may create value from `valid_from` until `valid_to`, unless revoked."""
+
+    TYPE: ClassVar[str] = "cn.tanhui.accounts.accreditation_granted.v1"
+    TOPIC: ClassVar[str] = ACCOUNTS_TOPIC
+    SOURCE: ClassVar[str] = "/services/accounts"
+
+    accreditation_id: str
+    user_id: str
+    username: str
+    role: str  # verifier | transit_operator
+    organisation: str
+    number: str  # the accreditation (verifier) or licence (transit operator) number
+    valid_from: date
+    valid_to: date  # inclusive: the last day the grant is valid
+    modes: list[str] = []  # a transit operator's licensed travel modes (empty for verifiers)
+    granted_at: datetime
+
+    def aggregate_id(self) -> str:
+        return f"accreditation:{self.user_id}"
+
+
+class AccreditationRevoked(EventContract):
+    """An admin revoked a grant: from `revoked_at` on, its holder creates no value."""
+
+    TYPE: ClassVar[str] = "cn.tanhui.accounts.accreditation_revoked.v1"
+    TOPIC: ClassVar[str] = ACCOUNTS_TOPIC
+    SOURCE: ClassVar[str] = "/services/accounts"
+
+    accreditation_id: str
+    user_id: str
+    role: str
+    reason: str
+    revoked_at: datetime
+
+    def aggregate_id(self) -> str:
+        return f"accreditation:{self.user_id}"
+
+
 class ReportFiled(EventContract):
     """An enterprise filed (or revised) its carbon report for a period."""
 
@@ -193,7 +247,8 @@ class RedemptionRejected(EventContract):
 CONTRACTS: dict[str, type[EventContract]] = {
     c.TYPE: c
     for c in (
-        UserRegistered, SigningKeyPublished, ReportFiled, RedemptionRequested,
+        UserRegistered, SigningKeyPublished, SigningKeyRetired, AccreditationGranted,
+        AccreditationRevoked, ReportFiled, RedemptionRequested,
         MonitoringVerified,
         CreditsIssued, CreditsRetired, RedemptionCompleted, RedemptionRejected,
     )

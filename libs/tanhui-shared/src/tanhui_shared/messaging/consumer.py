@@ -2,7 +2,9 @@
 
 Per record, in one database transaction: insert (group, event id) into the inbox (a conflict means
 a redelivery: skip), run the handler, commit. Offsets are committed only after the database
-commits, so a crash between the two redelivers events the inbox then absorbs.
+commits, so a crash between the two redelivers events the inbox then absorbs. An event type is
+applied only when it arrived on its owner's topic with its owner's `source`; anything else goes to
+the dead-letter topic like a malformed record ("foreign topic: ..." / "foreign source: ...").
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from ..contracts import CONTRACTS, CloudEvent, EventContract, parse_event, quali
 from ..contracts.envelope import MalformedEvent, UnknownEventType
 from ..faults import crash_point
 from ..uow import UnitOfWork, run_unit_of_work
+from .kafka import Kafka, make_consumer
 from .outbox import InboxEntry
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,10 @@ class _AlreadyApplied(Exception):
 
 class DeadLetter(Exception):
     """Raised (internally) when a record cannot ever be applied and must go to the DLQ."""
+
+
+class ForeignEvent(ValueError):
+    """A known event type on a topic, or from a source, that does not own it: dead-lettered."""
 
 
 @dataclass
@@ -65,9 +72,25 @@ class ConsumerRunner:
             contract = self.contracts.get(event.type)
             if contract is None:
                 raise UnknownEventType(f"no contract for event type {event.type!r}")
+            self._check_owner(record, event, contract)
             return event, contract.model_validate(event.data)
         except (MalformedEvent, UnknownEventType, ValueError) as exc:
             raise DeadLetter(str(exc)) from exc
+
+    def _check_owner(self, record: ConsumerRecord, event: CloudEvent,
+                     contract: type[EventContract]) -> None:
+        """An event type is applied only from the topic and source of the service that owns it.
+        Checked for every known type, handled here or not: a misplaced event is forged or a bug.
+        The topic is the guarantee (in production only the owner's Kafka principal may write
+        it); the source, which any producer can claim, catches an owner's topic carrying
+        another service's event."""
+        owner_topic = qualified(contract.TOPIC, self.namespace)
+        if record.topic != owner_topic:
+            raise ForeignEvent(f"foreign topic: {event.type} is published only on {owner_topic}, "
+                               f"not on {record.topic}")
+        if event.source != contract.SOURCE:
+            raise ForeignEvent(f"foreign source: {event.type} comes only from {contract.SOURCE}, "
+                               f"not from {event.source}")
 
     def apply(self, record: ConsumerRecord) -> str:
         """Apply one record. Returns 'applied', 'duplicate' or 'ignored'; raises DeadLetter."""
@@ -166,10 +189,10 @@ class ConsumerRunner:
         log.error("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset,
                   reason)
 
-    def run(self, bootstrap: str, make_producer: Callable[[], KafkaProducer], stop) -> None:
-        consumer = KafkaConsumer(
+    def run(self, kafka: Kafka, make_producer: Callable[[], KafkaProducer], stop) -> None:
+        consumer = make_consumer(
+            kafka,
             *(qualified(t, self.namespace) for t in self.topics),
-            bootstrap_servers=bootstrap,
             group_id=qualified(self.group, self.namespace),
             client_id=f"{self.group}-consumer",
             enable_auto_commit=False,

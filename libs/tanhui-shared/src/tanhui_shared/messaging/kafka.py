@@ -1,21 +1,70 @@
-"""Kafka clients configured the one way the platform uses them."""
+"""Kafka clients configured the one way the platform uses them: every producer, consumer and
+admin client is made here, from one `KafkaAccess` (where the brokers are, and who we are to them).
+
+`python -m tanhui_shared.messaging.kafka` is the platform's Kafka bootstrap: it creates the
+topics and, given the services' passwords, their SCRAM principals and ACLs (kafka_security.py).
+"""
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from ..contracts.topics import ALL_TOPICS, PARTITIONS, qualified
+from ..settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
 
-def make_producer(bootstrap: str, client_id: str) -> KafkaProducer:
+@dataclass(frozen=True)
+class KafkaAccess:
+    """PLAINTEXT (the local broker of deploy/, on 127.0.0.1) or SASL with a SCRAM principal (in
+    production, one per service; its ACLs decide what it may read and write)."""
+
+    bootstrap: str
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ssl_cafile: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: KafkaSettings) -> KafkaAccess:
+        return cls(bootstrap=settings.kafka_bootstrap,
+                   security_protocol=settings.kafka_security_protocol,
+                   sasl_mechanism=settings.kafka_sasl_mechanism,
+                   username=settings.kafka_sasl_username,
+                   password=settings.kafka_sasl_password.get_secret_value(),
+                   ssl_cafile=settings.kafka_ssl_cafile)
+
+    def client_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"bootstrap_servers": self.bootstrap,
+                                   "security_protocol": self.security_protocol}
+        if self.security_protocol.startswith("SASL_"):
+            # kafka-python takes SCRAM's username and password under the sasl_plain_* names
+            options.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.username,
+                           sasl_plain_password=self.password)
+        if self.security_protocol.endswith("SSL") and self.ssl_cafile:
+            options["ssl_cafile"] = self.ssl_cafile
+        return options
+
+
+# A bare "host:port" is the local PLAINTEXT broker (tests, benchmarks, `make up`).
+Kafka = KafkaAccess | str
+
+
+def kafka_access(kafka: Kafka) -> KafkaAccess:
+    return kafka if isinstance(kafka, KafkaAccess) else KafkaAccess(bootstrap=kafka)
+
+
+def make_producer(kafka: Kafka, client_id: str) -> KafkaProducer:
     # acks=all + idempotence: a retried send never duplicates or reorders within a partition.
     return KafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka_access(kafka).client_options(),
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
@@ -25,21 +74,34 @@ def make_producer(bootstrap: str, client_id: str) -> KafkaProducer:
     )
 
 
-def ensure_topics(bootstrap: str, namespace: str = "", replication_factor: int = 1,
-                  timeout_s: float = 60) -> list[str]:
-    """Create the platform's topics if missing (the broker never auto-creates). Returns those made."""
+def make_consumer(kafka: Kafka, *topics: str, **options: Any) -> KafkaConsumer:
+    return KafkaConsumer(*topics, **kafka_access(kafka).client_options(), **options)
+
+
+def make_admin(kafka: Kafka, client_id: str) -> KafkaAdminClient:
+    return KafkaAdminClient(**kafka_access(kafka).client_options(), client_id=client_id)
+
+
+def connect_admin(kafka: Kafka, client_id: str, timeout_s: float = 60) -> KafkaAdminClient:
+    """An admin client, waiting up to `timeout_s` for the broker to answer."""
+    access = kafka_access(kafka)
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="tanhui-bootstrap")
-            break
+            return make_admin(access, client_id)
         except KafkaError as exc:
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"Kafka at {bootstrap} did not answer in {timeout_s:.0f}s: start it with "
+                    f"Kafka at {access.bootstrap} did not answer in {timeout_s:.0f}s: start it with "
                     "`deploy/kafka/kafka.sh start` (or set TANHUI_KAFKA_BOOTSTRAP)"
                 ) from exc
             time.sleep(1)
+
+
+def ensure_topics(kafka: Kafka, namespace: str = "", replication_factor: int = 1,
+                  timeout_s: float = 60) -> list[str]:
+    """Create the platform's topics if missing (the broker never auto-creates). Returns those made."""
+    admin = connect_admin(kafka, "tanhui-bootstrap", timeout_s)
     try:
         existing = set(admin.list_topics())
         missing = [qualified(t, namespace) for t in ALL_TOPICS if qualified(t, namespace) not in existing]
@@ -61,10 +123,21 @@ def ensure_topics(bootstrap: str, namespace: str = "", replication_factor: int =
 def main() -> None:
     import os
 
-    bootstrap = os.environ.get("TANHUI_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-    created = ensure_topics(bootstrap, os.environ.get("TANHUI_TOPIC_NAMESPACE", ""))
-    print(f"topics ready on {bootstrap} ({len(created)} created: {', '.join(created) or 'none'})")
+    from .kafka_security import bootstrap_principals, service_passwords
+
+    access = KafkaAccess.from_settings(KafkaSettings())
+    namespace = os.environ.get("TANHUI_TOPIC_NAMESPACE", "")
+    created = ensure_topics(access, namespace)
+    print(f"topics ready on {access.bootstrap} ({len(created)} created: {', '.join(created) or 'none'})")
+    passwords = service_passwords(os.environ)
+    if passwords:  # the production bootstrap, as the super user: principals and their ACLs
+        granted = bootstrap_principals(access, passwords, namespace)
+        print(f"SCRAM principals and ACLs ready: {', '.join(f'{p} ({n} ACLs)' for p, n in granted.items())}")
 
 
 if __name__ == "__main__":
-    main()
+    # Run as a script this file is `__main__`, a copy of the module: call the package's own, so
+    # kafka_security.py and this main share one KafkaAccess class.
+    from tanhui_shared.messaging.kafka import main as package_main
+
+    package_main()

@@ -1,10 +1,13 @@
 """accounts' public signing keys as received over Kafka (`SigningKeyPublished`), per service.
 
-Services verify tokens against these keys, so no service ever calls accounts over HTTP.
+Services verify tokens against these keys, so no service ever calls accounts over HTTP. A key
+accounts retires (`SigningKeyRetired`) stays in the table, marked, and is honoured no more.
 """
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel
 
-from ..contracts import CloudEvent, SigningKeyPublished
+from ..contracts import CloudEvent, SigningKeyPublished, SigningKeyRetired
 from ..messaging.outbox import utcnow
 from ..uow import UnitOfWork
 
@@ -26,6 +29,8 @@ class TrustedSigningKey(SQLModel, table=True):
     kid: str = Field(primary_key=True)
     jwk: str = Field(sa_type=sa.Text)
     received_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    # set once by SigningKeyRetired and never cleared: a retired key is not trusted again
+    retired_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
 def trust_signing_key(uow: UnitOfWork, _event: CloudEvent, key: SigningKeyPublished) -> None:
@@ -33,21 +38,63 @@ def trust_signing_key(uow: UnitOfWork, _event: CloudEvent, key: SigningKeyPublis
         uow.session.add(TrustedSigningKey(kid=key.kid, jwk=json.dumps(key.jwk)))
 
 
-class TrustedKeyCache:
-    """kid -> JWK, read through to the database on a miss (a new key arrives by event)."""
+def retire_trusted_key(uow: UnitOfWork, _event: CloudEvent, retired: SigningKeyRetired) -> None:
+    """Stop trusting `kid`. A retirement of a key never received is kept too (with no key), so
+    a publication arriving after it cannot make the key trusted."""
+    row = uow.session.get(TrustedSigningKey, retired.kid, with_for_update=True)
+    if row is None:
+        uow.session.add(TrustedSigningKey(kid=retired.kid, jwk="null", retired_at=retired.retired_at))
+    elif row.retired_at is None:
+        row.retired_at = retired.retired_at
+        uow.session.add(row)
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._known: dict[str, dict[str, Any]] = {}
+
+# How long a service may go on honouring a key after its consumer recorded the retirement.
+# Platform assumption: 5 s, long enough that a burst of requests costs one query per key, short
+# enough that a retired (e.g. leaked) key stops working within seconds, well inside the 900 s
+# lifetime of the tokens it signed (accounts' access_token_ttl_s).
+KEY_CACHE_TTL_S = 5.0
+
+
+class KeyCache:
+    """kid -> JWK through `load`; a key found is kept at most `ttl_s` seconds, then loaded again
+    (so its retirement is seen), and a miss is never kept (so a new key is seen at once)."""
+
+    def __init__(self, load: Callable[[str], dict[str, Any] | None], ttl_s: float = KEY_CACHE_TTL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.load = load
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._known: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def __call__(self, kid: str) -> dict[str, Any] | None:
-        if kid not in self._known:
-            with Session(self.engine) as session:
-                row = session.get(TrustedSigningKey, kid)
-            if row is None:
-                return None
-            self._known[kid] = json.loads(row.jwk)
-        return self._known[kid]
+        now = self.clock()
+        cached = self._known.get(kid)
+        if cached is not None and now - cached[0] < self.ttl_s:
+            return cached[1]
+        jwk = self.load(kid)
+        if jwk is None:
+            self._known.pop(kid, None)
+        else:
+            self._known[kid] = (now, jwk)
+        return jwk
+
+
+class TrustedKeyCache(KeyCache):
+    """A service's trusted keys, read through to its database: a new key arrives by event and
+    is seen at once; a retired one is refused at most `ttl_s` after the retirement is recorded."""
+
+    def __init__(self, engine: Engine, ttl_s: float = KEY_CACHE_TTL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.engine = engine
+        super().__init__(self._load, ttl_s, clock)
+
+    def _load(self, kid: str) -> dict[str, Any] | None:
+        with Session(self.engine) as session:
+            row = session.get(TrustedSigningKey, kid)
+        if row is None or row.retired_at is not None:
+            return None
+        return json.loads(row.jwk)
 
 
 def create_trusted_keys_table(op: Operations) -> None:
@@ -57,3 +104,13 @@ def create_trusted_keys_table(op: Operations) -> None:
         sa.Column("jwk", sa.Text, nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     )
+
+
+def add_key_retirement(op: Operations, table: str = "trusted_signing_key") -> None:
+    """The `retired_at` column on a table of signing keys: a service's `trusted_signing_key`
+    (the default) or accounts' `published_signing_key`. Called by each service's migration."""
+    op.add_column(table, sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def drop_key_retirement(op: Operations, table: str = "trusted_signing_key") -> None:
+    op.drop_column(table, "retired_at")

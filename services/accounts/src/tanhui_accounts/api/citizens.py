@@ -1,11 +1,11 @@
 """Personal carbon accounts (碳普惠): green trips, the points ledger, redemptions."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
 
 from tanhui_shared.service import SessionDep
@@ -30,8 +30,6 @@ router = APIRouter(prefix="/api/v1", tags=["personal carbon accounts"])
 Citizen = Annotated[Principal, Depends(require_role("citizen"))]
 TransitOperator = Annotated[Principal, Depends(require_role("transit_operator"))]
 
-CLOCK_SKEW = timedelta(minutes=5)
-
 
 def _trip_time(moment: datetime) -> datetime:
     if problem := trip_time_problem(moment):
@@ -46,7 +44,10 @@ TripTime = Annotated[AwareDatetime, AfterValidator(_trip_time)]
 class TripIn(ApiModel):
     mode: Mode
     distance_km: Decimal = Field(gt=0, le=1000, max_digits=10, decimal_places=3, allow_inf_nan=False)
-    started_at: TripTime
+    started_at: TripTime = Field(description=(
+        f"credited only within the platform's claim window (by default at most "
+        f"{RULES.claim_window.max_age.days} days ago), and once the trip ended (clock skew "
+        f"{RULES.claim_window.clock_skew.seconds // 60} min)"))
     ended_at: TripTime
     external_id: str = Field(min_length=1, max_length=128)
 
@@ -56,8 +57,8 @@ class TripIn(ApiModel):
         started_at = info.data.get("started_at")
         if started_at is not None and ended_at <= started_at:
             raise ValueError("ended_at must be after started_at")
-        if ended_at > datetime.now(UTC) + CLOCK_SKEW:
-            raise ValueError("ended_at is in the future")
+        # Whether it may be claimed now (not in the future, not too old) is the trip rules'
+        # claim window: a single trip's 422 names the field, a feed rejects just that record.
         return ended_at
 
 
@@ -92,12 +93,14 @@ class BatchOut(BaseModel):
 
 
 @router.post("/trips", response_model=TripOut, status_code=201)
-def record_trip(trip: TripIn, citizen: Citizen, session: SessionDep, idem: Idempotency):
+def record_trip(trip: TripIn, citizen: Citizen, session: SessionDep, idem: Idempotency,
+                request: Request):
     """Record one trip. A repeated external_id is answered with the first trip (nothing added)."""
     def record(uow: UnitOfWork) -> TripOut:
         recorded = trips.record_trip(uow, citizen.user_id, mode=trip.mode,
                                      distance_km=trip.distance_km, started_at=trip.started_at,
-                                     ended_at=trip.ended_at, external_id=trip.external_id)
+                                     ended_at=trip.ended_at, external_id=trip.external_id,
+                                     rules=request.app.state.travel_rules)
         return TripOut.model_validate(recorded, from_attributes=True)
 
     return idem.execute(session, citizen.user_id, record, status_code=201)
@@ -105,13 +108,14 @@ def record_trip(trip: TripIn, citizen: Citizen, session: SessionDep, idem: Idemp
 
 @router.post("/trips/batch", response_model=BatchOut)
 def record_trip_batch(batch: TripBatch, operator: TransitOperator, session: SessionDep,
-                      idem: Idempotency):
+                      idem: Idempotency, request: Request):
     """Transit operators' feed: up to 10,000 card records naming their citizens."""
     records = [trips.CardRecord(t.username, t.mode, t.distance_km, t.started_at, t.ended_at,
                                 t.external_id) for t in batch.trips]
 
     def record(uow: UnitOfWork) -> BatchOut:
-        outcome = trips.record_trip_batch(uow, operator.user_id, records)
+        outcome = trips.record_trip_batch(uow, operator.user_id, records,
+                                          request.app.state.travel_rules)
         return BatchOut(accepted=outcome.accepted, duplicates=outcome.duplicates,
                         rejected=[Rejection(index=i, reason=r) for i, r in outcome.rejected],
                         points_awarded=outcome.points_awarded)

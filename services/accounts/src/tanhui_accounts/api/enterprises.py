@@ -15,6 +15,7 @@ from tanhui_shared.web.auth import CurrentUser, Principal, require_role
 from tanhui_shared.web.idempotency import Idempotency
 from tanhui_shared.web.models import ApiModel
 
+from ..domain.claims import ClaimStatus
 from ..domain.reports import Activity
 from ..domain.uscc import uscc_problem
 from ..store.enterprises import current_reports, is_member, lines_of, reports_of, retired_against
@@ -52,16 +53,31 @@ class EnterpriseOut(BaseModel):
     county: str
     industry: str
     created_at: datetime
+    claim_status: ClaimStatus = Field(description="the claim to the USCC: pending until the "
+                                      "regulator decides; only a confirmed one is disclosed")
+    decided_at: datetime | None
+    decision_reason: str | None
 
 
 @router.post("/enterprises", response_model=EnterpriseOut, status_code=201)
 def register_enterprise(body: EnterpriseIn, user: EnterpriseUser, session: SessionDep,
                         idem: Idempotency):
+    """Claim a USCC: pending (reports are drafts, nothing disclosed) until the regulator
+    confirms it; other claimants of the same code queue beside it."""
     def register(uow: UnitOfWork) -> EnterpriseOut:
         enterprise = usecases.create_enterprise(uow, user.user_id, **body.model_dump())
         return EnterpriseOut.model_validate(enterprise, from_attributes=True)
 
     return idem.execute(session, user.user_id, register, status_code=201)
+
+
+@router.get("/enterprises/{enterprise_id}", response_model=EnterpriseOut)
+def read_enterprise(enterprise_id: Id, user: CurrentUser, session: SessionDep) -> Enterprise:
+    """Its members' (and the regulator's) view, with the claim's status and the reason given."""
+    enterprise = session.get(Enterprise, enterprise_id)
+    if enterprise is None or not _may_read(session, user, enterprise_id):
+        raise NotFound("no such enterprise")
+    return enterprise
 
 
 class FactorOut(BaseModel):
@@ -205,7 +221,8 @@ class DisclosureOut(BaseModel):
 @router.get("/disclosures", response_model=list[DisclosureOut])
 def disclosures(session: SessionDep,
                 period: Annotated[str | None, Query(pattern=PERIOD)] = None) -> list[DisclosureOut]:
-    """Public: every enterprise's current filed totals, and net of credits retired against them."""
+    """Public: every confirmed enterprise's current filed totals, and net of credits retired
+    against them. Enterprises whose claim to their USCC is pending or rejected are left out."""
     rows = current_reports(session, period)
     retired = retired_against(session, [r.id for r, _ in rows])
     return [DisclosureOut(enterprise=e.name, uscc=e.uscc, county=e.county, industry=e.industry,

@@ -13,6 +13,7 @@ from tanhui_shared.service import SessionDep
 from tanhui_shared.web.auth import Principal, require_role
 
 from ..domain.targets import PLAN, TARGETS
+from ..store.enterprises import DISCLOSED
 from ..store.tables import CarbonReport, Enterprise, GreenTrip
 
 router = APIRouter(prefix="/api/v1", tags=["regulator"])
@@ -46,13 +47,15 @@ class CityStats(BaseModel):
 def city_stats(_: Regulator, session: SessionDep,
                period: Annotated[str, Query(pattern=r"^[0-9]{4}$",  # ASCII: \d takes ٢٠٢٤ too
                                             description="a year, e.g. 2025")]) -> CityStats:
-    """Reports whose period falls in the year (annual, quarterly or monthly), current revisions."""
+    """Reports whose period falls in the year (annual, quarterly or monthly), current revisions,
+    of confirmed enterprises only (a pending claim's reports are drafts)."""
     in_year = (col(CarbonReport.is_current)) & (col(CarbonReport.period).startswith(period))
 
     def grouped(column) -> list[Group]:
         rows = session.exec(select(column, func.count(), func.sum(CarbonReport.total_tco2e))
                             .join(Enterprise, col(Enterprise.id) == col(CarbonReport.enterprise_id))
-                            .where(in_year).group_by(column).order_by(column)).all()
+                            .where(in_year).where(DISCLOSED)
+                            .group_by(column).order_by(column)).all()
         return [Group(key=k, reports=n, total_tco2e=t) for k, n, t in rows]
 
     trips = session.exec(select(GreenTrip.mode, func.count(), func.sum(GreenTrip.distance_km),

@@ -18,12 +18,14 @@ class NoPointsAccount(NotFound):
 
 
 class TripNotCredited(Invalid):
-    """A trip the rules refuse (implausible speed, overlapping another): nothing is written."""
+    """A trip the rules refuse (outside the claim window, implausible speed, overlapping
+    another): nothing is written. A reason that names its input (`TripRefusal`, e.g. a
+    `started_at` outside the window) makes that the problem's field."""
 
     code = "trip-not-credited"
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason, field="trip", reason=reason)
+        super().__init__(reason, field=getattr(reason, "field", "trip"), reason=str(reason))
 
 
 class UsernameTaken(Conflict):
@@ -33,12 +35,30 @@ class UsernameTaken(Conflict):
         super().__init__(f"username {username!r} is already taken", field="username")
 
 
-class UsccTaken(Conflict):
-    code = "uscc-taken"
+class ClaimDecided(Conflict):
+    code = "claim-decided"
 
-    def __init__(self) -> None:
-        super().__init__("an enterprise with this unified social credit code is registered",
-                         field="uscc")
+    def __init__(self, status: str) -> None:
+        super().__init__(f"this claim was already decided: it is {status}", field="decision",
+                         claim_status=status)
+
+
+class CodeAlreadyConfirmed(Conflict):
+    code = "uscc-confirmed"
+
+    def __init__(self, enterprise_id: str) -> None:
+        super().__init__(f"another claim to this unified social credit code is confirmed "
+                         f"(enterprise {enterprise_id}); reject this one", field="uscc",
+                         confirmed_enterprise_id=enterprise_id)
+
+
+class UsccAlreadyClaimed(Conflict):
+    code = "uscc-already-claimed"
+
+    def __init__(self, enterprise_id: str) -> None:
+        super().__init__(f"you already claim this unified social credit code (enterprise "
+                         f"{enterprise_id}); wait for the regulator's decision", field="uscc",
+                         enterprise_id=enterprise_id)
 
 
 class PeriodAlreadyFiled(Conflict):

@@ -6,7 +6,8 @@ from a documented baseline: a private gasoline car. Every figure is a platform p
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
@@ -45,6 +46,64 @@ class Baseline:
         return (self.car_g_per_vkm() - ev_g_per_vkm) / self.occupancy
 
 
+class TripRefusal(str):
+    """Why a trip is refused, naming the input it is about: a single trip's 422 names that field,
+    a feed's per-record rejection gives the text."""
+
+    field: str
+
+    def __new__(cls, text: str, field: str = "trip") -> "TripRefusal":
+        refusal = super().__new__(cls, text)
+        refusal.field = field
+        return refusal
+
+
+@dataclass(frozen=True)
+class ClaimWindow:
+    """When a trip may be claimed: not in the future, not older than `max_age`, whoever sends it
+    (a citizen's app or a transit operator's feed)."""
+
+    # Beijing's MaaS green-travel carbon-inclusion scheme ("MaaS出行 绿动全城", Beijing Municipal
+    # Commission of Transport with Amap and Baidu Maps, launched 2020-09; Beijing Daily,
+    # 2020-09-11, bj.people.com.cn/n2/2020/0911/c82840-34285115.html): a bus or rail trip's
+    # carbon energy is generated two days after the trip and must be collected within 7 days of
+    # that. We take the 7 days and count them from the trip itself, since feeds and apps report
+    # here without Beijing's two-day processing delay.
+    max_age: timedelta = timedelta(days=7)
+    # Clocks of phones and operators' systems drift; 300 s is the usual tolerance (MIT Kerberos
+    # krb5.conf(5) `clockskew` default, krb5 1.13). A trip ending later than this is refused.
+    clock_skew: timedelta = timedelta(minutes=5)
+
+    def __post_init__(self) -> None:
+        # Bounded so that the window's own arithmetic, and the history read around the trips it
+        # lets in, stay far from the ends of datetime's range.
+        if not timedelta(hours=1) <= self.max_age <= timedelta(days=366):
+            raise ValueError("the claim window's max_age must be between 1 hour and 366 days")
+        if not timedelta(0) <= self.clock_skew <= timedelta(hours=1):
+            raise ValueError("the claim window's clock_skew must be between 0 and 1 hour")
+
+    def refusal(self, started_at: datetime, ended_at: datetime,
+                now: datetime) -> TripRefusal | None:
+        """None if a trip of this span may be claimed at `now`, else why not."""
+        latest = now + self.clock_skew
+        if started_at > latest:
+            return TripRefusal("started_at is in the future", "started_at")
+        if ended_at > latest:
+            return TripRefusal("ended_at is in the future: record a trip once it has ended",
+                               "ended_at")
+        if started_at < now - self.max_age:
+            return TripRefusal(f"started_at is more than {_span(self.max_age)} ago: trips are "
+                               f"credited only within {_span(self.max_age)} of the trip",
+                               "started_at")
+        return None
+
+
+def _span(delta: timedelta) -> str:
+    if delta % timedelta(days=1):
+        return f"{delta.total_seconds() / 3600:g} hours"
+    return f"{delta.days} days" if delta.days != 1 else "1 day"
+
+
 @dataclass(frozen=True)
 class TravelRules:
     baseline: Baseline = Baseline()
@@ -60,6 +119,7 @@ class TravelRules:
                                                       (Mode.BUS, 300), (Mode.METRO, 500),
                                                       (Mode.EV, 300))
     daily_cap_total: int = 1000
+    claim_window: ClaimWindow = ClaimWindow()
 
     def reduction_g_per_pkm(self, mode: Mode) -> Decimal:
         return {
@@ -82,6 +142,14 @@ class TravelRules:
 
 
 RULES = TravelRules()
+
+
+def travel_rules(claim_window_days: int) -> TravelRules:
+    """The rules with a platform's own claim window (settings.trip_claim_window_days)."""
+    if claim_window_days == RULES.claim_window.max_age.days:
+        return RULES
+    return replace(RULES, claim_window=replace(RULES.claim_window,
+                                               max_age=timedelta(days=claim_window_days)))
 
 
 @dataclass(frozen=True)

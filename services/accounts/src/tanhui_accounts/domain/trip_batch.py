@@ -1,4 +1,5 @@
-"""Deciding a batch of trips against a citizen's history: duplicates, overlaps, speed and caps.
+"""Deciding a batch of trips against a citizen's history: the claim window, duplicates,
+overlaps, speed and caps.
 
 Pure: the store gathers the history (locked), this decides, the store writes what it says.
 Trips are judged in start-time order per citizen, so the result does not depend on input order.
@@ -15,19 +16,15 @@ from zoneinfo import ZoneInfo
 from .travel import ALL_MODES, Mode, TravelRules, credit_trip, implausible_speed
 
 CITY_TZ = ZoneInfo("Asia/Shanghai")  # daily caps follow the city's calendar day
-# No trip before the scheme began is creditable; the bound also keeps the date arithmetic done
-# on trips (the history window, the city's calendar day) far from the ends of datetime's range.
-EARLIEST_TRIP = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def trip_time_problem(moment: datetime) -> str | None:
-    """None if `moment` can be a trip's start or end, else what is wrong with it."""
+    """None if `moment` can be a trip's start or end, else what is wrong with it. Whether it may
+    be claimed now is the claim window's question (`within_claim_window`), asked per trip."""
     try:
         moment.astimezone(UTC), moment.astimezone(CITY_TZ)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is in year 0 in UTC
         return "is out of the range of representable times"
-    if moment < EARLIEST_TRIP:
-        return f"must not be before {EARLIEST_TRIP.date().isoformat()}"
     return None
 
 
@@ -83,6 +80,19 @@ class TripDecision:
     reason: str | None = None
     reduction_g: Decimal = Decimal(0)
     points: int = 0
+
+
+def within_claim_window(claims: list[TripClaim], rules: TravelRules, now: datetime,
+                        ) -> tuple[list[TripClaim], list[TripDecision]]:
+    """The claims inside the claim window at `now`, and a rejection for each of the others.
+    Asked first: the history read and the date arithmetic are only done on trips it lets in."""
+    inside, refused = [], []
+    for claim in claims:
+        if reason := rules.claim_window.refusal(claim.started_at, claim.ended_at, now):
+            refused.append(TripDecision(claim, "rejected", reason))
+        else:
+            inside.append(claim)
+    return inside, refused
 
 
 def decide_trips(claims: list[TripClaim], history: dict[str, CitizenHistory],

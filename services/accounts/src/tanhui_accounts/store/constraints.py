@@ -9,8 +9,30 @@ from tanhui_shared.errors import describe_constraints
 
 ACCOUNTS_CONSTRAINTS: dict[str, tuple[str, str | None]] = {
     "uq_user_account_username": ("this username is already taken", "username"),
-    "uq_enterprise_uscc": ("an enterprise with this unified social credit code is registered",
-                           "uscc"),
+    "ex_accreditation_one_live_grant": ("this account already holds an unrevoked grant for some "
+                                        "of these days; start the renewal after it ends or revoke "
+                                        "it first", "valid_from"),
+    "ck_accreditation_role": ("only verifiers and transit operators are granted", "role"),
+    "ck_accreditation_dates": ("valid_to (the last valid day) must not be before valid_from",
+                               "valid_to"),
+    "ck_accreditation_modes": ("a transit operator's licence names its travel modes; a "
+                               "verifier's accreditation names none", "modes"),
+    "ck_accreditation_modes_known": ("a licence names only known travel modes", "modes"),
+    "ck_accreditation_revocation": ("a revocation records when, by whom and why", "reason"),
+    "fk_accreditation_user": ("the granted account does not exist", "username"),
+    "uq_oauth_client_user": ("this transit operator already has client credentials",
+                             "username"),
+    "ck_oauth_client_previous_secret": ("a replaced client secret needs the moment it stops "
+                                        "working", "client_secret"),
+    "fk_oauth_client_user": ("the operator's account does not exist", "username"),
+    "uq_enterprise_confirmed_uscc": ("another claim to this unified social credit code was "
+                                     "confirmed at the same time: a code has one confirmed "
+                                     "enterprise", "uscc"),
+    "uq_enterprise_open_claim": ("you already have a pending or confirmed claim to this unified "
+                                 "social credit code", "uscc"),
+    "ck_enterprise_claim_status": ("a claim is pending, confirmed or rejected", "decision"),
+    "ck_enterprise_claim_decision": ("a decided claim records when, by whom and why it was "
+                                     "decided; a pending claim records none of these", "reason"),
     "uq_emission_factor_code_version": ("this factor version is already published; give the new "
                                         "values a new version", "version"),
     "uq_carbon_report_revision": ("a report for this period was filed or revised by another "

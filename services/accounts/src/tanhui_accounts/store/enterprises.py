@@ -5,18 +5,89 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from ..domain.claims import ClaimStatus
 from ..domain.reports import ReportLine
-from .tables import CarbonReport, Enterprise, EnterpriseMember, ReportLineRow, ReportRetirement
+from .tables import (CarbonReport, Enterprise, EnterpriseMember, ReportLineRow, ReportRetirement,
+                     User)
+
+# Only a confirmed claim is disclosed: every public read of enterprises goes through this.
+DISCLOSED = col(Enterprise.claim_status) == ClaimStatus.CONFIRMED.value
 
 
 def is_member(session: Session, enterprise_id: str, user_id: str) -> bool:
     return session.get(EnterpriseMember, (enterprise_id, user_id)) is not None
 
 
-def uscc_registered(session: Session, uscc: str) -> bool:
-    return session.exec(select(Enterprise.id).where(Enterprise.uscc == uscc)).first() is not None
+def open_claim(session: Session, uscc: str, user_id: str) -> Enterprise | None:
+    """The user's pending or confirmed claim of the code, if any."""
+    return session.exec(select(Enterprise).where(Enterprise.uscc == uscc)
+                        .where(Enterprise.created_by == user_id)
+                        .where(col(Enterprise.claim_status).in_([ClaimStatus.PENDING.value,
+                                                                 ClaimStatus.CONFIRMED.value]))
+                        ).first()
+
+
+def enterprise_for_share(session: Session, enterprise_id: str) -> Enterprise | None:
+    """The enterprise, its row share-locked until commit: a filing then sees the claim status a
+    concurrent confirmation commits (and the confirmation sees the filing's report)."""
+    return session.exec(select(Enterprise).where(Enterprise.id == enterprise_id)
+                        .with_for_update(read=True)
+                        .execution_options(populate_existing=True)).first()
+
+
+def lock_claims_of_code(session: Session, enterprise_id: str) -> list[Enterprise]:
+    """Every claim of the code `enterprise_id` claims, locked in id order (so two decisions on
+    one code queue, never deadlock); [] if there is no such enterprise."""
+    code = select(Enterprise.uscc).where(Enterprise.id == enterprise_id).scalar_subquery()
+    return list(session.exec(select(Enterprise).where(Enterprise.uscc == code)
+                             .order_by(col(Enterprise.id)).with_for_update()
+                             .execution_options(populate_existing=True)).all())
+
+
+def decide_claim(session: Session, enterprise_id: str, status: ClaimStatus, decided_by: str,
+                 reason: str, decided_at: datetime) -> bool:
+    """Record the decision on a pending claim; False if it was not pending (decided meanwhile):
+    the update is conditional and its row count says which."""
+    t = Enterprise.__table__
+    done = session.execute(sa.update(t).where(t.c.id == enterprise_id)
+                           .where(t.c.claim_status == ClaimStatus.PENDING.value)
+                           .values(claim_status=status.value, decided_by=decided_by,
+                                   decision_reason=reason, decided_at=decided_at))
+    return done.rowcount == 1
+
+
+def reject_pending_rivals(session: Session, enterprise_id: str, uscc: str, decided_by: str,
+                          reason: str, decided_at: datetime) -> list[str]:
+    """Reject the other pending claims of `uscc`; returns their ids."""
+    t = Enterprise.__table__
+    rows = session.execute(sa.update(t).where(t.c.uscc == uscc).where(t.c.id != enterprise_id)
+                           .where(t.c.claim_status == ClaimStatus.PENDING.value)
+                           .values(claim_status=ClaimStatus.REJECTED.value, decided_by=decided_by,
+                                   decision_reason=reason, decided_at=decided_at)
+                           .returning(t.c.id))
+    return sorted(rows.scalars())
+
+
+def claim_queue(session: Session, status: ClaimStatus, limit: int, offset: int):
+    """(enterprise, claimant's username, number of other claims of its code), oldest first."""
+    rival = aliased(Enterprise)
+    others = (select(func.count()).select_from(rival)
+              .where(rival.uscc == Enterprise.uscc).where(rival.id != Enterprise.id)
+              .correlate(Enterprise).scalar_subquery())
+    return session.exec(select(Enterprise, User.username, others)
+                        .join(User, col(User.id) == col(Enterprise.created_by), isouter=True)
+                        .where(Enterprise.claim_status == status.value)
+                        .order_by(col(Enterprise.created_at), col(Enterprise.id))
+                        .limit(limit).offset(offset)).all()
+
+
+def current_reports_of(session: Session, enterprise_id: str) -> list[CarbonReport]:
+    return list(session.exec(select(CarbonReport).where(CarbonReport.enterprise_id == enterprise_id)
+                             .where(col(CarbonReport.is_current))
+                             .order_by(col(CarbonReport.period))).all())
 
 
 def current_report(session: Session, enterprise_id: str, period: str) -> CarbonReport | None:
@@ -84,9 +155,10 @@ def retired_against(session: Session, report_ids: list[str]) -> dict[str, int]:
 
 
 def current_reports(session: Session, period: str | None = None):
+    """The public disclosures: current reports of confirmed enterprises only."""
     query = (select(CarbonReport, Enterprise)
              .join(Enterprise, col(Enterprise.id) == col(CarbonReport.enterprise_id))
-             .where(col(CarbonReport.is_current)))
+             .where(col(CarbonReport.is_current)).where(DISCLOSED))
     if period:
         query = query.where(CarbonReport.period == period)
     return session.exec(query.order_by(col(CarbonReport.period).desc(), col(Enterprise.name))).all()

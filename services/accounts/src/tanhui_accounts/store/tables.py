@@ -43,12 +43,14 @@ class User(AccountsTable, table=True):
 
 
 class PublishedSigningKey(AccountsTable, table=True):
-    """The kids already announced with `SigningKeyPublished`, so each is announced once."""
+    """The kids already announced with `SigningKeyPublished`, so each is announced once, and
+    when an operator retired one (`SigningKeyRetired`): never published or honoured again."""
 
     __tablename__ = "published_signing_key"
 
     kid: str = Field(primary_key=True)
     published_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
+    retired_at: datetime | None = Field(default=None, sa_type=_ts())
 
 
 # --- enterprise carbon accounts ----------------------------------------------------------------
@@ -78,10 +80,29 @@ class FactorVersion(AccountsTable, table=True):
 
 
 class Enterprise(AccountsTable, table=True):
+    """An enterprise as its registrant claims it: its claim to the USCC is pending until the
+    regulator confirms or rejects it (domain/claims.py); only a confirmed one is disclosed."""
+
     __tablename__ = "enterprise"
     __table_args__ = (
-        # the code identifies the legal entity: one registration each, even under parallel requests
-        sa.UniqueConstraint("uscc", name="uq_enterprise_uscc"),
+        # the code identifies the legal entity: one confirmed enterprise each, however many
+        # claim it (the others queue), even when two regulators confirm two claims at once
+        sa.Index("uq_enterprise_confirmed_uscc", "uscc", unique=True,
+                 postgresql_where=sa.text("claim_status = 'confirmed'")),
+        # one open claim of a code per registrant: asking twice does not jump the queue
+        sa.Index("uq_enterprise_open_claim", "uscc", "created_by", unique=True,
+                 postgresql_where=sa.text("claim_status IN ('pending', 'confirmed')")),
+        sa.CheckConstraint("claim_status IN ('pending', 'confirmed', 'rejected')",
+                           name="ck_enterprise_claim_status"),
+        # a decision records when, by whom and why; a pending claim has none of these
+        sa.CheckConstraint(
+            "(claim_status = 'pending' AND decided_at IS NULL AND decided_by IS NULL "
+            "AND decision_reason IS NULL) OR (claim_status <> 'pending' AND decided_at IS NOT "
+            "NULL AND decided_by IS NOT NULL AND decision_reason IS NOT NULL)",
+            name="ck_enterprise_claim_decision"),
+        # every claim of a code (the rivals a confirmation rejects), and the regulator's queue
+        sa.Index("ix_enterprise_uscc", "uscc"),
+        sa.Index("ix_enterprise_claim_queue", "claim_status", "created_at"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True)
@@ -91,6 +112,10 @@ class Enterprise(AccountsTable, table=True):
     industry: str
     created_by: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
+    claim_status: str = "pending"
+    decided_at: datetime | None = Field(default=None, sa_type=_ts())
+    decided_by: str | None = None  # the regulator's user id
+    decision_reason: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class EnterpriseMember(AccountsTable, table=True):

@@ -21,7 +21,7 @@ from tanhui_shared.messaging.outbox import utcnow
 from ..domain.points import EntryKind
 from ..domain.travel import TravelRules
 from ..domain.trip_batch import (CitizenHistory, TripClaim, TripDecision, daily_earnings,
-                                 decide_trips)
+                                 decide_trips, within_claim_window)
 from .tables import DailyPoints, GreenTrip, PointsAccount, PointsEntry, new_id
 
 # A trip longer than this is implausible anyway; it bounds the history window we read.
@@ -90,12 +90,16 @@ def record_trips(session: Session, claims: list[TripClaim], recorded_by: str,
     Every citizen's account is locked first (in user-id order), so concurrent batches for the
     same citizens are applied one after the other; the schema refuses what a path without that
     lock would get wrong (a second row for an external id, a day's points above its cap).
+    Trips outside the claim window (rules.claim_window, judged at this transaction's clock) are
+    rejected before anything else is read for them.
     """
-    accounts = _lock_accounts(session, [c.user_id for c in claims])
-    known = [c for c in claims if c.user_id in accounts]
-    decided = ({d.claim.index: d for d in decide_trips(known, _history(session, known), rules)}
-               if known else {})
     now = utcnow()
+    accounts = _lock_accounts(session, [c.user_id for c in claims])
+    inside, outside = within_claim_window([c for c in claims if c.user_id in accounts], rules, now)
+    decided = {d.claim.index: d for d in outside}
+    if inside:
+        decided.update((d.claim.index, d)
+                       for d in decide_trips(inside, _history(session, inside), rules))
     trips, entries = [], []
     earned: dict[str, _Earned] = defaultdict(_Earned)
     results: list[tuple[TripDecision, str | None]] = []

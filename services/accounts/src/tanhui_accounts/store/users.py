@@ -24,9 +24,13 @@ def add_user(session: Session, username: str, password_hash: str, role: Role) ->
     return user
 
 
-def user_ids_by_name(session: Session, usernames: list[str]) -> dict[str, str]:
-    rows = session.exec(select(User.username, User.id).where(col(User.username).in_(usernames)))
-    return dict(rows.all())
+def user_ids_by_name(session: Session, usernames: list[str],
+                     role: Role | None = None) -> dict[str, str]:
+    """username -> id of those of `usernames` that exist (and have `role`, if given)."""
+    query = select(User.username, User.id).where(col(User.username).in_(usernames))
+    if role is not None:
+        query = query.where(User.role == role.value)
+    return dict(session.exec(query).all())
 
 
 def note_published_key(session: Session, kid: str) -> bool:
@@ -35,3 +39,10 @@ def note_published_key(session: Session, kid: str) -> bool:
     inserted = session.execute(postgresql.insert(t).values(kid=kid, published_at=utcnow())
                                .on_conflict_do_nothing().returning(t.c.kid))
     return inserted.first() is not None
+
+
+def retired_kids(session: Session, kids: list[str]) -> set[str]:
+    """Those of `kids` an operator retired."""
+    rows = session.exec(select(PublishedSigningKey.kid).where(col(PublishedSigningKey.kid).in_(kids))
+                        .where(col(PublishedSigningKey.retired_at).is_not(None)))
+    return set(rows.all())

@@ -1,12 +1,14 @@
-"""Enterprise carbon accounts: registration, reports and their revisions, credits retired
-against reports, and new versions of emission factors."""
+"""Enterprise carbon accounts: registration (a claim to a USCC, decided in usecases/claims.py),
+reports and their revisions, credits retired against reports, and new versions of emission
+factors."""
 from __future__ import annotations
 
 from tanhui_shared.contracts import CreditsRetired, ReportFiled
 from tanhui_shared.errors import Conflict, Invalid, NotFound
 from tanhui_shared.uow import UnitOfWork
 
-from ..domain.errors import PeriodAlreadyFiled, ReportSuperseded, UsccTaken
+from ..domain.claims import is_disclosed
+from ..domain.errors import PeriodAlreadyFiled, ReportSuperseded, UsccAlreadyClaimed
 from ..domain.factors import EmissionFactor
 from ..domain.reports import Activity, ActivityError, ReportFigures, compute_report
 from ..store import enterprises as store
@@ -16,10 +18,11 @@ from ..store.tables import CarbonReport, Enterprise, EnterpriseMember
 
 def create_enterprise(uow: UnitOfWork, user_id: str, *, name: str, uscc: str, county: str,
                       industry: str) -> Enterprise:
-    """Register an enterprise with its registrant as first member. The code's unique key
-    answers a registration racing this one."""
-    if store.uscc_registered(uow.session, uscc):
-        raise UsccTaken()
+    """Register an enterprise with its registrant as first member: a pending claim to `uscc`,
+    queued for the regulator beside any other claims of the code. A registrant has one open
+    claim per code; the partial unique key answers a registration racing this one."""
+    if (mine := store.open_claim(uow.session, uscc, user_id)) is not None:
+        raise UsccAlreadyClaimed(mine.id)
     enterprise = Enterprise(name=name, uscc=uscc, county=county, industry=industry,
                             created_by=user_id)
     uow.session.add(enterprise)
@@ -32,7 +35,7 @@ def file_report(uow: UnitOfWork, user_id: str, enterprise_id: str, period: str,
                 activities: list[Activity]) -> CarbonReport:
     """Revision 1 of a period's report. A period already filed is a conflict (correct it with a
     revision); a filing racing this one loses on the revision's unique key."""
-    enterprise = uow.session.get(Enterprise, enterprise_id)
+    enterprise = store.enterprise_for_share(uow.session, enterprise_id)
     if enterprise is None or not store.is_member(uow.session, enterprise_id, user_id):
         raise NotFound("no such enterprise")  # another tenant's: indistinguishable from absent
     figures = _figures(uow, activities)
@@ -48,11 +51,11 @@ def revise_report(uow: UnitOfWork, user_id: str, report_id: str,
     report = uow.session.get(CarbonReport, report_id)
     if report is None or not store.is_member(uow.session, report.enterprise_id, user_id):
         raise NotFound("no such report")
+    enterprise = store.enterprise_for_share(uow.session, report.enterprise_id)
     figures = _figures(uow, activities)
     if not store.supersede(uow.session, report.id):
         raise ReportSuperseded(report.id)
     uow.session.expire(report)  # now superseded in the database
-    enterprise = uow.session.get(Enterprise, report.enterprise_id)
     return _add_revision(uow, enterprise, user_id, report.period, report.revision + 1, report.id,
                          figures)
 
@@ -73,11 +76,18 @@ def _add_revision(uow: UnitOfWork, enterprise: Enterprise, user_id: str, period:
     uow.session.add(report)
     store.add_lines(uow.session, report.id, figures.lines)
     uow.session.flush()  # the period's unique keys decide a race here, before the event
-    uow.emit(ReportFiled(report_id=report.id, enterprise_id=enterprise.id,
-                         enterprise_name=enterprise.name, period=period, revision=revision,
-                         total_tco2e=figures.total_tco2e,
-                         member_user_ids=store.member_ids(uow.session, enterprise.id)))
+    if is_disclosed(enterprise.claim_status):  # else a draft: announced on confirmation
+        announce_report(uow, enterprise, report)
     return report
+
+
+def announce_report(uow: UnitOfWork, enterprise: Enterprise, report: CarbonReport) -> None:
+    """`ReportFiled`: credits lets the enterprise's members retire against the report (and
+    certificates name it), so only a confirmed enterprise's reports are announced."""
+    uow.emit(ReportFiled(report_id=report.id, enterprise_id=enterprise.id,
+                         enterprise_name=enterprise.name, period=report.period,
+                         revision=report.revision, total_tco2e=report.total_tco2e,
+                         member_user_ids=store.member_ids(uow.session, enterprise.id)))
 
 
 def note_retirement(uow: UnitOfWork, retired: CreditsRetired) -> None:

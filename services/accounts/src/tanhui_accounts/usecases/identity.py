@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from tanhui_shared.contracts import SigningKeyPublished, UserRegistered
+from tanhui_shared.contracts import SigningKeyPublished, SigningKeyRetired, UserRegistered
+from tanhui_shared.errors import Conflict, NotFound
+from tanhui_shared.messaging.outbox import utcnow
 from tanhui_shared.uow import UnitOfWork
 
 from ..domain.errors import UsernameTaken
 from ..domain.identity import Role, subject_kind
-from ..store.tables import User
+from ..store.tables import PublishedSigningKey, User
 from ..store.users import add_user, find_user, note_published_key
 
 
@@ -32,3 +34,21 @@ def publish_signing_keys(uow: UnitOfWork, jwks: list[dict[str, Any]]) -> list[st
             uow.emit(SigningKeyPublished(kid=jwk["kid"], jwk=jwk))
             announced.append(jwk["kid"])
     return announced
+
+
+def retire_signing_key(uow: UnitOfWork, kid: str, current_kid: str) -> PublishedSigningKey:
+    """accounts stops publishing `kid` in its JWKS and honouring it, and announces
+    `SigningKeyRetired` so every service stops trusting tokens it signed. Retiring a key twice
+    announces it once. The key accounts signs with now cannot be retired: rotate first."""
+    if kid == current_kid:
+        raise Conflict("this is the key accounts signs tokens with now: rotate to a new key "
+                       "(TANHUI_JWT_PRIVATE_KEY_FILE), restart accounts, then retire this one",
+                       field="kid")
+    key = uow.session.get(PublishedSigningKey, kid, with_for_update=True)
+    if key is None:
+        raise NotFound(f"no signing key with kid {kid!r} was ever published", field="kid")
+    if key.retired_at is None:
+        key.retired_at = utcnow()
+        uow.session.add(key)
+        uow.emit(SigningKeyRetired(kid=kid, retired_at=key.retired_at))
+    return key

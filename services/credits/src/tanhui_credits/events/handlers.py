@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from tanhui_shared.contracts import (ACCOUNTS_TOPIC, VERIFICATION_TOPIC, CloudEvent,
                                      MonitoringVerified, RedemptionRequested, ReportFiled,
-                                     SigningKeyPublished, UserRegistered)
+                                     SigningKeyPublished, SigningKeyRetired,
+                                     UserRegistered)
 from tanhui_shared.messaging.consumer import Handler
 from tanhui_shared.uow import UnitOfWork
-from tanhui_shared.web.trusted_keys import trust_signing_key
+from tanhui_shared.web.trusted_keys import retire_trusted_key, trust_signing_key
 
 from ..usecases.accounts import open_holding_account, remember_report
 from ..usecases.issuance import issue_credits
@@ -40,6 +41,7 @@ TOPICS = [ACCOUNTS_TOPIC, VERIFICATION_TOPIC]
 HANDLERS: dict[str, Handler] = {
     UserRegistered.TYPE: on_user_registered,
     SigningKeyPublished.TYPE: trust_signing_key,
+    SigningKeyRetired.TYPE: retire_trusted_key,
     MonitoringVerified.TYPE: on_monitoring_verified,
     ReportFiled.TYPE: on_report_filed,
     RedemptionRequested.TYPE: on_redemption_requested,

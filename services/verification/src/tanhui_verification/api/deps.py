@@ -8,6 +8,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tanhui_shared.web.auth import Principal, TokenVerifier, require_role
 
+from ..domain.plausibility import PlausibilityBounds
+
 # Ids and filters reach SQL as text: a NUL character (which PostgreSQL cannot take, even in a
 # comparison) is a 422 naming the parameter. Any other text that is no id is simply not found.
 _NO_NUL = r"^[^\x00]*$"
@@ -37,3 +39,10 @@ Viewer = Annotated[Principal | None, Depends(optional_principal)]
 
 def strict_conflicts(request: Request) -> bool:
     return request.app.state.settings.conflict_of_interest_strict
+
+
+def plausibility(request: Request) -> PlausibilityBounds:
+    return request.app.state.settings.plausibility()
+
+
+Bounds = Annotated[PlausibilityBounds, Depends(plausibility)]

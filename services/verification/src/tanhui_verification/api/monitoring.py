@@ -14,8 +14,9 @@ from tanhui_shared.web.idempotency import Idempotency
 from ..store import monitoring as report_queries
 from ..store import projects as project_queries
 from ..usecases import monitoring
+from ..usecases.accreditation import standing_accreditation
 from ..usecases.commands import MonitoringFiling, VerificationIn
-from .deps import Developer, ProjectId, ReportId, Verifier, Viewer, strict_conflicts
+from .deps import Bounds, Developer, ProjectId, ReportId, Verifier, Viewer, strict_conflicts
 from .schemas import ReportView, VerifierQueue
 from .views import project_view, report_view
 
@@ -28,9 +29,10 @@ StrictConflicts = Annotated[bool, Depends(strict_conflicts)]
              response_model=ReportView)
 def file_monitoring_report(project_id: ProjectId, body: MonitoringFiling,
                            developer: Developer, session: SessionDep,
-                           idem: Idempotency) -> JSONResponse:
+                           idem: Idempotency, bounds: Bounds) -> JSONResponse:
     def operation(uow: UnitOfWork) -> ReportView:
-        report = monitoring.file_monitoring_report(uow, developer, project_id, body)
+        report = monitoring.file_monitoring_report(uow, developer, project_id, body,
+                                                   bounds=bounds)
         return report_view(uow.session, report)
 
     return idem.execute(session, developer.user_id, operation, status_code=201)
@@ -39,9 +41,11 @@ def file_monitoring_report(project_id: ProjectId, body: MonitoringFiling,
 @router.post("/monitoring-reports/{report_id}/verifications", status_code=201,
              response_model=ReportView)
 def verify_report(report_id: ReportId, body: VerificationIn, verifier: Verifier,
-                  session: SessionDep, idem: Idempotency, strict: StrictConflicts) -> JSONResponse:
+                  session: SessionDep, idem: Idempotency, strict: StrictConflicts,
+                  bounds: Bounds) -> JSONResponse:
     def operation(uow: UnitOfWork) -> ReportView:
-        report = monitoring.verify_report(uow, verifier, report_id, body, strict_conflicts=strict)
+        report = monitoring.verify_report(uow, verifier, report_id, body, strict_conflicts=strict,
+                                          bounds=bounds)
         return report_view(uow.session, report)
 
     return idem.execute(session, verifier.user_id, operation, status_code=201)
@@ -58,7 +62,9 @@ def get_report(report_id: ReportId, session: SessionDep, viewer: Viewer) -> Repo
 @router.get("/verifiers/queue", response_model=VerifierQueue)
 def verifier_queue(verifier: Verifier, session: SessionDep,
                    strict: StrictConflicts) -> VerifierQueue:
-    """Projects awaiting design review and reports awaiting verification, minus own conflicts."""
+    """Projects awaiting design review and reports awaiting verification, minus own conflicts;
+    for verifiers accredited today only (a 403 says why otherwise)."""
+    standing_accreditation(session, verifier)
     return VerifierQueue(
         projects=[project_view(p) for p in project_queries.awaiting_review(session, verifier)],
         monitoring_reports=[report_view(session, r) for r in

@@ -33,6 +33,10 @@ class TimelineView(BaseModel):
     actor_role: str
     comments: str
     occurred_at: datetime
+    # a verifier's decision: the accreditation it was made under
+    accreditation_id: str | None = None
+    accreditation_number: str | None = None
+    accreditation_organisation: str | None = None
 
 
 class ReportView(BaseModel):
@@ -55,6 +59,10 @@ class ReportView(BaseModel):
     serial_last: str | None
     issued_at: datetime | None
     documents: list[DocumentView] = []
+    # once decided: who decided, under which accreditation
+    verifier_username: str | None = None
+    accreditation_id: str | None = None
+    accreditation_number: str | None = None
 
 
 class ProjectView(BaseModel):

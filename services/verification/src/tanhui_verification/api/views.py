@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from ..domain.rules import crediting_end
-from ..store.monitoring import reports_of
+from ..store.monitoring import reports_of, verification_of
 from ..store.tables import MonitoringReport, Project
 from ..store.timeline import documents_of, timeline_of
 from .schemas import DocumentView, ProjectDetail, ProjectView, ReportView, TimelineView
@@ -18,8 +18,13 @@ def project_view(project: Project) -> ProjectView:
 
 def report_view(session: Session, report: MonitoringReport) -> ReportView:
     docs = documents_of(session, report.project_id, report.id)
+    decision = verification_of(session, report.id)
+    decided = {} if decision is None else {
+        "verifier_username": decision.verifier_username,
+        "accreditation_id": decision.accreditation_id,
+        "accreditation_number": decision.accreditation_number}
     return ReportView.model_validate(
-        {**report.model_dump(), "vintage": report.period_end.year,
+        {**report.model_dump(), "vintage": report.period_end.year, **decided,
          "documents": [DocumentView(name=d.name, sha256=d.sha256) for d in docs]})
 
 

@@ -12,8 +12,12 @@ CONSTRAINTS: dict[str, tuple[str, str | None]] = {
     # project
     "project_project_number_key": ("this registry number belongs to another project",
                                    "project_number"),
-    "ux_project_active_certificate": ("this forest-rights certificate is already used by "
-                                      "another active project", "forest_rights_certificate"),
+    "ux_project_active_certificate": ("this forest-rights certificate (compared without spaces, "
+                                      "case, full-width or invisible characters) is already "
+                                      "used by another active project",
+                                      "forest_rights_certificate"),
+    "ck_project_certificate_key": ("the forest-rights certificate number has no visible "
+                                   "characters", "forest_rights_certificate"),
     "ck_project_state": ("not a project state", "state"),
     "ck_project_kind": ("not a project kind", "kind"),
     "ck_project_area": ("area_ha must be greater than 0 and at most 100,000 ha", "area_ha"),
@@ -29,6 +33,10 @@ CONSTRAINTS: dict[str, tuple[str, str | None]] = {
                                     "rejected)", "state"),
     "ux_project_timeline_credits_issued": ("credits were already issued for this monitoring "
                                            "report", "issuance_id"),
+    "project_timeline_accreditation_id_fkey": ("no such accreditation", "accreditation_id"),
+    "ck_project_timeline_accreditation": ("a verifier's decision, and only a verifier's, names "
+                                          "the accreditation it was made under",
+                                          "accreditation_id"),
     # monitoring_report
     "monitoring_report_project_id_fkey": ("no such project", "project_id"),
     "monitoring_report_issuance_id_key": ("this issuance id belongs to another monitoring report",
@@ -54,6 +62,18 @@ CONSTRAINTS: dict[str, tuple[str, str | None]] = {
     "verification_monitoring_report_id_fkey": ("no such monitoring report", "report_id"),
     "ck_verification_decision": ("a decision is verified, with verified_tco2e greater than 0, or "
                                  "rejected, without it", "decision"),
+    "verification_accreditation_id_fkey": ("no such accreditation", "accreditation_id"),
+    "ck_verification_accreditation": ("a verification decision names the accreditation it was "
+                                      "made under", "accreditation_id"),
+    # verifier_accreditation
+    "ck_verifier_accreditation_grant": ("a grant has its verifier, organisation, number, "
+                                        "validity and time, all together", "accreditation_id"),
+    "ck_verifier_accreditation_validity": ("an accreditation's valid_to is not before its "
+                                           "valid_from", "valid_to"),
+    "ck_verifier_accreditation_revocation": ("a revocation has its time and its reason",
+                                             "revoked_at"),
+    "ck_verifier_accreditation_recorded": ("an accreditation row records a grant or a "
+                                           "revocation", "accreditation_id"),
     # document
     "document_project_id_fkey": ("no such project", "project_id"),
     "document_monitoring_report_id_fkey": ("no such monitoring report", "report_id"),

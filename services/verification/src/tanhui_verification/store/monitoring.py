@@ -8,7 +8,7 @@ from tanhui_shared.web.auth import Principal
 from ..domain.lifecycle import ReportState
 from ..domain.rules import Period
 from .projects import visible_to
-from .tables import MonitoringReport, Project
+from .tables import MonitoringReport, Project, Verification
 
 
 def lock_report(session: Session, report_id: str) -> MonitoringReport | None:
@@ -37,6 +37,12 @@ def visible_report(session: Session, viewer: Principal | None,
     """A report is visible with its project; None for a missing one and a hidden one alike."""
     query = (select(MonitoringReport).join(Project, Project.id == MonitoringReport.project_id)
              .where(MonitoringReport.id == report_id, visible_to(viewer)))
+    return session.exec(query).first()
+
+
+def verification_of(session: Session, report_id: str) -> Verification | None:
+    """The report's decision, if one was made."""
+    query = select(Verification).where(Verification.monitoring_report_id == report_id)
     return session.exec(query).first()
 
 

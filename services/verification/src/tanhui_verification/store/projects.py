@@ -22,8 +22,9 @@ def lock_project(session: Session, project_id: str) -> Project | None:
     return session.exec(query).first()
 
 
-def certificate_in_use(session: Session, certificate: str) -> bool:
-    taken = select(Project.id).where(Project.forest_rights_certificate == certificate,
+def certificate_in_use(session: Session, certificate_key: str) -> bool:
+    """Whether an active project holds the certificate with this normalized key."""
+    taken = select(Project.id).where(Project.forest_rights_certificate_key == certificate_key,
                                      Project.state != ProjectState.REJECTED)
     return session.exec(taken).first() is not None
 

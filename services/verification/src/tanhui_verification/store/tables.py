@@ -3,7 +3,7 @@ database with them). The timeline is append-only: rows are inserted, never updat
 
 Every invariant the code relies on is also a named constraint here, so that a code path that
 forgets a lock or a check is refused by PostgreSQL instead of applied; `constraints.py` says what
-each name means to a user. Migration 0003 creates the same constraints.
+each name means to a user. Migrations 0003 and 0004 create the same constraints.
 """
 from __future__ import annotations
 
@@ -49,9 +49,13 @@ class Project(VerificationTable, table=True):
     __table_args__ = (
         # gap-free registry numbers from the counter: each number names one project
         sa.UniqueConstraint("project_number", name="project_project_number_key"),
-        # one active project per forest-rights certificate; a rejected project frees it
-        sa.Index("ux_project_active_certificate", "forest_rights_certificate", unique=True,
+        # one active project per forest-rights certificate however it is spelled (compared by
+        # its normalized key: domain/certificates.py); a rejected project frees it
+        sa.Index("ux_project_active_certificate", "forest_rights_certificate_key", unique=True,
                  postgresql_where=sa.text("state <> 'rejected'")),
+        # a certificate number has something visible to compare
+        sa.CheckConstraint("forest_rights_certificate_key <> ''",
+                           name="ck_project_certificate_key"),
         # only the lifecycle's states and the methodology's kinds
         sa.CheckConstraint(one_of("state", ProjectState), name="ck_project_state"),
         sa.CheckConstraint(one_of("kind", ProjectKind), name="ck_project_kind"),
@@ -76,7 +80,8 @@ class Project(VerificationTable, table=True):
     county: str
     area_ha: Decimal = Field(sa_type=sa.Numeric(12, 4))
     forest_rights_holder: str
-    forest_rights_certificate: str
+    forest_rights_certificate: str  # as typed, for display
+    forest_rights_certificate_key: str  # the normalized form, compared
     crediting_start: date
     crediting_years: int
     description: str = Field(sa_type=sa.Text)
@@ -98,7 +103,16 @@ class TimelineEntry(VerificationTable, table=True):
                                 name="project_timeline_project_id_fkey"),
         sa.ForeignKeyConstraint(["monitoring_report_id"], ["monitoring_report.id"],
                                 name="project_timeline_monitoring_report_id_fkey"),
+        sa.ForeignKeyConstraint(["accreditation_id"], ["verifier_accreditation.accreditation_id"],
+                                name="project_timeline_accreditation_id_fkey"),
         sa.Index("ix_project_timeline_project_id", "project_id", "seq"),
+        # a verifier's step (a review or a verification decision) names the accreditation it
+        # was made under, and nobody else's step names one. Migration 0004 validates this only
+        # where no earlier decision lacks it (those predate accreditation); new rows always.
+        sa.CheckConstraint("(actor_role = 'verifier') = (accreditation_id IS NOT NULL AND "
+                           "accreditation_number IS NOT NULL AND "
+                           "accreditation_organisation IS NOT NULL)",
+                           name="ck_project_timeline_accreditation"),
         # a review is decided once: two approvals would mean two registry numbers
         sa.Index("ux_project_timeline_decided", "project_id", unique=True,
                  postgresql_where=sa.text("step IN ('registered', 'rejected')")),
@@ -118,6 +132,10 @@ class TimelineEntry(VerificationTable, table=True):
     actor_role: str
     comments: str = Field(default="", sa_type=sa.Text)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
+    # a verifier's decision: the accreditation it was made under (the public record shows it)
+    accreditation_id: str | None = None
+    accreditation_number: str | None = None
+    accreditation_organisation: str | None = None
 
 
 class MonitoringReport(VerificationTable, table=True):
@@ -188,8 +206,14 @@ class Verification(VerificationTable, table=True):
     __table_args__ = (
         sa.ForeignKeyConstraint(["monitoring_report_id"], ["monitoring_report.id"],
                                 name="verification_monitoring_report_id_fkey"),
+        sa.ForeignKeyConstraint(["accreditation_id"], ["verifier_accreditation.accreditation_id"],
+                                name="verification_accreditation_id_fkey"),
         # one decision per report: parallel verifiers cannot both publish MonitoringVerified
         sa.UniqueConstraint("monitoring_report_id", name="verification_monitoring_report_id_key"),
+        # every decision is made under an accreditation (migration 0004 validates this only
+        # where no earlier decision lacks it; new rows always)
+        sa.CheckConstraint("accreditation_id IS NOT NULL AND accreditation_number IS NOT NULL",
+                           name="ck_verification_accreditation"),
         # a verified decision credits a positive quantity; a rejection credits nothing (its
         # NULL quantity makes the last term NULL, which a check lets pass)
         sa.CheckConstraint("decision IN ('verified', 'rejected') AND "
@@ -205,6 +229,48 @@ class Verification(VerificationTable, table=True):
     verifier_user_id: str
     verifier_username: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
+    # the accreditation the decision was made under; NULL only in decisions made before
+    # verifiers were accredited (ck_verification_accreditation refuses it in new rows)
+    accreditation_id: str | None = None
+    accreditation_number: str | None = None
+
+
+class VerifierAccreditation(VerificationTable, table=True):
+    """accounts' grants and revocations of verifier accreditations, as received by event.
+
+    A revocation may arrive before its grant (a redelivery, a replay): its row then holds the
+    revocation alone and the grant fills in the rest later; it stays revoked either way."""
+
+    __tablename__ = "verifier_accreditation"
+    __table_args__ = (
+        # a grant arrives whole: its six fields are all set, or (revocation first) none is
+        sa.CheckConstraint("(granted_at IS NULL) = (username IS NULL) AND "
+                           "(granted_at IS NULL) = (organisation IS NULL) AND "
+                           "(granted_at IS NULL) = (number IS NULL) AND "
+                           "(granted_at IS NULL) = (valid_from IS NULL) AND "
+                           "(granted_at IS NULL) = (valid_to IS NULL)",
+                           name="ck_verifier_accreditation_grant"),
+        # valid_to is the last valid day (NULL passes: the grant has not arrived)
+        sa.CheckConstraint("valid_to >= valid_from", name="ck_verifier_accreditation_validity"),
+        # a revocation has its time and its reason
+        sa.CheckConstraint("(revoked_at IS NULL) = (revocation_reason IS NULL)",
+                           name="ck_verifier_accreditation_revocation"),
+        # a row records a grant, a revocation, or both
+        sa.CheckConstraint("granted_at IS NOT NULL OR revoked_at IS NOT NULL",
+                           name="ck_verifier_accreditation_recorded"),
+    )
+
+    accreditation_id: str = Field(primary_key=True)
+    user_id: str = Field(index=True)
+    username: str | None = None
+    organisation: str | None = None
+    number: str | None = None  # the accreditation number
+    valid_from: date | None = None
+    valid_to: date | None = None  # inclusive
+    granted_at: datetime | None = Field(default=None, sa_type=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_type=_ts())
+    revocation_reason: str | None = Field(default=None, sa_type=sa.Text)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
 
 
 class Document(VerificationTable, table=True):

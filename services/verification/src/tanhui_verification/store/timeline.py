@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 
 from tanhui_shared.web.auth import Principal
 
+from ..domain.accreditation import Grant
 from .tables import Document, TimelineEntry
 
 # Steps driven by another service's event are recorded under that service's name.
@@ -15,11 +16,18 @@ CREDITS_SERVICE = Principal(user_id="service:credits", username="credits", role=
 
 def append_step(session: Session, project_id: str, step: str, actor: Principal, *,
                 from_state: str | None, to_state: str, comments: str = "",
-                monitoring_report_id: str | None = None) -> TimelineEntry:
+                monitoring_report_id: str | None = None,
+                accreditation: Grant | None = None) -> TimelineEntry:
+    """`accreditation`: the grant a verifier's decision was made under (a verifier's step
+    needs one: ck_project_timeline_accreditation)."""
     entry = TimelineEntry(project_id=project_id, step=step, from_state=from_state,
                           to_state=to_state, monitoring_report_id=monitoring_report_id,
                           actor_user_id=actor.user_id, actor_username=actor.username,
                           actor_role=actor.role, comments=comments)
+    if accreditation is not None:
+        entry.accreditation_id = accreditation.accreditation_id
+        entry.accreditation_number = accreditation.number
+        entry.accreditation_organisation = accreditation.organisation
     session.add(entry)
     return entry
 

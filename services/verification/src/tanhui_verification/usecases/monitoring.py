@@ -12,17 +12,20 @@ from tanhui_shared.web.auth import Principal
 from ..domain.independence import check_developer, check_may_verify
 from ..domain.lifecycle import (IllegalTransition, ProjectState, ReportAction, ReportState,
                                 next_report_state)
+from ..domain.plausibility import PlausibilityBounds, check_period_length, check_plausible
 from ..domain.rules import (Period, RuleViolation, check_period, check_verified_quantity,
                             claim_tco2e, first_overlap)
 from ..store import monitoring, projects
 from ..store.tables import MonitoringReport, Project, Verification
 from ..store.timeline import CREDITS_SERVICE, append_step, attach_documents
+from .accreditation import accreditation_for_decision
 from .commands import MonitoringFiling, VerificationIn
 from .transitions import apply_transition
 
 
 def file_monitoring_report(uow: UnitOfWork, developer: Principal, project_id: str,
-                           filing: MonitoringFiling) -> MonitoringReport:
+                           filing: MonitoringFiling, *,
+                           bounds: PlausibilityBounds) -> MonitoringReport:
     session = uow.session
     # The project lock queues the project's filings, so the overlap check below sees every
     # earlier one; the exclusion constraint (ex_monitoring_report_period) backs it up.
@@ -36,7 +39,10 @@ def file_monitoring_report(uow: UnitOfWork, developer: Principal, project_id: st
                        state=project.state)
     period = Period(filing.period_start, filing.period_end)
     check_period(period, project.crediting_start, project.crediting_years)
+    check_period_length(bounds, period)
     claim = claim_tco2e(filing.project_sink_tco2e, filing.baseline_sink_tco2e, filing.leakage_tco2e)
+    # the net removal claimed, bounded by what the project's area can remove in the period
+    check_plausible(bounds, project.kind, project.area_ha, period, claim, "project_sink_tco2e")
     clash = first_overlap(period, monitoring.live_periods(session, project.id))
     if clash is not None:
         raise Conflict(f"the period overlaps the reported period {clash.start}..{clash.end}",
@@ -58,10 +64,14 @@ def file_monitoring_report(uow: UnitOfWork, developer: Principal, project_id: st
 
 
 def verify_report(uow: UnitOfWork, verifier: Principal, report_id: str, decision: VerificationIn,
-                  *, strict_conflicts: bool) -> MonitoringReport:
+                  *, strict_conflicts: bool, bounds: PlausibilityBounds) -> MonitoringReport:
     """One decision per report: of parallel verifiers exactly one decides (and, if verified,
-    stages MonitoringVerified with a fresh issuance id); the others answer 409."""
+    stages MonitoringVerified with a fresh issuance id); the others answer 409. Only an
+    accredited verifier decides, under the grant the decision records; a verified quantity is
+    bounded like the claim (a report filed before the bounds, or under looser ones, is
+    checked again here)."""
     session = uow.session
+    grant = accreditation_for_decision(uow, verifier)
     report = monitoring.lock_report(session, report_id)
     if report is None:
         raise NotFound(f"no monitoring report {report_id}", field="report_id")
@@ -73,11 +83,17 @@ def verify_report(uow: UnitOfWork, verifier: Principal, report_id: str, decision
     after = next_report_state(report.state, action)
     verification = Verification(monitoring_report_id=report.id, decision=decision.decision,
                                 comments=decision.comments, verifier_user_id=verifier.user_id,
-                                verifier_username=verifier.username)
+                                verifier_username=verifier.username,
+                                accreditation_id=grant.accreditation_id,
+                                accreditation_number=grant.number)
     outcome = {}
     if action is ReportAction.VERIFY:
         verification.verified_tco2e = check_verified_quantity(decision.verified_tco2e,
                                                               report.claim_tco2e)
+        period = Period(report.period_start, report.period_end)
+        check_period_length(bounds, period)
+        check_plausible(bounds, project.kind, project.area_ha, period,
+                        verification.verified_tco2e, "verified_tco2e")
         outcome = {"verified_tco2e": verification.verified_tco2e,
                    "issuance_id": str(uuid.uuid4())}
     elif decision.verified_tco2e is not None:
@@ -88,7 +104,8 @@ def verify_report(uow: UnitOfWork, verifier: Principal, report_id: str, decision
     if action is ReportAction.VERIFY:
         uow.emit(_monitoring_verified(project, report, verification))
     append_step(session, project.id, f"monitoring_{after}", verifier, from_state=before,
-                to_state=after, monitoring_report_id=report.id, comments=decision.comments)
+                to_state=after, monitoring_report_id=report.id, comments=decision.comments,
+                accreditation=grant)
     return report
 
 

@@ -6,6 +6,7 @@ from tanhui_shared.messaging.outbox import utcnow
 from tanhui_shared.uow import UnitOfWork
 from tanhui_shared.web.auth import Principal
 
+from ..domain.certificates import CERTIFICATE_FIELD, checked_certificate_key
 from ..domain.independence import check_developer, check_may_review
 from ..domain.lifecycle import (REVIEW_ACTIONS, ProjectAction, ProjectState, next_project_state)
 from ..domain.rules import (RuleViolation, check_buffer_pct, check_crediting_start,
@@ -13,10 +14,9 @@ from ..domain.rules import (RuleViolation, check_buffer_pct, check_crediting_sta
 from ..store import projects
 from ..store.tables import Project
 from ..store.timeline import append_step, attach_documents
+from .accreditation import accreditation_for_decision
 from .commands import ProjectFiling, ReviewIn
 from .transitions import apply_transition
-
-CERTIFICATE_FIELD = "forest_rights_certificate"
 
 
 def file_project(uow: UnitOfWork, developer: Principal, filing: ProjectFiling) -> Project:
@@ -24,13 +24,18 @@ def file_project(uow: UnitOfWork, developer: Principal, filing: ProjectFiling) -
     check_crediting_start(filing.crediting_start)
     check_crediting_years(filing.kind, filing.crediting_years)
     session = uow.session
-    # A friendly answer for the usual case; a concurrent filing of the same certificate is
-    # refused by the partial unique index (ux_project_active_certificate) instead.
-    if projects.certificate_in_use(session, filing.forest_rights_certificate):
+    # Certificates are compared by their normalized key, so a variant spelling (spaces, case,
+    # full-width or zero-width characters) is the same certificate. A friendly answer for the
+    # usual case; a concurrent filing of the same certificate is refused by the partial unique
+    # index on the key (ux_project_active_certificate) instead.
+    key = checked_certificate_key(filing.forest_rights_certificate)
+    if projects.certificate_in_use(session, key):
         raise Conflict(f"forest-rights certificate {filing.forest_rights_certificate!r} is "
-                       "already used by another active project", field=CERTIFICATE_FIELD,
+                       "already used by another active project (compared without spaces, case, "
+                       "full-width or invisible characters)", field=CERTIFICATE_FIELD,
                        code="certificate-in-use")
     project = Project(**filing.model_dump(exclude={"documents"}), state=ProjectState.DRAFT,
+                      forest_rights_certificate_key=key,
                       developer_user_id=developer.user_id, developer_username=developer.username)
     session.add(project)
     session.flush()
@@ -51,7 +56,9 @@ def submit_project(uow: UnitOfWork, developer: Principal, project_id: str) -> Pr
 def review_project(uow: UnitOfWork, verifier: Principal, project_id: str,
                    review: ReviewIn) -> Project:
     """Approve (the project is registered under the next registry number), reject, or request
-    changes. Of parallel reviews of one project, exactly one applies; the others answer 409."""
+    changes. Only an accredited verifier reviews, and the timeline names the accreditation.
+    Of parallel reviews of one project, exactly one applies; the others answer 409."""
+    grant = accreditation_for_decision(uow, verifier)
     project = _locked_project(uow, project_id)
     check_may_review(project.developer_user_id, verifier.user_id)
     action = REVIEW_ACTIONS[review.decision]
@@ -69,7 +76,7 @@ def review_project(uow: UnitOfWork, verifier: Principal, project_id: str,
         registration = {}
     before = apply_transition(uow.session, project, action, after, **registration)
     append_step(uow.session, project.id, str(after), verifier, from_state=before, to_state=after,
-                comments=review.comments)
+                comments=review.comments, accreditation=grant)
     return project
 
 
