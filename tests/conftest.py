@@ -7,6 +7,9 @@ from contextlib import contextmanager
 
 import pytest
 
+from e2e_support import OFFICIALS, PASSWORD
+from tanhui_accounts.cli import create_user
+from tanhui_accounts.domain.identity import Role
 from tanhui_shared.devstack import SERVICES, Stack
 from tanhui_shared.messaging.kafka import ensure_topics
 from tanhui_shared.settings import REPO_ROOT
@@ -34,10 +37,22 @@ def running_platform(infra, new_database, var_dir) -> Iterator[Stack]:
                    **{f"TANHUI_RATE_LIMIT_{c}": "1000000" for c in ("AUTH", "READ", "WRITE", "BATCH")},
                    # and counters of its own in the shared Redis: the suite's requests must not
                    # use up the limits of a `make up` gateway running beside it
-                   "TANHUI_RATE_LIMIT_PREFIX": f"{namespace}:rl"},
+                   "TANHUI_RATE_LIMIT_PREFIX": f"{namespace}:rl",
+                   # A citizen needs 100,000 points (101 days of capped trips) for one redemption:
+                   # the test platform credits a season of trips so the saga can be driven; the
+                   # default 7-day window is tested in services/accounts (test_trip_window.py).
+                   "TANHUI_TRIP_CLAIM_WINDOW_DAYS": "366"},
     )
     stack.namespace = namespace
     stack.migrate()
+    # The platform's administrator and regulator, made as operators make them (the CLI's
+    # create_user): they accredit the verifiers and transit operators the tests need and
+    # confirm enterprises' credit codes (e2e_support.accredit, confirm_enterprise).
+    officials = {role.value: (f"ops-{role.value}-{namespace}", PASSWORD)
+                 for role in (Role.ADMIN, Role.REGULATOR)}
+    for role, (username, password) in officials.items():
+        create_user(stack.database_urls["accounts"], username, password, Role(role))
+    OFFICIALS[stack.gateway_url.rstrip("/")] = officials
     stack.start()
     try:
         stack.wait_ready(timeout_s=90)

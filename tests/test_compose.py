@@ -54,3 +54,65 @@ def test_only_the_gateway_publishes_a_port_and_dependencies_exist():
         for dep in deps:
             assert dep in COMPOSE, f"{name} depends on unknown {dep}"
     assert COMPOSE["kafka"]["image"].startswith("apache/kafka:4.")
+
+
+# --- Kafka in production: SASL/SCRAM principals and their ACLs -------------------------------
+
+def test_every_service_process_reaches_kafka_as_its_own_scram_principal():
+    for svc in SERVICES:
+        for suffix in ("", "-relay", "-consumer", "-migrate"):
+            env = COMPOSE[f"{svc}{suffix}"]["environment"]
+            assert env["TANHUI_KAFKA_SECURITY_PROTOCOL"] in ("SASL_PLAINTEXT", "SASL_SSL"), svc + suffix
+            assert env["TANHUI_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512", svc + suffix
+            assert env["TANHUI_KAFKA_SASL_USERNAME"] == svc, svc + suffix
+            # a password the operator must give (compose refuses to start without it), never a default
+            assert env["TANHUI_KAFKA_SASL_PASSWORD"].startswith(f"${{TANHUI_KAFKA_PASSWORD_{svc.upper()}:?")
+    init = COMPOSE["kafka-init"]["environment"]
+    assert init["TANHUI_KAFKA_SASL_USERNAME"] == "admin"
+    assert init["TANHUI_KAFKA_SASL_PASSWORD"].startswith("${TANHUI_KAFKA_ADMIN_PASSWORD:?")
+    assert {f"TANHUI_KAFKA_PASSWORD_{s.upper()}" for s in SERVICES} <= init.keys()
+    assert COMPOSE["kafka-init"]["command"] == ["python", "-m", "tanhui_shared.messaging.kafka"]
+
+
+def test_the_broker_runs_deploy_kafka_in_its_secure_mode():
+    kafka = COMPOSE["kafka"]
+    assert kafka["entrypoint"][-1].endswith("/deploy/kafka/kafka.sh") and kafka["command"] == ["run"]
+    assert kafka["environment"]["TANHUI_KAFKA_SECURE"] == "1"
+    assert kafka["environment"]["TANHUI_KAFKA_ADMIN_PASSWORD"].startswith("${TANHUI_KAFKA_ADMIN_PASSWORD:?")
+    secure = dict(line.split("=", 1) for line in
+                  (REPO_ROOT / "deploy" / "kafka" / "secure.properties.template").read_text().splitlines()
+                  if line and not line.startswith("#"))
+    assert secure["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    assert secure["allow.everyone.if.no.acl.found"] == "false"
+    assert secure["super.users"] == "User:admin"
+    assert secure["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    # no listener a client could use without a credential
+    assert "PLAINTEXT:PLAINTEXT" not in secure["listener.security.protocol.map"]
+    assert all(listener.startswith(("SASL_PLAINTEXT://", "CONTROLLER://127.0.0.1:"))
+               for listener in secure["listeners"].split(","))
+
+
+def test_the_acls_grant_each_principal_exactly_its_own_topics():
+    from tanhui_shared.contracts import CONTRACTS, dlq_topic
+    from tanhui_shared.messaging.kafka_security import CONSUMES, OWN_TOPIC, SERVICES as PRINCIPALS
+    from tanhui_shared.messaging.kafka_security import grants
+
+    assert set(PRINCIPALS) == set(SERVICES)
+    for contract in CONTRACTS.values():  # a service publishes its events on its own topic only
+        assert contract.TOPIC == OWN_TOPIC[contract.SOURCE.removeprefix("/services/")], contract
+    plan = grants()
+    for svc in SERVICES:
+        events = importlib.import_module(f"tanhui_{svc}.events.handlers")
+        assert set(CONSUMES[svc]) == set(events.TOPICS), f"{svc} consumes {events.TOPICS}"
+        for event_type in events.HANDLERS:  # each handled event arrives on a topic it may read
+            assert CONTRACTS[event_type].TOPIC in events.TOPICS, event_type
+        mine = {(g.operation, g.resource, g.name) for g in plan if g.service == svc}
+        assert mine == ({("WRITE", "TOPIC", OWN_TOPIC[svc]), ("WRITE", "TOPIC", dlq_topic(svc)),
+                         ("READ", "GROUP", svc)}
+                        | {("READ", "TOPIC", topic) for topic in events.TOPICS}), svc
+    writers = {}
+    for g in plan:
+        if g.operation == "WRITE":
+            writers.setdefault(g.name, set()).add(g.service)
+    assert all(len(who) == 1 for who in writers.values()), writers  # one writer per topic
+    assert {g.service for g in plan} == set(SERVICES)

@@ -69,6 +69,14 @@ def test_the_regulator_sees_the_city_dashboard_beside_the_plan_targets_and_discl
     tab = console()
     page = tab.page
     tab.login(regulator, lands_on="regulator")
+    # The enterprise waits in the regulator's queue of credit-code claims; confirmed, it is disclosed.
+    claim = f"[data-claim='{enterprise['id']}']"
+    page.wait_for_selector(claim)
+    page.fill(f"{claim} [name=reason]", "营业执照核验一致")
+    page.click(f"{claim} [data-decision=confirm]")
+    page.wait_for_selector("[data-result=claim] .ok")
+    assert page.locator(claim).count() == 0
+    page.reload()
     page.wait_for_selector("[data-chart=county] rect")
     for chart in ("county", "industry", "trips", "reduction"):
         assert page.locator(f"[data-chart={chart}] rect").count() >= 1, chart

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from e2e_support import PASSWORD, eventually
+from e2e_support import PASSWORD, confirm_claims_of, eventually
 from test_console_support import (PHONE, api_user, browser, console, gw, issue_credits,  # noqa: F401
                                   settle, uscc)
 
@@ -109,6 +109,8 @@ def test_an_enterprise_registers_files_a_report_and_retires_credits_against_it(c
     assert len(derivations) == 2 and all(d.strip() for d in derivations)
     page.wait_for_selector(f"[data-part=reports] [data-report-id='{report_id}']")
 
+    # the regulator confirms the enterprise's credit code: its reports then reach credits
+    assert len(confirm_claims_of(gw, username)) == 1
     assert gw.post("/api/v1/transfers", headers=supplier["headers"],
                    json={"to_username": username, "quantity": 50}).status_code == 201
     # credits learns of the report through Kafka: an oversized probe is 409 once it has, 404 before.

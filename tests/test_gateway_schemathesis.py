@@ -29,26 +29,28 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 # Operations left out: none. (Two found by this test were fixed in the services: an unbounded
 # ledger offset in accounts and unbounded activity figures for large events in credits.)
 EXCLUDED: set[tuple[str, str]] = set()
-SELF_REGISTRABLE = ("citizen", "enterprise", "project_developer", "verifier", "organizer",
-                    "transit_operator")
+# Registered through the API (verifiers and transit operators accredited by the platform's admin)
+API_MADE = ("citizen", "enterprise", "project_developer", "verifier", "organizer", "transit_operator")
+CLI_MADE = ("regulator", "admin")
 
 
 @pytest.fixture(scope="module")
 def role_tokens(platform) -> dict[str, str]:
     tokens = {}
     with httpx.Client(base_url=platform.gateway_url, timeout=30) as gw:
-        for role in SELF_REGISTRABLE:
+        for role in API_MADE:
             _, auth = register_and_login(gw, role)
             tokens[role] = auth["Authorization"]
         kid = gw.get("/.well-known/jwks.json").json()["keys"][0]["kid"]
-    # Regulators are made by an operator's CLI, not by registration: sign one as accounts would.
+    # Regulators and admins are made by an operator's CLI: sign one of each as accounts would.
     key = serialization.load_pem_private_key(
         (REPO_ROOT / "tests" / "keys" / "test-signing-key.pem").read_bytes(), password=None)
     now = int(time.time())
-    regulator = jwt.encode({"sub": str(uuid.uuid4()), "role": "regulator", "iss": "tanhui-accounts",
+    for role in CLI_MADE:
+        token = jwt.encode({"sub": str(uuid.uuid4()), "role": role, "iss": "tanhui-accounts",
                             "aud": "tanhui", "iat": now, "nbf": now, "exp": now + 3600},
                            key, algorithm="RS256", headers={"kid": kid})
-    tokens["regulator"] = f"Bearer {regulator}"
+        tokens[role] = f"Bearer {token}"
     return tokens
 
 

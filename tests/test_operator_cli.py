@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from e2e_support import eventually, register_and_login
+from e2e_support import confirm_enterprise, eventually, register_and_login
 from tanhui_shared.db import make_engine
 from tanhui_shared.settings import REPO_ROOT
 from test_console_support import issue_credits, uscc
@@ -118,6 +118,7 @@ def test_disclosures_and_registry_export_as_xlsx_and_csv(platform, tmp_path):
         _, firm = register_and_login(gw, "enterprise")
         enterprise = gw.post("/api/v1/enterprises", headers=firm, json={
             "name": name, "uscc": uscc(), "county": "营山县", "industry": "机械制造"}).json()
+        confirm_enterprise(gw, enterprise["id"])
         assert gw.post(f"/api/v1/enterprises/{enterprise['id']}/reports", headers=firm, json={
             "period": "2025", "activities": [{"factor_code": "fuel.diesel", "quantity": "10", "unit": "t"}]}
         ).status_code == 201

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from e2e_support import eventually, register_and_login
+from e2e_support import confirm_enterprise, eventually, register_and_login
 
 VERIFIED = "1250.25"  # floor(1250.25 x 0.8) = 1000 credits to the developer, 250 to the buffer
 
@@ -131,6 +131,8 @@ def test_an_enterprise_retires_credits_against_its_report_and_discloses_net_emis
         "name": "南充炼化", "uscc": body + check_character(body), "county": "高坪区",
         "industry": "petrochemicals"})
     assert firm.status_code == 201, firm.text
+    assert firm.json()["claim_status"] == "pending"  # disclosed once the regulator confirms it
+    confirm_enterprise(gw, firm.json()["id"])
     report = gw.post(f"/api/v1/enterprises/{firm.json()['id']}/reports", headers=firm_user, json={
         "period": "2025", "activities": [{"factor_code": "fuel.diesel", "quantity": "100", "unit": "t"}]})
     assert report.status_code == 201 and report.json()["total_tco2e"] == "309.5910"

@@ -3,31 +3,37 @@ import { auth } from "./api.js";
 import { getLang, setLang, t } from "./i18n.js";
 import { h, replace } from "./ui.js";
 import * as access from "./pages/access.js";
+import * as accreditations from "./pages/accreditations.js";
+import * as admin from "./pages/admin.js";
 import * as citizen from "./pages/citizen.js";
 import * as developer from "./pages/developer.js";
 import * as enterprise from "./pages/enterprise.js";
 import * as organizer from "./pages/organizer.js";
+import * as password from "./pages/password.js";
 import * as publicPages from "./pages/public.js";
 import * as regulator from "./pages/regulator.js";
 import * as verifier from "./pages/verifier.js";
 
-// route -> [page, role it is for (null: anyone, logged in or not)]
+// route -> [page, role it is for (null: anyone, logged in or not; "*": anyone signed in)]
 const ROUTES = {
   login: [access.login, null],
   register: [access.register, null],
   registry: [publicPages.registry, null],
   verify: [publicPages.verify, null],
+  accreditations: [accreditations.render, null],
+  password: [password.render, "*"],
   citizen: [citizen.render, "citizen"],
   enterprise: [enterprise.render, "enterprise"],
   developer: [developer.render, "project_developer"],
   verifier: [verifier.render, "verifier"],
   organizer: [organizer.render, "organizer"],
   regulator: [regulator.render, "regulator"],
+  admin: [admin.render, "admin"],
 };
 
 const HOME = {
   citizen: "citizen", enterprise: "enterprise", project_developer: "developer",
-  verifier: "verifier", organizer: "organizer", regulator: "regulator",
+  verifier: "verifier", organizer: "organizer", regulator: "regulator", admin: "admin",
 };
 
 export const homeOf = (role) => HOME[role] || "registry";
@@ -38,13 +44,15 @@ function topBar(me) {
     me ? link(homeOf(me.role), `role.${me.role}`) : null,
     link("registry", "nav.registry"),
     link("verify", "nav.verify"),
+    link("accreditations", "nav.accreditations"),
     me ? null : link("login", "nav.login"));
   const lang = h("button", {
     type: "button", class: "lang", "data-action": "lang",
     text: getLang() === "zh" ? "English" : "中文",
     onclick: () => { setLang(getLang() === "zh" ? "en" : "zh"); render(); },
   });
-  const who = me ? h("span", { class: "who" }, h("span", { text: me.username }),
+  const who = me ? h("span", { class: "who" },
+    h("a", { href: "#/password", text: me.username, title: t("password.title"), "data-route": "password" }),
     h("button", { type: "button", class: "link", "data-action": "logout", text: t("nav.logout"),
       onclick: () => { auth.clear(); location.hash = "#/login"; } })) : null;
   return h("div", { class: "bar" }, h("a", { class: "brand", href: "#/", text: t("app.name") }), nav,
@@ -68,7 +76,7 @@ export function render() {
     location.hash = "#/login";
     return undefined;
   }
-  if (role && me.role !== role) {
+  if (role && role !== "*" && me.role !== role) {
     return replace(view, h("p", { class: "empty", text: t("common.wrong_role", { role: t(`role.${role}`) }) }));
   }
   // Each render gets its own container; a slow page that finishes after a navigation is discarded.

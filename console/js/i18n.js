@@ -1,6 +1,8 @@
 // Every UI string, in Chinese (the default) and English: key -> [zh, en]. The choice is kept in
 // localStorage. The API's own detail texts are shown as given; only our prefixes are translated.
 
+import { TRUST_STRINGS } from "./strings-trust.js";
+
 const LANG_KEY = "tanhui.lang";
 
 const STRINGS = {
@@ -50,10 +52,10 @@ const STRINGS = {
   "login.public_text": ["任何人都可以查询林业碳汇登记簿、追溯序列号，并核验注销证书。", "Anyone can browse the forestry carbon-sink registry, trace a serial number and verify a retirement certificate."],
   "register.title": ["注册账号", "Register"],
   "register.username_hint": ["3–64 位小写字母、数字或 _ . -", "3-64 lower-case letters, digits, _ . -"],
-  "register.password_hint": ["至少 8 位", "At least 8 characters"],
+  "register.password_hint": ["至少 10 位，不能是常见密码或与用户名相同", "At least 10 characters, not a common password, not your username"],
   "register.role": ["身份", "Role"],
   "register.submit": ["注册并登录", "Register and log in"],
-  "register.operator_note": ["主管部门和管理员账号由运维人员通过命令行创建。", "Regulator and administrator accounts are created by operators with the command line."],
+  "register.operator_note": ["审核机构和公交运营方由管理员授予资质后开通；主管部门和管理员账号由运维人员通过命令行创建。", "Verifiers and transit operators are accredited by an administrator; regulator and administrator accounts are created by operators with the command line."],
 
   "citizen.title": ["我的碳账户", "My carbon account"],
   "citizen.account": ["积分", "Points"],
@@ -334,6 +336,7 @@ const STRINGS = {
   "state.pending": ["处理中", "pending"],
   "state.completed": ["已完成", "completed"],
   "state.neutral": ["已碳中和", "carbon neutral"],
+  ...TRUST_STRINGS,
 };
 
 let lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "zh";

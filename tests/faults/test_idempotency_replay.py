@@ -30,7 +30,7 @@ def registry(migrated_database, signing_key):
     def deliver(contract) -> None:
         envelope = CloudEvent(type=contract.TYPE, source=contract.SOURCE,
                               data=contract.model_dump(mode="json"))
-        assert runner.apply(SimpleNamespace(value=envelope.to_json())) == "applied"
+        assert runner.apply(SimpleNamespace(topic=contract.TOPIC, value=envelope.to_json())) == "applied"
 
     def user(role: str) -> SimpleNamespace:
         person = SimpleNamespace(id=str(uuid.uuid4()), username=f"{role[:5]}-{uuid.uuid4().hex[:8]}")

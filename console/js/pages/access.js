@@ -1,10 +1,10 @@
-// Login and registration. Regulator and admin accounts come from the operators' CLI, not here.
+// Login and registration. Regulator and admin accounts come from the operators' CLI; verifiers and
+// transit operators are accredited by an administrator (they create value), never registered here.
 import { api, login as logIn } from "../api.js";
 import { t } from "../i18n.js";
 import { card, field, form, h, input, select, submit } from "../ui.js";
 
-const SELF_REGISTRABLE = ["citizen", "enterprise", "project_developer", "verifier", "organizer",
-  "transit_operator"];
+const SELF_REGISTRABLE = ["citizen", "enterprise", "project_developer", "organizer"];
 
 async function enter(username, password, go) {
   const me = await logIn(username, password);

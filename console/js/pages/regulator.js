@@ -4,6 +4,7 @@ import { api } from "../api.js";
 import { barChart } from "../charts.js";
 import { t } from "../i18n.js";
 import { card, field, form, h, input, load, num, submit, table, when } from "../ui.js";
+import { claimsQueue } from "./claims.js";
 
 export async function render(view) {
   const dashboard = h("div", { "data-part": "dashboard" });
@@ -25,7 +26,9 @@ export async function render(view) {
       submit("regulator.show"),
     ], async (v) => show(v.period.trim())),
     dashboard, card("regulator.disclosures", disclosures));
-  await show(year);
+  const claims = claimsQueue();
+  view.append(card("claims.title", h("p", { class: "hint", text: t("claims.hint") }), claims.el));
+  await Promise.all([show(year), claims.refresh()]);
 }
 
 function cityView(s) {
