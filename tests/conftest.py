@@ -34,7 +34,8 @@ def running_platform(infra, new_database, var_dir) -> Iterator[Stack]:
                    # Every test client is 127.0.0.1: the production limits (e.g. 20 logins a
                    # minute per address) would throttle the suite itself. The limits are tested
                    # on gateways of their own (tests/test_gateway_instances.py).
-                   **{f"TANHUI_RATE_LIMIT_{c}": "1000000" for c in ("AUTH", "READ", "WRITE", "BATCH")},
+                   **{f"TANHUI_RATE_LIMIT_{c}": "1000000" for c in ("AUTH", "READ", "WRITE", "BATCH",
+                                                                     "LOGIN_USERNAME")},
                    # and counters of its own in the shared Redis: the suite's requests must not
                    # use up the limits of a `make up` gateway running beside it
                    "TANHUI_RATE_LIMIT_PREFIX": f"{namespace}:rl",

@@ -1,8 +1,9 @@
 """Gateways of our own in front of the running platform's services: one rate limit shared by two
-instances through Redis, Redis restarted mid-run, trusted proxies, services slow, down, or
-echoing what they received."""
+instances through Redis, logins limited per user name whatever the address, Redis restarted
+mid-run, trusted proxies, services slow, down, or echoing what they received."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -23,7 +24,10 @@ import redis
 
 from tanhui_shared.settings import REPO_ROOT
 
-from e2e_support import register_and_login
+from e2e_support import PASSWORD, register_and_login
+
+METRICS_TOKEN = uuid.uuid4().hex
+METRICS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def free_port() -> int:
@@ -56,8 +60,13 @@ class GatewayProcess:
         with open(self.log, "ab") as log:
             self.popen = subprocess.Popen([sys.executable, "-m", "tanhui_gateway", "--port", str(self.port)],
                                           env=env, stdout=log, stderr=log, cwd=REPO_ROOT)
-        wait_until(lambda: httpx.get(self.url + "/healthz", timeout=2).status_code == 200,
-                   what=f"gateway on {self.port} (see {self.log})")
+        # generous: on a loaded 2-core machine a fresh interpreter takes its time to import
+        try:
+            wait_until(lambda: httpx.get(self.url + "/healthz", timeout=2).status_code == 200,
+                       timeout_s=60, what=f"gateway on {self.port} (see {self.log})")
+        except TimeoutError:
+            self.stop()  # not left running by a test that never got it
+            raise
 
     def stop(self) -> None:
         self.popen.terminate()
@@ -80,7 +89,8 @@ def gateways(platform, tmp_path_factory) -> Iterator:
 
 def test_one_limit_holds_across_two_instances_and_every_key_expires(platform, gateways):
     prefix = f"rl{uuid.uuid4().hex[:8]}"
-    limits = {"rate_limit_prefix": prefix, "rate_limit_read": "12", "rate_limit_auth": "5"}
+    limits = {"rate_limit_prefix": prefix, "rate_limit_read": "12", "rate_limit_auth": "5",
+              "metrics_token": METRICS_TOKEN}
     first, second = gateways(**limits), gateways(**limits)
     with httpx.Client(base_url=platform.gateway_url, timeout=10) as gw:
         _, auth = register_and_login(gw, "citizen")
@@ -105,11 +115,54 @@ def test_one_limit_holds_across_two_instances_and_every_key_expires(platform, ga
     assert [r.status_code for r in logins].count(429) == 4
 
     store = redis.Redis.from_url(platform.redis_url)
-    keys = list(store.scan_iter(f"{prefix}:*"))
-    assert len(keys) == 2 and all(0 < store.ttl(k) <= 60 for k in keys)
-    metrics = httpx.get(first.url + "/metrics").text
+    keys = {k.decode().split(":")[1]: store.ttl(k) for k in store.scan_iter(f"{prefix}:*")}
+    # the reads, the address's logins, and the user name's logins (a window of its own)
+    assert keys.keys() == {"read", "auth", "login"}
+    assert 0 < keys["read"] <= 60 and 0 < keys["auth"] <= 60 and 0 < keys["login"] <= 600
+    metrics = httpx.get(first.url + "/metrics", headers=METRICS).text
     assert 'tanhui_gateway_rate_limited_total{rate_class="read"}' in metrics
     assert 'tanhui_gateway_requests_total{method="GET",route="/api/v1/me",status="429"}' in metrics
+
+
+def _full_width(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def test_logins_are_limited_per_user_name_whatever_the_address(platform, gateways):
+    # Every guess from an address of its own (a trusted proxy names it), so the per-address
+    # limit of 3 never applies; the user name's limit of 4 does, whichever way it is spelt.
+    gateway = gateways(rate_limit_prefix=f"rl{uuid.uuid4().hex[:8]}", rate_limit_auth="3",
+                       rate_limit_login_username="4", trusted_proxies="127.0.0.1/32")
+    with httpx.Client(base_url=platform.gateway_url, timeout=10) as gw:
+        user, _ = register_and_login(gw, "citizen")
+    name = user["username"]
+    spellings = [name, name.upper(), _full_width(name), name[:3] + "\u200b" + name[3:], f" {name}\t"]
+    addresses = iter(range(1, 250))
+
+    def attempt(data: dict, **kwargs) -> httpx.Response:
+        return httpx.post(gateway.url + "/api/v1/auth/token", data=data, timeout=10,
+                          headers={"X-Forwarded-For": f"198.51.100.{next(addresses)}",
+                                   **kwargs.pop("headers", {})}, **kwargs)
+
+    guesses = [attempt({"username": spellings[i % 5], "password": f"guess number {i}"})
+               for i in range(8)]
+    assert [r.status_code for r in guesses] == [401] * 4 + [429] * 4
+    refused = guesses[-1]
+    assert 0 < int(refused.headers["retry-after"]) <= 600
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "user name" in refused.json()["detail"]
+    # until the window closes even the right password waits; other users do not
+    assert attempt({"username": name, "password": PASSWORD}).status_code == 429
+    assert attempt({"username": f"other-{uuid.uuid4().hex[:8]}", "password": "x" * 12}).status_code == 401
+
+    # Client credentials: the client_id, in the form or by HTTP Basic, is the name counted.
+    client_id = f"bus-co-{uuid.uuid4().hex[:8]}"
+    basic = "Basic " + base64.b64encode(f"{client_id.upper()}:guess".encode()).decode()
+    tries = [attempt({"grant_type": "client_credentials", "client_id": client_id,
+                      "client_secret": "guess"}) if i % 2 else
+             attempt({"grant_type": "client_credentials"}, headers={"Authorization": basic})
+             for i in range(6)]
+    assert [r.status_code for r in tries] == [401] * 4 + [429] * 2
 
 
 def test_a_trusted_proxy_names_the_client(platform, gateways):
@@ -198,7 +251,7 @@ def echo_service() -> Iterator[str]:
 
 def test_what_a_service_receives_and_when_it_is_slow_or_down(platform, gateways, echo_service):
     gateway = gateways(verification_url=echo_service, credits_url=f"http://127.0.0.1:{free_port()}",
-                       upstream_timeout_s="0.5")
+                       upstream_timeout_s="0.5", metrics_token=METRICS_TOKEN)
     seen = httpx.get(gateway.url + "/api/v1/projects/abc", headers={
         "X-User-Id": "admin", "X-User-Role": "admin", "X-Authenticated-User": "admin",
         "X-Forwarded-For": "6.6.6.6", "X-Forwarded-Host": "evil", "Forwarded": "for=6.6.6.6",
@@ -212,6 +265,6 @@ def test_what_a_service_receives_and_when_it_is_slow_or_down(platform, gateways,
     assert slow.status_code == 504 and slow.headers["content-type"] == "application/problem+json"
     down = httpx.get(gateway.url + "/api/v1/listings", timeout=10)
     assert down.status_code == 503 and down.json()["request_id"] == down.headers["x-request-id"]
-    metrics = httpx.get(gateway.url + "/metrics").text
+    metrics = httpx.get(gateway.url + "/metrics", headers=METRICS).text
     assert 'tanhui_gateway_upstream_errors_total{kind="timeout",service="verification"} 1.0' in metrics
     assert 'tanhui_gateway_upstream_errors_total{kind="unreachable",service="credits"} 1.0' in metrics

@@ -1,5 +1,5 @@
-"""What the platform's gateway tells operators and clients: access log, metrics, readiness, the
-merged API description, CORS for the console only."""
+"""What the platform's gateway tells operators and clients: access log, metrics (on a scrape port
+of their own), readiness, the merged API description, CORS for the console only."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from e2e_support import register_and_login
+from test_gateway_support import free_port, start_gateway  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +39,13 @@ def test_one_json_access_log_line_per_request_with_the_route_template(platform, 
     assert project not in json.dumps(line)  # templates, never the ids
 
 
-def test_prometheus_metrics(gw):
-    gw.get("/api/v1/factors")
-    text = gw.get("/metrics").text
+def test_prometheus_metrics(platform, start_gateway):
+    port = free_port()
+    gateway = start_gateway({s: f"http://127.0.0.1:{p}" for s, p in platform.service_ports.items()},
+                            gateway_metrics_port=str(port))
+    assert httpx.get(gateway.url + "/api/v1/factors").status_code == 200
+    assert httpx.get(gateway.url + "/metrics").status_code == 404  # not on the public port
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     assert 'tanhui_gateway_requests_total{method="GET",route="/api/v1/factors",status="200"}' in text
     assert 'tanhui_gateway_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/factors"}' in text
 

@@ -47,6 +47,7 @@ def test_public_routes_are_the_documented_ones():
         ("GET", "/api/v1/projects"), ("GET", "/api/v1/projects/{id}"),
         ("GET", "/api/v1/monitoring-reports/{id}"), ("GET", "/api/v1/registry/*"),
         ("GET", "/api/v1/certificates/*"), ("GET", "/api/v1/listings"), ("GET", "/api/v1/events/{id}"),
+        ("GET", "/api/v1/accreditations"),
     }
     optional = {r.path for r in ROUTES if r.access == "optional"}
     assert optional == {"/api/v1/projects", "/api/v1/projects/{id}", "/api/v1/monitoring-reports/{id}"}

@@ -2,7 +2,8 @@
 
 uvicorn's own proxy-header handling is switched off: by default it believes X-Forwarded-For from
 127.0.0.1, which would let any local client pick its rate-limit identity. The gateway decides
-whom to believe itself (TANHUI_TRUSTED_PROXIES).
+whom to believe itself (TANHUI_TRUSTED_PROXIES). Its HTTP protocol is uvicorn's h11 one with a
+deadline on request heads (slowclients.py); WebSockets are off (the gateway routes none).
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import argparse
 import os
 
 import uvicorn
+
+from .settings import get_settings
 
 
 def main() -> None:
@@ -19,9 +22,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int,
                         default=int(os.environ.get("TANHUI_GATEWAY_WORKERS", "1")))
     args = parser.parse_args()
+    if args.workers > 1 and get_settings().gateway_metrics_port is not None:
+        # each worker has its own registry and cannot share one port
+        parser.error("TANHUI_GATEWAY_METRICS_PORT serves one worker's metrics: with several "
+                     "workers use TANHUI_METRICS_TOKEN and scrape each worker, or run one worker")
     uvicorn.run("tanhui_gateway.app:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, proxy_headers=False, access_log=False,
-                h11_max_incomplete_event_size=16 * 1024)
+                h11_max_incomplete_event_size=16 * 1024,
+                http="tanhui_gateway.slowclients:GuardedH11Protocol", ws="none")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """The gateway: one port in front of every service.
 
-Layers, outermost first: request id -> access log and metrics -> CORS (the console's origin
-only) -> header-size limit -> either the proxy path (gateway.py, for /api/ and /.well-known/)
-or the gateway's own endpoints (health, metrics, the merged OpenAPI and its docs, the console).
+Layers, outermost first: request id -> access log and metrics -> security headers -> body
+deadline -> CORS (the console's origin only) -> header-size limit -> either the proxy path
+(gateway.py, for /api/ and /.well-known/) or the gateway's own endpoints (health, metrics
+behind a token, the merged OpenAPI and its docs, the console). Request heads are timed by the
+HTTP protocol class `python -m tanhui_gateway` gives uvicorn (slowclients.py).
 """
 from __future__ import annotations
 
@@ -12,11 +14,11 @@ from contextlib import asynccontextmanager
 
 import httpx
 import redis.asyncio as redis
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -26,10 +28,12 @@ from tanhui_shared.web.problems import install_problem_handlers, problem_respons
 from tanhui_shared.web.request_id import RequestIdMiddleware
 
 from .gateway import Gateway
-from .observability import SCOPE_KEY, Metrics, ObserveRequests
+from .observability import SCOPE_KEY, UNMATCHED, Exposition, Metrics, ObserveRequests
 from .openapi import MergedOpenApi
 from .ratelimit import RateLimiter
+from .security_headers import SecurityHeaders, docs_csp
 from .settings import GatewaySettings, get_settings
+from .slowclients import BodyDeadline
 from .tokens import KeySet
 from .upstream import Upstream
 
@@ -37,6 +41,23 @@ CONSOLE_DIR = REPO_ROOT / "console"
 PROXIED_PREFIXES = ("/api/", "/.well-known/")
 EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
                    "RateLimit-Reset", "WWW-Authenticate"]
+# The gateway's own paths, as metrics labels; any other path is `unmatched` (one series, not one
+# per path a client makes up).
+OWN_ROUTES = frozenset({"/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
+
+
+def own_route_label(path: str) -> str:
+    if path == "/console" or path.startswith("/console/"):
+        return "/console/*"
+    return path if path in OWN_ROUTES else UNMATCHED
+
+
+def swagger_page() -> str:
+    # no favicon from fastapi.tiangolo.com and no validator.swagger.io badge: nothing but the
+    # Swagger UI files themselves comes from elsewhere
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="tanhui API",
+                               swagger_favicon_url="data:,",
+                               swagger_ui_parameters={"validatorUrl": None}).body.decode()
 
 
 class Dispatch:
@@ -52,7 +73,7 @@ class Dispatch:
             return
         if scope["type"] == "http":
             facts = scope.get(SCOPE_KEY, {})
-            facts["route"] = "/console/*" if scope["path"].startswith("/console") else scope["path"]
+            facts["route"] = own_route_label(scope["path"])
         await self.own(scope, receive, send)
 
 
@@ -80,6 +101,8 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
     services = settings.service_urls()
     metrics = Metrics()
+    exposition = Exposition(metrics.registry, settings.metrics_token)
+    docs_html = swagger_page()
     state: dict = {}
 
     @asynccontextmanager
@@ -100,7 +123,7 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
             limiter = RateLimiter(store, settings.rate_limit_prefix, settings.rate_limit_window_s,
                                   settings.rate_limits(), settings.rate_limit_fail_open_reads,
                                   settings.rate_limit_fail_open_writes,
-                                  settings.redis_retry_after_failure_s)
+                                  settings.redis_retry_after_failure_s, settings.rate_windows())
             upstreams = {name: Upstream(url, settings.upstream_connect_timeout_s,
                                         settings.upstream_timeout_s,
                                         max_idle=settings.upstream_max_connections)
@@ -109,9 +132,14 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
                          gateway=Gateway(settings, upstreams, keys, limiter, metrics),
                          openapi=MergedOpenApi(client, services, settings.openapi_cache_s))
             await keys.ensure("")  # best effort: accounts may still be starting
+            scrape = (exposition.serve(settings.gateway_metrics_host, settings.gateway_metrics_port)
+                      if settings.gateway_metrics_port is not None else None)
             try:
                 yield
             finally:
+                if scrape is not None:
+                    scrape.shutdown()
+                    scrape.server_close()
                 await store.aclose()
                 for upstream in upstreams.values():
                     await upstream.close()
@@ -146,17 +174,22 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
         return JSONResponse({"status": "ok" if ok else "degraded", "services": results},
                             status_code=200 if ok else 503)
 
-    @own.get("/metrics", include_in_schema=False)
-    async def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    if settings.metrics_token:
+        @own.get("/metrics", include_in_schema=False)
+        async def prometheus(request: Request) -> Response:
+            if not exposition.authorized(request.headers.get("authorization")):
+                return problem_response(401, "/metrics needs the metrics bearer token",
+                                        headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+                                        instance="/metrics")
+            return Response(await exposition.render(), media_type=CONTENT_TYPE_LATEST)
 
     @own.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
         return JSONResponse(await state["openapi"].document())
 
     @own.get("/docs", include_in_schema=False)
-    async def docs():
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="tanhui API")
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(docs_html)
 
     # The web console: static files from console/ (same origin as the API).
     if CONSOLE_DIR.is_dir():
@@ -172,5 +205,7 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
                          allow_headers=["Authorization", "Content-Type", "Idempotency-Key",
                                         "X-Request-ID"],
                          expose_headers=EXPOSED_HEADERS, max_age=600)
+    app = BodyDeadline(app, settings.body_timeout_s, settings.body_min_rate)
+    app = SecurityHeaders(app, docs_csp(docs_html))
     app = ObserveRequests(app, metrics)
     return RequestIdMiddleware(app)

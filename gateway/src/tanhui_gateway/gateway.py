@@ -13,12 +13,14 @@ from starlette.types import Receive, Scope, Send
 
 from tanhui_shared.web.problems import problem_response
 
+from .login import UnreadableLogin, bucket, login_names
 from .observability import SCOPE_KEY, Metrics
 from .proxy import (BodyTooLarge, ClientGone, client_address, current_request_id, forward,
                     read_body, upstream_headers)
-from .ratelimit import LimiterUnavailable, RateLimiter
+from .ratelimit import LimiterUnavailable, RateLimiter, Verdict
 from .routes import match
 from .settings import GatewaySettings
+from .slowclients import BodyTimeout
 from .tokens import Caller, InvalidToken, KeySet, bearer_token, unverified_kid, verify
 from .upstream import Upstream, UpstreamError
 
@@ -98,21 +100,9 @@ class Gateway:
             if int(declared) > limit:
                 raise Refusal(413, f"the request body is over this route's limit of {limit} bytes")
 
-        rate_class = route.limit_class(method)
         method_class = "read" if method in _READ_METHODS else "write"
         identity = f"user:{caller.sub}" if caller else f"ip:{client_ip}"
-        try:
-            verdict = await self.limiter.hit(rate_class, identity, method_class)
-        except LimiterUnavailable:
-            self.metrics.limiter_unavailable.labels("closed").inc()
-            raise Refusal(503, "rate limiting is unavailable, so writes are refused; retry shortly",
-                          {"Retry-After": "2"}) from None
-        if not verdict.counted:
-            self.metrics.limiter_unavailable.labels("open").inc()
-        if not verdict.allowed:
-            self.metrics.rate_limited.labels(rate_class).inc()
-            raise Refusal(429, f"rate limit of {verdict.limit} {rate_class} requests per "
-                               f"{self.settings.rate_limit_window_s}s reached", verdict.headers())
+        verdict = await self._count(route.limit_class(method), identity, method_class)
 
         has_body = declared is not None or "transfer-encoding" in headers
         try:
@@ -120,6 +110,16 @@ class Gateway:
         except BodyTooLarge:
             raise Refusal(413, f"the request body is over this route's limit of {limit} bytes",
                           verdict.headers()) from None
+        except BodyTimeout as slow:  # BodyDeadline closes the connection after this answer
+            raise Refusal(408, str(slow)) from None
+        if route.login:
+            # Guesses spread over many addresses still meet in the name they guess for.
+            try:
+                names = await login_names(scope["headers"], body or b"")
+            except UnreadableLogin as exc:
+                raise Refusal(400, str(exc)) from None
+            for name in sorted(names):
+                await self._count("login", bucket(name), method_class, "for this user name")
         forwarded = upstream_headers(scope["headers"], client_ip, current_request_id(),
                                      body is not None, len(body or b""))
         query = scope.get("query_string", b"")
@@ -133,6 +133,26 @@ class Gateway:
                 raise Refusal(504, f"the {route.service} service did not answer in time") from None
             raise Refusal(503, f"the {route.service} service is unavailable; retry shortly",
                           {"Retry-After": "2"}) from None
+
+    async def _count(self, rate_class: str, identity: str, method_class: str,
+                     whose: str = "") -> Verdict:
+        """One request counted in `rate_class` for `identity`; a Refusal when over the limit or
+        when Redis cannot be asked and this method class fails closed."""
+        try:
+            verdict = await self.limiter.hit(rate_class, identity, method_class)
+        except LimiterUnavailable:
+            self.metrics.limiter_unavailable.labels("closed").inc()
+            raise Refusal(503, "rate limiting is unavailable, so writes are refused; retry shortly",
+                          {"Retry-After": "2"}) from None
+        if not verdict.counted:
+            self.metrics.limiter_unavailable.labels("open").inc()
+        if not verdict.allowed:
+            self.metrics.rate_limited.labels(rate_class).inc()
+            window = self.limiter.window_s(rate_class)
+            raise Refusal(429, f"rate limit of {verdict.limit} {rate_class} requests per "
+                               f"{window}s reached" + (f" {whose}" if whose else ""),
+                          verdict.headers())
+        return verdict
 
     async def _caller(self, access: str, authorization: str | None) -> Caller | None:
         if access == "public":

@@ -58,15 +58,21 @@ def verdict(count: int, ttl_ms: int, limit: int) -> Verdict:
 
 class RateLimiter:
     def __init__(self, client: redis.Redis, prefix: str, window_s: int, limits: dict[str, int],
-                 fail_open_reads: bool, fail_open_writes: bool, retry_after_failure_s: float) -> None:
+                 fail_open_reads: bool, fail_open_writes: bool, retry_after_failure_s: float,
+                 windows: dict[str, int] | None = None) -> None:
         self.client = client
         self.prefix = prefix
         self.window_ms = window_s * 1000
+        # classes counted over a window of their own (e.g. logins per user name)
+        self.windows_ms = {name: seconds * 1000 for name, seconds in (windows or {}).items()}
         self.limits = limits
         self.fail_open = {"read": fail_open_reads, "write": fail_open_writes}
         self.retry_after_failure_s = retry_after_failure_s
         self._script = client.register_script(WINDOW_SCRIPT)
         self._down_until = 0.0
+
+    def window_s(self, rate_class: str) -> int:
+        return self.windows_ms.get(rate_class, self.window_ms) // 1000
 
     def key(self, rate_class: str, identity: str) -> str:
         return f"{self.prefix}:{rate_class}:{identity}"
@@ -77,8 +83,9 @@ class RateLimiter:
         limit = self.limits[rate_class]
         if time.monotonic() >= self._down_until:
             try:
+                window_ms = self.windows_ms.get(rate_class, self.window_ms)
                 count, ttl_ms = await self._script(keys=[self.key(rate_class, identity)],
-                                                   args=[self.window_ms])
+                                                   args=[window_ms])
                 return verdict(int(count), int(ttl_ms), limit)
             except (RedisError, OSError) as exc:
                 # Do not ask again for a moment: a dead Redis must not add a timeout to each request.

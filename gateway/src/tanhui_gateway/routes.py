@@ -30,6 +30,7 @@ class Route:
     access: Access = "token"       # public: no token looked at; optional: checked when sent
     body_limit: int | None = None  # bytes; None = the settings' default
     rate_class: RateClass | None = None  # None: "read" for GET, "write" otherwise
+    login: bool = False            # also counted per user name / client_id named in the form
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -48,8 +49,8 @@ class Route:
 
 def _r(path: str, service: str, methods: tuple[str, ...] = READ, *roles: str,
        access: Access = "token", body_limit: int | None = None,
-       rate_class: RateClass | None = None) -> Route:
-    return Route(path, service, methods, tuple(roles), access, body_limit, rate_class)
+       rate_class: RateClass | None = None, login: bool = False) -> Route:
+    return Route(path, service, methods, tuple(roles), access, body_limit, rate_class, login)
 
 
 A, V, C = "accounts", "verification", "credits"
@@ -58,8 +59,18 @@ ROUTES: tuple[Route, ...] = (
     # accounts: identity
     _r("/.well-known/jwks.json", A, access="public"),
     _r("/api/v1/auth/register", A, WRITE, access="public", body_limit=8 * KIB, rate_class="auth"),
-    _r("/api/v1/auth/token", A, WRITE, access="public", body_limit=8 * KIB, rate_class="auth"),
+    _r("/api/v1/auth/token", A, WRITE, access="public", body_limit=8 * KIB, rate_class="auth",
+       login=True),
     _r("/api/v1/me", A),
+    _r("/api/v1/me/password", A, WRITE, body_limit=8 * KIB, rate_class="auth"),
+    # accounts: accreditation of verifiers and transit operators (granted by an admin, public list)
+    _r("/api/v1/accreditations", A, WRITE, "admin", body_limit=8 * KIB),
+    _r("/api/v1/accreditations", A, access="public"),
+    _r("/api/v1/accreditations/{id}/revoke", A, WRITE, "admin"),
+    _r("/api/v1/accreditations/{id}/client-secret", A, WRITE, "admin"),
+    # accounts: enterprises' claims to a USCC, confirmed by the regulator
+    _r("/api/v1/enterprise-claims", A, READ, "regulator"),
+    _r("/api/v1/enterprise-claims/{id}/decision", A, WRITE, "regulator"),
     # accounts: personal carbon accounts and green trips
     _r("/api/v1/me/carbon-account", A, READ, "citizen"),
     _r("/api/v1/me/redemptions", A, WRITE, "citizen"),
@@ -68,6 +79,7 @@ ROUTES: tuple[Route, ...] = (
     _r("/api/v1/trips/batch", A, WRITE, "transit_operator", body_limit=8 * MIB, rate_class="batch"),
     # accounts: enterprises, reports, factors, disclosures, city statistics
     _r("/api/v1/enterprises", A, WRITE, "enterprise"),
+    _r("/api/v1/enterprises/{id}", A),
     _r("/api/v1/enterprises/{id}/reports", A, WRITE, "enterprise", body_limit=512 * KIB),
     _r("/api/v1/enterprises/{id}/reports", A, READ),
     _r("/api/v1/reports/{id}", A, READ),

@@ -44,7 +44,26 @@ class GatewaySettings(BaseSettings):
     # Peers whose X-Forwarded-For is believed (CIDRs, comma-separated). Empty: trust nobody.
     trusted_proxies: str = ""
 
+    # Login attempts per user name (or client_id), whatever address they come from. OWASP ASVS
+    # 4.0.3 V2.2.1: "no more than 100 failed attempts per hour ... on a single account". Fixed
+    # windows of 600 s: any hour overlaps at most 7 of them, so at most 70 attempts an hour.
+    rate_limit_login_username: int = 10
+    rate_limit_login_window_s: int = 600
+
     max_header_bytes: int = 8192       # all request headers together -> 431 beyond
+    # Slow clients (gateway/README.md, "Slow clients"). The request head must be complete this
+    # long after the connection opened or the previous answer went out: 10 s as in Apache httpd
+    # 2.4 mod_reqtimeout's first example (header=10; its default, 20-40 s, includes a TLS
+    # handshake, which happens before us). A body gets body_timeout_s plus one second per
+    # body_min_rate bytes received: mod_reqtimeout 2.4's default, body=20,MinRate=500.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 20.0
+    body_min_rate: int = 500
+    # /metrics: on a port of its own (served by prometheus_client's HTTP thread) and/or on the
+    # public port for callers presenting this bearer token. Neither set: no /metrics at all.
+    gateway_metrics_host: str = "127.0.0.1"
+    gateway_metrics_port: int | None = None
+    metrics_token: str = ""
     default_body_limit: int = 64 * 1024
     console_origin: str = "http://127.0.0.1:8000"
     openapi_cache_s: float = 30.0
@@ -60,7 +79,12 @@ class GatewaySettings(BaseSettings):
 
     def rate_limits(self) -> dict[str, int]:
         return {"auth": self.rate_limit_auth, "write": self.rate_limit_write,
-                "read": self.rate_limit_read, "batch": self.rate_limit_batch}
+                "read": self.rate_limit_read, "batch": self.rate_limit_batch,
+                "login": self.rate_limit_login_username}
+
+    def rate_windows(self) -> dict[str, int]:
+        """Classes whose window is not rate_limit_window_s."""
+        return {"login": self.rate_limit_login_window_s}
 
     def service_urls(self) -> dict[str, str]:
         return {

@@ -23,6 +23,9 @@ from .settings import DEFAULT_VAR_DIR, REPO_ROOT, local_database_url
 
 SERVICES = {"accounts": 8101, "verification": 8102, "credits": 8103}
 GATEWAY_PORT = 8000
+# The gateway's Prometheus metrics, on a port of their own bound to 127.0.0.1: never served to
+# the public clients of GATEWAY_PORT (gateway/README.md).
+METRICS_PORT = 8009
 
 
 @dataclass
@@ -248,8 +251,9 @@ def up() -> None:
     namespace = os.environ.get("TANHUI_TOPIC_NAMESPACE", "")
     _step(f"creating topics on {bootstrap}...")
     ensure_topics(bootstrap, namespace)
+    metrics_port = os.environ.get("TANHUI_GATEWAY_METRICS_PORT", str(METRICS_PORT))
     stack = Stack(kafka_bootstrap=bootstrap, redis_url=redis_url, database_urls=database_urls,
-                  var_dir=_var_dir())
+                  var_dir=_var_dir(), extra_env={"TANHUI_GATEWAY_METRICS_PORT": metrics_port})
     _step("migrating the three services' databases...")
     step_started = time.monotonic()
     try:
@@ -263,7 +267,8 @@ def up() -> None:
     failed: list[str] = []  # the processes that exited on their own
     try:
         stack.wait_ready()
-        _step(f"ready in {time.monotonic() - started:.1f}s: gateway at {stack.gateway_url} "
+        _step(f"ready in {time.monotonic() - started:.1f}s: gateway at {stack.gateway_url}, "
+              f"its metrics at http://127.0.0.1:{metrics_port}/metrics "
               f"(logs: {stack.var_dir / 'logs'}). Ctrl-C stops it.")
         while all(p.popen and p.popen.poll() is None for p in stack.processes.values()):
             time.sleep(1)
