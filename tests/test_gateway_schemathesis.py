@@ -1,5 +1,5 @@
 """Property-based tests of the whole API through the gateway, from its merged /openapi.json:
-no 5xx and no response outside the documented schema, over 2,000+ generated requests.
+no 5xx and no response outside the documented schema, over 1,500+ generated requests.
 
 Each operation is called with a real token of the role it needs (x-required-roles in the merged
 document), so generated requests reach the services' own validation and logic.
@@ -24,7 +24,9 @@ from tanhui_shared.settings import REPO_ROOT
 
 from e2e_support import register_and_login
 
-EXAMPLES_PER_OPERATION = 40  # per operation and mode (positive, negative)
+# per operation and mode (positive, negative): with ~55 operations, 20 each keeps the run near two
+# minutes on a 2-core machine while every operation still gets both kinds of requests
+EXAMPLES_PER_OPERATION = 20
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 # Operations left out: none. (Two found by this test were fixed in the services: an unbounded
 # ledger offset in accounts and unbounded activity figures for large events in credits.)
@@ -98,4 +100,4 @@ def test_the_merged_api_never_fails_nor_breaks_its_schema(merged_schema, role_to
     elapsed = time.monotonic() - started
     print(f"schemathesis: {sent} requests in {elapsed:.0f}s, {len(failures)} failures")
     assert not failures, "\n".join(failures[:20])
-    assert sent >= 2000, f"only {sent} generated requests"
+    assert sent >= 1500, f"only {sent} generated requests"

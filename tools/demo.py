@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the platform at {gw.url} is not ready ({exc}); start it with `make up`", file=sys.stderr)
         return 2
     batches = max(1, -(-args.trips // 2000))
-    bar = Progress(6 + args.citizens + 2 * len(ENTERPRISES) + 7 + batches + 5)
+    bar = Progress(5 + args.citizens + 2 * len(ENTERPRISES) + 7 + batches + 5)
     admin = create_operator_user(f"ops-admin-{run}", "admin")
     regulator = create_operator_user(f"regulator-{run}", "regulator")
     admin_token = gw.call("POST", "/api/v1/auth/token", data={"username": admin, "password": PASSWORD})["access_token"]

@@ -26,8 +26,7 @@ from race_fire import _detail, log  # noqa: E402
 CITY_TZ = ZoneInfo("Asia/Shanghai")  # the accounts service's daily caps follow this calendar day
 MIN_PARALLEL = 20
 ACCREDITED = ("verifier", "transit_operator")  # granted by an admin, never self-registered
-POINTS_PER_CREDIT = 100_000
-CLAIM_WINDOW_DAYS = 7  # accounts' default trip claim window  # what the console and the issue name; the API refuses other multiples
+POINTS_PER_CREDIT = 100_000  # what the console and the issue name; the API refuses other multiples
 DEFAULT_METRO_CAP = 500  # TravelRules' default, used only if no answer names the cap
 BUFFER_PCT = "20"
 
@@ -296,10 +295,10 @@ def prepare(url: str, n: int) -> Scene:
                                   "county": "高坪区", "industry": "建材"})
     scene.filing_enterprise, scene.period = filer["id"], str(year - 1)
 
-    # Points for one redemption would take 101 days of capped trips (1,000 points a day), but
-    # trips are credited only inside the claim window: the days it allows, so the row shows
-    # what an honest citizen can reach.
-    days = CLAIM_WINDOW_DAYS - 1
+    # Points for one redemption: the caps allow 1,000 a day, so 101 days of trips. Trips older
+    # than the platform's claim window (7 days by default) are refused, and the row then says
+    # how far an honest citizen got.
+    days = -(-POINTS_PER_CREDIT // 1000) + 1
     trips = points_trips(u["c-redeem"].name, days, run)
     log(f"feeding {len(trips)} trips over {days} past days for the redeeming citizen")
     if "operator" in u:

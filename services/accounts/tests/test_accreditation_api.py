@@ -14,7 +14,7 @@ import jwt
 import pytest
 
 from accounts_support import CITY_DAY, PROBLEM, ride, scalar
-from conftest import AccountsClient, bearer
+from accounts_client import AccountsClient, bearer
 from tanhui_accounts.domain.accreditation import city_today
 from tanhui_accounts.domain.identity import Role
 from tanhui_accounts.domain.travel import RULES, Mode

@@ -8,7 +8,7 @@ import sys
 import uuid
 from datetime import timedelta
 
-from conftest import bearer
+from accounts_client import bearer
 from tanhui_accounts import cli_accreditations
 from tanhui_accounts.domain.accreditation import city_today
 from tanhui_shared.settings import REPO_ROOT

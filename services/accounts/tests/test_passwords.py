@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from accounts_support import PROBLEM
-from conftest import PASSWORD, bearer
+from accounts_client import PASSWORD, bearer
 from tanhui_accounts.cli import create_user, create_user_interactively
 from tanhui_accounts.domain.identity import Role, reserved_name_problem, username_skeleton
 from tanhui_accounts.domain.passwords import COMMON_PASSWORDS, password_problem

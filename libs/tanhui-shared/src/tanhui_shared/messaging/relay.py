@@ -124,9 +124,19 @@ def run_relay(engine: Engine, make_producer, batch_size: int, idle_poll_s: float
         except Exception:  # noqa: BLE001 - any failure: back off, rows stay unpublished
             log.exception("relay batch failed; retrying in %.1fs", backoff)
             if producer is not None:
-                producer.close(timeout=1)
+                _discard(producer)
                 producer = None
             stop.wait(backoff)
             backoff = min(backoff * 2 + 0.1, 5.0)
     if producer is not None:
-        producer.close(timeout=5)
+        _discard(producer, timeout_s=5)
+
+
+def _discard(producer: KafkaProducer, timeout_s: float = 1) -> None:
+    """Close a producer whose sends failed. Its close flushes what it still holds, which times
+    out while the broker is away: that must not end the relay (the rows stay unpublished and
+    the next producer sends them)."""
+    try:
+        producer.close(timeout=timeout_s)
+    except Exception:  # noqa: BLE001 - e.g. KafkaTimeoutError from the flush
+        log.warning("closing the failed producer did not finish cleanly; dropped", exc_info=True)
