@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: up test install infra-up infra-down down unit bench
+.PHONY: up test test-kafka-acls install infra-up infra-down down unit bench
 
 install:  ## the Python workspace, exactly as locked
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || { \
@@ -17,6 +17,10 @@ up: install  ## the whole platform on local PostgreSQL, Kafka and Redis from dep
 test: install  ## every test; provisions Kafka, PostgreSQL and Redis locally (deploy/infra.sh)
 	@deploy/system-packages.sh test
 	@$(UV) run --frozen pytest
+
+test-kafka-acls: install  ## the production Kafka ACLs on a secured broker of its own (~80 s; not in `make test`)
+	@deploy/system-packages.sh test
+	@TANHUI_TEST_KAFKA_ACLS=1 $(UV) run --frozen pytest tests/faults/test_kafka_acls.py
 
 unit: install  ## only the tests that need no server
 	@$(UV) run --frozen pytest -m "not infra" libs/tanhui-shared/tests/test_contracts.py gateway/tests
