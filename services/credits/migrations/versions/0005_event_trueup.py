@@ -1,0 +1,18 @@
+"""event trueup (issue 13; slot reserved for: large events: heat, actuals, true-up)
+
+Revision ID: 0005
+"""
+from alembic import op  # noqa: F401
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

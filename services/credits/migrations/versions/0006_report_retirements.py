@@ -1,0 +1,18 @@
+"""report retirements (issue 13; slot reserved for: retirements only against a report's current revision)
+
+Revision ID: 0006
+"""
+from alembic import op  # noqa: F401
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
