@@ -191,9 +191,9 @@ def assert_in_key_order(engine) -> None:
         assert ns == sorted(ns), f"{aggregate} applied out of order"
 
 
-def test_two_relays_and_two_consumers_lose_and_duplicate_nothing_over_10000_events(backbone, infra):
+def test_two_relays_and_two_consumers_lose_and_duplicate_nothing_over_5000_events(backbone, infra):
     engine, url, namespace, _ = backbone
-    total = 10_000
+    total = 5_000
     for start in range(0, total, 1_000):
         stage(engine, [Pinged(aggregate=f"agg-{i % 40}", n=i) for i in range(start, start + 1_000)])
     with Session(engine) as session:

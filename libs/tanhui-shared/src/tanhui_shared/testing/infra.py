@@ -9,6 +9,7 @@ A server that cannot be had is an error that says what to do; a test is never si
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -90,7 +91,13 @@ def _from_deploy_scripts() -> Infrastructure:
     script = REPO_ROOT / "deploy" / "infra.sh"
     print("\n[infra] no env vars and no Docker engine: starting local servers with deploy/infra.sh",
           file=sys.stderr, flush=True)
-    up = subprocess.run([str(script), "up"], stdout=sys.stderr, stderr=sys.stderr)
+    # pytest-xdist workers each ask for the servers: one at a time, so only the first starts
+    # them and the others find them running.
+    lock_path = REPO_ROOT / ".var" / "infra-up.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        up = subprocess.run([str(script), "up"], stdout=sys.stderr, stderr=sys.stderr)
     if up.returncode != 0:
         raise InfrastructureUnavailable(
             "deploy/infra.sh up failed (see its output above). Install the servers with "
