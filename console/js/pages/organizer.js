@@ -1,12 +1,13 @@
-// An event organizer: register a large event, see its estimate by category, offset it in one go,
-// and download the certificate.
+// An event organizer: register a large event with its plan, file the actual data after it (the
+// final figure), see both by category with the deadline, offset what is uncovered in one go, and
+// download the certificate.
 import { api } from "../api.js";
 import { barChart } from "../charts.js";
 import { t } from "../i18n.js";
 import { badge, card, field, form, h, input, load, num, replace, select, submit, table } from "../ui.js";
 
 const TRAVEL = ["air", "rail", "car", "bus", "metro"];
-const AMOUNTS = [["electricity_kwh", "event.electricity"], ["accommodation_nights", "event.nights"],
+const AMOUNTS = [["electricity_kwh", "event.electricity"], ["heat_gj", "event.heat"], ["accommodation_nights", "event.nights"],
   ["meals", "event.meals"], ["printed_materials_kg", "event.printed"], ["built_materials_kg", "event.built"],
   ["waste_kg", "event.waste"]];
 const FUELS = [["diesel_t", "event.diesel"], ["gasoline_t", "event.gasoline"], ["natural_gas_nm3", "event.gas"]];
@@ -41,6 +42,23 @@ export async function render(view, { me }) {
 
 const numberInput = (name, value = "") => input(name, { type: "number", step: "any", min: "0", value });
 
+// The activity inputs (MEE 2019 guide's categories), for the plan and for the actuals alike.
+const activityFields = () => [
+  field("event.grid", "grid_region", select("grid_region", [["sichuan", t("event.grid_sichuan")], ["national", t("event.grid_national")]])),
+  AMOUNTS.map(([name, key]) => field(key, name, numberInput(name))),
+  FUELS.map(([name, key]) => field(key, `fuels.${name}`, numberInput(name))),
+  TRAVEL.map((mode) => field(`event.travel_${mode}`, `travel.${mode}`, numberInput(`travel_${mode}`)))];
+
+function activityBody(v) {
+  const amount = (name) => (v[name] === "" || v[name] === undefined ? "0" : v[name]);
+  return {
+    grid_region: v.grid_region, grid_year: 2023,
+    fuels: Object.fromEntries(FUELS.map(([name]) => [name, amount(name)])),
+    travel: TRAVEL.filter((m) => Number(v[`travel_${m}`]) > 0).map((m) => ({ mode: m, person_km: v[`travel_${m}`] })),
+    ...Object.fromEntries(AMOUNTS.map(([name]) => [name, amount(name)])),
+  };
+}
+
 function eventForm(registered) {
   const today = new Date().toISOString().slice(0, 10);
   return form({ "data-form": "event" }, [
@@ -50,28 +68,35 @@ function eventForm(registered) {
       field("event.start", "start_date", input("start_date", { type: "date", value: today })),
       field("event.end", "end_date", input("end_date", { type: "date", value: today })),
       field("event.attendees", "attendees", numberInput("attendees", "0")),
-      field("event.grid", "grid_region", select("grid_region", [["sichuan", t("event.grid_sichuan")], ["national", t("event.grid_national")]])),
-      AMOUNTS.map(([name, key]) => field(key, name, numberInput(name))),
-      FUELS.map(([name, key]) => field(key, `fuels.${name}`, numberInput(name))),
-      TRAVEL.map((mode) => field(`event.travel_${mode}`, `travel.${mode}`, numberInput(`travel_${mode}`)))),
+      activityFields()),
     submit("event.submit"),
   ], async (v) => {
-    const amount = (name) => (v[name] === "" || v[name] === undefined ? "0" : v[name]);
     const body = {
       name: v.name, venue: v.venue, start_date: v.start_date, end_date: v.end_date,
-      attendees: Number(v.attendees || 0), grid_region: v.grid_region, grid_year: 2023,
-      fuels: Object.fromEntries(FUELS.map(([name]) => [name, amount(name)])),
-      travel: TRAVEL.filter((m) => Number(v[`travel_${m}`]) > 0).map((m) => ({ mode: m, person_km: v[`travel_${m}`] })),
-      ...Object.fromEntries(AMOUNTS.map(([name]) => [name, amount(name)])),
+      attendees: Number(v.attendees || 0), ...activityBody(v),
     };
     await registered(await api("/events", { json: body }));
   });
 }
 
+// After the event: the actual data; the final figure is recomputed and replaces the plan's.
+function actualsForm(event, reload) {
+  const over = new Date().toISOString().slice(0, 10) > event.end_date;
+  if (!over) return h("p", { class: "hint", "data-hint": "actuals", text: t("event.actuals_after", { date: event.end_date }) });
+  return form({ "data-form": "actuals" }, [
+    h("p", { class: "hint", text: t("event.actuals_hint") }),
+    h("div", { class: "grid" }, activityFields()),
+    submit(event.final ? "event.actuals_revise" : "event.actuals_submit"),
+  ], async (v) => {
+    await api(`/events/${event.id}/actuals`, { json: activityBody(v) });
+    await reload(event.id);
+  });
+}
+
 function eventView(event, reload) {
-  const est = event.estimate;
+  const est = event.final ? event.final.estimate : event.estimate;  // judged on the final figure
   const result = h("div", { class: "result", "data-result": "offset" });
-  const offset = form({ "data-form": "offset" }, [submit("event.offset", { disabled: event.neutral })],
+  const offset = form({ "data-form": "offset" }, [submit("event.offset", { disabled: event.uncovered_credits === 0 })],
     async () => {
       const bought = await api(`/events/${event.id}/offsets`, { json: {} });
       const cert = bought.certificate;
@@ -87,14 +112,18 @@ function eventView(event, reload) {
   return h("div", { "data-event": event.id },
     h("h2", {}, event.name, " ", event.neutral ? badge("neutral") : null),
     h("p", { class: "hint", text: `${event.venue} · ${event.start_date} → ${event.end_date} · ${t("event.attendees")} ${num(event.attendees)}` }),
+    h("p", { class: event.accounting_overdue ? "error" : "hint", "data-hint": "deadline",
+      text: `${t(event.provisional ? "event.provisional" : "event.final", { revision: event.final ? event.final.revision : 0 })} · ${t("event.deadline", { date: event.accounting_deadline })}` }),
     h("div", { class: "stats" },
-      h("div", { class: "stat", "data-stat": "total" }, h("span", { text: t("event.total") }), h("strong", { text: `${num(est.total_tco2e, 3)} t` })),
-      h("div", { class: "stat", "data-stat": "credits" }, h("span", { text: t("event.credits") }), h("strong", { text: num(est.credits_to_neutralise) })),
-      h("div", { class: "stat", "data-stat": "retired" }, h("span", { text: t("event.retired") }), h("strong", { text: num(event.retired_credits) }))),
+      h("div", { class: "stat", "data-stat": "plan" }, h("span", { text: t("event.total") }), h("strong", { text: `${num(event.estimate.total_tco2e, 3)} t` })),
+      event.final ? h("div", { class: "stat", "data-stat": "final" }, h("span", { text: t("event.final_total") }), h("strong", { text: `${num(event.final.estimate.total_tco2e, 3)} t` })) : null,
+      h("div", { class: "stat", "data-stat": "credits" }, h("span", { text: t("event.credits") }), h("strong", { text: num(event.credits_needed) })),
+      h("div", { class: "stat", "data-stat": "retired" }, h("span", { text: t("event.retired") }), h("strong", { text: num(event.retired_credits) })),
+      h("div", { class: "stat", "data-stat": "uncovered" }, h("span", { text: t("event.uncovered") }), h("strong", { text: num(event.uncovered_credits) }))),
     barChart({ title: t("event.by_category"), name: "categories", unit: "t",
       items: Object.entries(est.by_category).map(([k, v]) => ({ label: t(`category.${k}`), value: v })) }),
     table([["event.activity", (l) => l.activity], ["event.quantity", (l) => num(l.quantity)],
       ["event.factor", (l) => `${l.factor.code}: ${l.factor.value} ${l.factor.unit}`],
       ["event.tco2e", (l) => num(l.tco2e, 4)]], est.lines, { "data-table": "estimate" }),
-    offset, result);
+    offset, result, actualsForm(event, reload));
 }

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from tanhui_credits.store.market_tables import Listing, Payment
@@ -39,8 +42,10 @@ def test_event_estimate_lists_every_factor(world):
     assert set(estimate["by_category"]) == {"energy", "travel", "accommodation", "catering",
                                             "materials", "waste"}
     electricity = estimate["lines"][0]
-    assert electricity["factor"]["code"] == "GRID-SICHUAN-2023"
-    assert electricity["tco2e"] == "3.1280"
+    assert electricity["factor"]["code"] == "grid.sichuan.2023"
+    assert Decimal(electricity["tco2e"]) == Decimal("3.128")  # 20 000 kWh x 0.1564 kg
+    assert event["provisional"] is True and event["final"] is None
+    assert event["accounting_deadline"] == "2026-10-26"
     assert all(line["factor"]["source"] and line["factor"]["version"] for line in estimate["lines"])
     assert event["neutral"] is False
     citizen = world.user("citizen")
@@ -130,3 +135,119 @@ def test_two_hundred_concurrent_offsets_never_oversell(fresh_world):
             "WHERE a.status <> 'superseded' AND b.status <> 'superseded'")).scalar()
     assert clashes == 0
     assert world.http.get("/api/v1/registry/audit/verify").json()["intact"] is True
+
+
+ENDED = {**EVENT, "name": "Nanchong Expo 2025", "start_date": "2025-05-01",
+         "end_date": "2025-05-03"}
+
+
+def test_a_second_default_offset_buys_nothing_more_and_beyond_needs_a_quantity(world):
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 100, project_number=610)
+    _sell(world, seller, 100, "40")
+    event = _event(world, organizer, **ENDED)
+    path = f"/api/v1/events/{event['id']}/offsets"
+    first = world.http.post(path, headers=organizer.headers, json={})
+    assert first.status_code == 201 and first.json()["quantity"] == 36
+    again = world.http.post(path, headers=organizer.headers, json={})
+    assert again.status_code == 409, again.text
+    assert again.json()["field"] == "quantity" and "nothing is uncovered" in again.json()["detail"]
+    view = world.http.get(f"/api/v1/events/{event['id']}").json()
+    assert (view["retired_credits"], view["uncovered_credits"], view["neutral"]) == (36, 0, True)
+    more = world.http.post(path, headers=organizer.headers, json={"quantity": 4})
+    assert more.status_code == 201 and more.json()["event"]["retired_credits"] == 40
+
+
+def test_actuals_after_the_event_recompute_the_final_figure_and_neutrality_follows_it(world):
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 100, project_number=611)
+    _sell(world, seller, 100, "40")
+    event = _event(world, organizer, **ENDED)
+    offset = world.http.post(f"/api/v1/events/{event['id']}/offsets", headers=organizer.headers,
+                             json={})
+    assert offset.json()["event"]["neutral"] is True and offset.json()["event"]["provisional"]
+    # the actual data: the plan plus 150 GJ of purchased heat and 10 000 bus person-km. The plan
+    # is 3.128 + 1.547955 (0.5 t diesel) + 3.546 + 5.4514 + 16.05 + 5 + 0.67253895 (500 kg of
+    # paper x 1345.0779 kg/t, DESNZ 2025) + 0.5203342 = 35.91622795 t; + 16.5 (150 GJ x 0.11)
+    # + 1.0846 (10 000 x 0.10846 kg) = 53.50082795 -> 54
+    actual = {key: EVENT[key] for key in EVENT if key not in
+              ("name", "start_date", "end_date", "venue", "attendees")}
+    actual = {**actual, "heat_gj": "150",
+              "travel": [*EVENT["travel"], {"mode": "bus", "person_km": "10000"}]}
+    path = f"/api/v1/events/{event['id']}/actuals"
+    filed = world.http.post(path, headers=organizer.headers, json=actual)
+    assert filed.status_code == 201, filed.text
+    view = filed.json()
+    assert view["provisional"] is False and view["final"]["revision"] == 1
+    final = view["final"]["estimate"]
+    lines = {line["activity"]: line for line in final["lines"]}
+    assert Decimal(lines["purchased heat"]["tco2e"]) == Decimal("16.5")
+    assert lines["purchased heat"]["factor"]["code"] == "heat.purchased"
+    assert Decimal(lines["travel by bus"]["tco2e"]) == Decimal("1.0846")
+    assert final["credits_to_neutralise"] == 54 and view["estimate"]["credits_to_neutralise"] == 36
+    assert (view["credits_needed"], view["retired_credits"], view["uncovered_credits"],
+            view["neutral"]) == (54, 36, 18, False)
+    topped = world.http.post(f"/api/v1/events/{event['id']}/offsets",
+                             headers=organizer.headers, json={})
+    assert topped.status_code == 201 and topped.json()["quantity"] == 18
+    assert topped.json()["event"]["neutral"] is True
+    # a revision replaces the final figure; both stay on record
+    revised = world.http.post(path, headers=organizer.headers, json={**actual, "heat_gj": "0"})
+    assert revised.status_code == 201 and revised.json()["final"]["revision"] == 2
+    # without the heat: 35.91622795 + 1.0846 = 37.00082795 -> 38 needed, 54 retired
+    assert (revised.json()["credits_needed"], revised.json()["neutral"]) == (38, True)
+    stranger = world.user("organizer")
+    assert world.http.post(path, headers=stranger.headers, json=actual).status_code == 403
+
+
+def test_actuals_are_refused_before_the_event_ends_and_for_dates_no_factor_covers(world):
+    organizer = world.user("organizer")
+    upcoming = _event(world, organizer, name="Future fair", start_date="2099-01-01",
+                      end_date="2099-01-02")
+    early = world.http.post(f"/api/v1/events/{upcoming['id']}/actuals",
+                            headers=organizer.headers, json={"meals": "10"})
+    assert early.status_code == 409 and early.json()["code"] == "event-not-over"
+    old = world.http.post("/api/v1/events", headers=organizer.headers,
+                          json={**EVENT, "start_date": "2023-05-01", "end_date": "2023-05-02"})
+    assert old.status_code == 422 and old.json()["field"] == "travel[0].mode"
+    assert "no version of travel.rail" in old.json()["detail"]
+
+
+def test_concurrent_default_offsets_of_one_event_never_retire_more_than_is_uncovered(world):
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 400, project_number=612)
+    _sell(world, seller, 400, "40")  # enough for every request: only the event lock can stop them
+    event = _event(world, organizer, **ENDED)
+
+    def offset(_: int) -> int:
+        return world.http.post(f"/api/v1/events/{event['id']}/offsets",
+                               headers=organizer.headers, json={}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(offset, range(8)))
+    assert sorted(codes) == [201] + [409] * 7, codes
+    with Session(world.engine) as session:
+        retired = session.exec(select(func.sum(Retirement.quantity))
+                               .where(Retirement.event_id == event["id"])).one()
+    assert retired == 36
+
+
+def _refused_by(world, sql: str, **params) -> str:  # noqa: ANN001
+    """Run `sql` past the application: the name of the constraint that refused it."""
+    with pytest.raises(IntegrityError) as refused, world.engine.begin() as conn:
+        conn.execute(text(sql), params)
+    return refused.value.orig.diag.constraint_name
+
+
+def test_the_schema_keeps_one_accounting_per_revision_and_events_in_date_order(world):
+    organizer = world.user("organizer")
+    event = _event(world, organizer, **ENDED)
+    assert world.http.post(f"/api/v1/events/{event['id']}/actuals", headers=organizer.headers,
+                           json={"meals": "10"}).status_code == 201
+    again = ("INSERT INTO event_accounting (id, event_id, revision, activity, estimate, "
+             "total_tco2e, filed_by_user_id, filed_at) VALUES (:id, :event, 1, '{}', '{}', 0, "
+             "'hand', now())")
+    assert _refused_by(world, again, id="forced", event=event["id"]) == \
+        "uq_event_accounting_revision"
+    assert _refused_by(world, "UPDATE large_event SET end_date = start_date - 1 WHERE id = :id",
+                       id=event["id"]) == "ck_large_event_dates"

@@ -1,49 +1,34 @@
-"""The emission-factor library's starting set (DESIGN.md §8), as data with source and version.
+"""Which of the shared factor library's factors enterprise reports take, and the starting set.
 
-The figures themselves live in tanhui_shared.methodology (shared with credits' event estimates);
-fuels are kept as their components so anyone can re-derive the published tCO2 per unit.
+The type, the versions and the rule that picks a version for a period all live in
+tanhui_shared.methodology (one library for reports, trips and events). A carbon report is a
+scope 1 and scope 2 inventory (the Chinese enterprise GHG accounting guidelines' boundary:
+fuel combustion, purchased electricity and heat), so it takes those scopes only.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
+from tanhui_shared.errors import Conflict
+from tanhui_shared.methodology import FACTORS, EmissionFactor
 
-from tanhui_shared.methodology import FUEL_SOURCE, FUEL_VERSION, FUELS, GRID, FuelComponents
+REPORT_SCOPES = (1, 2)
 
-
-@dataclass(frozen=True)
-class EmissionFactor:
-    code: str
-    name: str
-    scope: int  # 1: direct combustion; 2: purchased electricity
-    activity_unit: str  # what the quantity is measured in
-    value: Decimal  # tCO2 per activity unit
-    source: str
-    version: str
-    valid_from: date
-    valid_to: date | None = None
-    components: FuelComponents | None = None
-
-    @property
-    def unit(self) -> str:
-        return f"tCO2/{self.activity_unit}"
+# The versions the factor table starts with (migrations 0002 and 0006 seed them).
+STARTING_FACTORS: tuple[EmissionFactor, ...] = tuple(
+    f for f in FACTORS if f.scope in REPORT_SCOPES)
 
 
-def _fuel(key: str) -> EmissionFactor:
-    fuel = FUELS[key]
-    return EmissionFactor(f"fuel.{key}", fuel.name, 1, fuel.unit, fuel.components.tco2_per_unit(),
-                          FUEL_SOURCE, FUEL_VERSION, date(2015, 1, 1), None, fuel.components)
-
-
-def _grid(region: str, year: int) -> EmissionFactor:
-    grid = GRID[(region, year)]
-    name = ("National grid average" if region == "national" else "Sichuan provincial grid")
-    return EmissionFactor(f"grid.{region}.{year}", f"{name} electricity {year}", 2, "kWh",
-                          grid.kg_co2_per_kwh / 1000, grid.source, str(year), date(year, 1, 1))
-
-
-STARTING_FACTORS: tuple[EmissionFactor, ...] = (
-    *(_fuel(key) for key in ("raw_coal", "gasoline", "diesel", "natural_gas")),
-    *(_grid(region, year) for region in ("national", "sichuan") for year in (2022, 2023)),
-)
+def replacement(live: EmissionFactor, new: EmissionFactor) -> str:
+    """What publishing `new` does to a live version of the same code it overlaps:
+    - "close": `live` started earlier; it stays valid up to the day before `new` starts (earlier
+      periods keep their version; the row's values never change);
+    - "supersede": `new` covers the rest of `live`'s validity (a correction).
+    A new version that would cut a live one in two is refused: publish them in date order."""
+    if live.valid_from < new.valid_from and (
+            new.valid_to is None or (live.valid_to is not None and live.valid_to <= new.valid_to)):
+        return "close"
+    if live.valid_from >= new.valid_from and (
+            new.valid_to is None or (live.valid_to is not None and live.valid_to <= new.valid_to)):
+        return "supersede"
+    raise Conflict(f"{new.code} version {new.version} ({new.valid_from}..{new.valid_to or 'open'}) "
+                   f"would cut version {live.version} ({live.valid_from}..{live.valid_to or 'open'})"
+                   " in two; publish versions in date order", field="valid_to")

@@ -1,10 +1,13 @@
 """A carbon report: each activity line times its factor, summed into scope 1, scope 2 and total."""
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from .factors import EmissionFactor
+from tanhui_shared.methodology import EmissionFactor
+
 from .units import IncompatibleUnit, convert
 
 TCO2E_PLACES = Decimal("0.0001")  # reports show tonnes to 4 decimals (0.1 kg)
@@ -17,6 +20,20 @@ class ActivityError(ValueError):
         super().__init__(message)
         self.index = index
         self.field = field
+
+
+def period_bounds(period: str) -> tuple[date, date]:
+    """The first and last day of a report period: 2025, 2025-Q1 or 2025-03 (the API's pattern)."""
+    year = int(period[:4])
+    if len(period) == 4:
+        return date(year, 1, 1), date(year, 12, 31)
+    if period[5] == "Q":
+        first_month = 3 * (int(period[6]) - 1) + 1
+        last_month = first_month + 2
+    else:
+        first_month = last_month = int(period[5:7])
+    return (date(year, first_month, 1),
+            date(year, last_month, calendar.monthrange(year, last_month)[1]))
 
 
 @dataclass(frozen=True)
@@ -55,7 +72,8 @@ class ReportFigures:
 
 
 def compute_report(activities: list[Activity], factors: dict[str, EmissionFactor]) -> ReportFigures:
-    """Raises ActivityError for an unknown factor code or a unit the factor cannot take."""
+    """`factors`: the version of each code valid for the report's period. Raises ActivityError
+    for a code it lacks, or a unit the factor cannot take."""
     lines = []
     for index, activity in enumerate(activities):
         factor = factors.get(activity.factor_code)

@@ -19,6 +19,11 @@ _UNITS: dict[str, tuple[str, Decimal]] = {
     "Nm3": ("gas_volume", Decimal(1)),
     "10^4 Nm3": ("gas_volume", Decimal(10_000)),
     "10^4 m3": ("gas_volume", Decimal(10_000)),
+    # Purchased heat is metered in GJ (the guidelines' unit for its factor); a separate dimension
+    # from electricity so a heat quantity can never be priced with a grid factor.
+    "GJ": ("heat", Decimal(1)),
+    "MJ": ("heat", Decimal("0.001")),
+    "TJ": ("heat", Decimal(1000)),
 }
 
 KNOWN_UNITS = tuple(_UNITS)

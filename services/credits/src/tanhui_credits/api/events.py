@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field, model_validator
@@ -18,11 +19,12 @@ from tanhui_shared.web.models import ApiModel
 from tanhui_shared.web.quantities import WholeQuantity
 
 from ..domain.event_estimate import EventActivity
-from ..store.market import open_listings, retired_for_event
-from ..store.market_tables import LargeEvent, Listing
+from ..domain.event_trueup import accounting_deadline, neutrality
+from ..store.market import latest_accounting, open_listings, retired_for_event
+from ..store.market_tables import EventAccounting, LargeEvent, Listing
 from ..store.retirements import certificate_view
-from ..usecases.market import (Offset, cancel_listing, create_listing, offset_event,
-                               register_event)
+from ..usecases.market import (Offset, cancel_listing, create_listing, file_actuals,
+                               offset_event, register_event)
 
 router = APIRouter(prefix="/api/v1", tags=["large events"])
 # a billion of any unit is beyond any event; it also keeps the total inside NUMERIC(18, 6)
@@ -41,15 +43,14 @@ class Travel(ApiModel):
     person_km: Amount
 
 
-class EventCreate(ApiModel):
-    name: str = Field(min_length=1, max_length=200)
-    start_date: date
-    end_date: date
-    venue: str = Field(min_length=1, max_length=200)
-    attendees: int = Field(ge=0, le=10_000_000)
+class ActivityIn(ApiModel):
+    """Activity data by the MEE 2019 guide's categories: energy (purchased electricity and
+    heat, fuels), travel, accommodation, catering, materials, waste."""
     electricity_kwh: Amount = Decimal(0)
     grid_region: Literal["national", "sichuan"] = "national"
     grid_year: Literal[2022, 2023] = 2023
+    heat_gj: Amount = Field(default=Decimal(0), description="purchased heat (steam, hot "
+                            "water), GJ")
     fuels: Fuels = Fuels()
     travel: list[Travel] = Field(default_factory=list, max_length=50)
     accommodation_nights: Amount = Decimal(0)
@@ -58,21 +59,33 @@ class EventCreate(ApiModel):
     built_materials_kg: Amount = Decimal(0)
     waste_kg: Amount = Decimal(0)
 
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> "EventCreate":
-        if self.end_date < self.start_date:
-            raise ValueError("end_date is before start_date")
-        return self
-
     def activity(self) -> EventActivity:
         return EventActivity(
             electricity_kwh=self.electricity_kwh, grid_region=self.grid_region,
-            grid_year=self.grid_year, diesel_t=self.fuels.diesel_t,
+            grid_year=self.grid_year, heat_gj=self.heat_gj, diesel_t=self.fuels.diesel_t,
             gasoline_t=self.fuels.gasoline_t, natural_gas_nm3=self.fuels.natural_gas_nm3,
             travel=tuple((t.mode, t.person_km) for t in self.travel),
             accommodation_nights=self.accommodation_nights, meals=self.meals,
             printed_materials_kg=self.printed_materials_kg,
             built_materials_kg=self.built_materials_kg, waste_kg=self.waste_kg)
+
+    def activity_json(self) -> str:
+        return self.model_dump_json(include=set(ActivityIn.model_fields))
+
+
+class EventCreate(ActivityIn):
+    """An event and its plan: the activity data expected."""
+    name: str = Field(min_length=1, max_length=200)
+    start_date: date
+    end_date: date
+    venue: str = Field(min_length=1, max_length=200)
+    attendees: int = Field(ge=0, le=10_000_000)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> "EventCreate":
+        if self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        return self
 
 
 class ListingCreate(ApiModel):
@@ -84,16 +97,44 @@ class ListingCreate(ApiModel):
 
 
 class OffsetRequest(ApiModel):
-    quantity: WholeQuantity | None = None  # default: the estimate rounded up
+    quantity: WholeQuantity | None = Field(
+        default=None, description="default: what is still uncovered (credits needed by the "
+        "final figure, or the plan until actuals are filed, minus those already retired); "
+        "more than that only when given explicitly")
+
+
+CITY_TZ = ZoneInfo("Asia/Shanghai")  # event dates are the city's calendar days
+
+
+def _accounting_view(accounting: EventAccounting) -> dict[str, Any]:
+    return {"revision": accounting.revision, "filed_at": accounting.filed_at,
+            "activity": json.loads(accounting.activity),
+            "estimate": json.loads(accounting.estimate)}
 
 
 def event_view(session, event: LargeEvent) -> dict[str, Any]:  # noqa: ANN001
+    """The plan, the final figure once actual data are filed, and neutrality judged on the
+    final figure (on the plan, marked provisional, until then), with the accounting deadline."""
     retired = retired_for_event(session, event.id)
-    needed = json.loads(event.estimate)["credits_to_neutralise"]
+    plan = json.loads(event.estimate)
+    accounting = latest_accounting(session, event.id)
+    final = _accounting_view(accounting) if accounting else None
+    state = neutrality(plan["credits_to_neutralise"],
+                       final["estimate"]["credits_to_neutralise"] if final else None, retired)
+    deadline = accounting_deadline(event.end_date)
     return {"id": event.id, "name": event.name, "start_date": event.start_date,
             "end_date": event.end_date, "venue": event.venue, "attendees": event.attendees,
-            "organizer_user_id": event.organizer_user_id, "estimate": json.loads(event.estimate),
-            "retired_credits": retired, "neutral": retired >= needed}
+            "organizer_user_id": event.organizer_user_id, "estimate": plan,
+            "final": final, "provisional": state.provisional,
+            "credits_needed": state.needed, "retired_credits": retired,
+            "uncovered_credits": state.uncovered, "neutral": state.neutral,
+            "accounting_deadline": deadline,
+            "accounting_overdue": (state.provisional or not state.neutral)
+            and _today() > deadline}
+
+
+def _today() -> date:
+    return datetime.now(CITY_TZ).date()
 
 
 def listing_view(listing: Listing) -> dict[str, Any]:
@@ -131,6 +172,21 @@ def get_event(event_id: str, session: SessionDep) -> dict[str, Any]:
     if event is None:
         raise NotFound(f"no event {event_id}")
     return event_view(session, event)
+
+
+@router.post("/events/{event_id}/actuals", status_code=201)
+def file_event_actuals(event_id: str, body: ActivityIn, principal: Organizer,
+                       session: SessionDep, idem: Idempotency):
+    """After the event (from the day after its end date), its organizer files the actual
+    activity data; the final figure is recomputed with the factors valid on the event's dates
+    and kept beside the plan. Filing again is a revision: the latest counts, each stays on
+    record. Neutrality and the default offset then follow the final figure."""
+    def file(uow: UnitOfWork) -> dict[str, Any]:
+        accounting = file_actuals(uow, principal.user_id, event_id, activity=body.activity(),
+                                  submitted=body.activity_json(), today=_today())
+        return event_view(uow.session, uow.session.get(LargeEvent, accounting.event_id))
+
+    return idem.execute(session, principal.user_id, file, status_code=201)
 
 
 @router.post("/events/{event_id}/offsets", status_code=201)

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from tanhui_shared.errors import Conflict
 
 from ..domain.serials import InsufficientCredits
-from .market_tables import Listing
+from .market_tables import EventAccounting, LargeEvent, Listing
 from .tables import Retirement
 
 
@@ -78,3 +78,15 @@ def cancel(session: Session, listing: Listing) -> None:
 def retired_for_event(session: Session, event_id: str) -> int:
     return session.exec(select(func.coalesce(func.sum(Retirement.quantity), 0))
                         .where(Retirement.event_id == event_id)).one()
+
+
+def lock_event(session: Session, event_id: str) -> LargeEvent | None:
+    """The event's row lock: offsets and post-event filings of one event queue behind it, so a
+    default offset reads what is retired only after any offset ahead of it committed."""
+    return session.exec(select(LargeEvent).where(LargeEvent.id == event_id).with_for_update()
+                        .execution_options(populate_existing=True)).first()
+
+
+def latest_accounting(session: Session, event_id: str) -> EventAccounting | None:
+    return session.exec(select(EventAccounting).where(EventAccounting.event_id == event_id)
+                        .order_by(EventAccounting.revision.desc())).first()

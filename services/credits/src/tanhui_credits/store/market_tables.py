@@ -14,6 +14,10 @@ from .tables import CreditsTable, new_id
 
 class LargeEvent(CreditsTable, table=True):
     __tablename__ = "large_event"
+    __table_args__ = (
+        # an event ends on or after the day it starts (its factors are picked for those days)
+        sa.CheckConstraint("end_date >= start_date", name="ck_large_event_dates"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True)
     organizer_user_id: str = Field(index=True)
@@ -23,7 +27,8 @@ class LargeEvent(CreditsTable, table=True):
     venue: str
     attendees: int
     activity: str = Field(sa_type=sa.Text)  # JSON of the activity data as submitted
-    # JSON of the estimate lines, with the factor used for each
+    # JSON of the plan's estimate lines, with the factor used for each (the final figure, from
+    # actual data filed after the event, is in event_accounting)
     estimate: str = Field(sa_type=sa.Text)
     total_tco2e: Decimal = Field(sa_type=sa.Numeric(18, 6))
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
@@ -76,3 +81,28 @@ class Payment(CreditsTable, table=True):
     amount: Decimal = Field(sa_type=sa.Numeric(20, 2))
     retirement_id: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class EventAccounting(CreditsTable, table=True):
+    """The post-event accounting: actual activity data filed after the event and the final
+    figure recomputed from it, with every factor used. Append-only: a correction is the next
+    revision; the latest revision is the event's final figure."""
+
+    __tablename__ = "event_accounting"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["event_id"], ["large_event.id"],
+                                name="fk_event_accounting_event"),
+        # one revision number per event: two filings racing each other cannot both be "latest"
+        sa.UniqueConstraint("event_id", "revision", name="uq_event_accounting_revision"),
+        sa.CheckConstraint("revision >= 1", name="ck_event_accounting_revision"),
+        sa.CheckConstraint("total_tco2e >= 0", name="ck_event_accounting_total"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    event_id: str
+    revision: int
+    activity: str = Field(sa_type=sa.Text)  # JSON of the actual activity data as filed
+    estimate: str = Field(sa_type=sa.Text)  # JSON of the recomputed lines, with their factors
+    total_tco2e: Decimal = Field(sa_type=sa.Numeric(18, 6))
+    filed_by_user_id: str
+    filed_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))

@@ -10,10 +10,12 @@ from tanhui_shared.errors import Forbidden, Invalid, NotFound
 from tanhui_shared.uow import UnitOfWork
 
 from ..domain.event_estimate import EventActivity, estimate
+from ..domain.event_trueup import check_actuals_may_be_filed, neutrality, offset_quantity
 from ..store import blocks as block_moves
 from ..store.accounts import lock_account
-from ..store.market import cancel, listings_to_buy_from, lock_listing, sell_from_listing
-from ..store.market_tables import LargeEvent, Listing, Payment
+from ..store.market import (cancel, latest_accounting, listings_to_buy_from, lock_event,
+                            lock_listing, retired_for_event, sell_from_listing)
+from ..store.market_tables import EventAccounting, LargeEvent, Listing, Payment
 from ..store.tables import Certificate
 from .common import journal, require_account
 from .retirements import certify_retirement
@@ -57,14 +59,43 @@ def cancel_listing(uow: UnitOfWork, seller_user_id: str, listing_id: str) -> Lis
 def register_event(uow: UnitOfWork, organizer_user_id: str, *, name: str, start_date: date,
                    end_date: date, venue: str, attendees: int, activity: EventActivity,
                    submitted: str) -> LargeEvent:
-    """Record a large event with its emission estimate (`submitted`: the activity as sent)."""
-    result = estimate(activity)
+    """Record a large event with its plan: the estimate from the planned activity
+    (`submitted`: the activity as sent), each line priced with the factor valid on its dates."""
+    result = estimate(activity, start_date, end_date)
     event = LargeEvent(organizer_user_id=organizer_user_id, name=name, start_date=start_date,
                        end_date=end_date, venue=venue, attendees=attendees, activity=submitted,
                        estimate=json.dumps(result.as_record()), total_tco2e=result.total_tco2e)
     uow.session.add(event)
     uow.session.flush()
     return event
+
+
+def _organizers_event(session, organizer_user_id: str, event_id: str) -> LargeEvent:  # noqa: ANN001
+    event = lock_event(session, event_id)
+    if event is None:
+        raise NotFound(f"no event {event_id}")
+    if event.organizer_user_id != organizer_user_id:
+        raise Forbidden("only the event's organizer can do this")
+    return event
+
+
+def file_actuals(uow: UnitOfWork, organizer_user_id: str, event_id: str, *,
+                 activity: EventActivity, submitted: str, today: date) -> EventAccounting:
+    """The post-event accounting: once the event is over, its organizer files the actual
+    activity data and the final figure is recomputed beside the plan, with every factor used.
+    Filing again is a revision (the latest one counts; earlier ones stay on record)."""
+    event = _organizers_event(uow.session, organizer_user_id, event_id)
+    check_actuals_may_be_filed(event.end_date, today)
+    result = estimate(activity, event.start_date, event.end_date)
+    previous = latest_accounting(uow.session, event.id)
+    accounting = EventAccounting(event_id=event.id, revision=previous.revision + 1 if previous
+                                 else 1, activity=submitted,
+                                 estimate=json.dumps(result.as_record()),
+                                 total_tco2e=result.total_tco2e,
+                                 filed_by_user_id=organizer_user_id)
+    uow.session.add(accounting)
+    uow.session.flush()  # a filing racing this one loses on uq_event_accounting_revision
+    return accounting
 
 
 @dataclass(frozen=True)
@@ -77,16 +108,22 @@ class Offset:
 
 def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
                  quantity: int | None = None) -> Offset:
-    """Buy `quantity` credits (default: the estimate rounded up) from the cheapest listings and
-    retire them in the event's name, all or nothing. Raises InsufficientCredits."""
+    """Buy credits from the cheapest listings and retire them in the event's name, all or
+    nothing: `quantity`, else what is still uncovered (credits needed by the final figure, or
+    the plan until there is one, minus those already retired for the event). Nothing uncovered
+    and no quantity: NothingUncovered (409). Raises InsufficientCredits.
+
+    The event's row lock comes first: concurrent default offsets of one event run one after
+    the other, and each reads the retirements of those before it, so together they never
+    retire more than is uncovered."""
     session = uow.session
-    event = session.get(LargeEvent, event_id)
-    if event is None:
-        raise NotFound(f"no event {event_id}")
-    if event.organizer_user_id != organizer_user_id:
-        raise Forbidden("only the event's organizer can offset it")
+    event = _organizers_event(session, organizer_user_id, event_id)
     buyer = require_account(session, organizer_user_id)
-    quantity = quantity or json.loads(event.estimate)["credits_to_neutralise"]
+    final = latest_accounting(session, event.id)
+    state = neutrality(json.loads(event.estimate)["credits_to_neutralise"],
+                       json.loads(final.estimate)["credits_to_neutralise"] if final else None,
+                       retired_for_event(session, event.id))
+    quantity = offset_quantity(state, quantity)
     if quantity <= 0:
         raise Invalid("the estimate is zero: give a quantity", field="quantity")
     bought, purchases, needed = [], [], quantity

@@ -1,6 +1,6 @@
-"""The published methodology defaults both accounts and credits compute with (DESIGN.md §8):
-fuels as their components, and grid electricity factors. One copy, so the enterprise reports and
-the large-event estimates can never disagree about diesel or the Sichuan grid."""
+"""The published inputs the factor library derives from (DESIGN.md §8): fuels as their
+components, and grid electricity factors. One copy, so the enterprise reports, the trips and the
+large-event estimates can never disagree about diesel or the Sichuan grid."""
 from __future__ import annotations
 
 from dataclasses import dataclass
