@@ -16,7 +16,10 @@ export async function render(view, { me }) {
     return;
   }
   const enterprise = saved();
-  const factors = await api("/factors");
+  // every version is listed (issue 13); a line names a code, and the report's period picks the
+  // version, so the choice shows each live code once (its latest version)
+  const factors = [...new Map((await api("/factors")).filter((f) => !f.superseded_at)
+    .map((f) => [f.code, f])).values()];
   const reports = h("div", { "data-part": "reports" });
   const retire = h("div", { "data-part": "retire" });
   const retired = h("div", { class: "result", "data-result": "retirement" });
@@ -103,7 +106,7 @@ function reportSummary(report) {
     h("div", { class: "stats" },
       h("div", { class: "stat" }, h("span", { text: t("report.scope1") }), h("strong", { text: `${num(report.scope1_tco2e, 4)} t` })),
       h("div", { class: "stat" }, h("span", { text: t("report.scope2") }), h("strong", { text: `${num(report.scope2_tco2e, 4)} t` })),
-      h("div", { class: "stat", "data-stat": "total" }, h("span", { text: t("report.total") }), h("strong", { text: `${num(report.total_tco2e, 4)} t` }))),
+      h("div", { class: "stat", "data-stat": "total" }, h("span", { text: t("report.gross") }), h("strong", { text: `${num(report.total_tco2e, 4)} t` }))),
     table([
       ["report.factor", (l) => `${l.factor_code} v${l.factor_version}`],
       ["report.quantity", (l) => `${num(l.quantity)} ${l.unit}`],
@@ -116,10 +119,27 @@ function reportTable(list) {
   return h("div", {}, list.length ? list.map((r) => h("details", { class: "report", "data-report-id": r.id },
     h("summary", {}, h("strong", { text: r.period }), ` · ${t("report.revision")} ${r.revision}`,
       r.is_current ? "" : ` (${t("report.superseded")})`,
-      ` · ${t("report.total")} ${num(r.total_tco2e, 4)} t · ${t("report.retired")} ${num(r.retired_tco2e)} t · `,
+      // gross, retired and net side by side: retirements never reduce the inventory (GHG Protocol)
+      ` · ${t("report.gross")} `, h("span", { "data-gross": r.id, text: `${num(r.total_tco2e, 4)} t` }),
+      ` · ${t("report.retired")} `, h("span", { "data-retired": r.id, text: `${num(r.retired_tco2e)} t` }), " · ",
       h("span", { "data-net": r.id, text: `${t("report.net")} ${num(r.net_tco2e, 4)} t` })),
     h("p", { class: "hint", text: `${t("report.filed_at")} ${when(r.filed_at)}` }),
+    retirementsOf(r),
     reportSummary(r))) : h("p", { class: "empty", text: t("common.none") }));
+}
+
+// Credits retired for the period, each with the revision it was made against: a correction
+// carries them over, so revision 2 still shows what was retired against revision 1.
+function retirementsOf(r) {
+  if (!r.retirements.length) return null;
+  return h("div", { "data-retirements": r.id },
+    h("h3", { text: t("report.retirements") }),
+    table([
+      ["report.against_revision", (x) => `r${x.revision}`],
+      ["report.tco2e", (x) => num(x.quantity)],
+      ["report.certificate", (x) => h("a", { href: `#/verify/${x.certificate_id}`, text: x.certificate_id })],
+      ["report.retired_at", (x) => when(x.retired_at)],
+    ], r.retirements, { "data-table": "retirements" }));
 }
 
 async function retirementForm(enterprise, current, refresh, result) {

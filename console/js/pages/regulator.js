@@ -55,11 +55,16 @@ function cityView(s) {
     card("regulator.targets", h("p", { class: "hint", text: s.targets_source }), h("div", { class: "two" }, targets)));
 }
 
+// Gross, retired and net side by side (GHG Protocol Corporate Standard, revised 2004, ch. 9:
+// offsets are reported beside the inventory, never subtracted from it), with the revision each
+// retirement named: a correction carries the period's retirements over.
 function disclosureTable(rows) {
-  return table([
+  return h("div", {}, h("p", { class: "hint", text: t("disclosure.hint") }), table([
     ["disclosure.enterprise", (d) => d.enterprise], ["disclosure.county", (d) => d.county],
     ["disclosure.industry", (d) => d.industry], ["disclosure.period", (d) => `${d.period} r${d.revision}`],
-    ["disclosure.total", (d) => num(d.total_tco2e, 4)], ["disclosure.retired", (d) => num(d.retired_tco2e)],
-    ["disclosure.net", (d) => num(d.net_tco2e, 4)], ["disclosure.filed", (d) => when(d.filed_at)],
-  ], rows, { "data-table": "disclosures" });
+    ["disclosure.gross", (d) => num(d.gross_tco2e, 4)], ["disclosure.retired", (d) => num(d.retired_tco2e)],
+    ["disclosure.net", (d) => num(d.net_tco2e, 4)],
+    ["disclosure.by_revision", (d) => d.retirements.map((x) => t("disclosure.against", { n: num(x.quantity), revision: x.revision })).join("; ")],
+    ["disclosure.filed", (d) => when(d.filed_at)],
+  ], rows, { "data-table": "disclosures" }));
 }

@@ -113,23 +113,23 @@ def test_a_pending_enterprise_files_drafts_that_nobody_else_sees_until_it_is_con
     _, headers = accounts.user("enterprise")
     county = f"县-{uuid.uuid4().hex[:6]}"
     firm = enterprise(accounts, headers, county=county)
-    first = file(accounts, headers, firm, "2016")
+    first = file(accounts, headers, firm, "2023")
     revised = accounts.http.post(f"/api/v1/reports/{first['id']}/revisions", headers=headers,
                                  json={"activities": MIXED[:2]})
     assert revised.status_code == 201, revised.text
     latest = revised.json()
     assert view(accounts, headers, firm)["claim_status"] == "pending"
-    assert latest["id"] not in disclosed(accounts, "2016")
-    assert county not in counties(accounts, "2016")
+    assert latest["id"] not in disclosed(accounts, "2023")
+    assert county not in counties(accounts, "2023")
     assert announced(accounts, first["id"]) == announced(accounts, latest["id"]) == 0
 
     assert confirm(accounts, firm)["reports_announced"] == 1
-    assert latest["id"] in disclosed(accounts, "2016") and first["id"] not in disclosed(
-        accounts, "2016")
-    assert counties(accounts, "2016")[county] == 1
+    assert latest["id"] in disclosed(accounts, "2023") and first["id"] not in disclosed(
+        accounts, "2023")
+    assert counties(accounts, "2023")[county] == 1
     # credits learns the latest revision only (retirements are made against the current one)
     assert (announced(accounts, first["id"]), announced(accounts, latest["id"])) == (0, 1)
-    later = file(accounts, headers, firm, "2015")
+    later = file(accounts, headers, firm, "2024")
     assert announced(accounts, later["id"]) == 1  # confirmed: filings are announced at once
 
 
@@ -140,11 +140,11 @@ def test_a_rejected_enterprise_keeps_its_drafts_private(accounts):
     rejected = decide(accounts, firm["id"], "reject", "the business licence names another firm")
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["rejected_claims"] == [] and rejected.json()["reports_announced"] == 0
-    report = file(accounts, headers, firm, "2014")
+    report = file(accounts, headers, firm, "2025")
     assert view(accounts, headers, firm)["decision_reason"] == \
         "the business licence names another firm"
-    assert report["id"] not in disclosed(accounts, "2014")
-    assert county not in counties(accounts, "2014")
+    assert report["id"] not in disclosed(accounts, "2025")
+    assert county not in counties(accounts, "2025")
     assert announced(accounts, report["id"]) == 0
     assert not [c for c in queue(accounts) if c["enterprise_id"] == firm["id"]]
     assert [c["enterprise_id"] for c in queue(accounts, "rejected")].count(firm["id"]) == 1
@@ -202,7 +202,7 @@ def test_two_regulators_confirming_claims_of_one_code_at_once_confirm_exactly_on
     code = fresh_uscc()
     claimants = [accounts.user("enterprise")[1] for _ in range(10)]
     firms = [claim(accounts, h, code, f"同码企业 {n}").json() for n, h in enumerate(claimants)]
-    reports = [file(accounts, h, f, "2013")["id"] for h, f in zip(claimants, firms, strict=True)]
+    reports = [file(accounts, h, f, "2026")["id"] for h, f in zip(claimants, firms, strict=True)]
     regulators = [regulator(accounts), accounts.user("regulator")[1]]
     # each regulator confirms every claim: 20 requests, released together
     sends = [(lambda client, f=f, h=h: client.post(f"{CLAIMS}/{f['id']}/decision", headers=h,
@@ -238,7 +238,7 @@ def test_a_filing_overtaken_by_the_confirmation_is_still_announced(accounts, ser
         held.execute(sa.text("LOCK TABLE carbon_report IN SHARE MODE"))  # inserts wait, reads pass
         with httpx.Client(base_url=server, timeout=60) as client:
             filing = pool.submit(client.post, path, headers=headers,
-                                 json={"period": "2012", "activities": MIXED[:1]})
+                                 json={"period": "2022", "activities": MIXED[:1]})
             wait_for_insert_blocked(accounts.engine)
             confirming = pool.submit(client.post, f"{CLAIMS}/{firm['id']}/decision",
                                      headers=regulator(accounts), json={"decision": "confirm"})

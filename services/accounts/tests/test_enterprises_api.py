@@ -9,12 +9,12 @@ from functools import cache
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from tanhui_accounts.domain.factors import EmissionFactor
 from tanhui_accounts.domain.uscc import ALPHABET, check_character
 from tanhui_accounts.events.handlers import on_credits_retired
 from tanhui_accounts.store.tables import CarbonReport, Enterprise, ReportLineRow
 from tanhui_accounts.usecases.enterprises import publish_factor
 from tanhui_shared.contracts import CreditsRetired, ReportFiled
+from tanhui_shared.methodology import EmissionFactor
 from tanhui_shared.messaging import OutboxMessage
 from tanhui_shared.uow import in_unit_of_work
 
@@ -166,42 +166,47 @@ def test_a_new_factor_version_never_changes_a_filed_report(accounts):
     firm = enterprise(accounts, headers)
     line = [{"factor_code": "grid.national.2023", "quantity": "1000", "unit": "kWh"}]
     old = accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports", headers=headers,
-                             json={"period": "2021", "activities": line}).json()
+                             json={"period": "2023-01", "activities": line}).json()
     in_unit_of_work(accounts.engine, lambda uow: publish_factor(uow, EmissionFactor(
-        "grid.national.2023", "National grid average electricity 2023", 2, "kWh",
+        "grid.national.2023", "National grid average electricity 2023", "energy", 2, "kWh",
         Decimal("0.0006"), "a hypothetical correction notice", "2023-r1", date(2023, 1, 1))))
     try:
         new = accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports", headers=headers,
-                                 json={"period": "2020", "activities": line}).json()
+                                 json={"period": "2023-02", "activities": line}).json()
         again = accounts.http.get(f"/api/v1/reports/{old['id']}", headers=headers).json()
         assert (old["total_tco2e"], again["total_tco2e"], new["total_tco2e"]) == \
             ("0.5306", "0.5306", "0.6000")
         assert again["lines"][0]["factor_version"] == "2023"
         assert new["lines"][0]["factor_version"] == "2023-r1"
-        library = {f["code"]: f for f in accounts.http.get("/api/v1/factors").json()}
-        assert library["grid.national.2023"]["version"] == "2023-r1"
+        versions = accounts.http.get("/api/v1/factors?code=grid.national.2023").json()
+        # every version is listed, the corrected one marked superseded
+        assert [(v["version"], v["superseded_at"] is None) for v in versions] == [
+            ("2023", False), ("2023-r1", True)]
+        live = accounts.http.get("/api/v1/factors?code=grid.national.2023&valid_on=2023-06-30")
+        assert [v["version"] for v in live.json()] == ["2023-r1"]
     finally:  # restore the published version for the other tests of this module
         in_unit_of_work(accounts.engine, lambda uow: publish_factor(uow, EmissionFactor(
-            "grid.national.2023", "National grid average electricity 2023", 2, "kWh",
+            "grid.national.2023", "National grid average electricity 2023", "energy", 2, "kWh",
             Decimal("0.0005306"), "MEE & NBS 2023 electricity CO2 emission factors (published 2025)",
             "2023-r2", date(2023, 1, 1))))
 
 
-def test_disclosures_show_net_emissions_once_credits_are_retired_against_a_report(accounts):
+def test_disclosures_show_gross_and_net_once_credits_are_retired_against_a_report(accounts):
     _, headers = accounts.user("enterprise")
     firm = confirmed_enterprise(accounts, headers, county="阆中市", industry="chemicals")
     report = accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports", headers=headers,
-                                json={"period": "2019", "activities": MIXED}).json()
+                                json={"period": "2023-Q4", "activities": MIXED}).json()
     retired = CreditsRetired(retirement_id="ret-1-" + report["id"], certificate_id="cert-1",
                              retired_by_user_id="u", beneficiary=firm["name"], purpose="neutrality",
                              quantity=60, serial_ranges=["NC-FS-0001-2025-000000001-000000060"],
                              report_id=report["id"], retired_at="2026-01-01T00:00:00Z")
     for _ in range(2):  # delivered twice: counted once
         in_unit_of_work(accounts.engine, lambda uow: on_credits_retired(uow, None, retired))
-    public = [d for d in accounts.http.get("/api/v1/disclosures?period=2019").json()
+    public = [d for d in accounts.http.get("/api/v1/disclosures?period=2023-Q4").json()
               if d["report_id"] == report["id"]]
     assert public == [public[0]] and public[0]["retired_tco2e"] == 60
     assert public[0]["net_tco2e"] == "400.7311" and public[0]["county"] == "阆中市"
+    assert public[0]["gross_tco2e"] == report["total_tco2e"]  # beside net, never reduced
 
 
 def test_the_regulator_sees_city_figures_beside_the_plan_targets(accounts):
@@ -209,10 +214,10 @@ def test_the_regulator_sees_city_figures_beside_the_plan_targets(accounts):
     _, regulator = accounts.user("regulator")
     firm = confirmed_enterprise(accounts, headers, county="营山县", industry="glass")
     accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports", headers=headers,
-                       json={"period": "2018", "activities": MIXED})
-    stats = accounts.http.get("/api/v1/stats/city?period=2018", headers=regulator)
+                       json={"period": "2026", "activities": MIXED})
+    stats = accounts.http.get("/api/v1/stats/city?period=2026", headers=regulator)
     assert stats.status_code == 200, stats.text
     body = stats.json()
     assert {"key": "营山县", "reports": 1, "total_tco2e": "460.7311"} in body["by_county"]
     assert body["targets"]["2025"]["co2_per_gdp_reduction_vs_2020_pct"] == 19.0
-    assert accounts.http.get("/api/v1/stats/city?period=2018", headers=headers).status_code == 403
+    assert accounts.http.get("/api/v1/stats/city?period=2026", headers=headers).status_code == 403

@@ -17,11 +17,14 @@ from tanhui_shared.contracts import (CreditsRetired, RedemptionCompleted, Redemp
                                      RedemptionRequested, ReportFiled)
 
 
-def _report(world, members: list[str]) -> str:  # noqa: ANN001
+def _report(world, members: list[str], enterprise_id: str | None = None) -> str:  # noqa: ANN001
+    """Revision 1 of a 2025 report: of an enterprise of its own unless named (a second
+    revision 1 of one period is never current, so it could not be retired against)."""
     report_id = f"report-{uuid.uuid4().hex[:8]}"
-    world.deliver(ReportFiled(report_id=report_id, enterprise_id="ent-1", enterprise_name="Tianfu Steel",
-                              period="2025", revision=1, total_tco2e=Decimal("120.5"),
-                              member_user_ids=members))
+    enterprise_id = enterprise_id or f"ent-{report_id}"
+    world.deliver(ReportFiled(report_id=report_id, enterprise_id=enterprise_id,
+                              enterprise_name="Tianfu Steel", period="2025", revision=1,
+                              total_tco2e=Decimal("120.5"), member_user_ids=members))
     return report_id
 
 
@@ -132,8 +135,8 @@ def test_redemption_delivered_twice_retires_once(fresh_world):
 
 def test_report_revisions_replace_members(world):
     firm_a, firm_b = world.user("enterprise"), world.user("enterprise")
-    report_id = _report(world, [firm_a.id])
-    world.deliver(ReportFiled(report_id=report_id, enterprise_id="ent-1",
+    report_id = _report(world, [firm_a.id], enterprise_id="ent-members")
+    world.deliver(ReportFiled(report_id=report_id, enterprise_id="ent-members",
                               enterprise_name="Tianfu Steel", period="2025", revision=2,
                               total_tco2e=Decimal("130"), member_user_ids=[firm_b.id]))
     from tanhui_credits.store.tables import FiledReport

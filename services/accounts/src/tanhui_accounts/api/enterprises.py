@@ -18,8 +18,10 @@ from tanhui_shared.web.models import ApiModel
 from ..domain.claims import ClaimStatus
 from ..domain.reports import Activity
 from ..domain.uscc import uscc_problem
-from ..store.enterprises import current_reports, is_member, lines_of, reports_of, retired_against
-from ..store.factors import current_factors
+from ..domain.disclosure import disclose
+from ..store.enterprises import (current_reports, is_member, lines_of, reports_of,
+                                 retirements_of_periods)
+from ..store.factors import list_versions, to_domain
 from ..store.tables import CarbonReport, Enterprise
 from ..usecases import enterprises as usecases
 from .params import Id
@@ -83,24 +85,38 @@ def read_enterprise(enterprise_id: Id, user: CurrentUser, session: SessionDep) -
 class FactorOut(BaseModel):
     code: str
     name: str
+    category: str
     scope: int
-    value: Decimal
+    value: Decimal = Field(description="tCO2e per activity unit")
     unit: str
     activity_unit: str
     source: str
     version: str
     valid_from: date
-    valid_to: date | None
+    valid_to: date | None = Field(description="the last valid day; null: until replaced")
     components: dict[str, Decimal] | None
+    published_at: datetime
+    superseded_at: datetime | None = Field(description="set when a correction replaced it")
 
 
 @router.get("/factors", response_model=list[FactorOut])
-def factor_library(session: SessionDep) -> list[FactorOut]:
-    return [FactorOut(code=f.code, name=f.name, scope=f.scope, value=f.value, unit=f.unit,
-                      activity_unit=f.activity_unit, source=f.source, version=f.version,
-                      valid_from=f.valid_from, valid_to=f.valid_to,
-                      components=vars(f.components) if f.components else None)
-            for f in current_factors(session).values()]
+def factor_library(session: SessionDep,
+                   code: Annotated[str | None, Query(max_length=100)] = None,
+                   valid_on: Annotated[date | None, Query(
+                       description="only the live versions valid on this day")] = None,
+                   ) -> list[FactorOut]:
+    """Every published version of every factor, superseded ones included (a filed report names
+    the version it used), oldest first per code."""
+    out = []
+    for row in list_versions(session, code, valid_on):
+        f = to_domain(row)
+        out.append(FactorOut(code=f.code, name=f.name, category=f.category, scope=f.scope,
+                             value=f.value, unit=f.unit, activity_unit=f.activity_unit,
+                             source=f.source, version=f.version, valid_from=f.valid_from,
+                             valid_to=f.valid_to,
+                             components=vars(f.components) if f.components else None,
+                             published_at=row.published_at, superseded_at=row.superseded_at))
+    return out
 
 
 class ActivityIn(ApiModel):
@@ -127,6 +143,25 @@ class LineOut(BaseModel):
     derivation: str
 
 
+class RetirementOut(BaseModel):
+    """Credits retired for the report's period, and the revision the retirement named."""
+    retirement_id: str
+    report_id: str
+    revision: int
+    quantity: int
+    certificate_id: str
+    retired_at: datetime
+
+
+Retirements = dict[tuple[str, str], list[RetirementOut]]
+
+
+def _retirements(session, reports: list[CarbonReport]) -> Retirements:
+    found = retirements_of_periods(session, {(r.enterprise_id, r.period) for r in reports})
+    return {key: [RetirementOut(revision=revision, **row.model_dump()) for row, revision in rows]
+            for key, rows in found.items()}
+
+
 class ReportOut(BaseModel):
     id: str
     enterprise_id: str
@@ -136,18 +171,24 @@ class ReportOut(BaseModel):
     supersedes_id: str | None
     scope1_tco2e: Decimal
     scope2_tco2e: Decimal
-    total_tco2e: Decimal
-    retired_tco2e: int
-    net_tco2e: Decimal
+    total_tco2e: Decimal = Field(description="gross: the inventory's scope 1 + 2, never "
+                                 "reduced by credits retired")
+    retired_tco2e: int = Field(description="credits retired for this period, against this or "
+                               "any other revision of it (GHG Protocol: reported separately)")
+    net_tco2e: Decimal = Field(description="total_tco2e - retired_tco2e, shown beside both")
+    retirements: list[RetirementOut]
     filed_at: datetime
     lines: list[LineOut]
 
 
-def _report_out(session, report: CarbonReport, retired: int | None = None) -> ReportOut:
-    if retired is None:
-        retired = retired_against(session, [report.id]).get(report.id, 0)
-    return ReportOut(**report.model_dump(), retired_tco2e=retired,
-                     net_tco2e=Decimal(report.total_tco2e) - retired,
+def _report_out(session, report: CarbonReport, retirements: Retirements | None = None
+                ) -> ReportOut:
+    if retirements is None:
+        retirements = _retirements(session, [report])
+    mine = retirements.get((report.enterprise_id, report.period), [])
+    figures = disclose(report.total_tco2e, (r.quantity for r in mine))
+    return ReportOut(**report.model_dump(), retired_tco2e=figures.retired_tco2e,
+                     net_tco2e=figures.net_tco2e, retirements=mine,
                      lines=[LineOut.model_validate(l, from_attributes=True)
                             for l in lines_of(session, report.id)])
 
@@ -162,7 +203,7 @@ def file_report(enterprise_id: Id, body: ReportIn, user: EnterpriseUser, session
     def file(uow: UnitOfWork) -> ReportOut:
         report = usecases.file_report(uow, user.user_id, enterprise_id, body.period,
                                       _activities(body.activities))
-        return _report_out(uow.session, report, retired=0)
+        return _report_out(uow.session, report, {})  # a new period: nothing retired for it yet
 
     return idem.execute(session, user.user_id, file, status_code=201)
 
@@ -178,7 +219,7 @@ def revise_report(report_id: Id, body: RevisionIn, user: EnterpriseUser, session
     readable. Revising a report that was already superseded is 409."""
     def revise(uow: UnitOfWork) -> ReportOut:
         report = usecases.revise_report(uow, user.user_id, report_id, _activities(body.activities))
-        return _report_out(uow.session, report, retired=0)
+        return _report_out(uow.session, report)  # the period's retirements carry over
 
     return idem.execute(session, user.user_id, revise, status_code=201)
 
@@ -192,8 +233,8 @@ def enterprise_reports(enterprise_id: Id, user: CurrentUser, session: SessionDep
     if session.get(Enterprise, enterprise_id) is None or not _may_read(session, user, enterprise_id):
         raise NotFound("no such enterprise")
     reports = reports_of(session, enterprise_id)
-    retired = retired_against(session, [r.id for r in reports])
-    return [_report_out(session, r, retired.get(r.id, 0)) for r in reports]
+    retirements = _retirements(session, reports)
+    return [_report_out(session, r, retirements) for r in reports]
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut)
@@ -212,21 +253,30 @@ class DisclosureOut(BaseModel):
     period: str
     revision: int
     report_id: str
-    total_tco2e: Decimal
-    retired_tco2e: int
-    net_tco2e: Decimal
+    gross_tco2e: Decimal = Field(description="the current revision's scope 1 + 2 total, never "
+                                 "reduced by credits retired")
+    retired_tco2e: int = Field(description="credits retired for the period, whichever revision "
+                               "each named")
+    net_tco2e: Decimal = Field(description="gross_tco2e - retired_tco2e, shown beside both")
+    retirements: list[RetirementOut]
     filed_at: datetime
 
 
 @router.get("/disclosures", response_model=list[DisclosureOut])
 def disclosures(session: SessionDep,
                 period: Annotated[str | None, Query(pattern=PERIOD)] = None) -> list[DisclosureOut]:
-    """Public: every confirmed enterprise's current filed totals, and net of credits retired
-    against them. Enterprises whose claim to their USCC is pending or rejected are left out."""
+    """Public: every confirmed enterprise's current revision per period, its gross emissions,
+    the credits retired for the period (against any of its revisions) and the net, side by
+    side. Enterprises whose claim to their USCC is pending or rejected are left out."""
     rows = current_reports(session, period)
-    retired = retired_against(session, [r.id for r, _ in rows])
-    return [DisclosureOut(enterprise=e.name, uscc=e.uscc, county=e.county, industry=e.industry,
-                          period=r.period, revision=r.revision, report_id=r.id,
-                          total_tco2e=r.total_tco2e, retired_tco2e=retired.get(r.id, 0),
-                          net_tco2e=Decimal(r.total_tco2e) - retired.get(r.id, 0),
-                          filed_at=r.filed_at) for r, e in rows]
+    retirements = _retirements(session, [r for r, _ in rows])
+    out = []
+    for r, e in rows:
+        mine = retirements.get((r.enterprise_id, r.period), [])
+        figures = disclose(r.total_tco2e, (x.quantity for x in mine))
+        out.append(DisclosureOut(enterprise=e.name, uscc=e.uscc, county=e.county,
+                                 industry=e.industry, period=r.period, revision=r.revision,
+                                 report_id=r.id, gross_tco2e=figures.gross_tco2e,
+                                 retired_tco2e=figures.retired_tco2e, net_tco2e=figures.net_tco2e,
+                                 retirements=mine, filed_at=r.filed_at))
+    return out

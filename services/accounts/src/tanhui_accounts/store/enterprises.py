@@ -145,13 +145,24 @@ def lines_of(session: Session, report_id: str) -> list[ReportLineRow]:
                              .order_by(col(ReportLineRow.line_no))).all())
 
 
-def retired_against(session: Session, report_ids: list[str]) -> dict[str, int]:
-    if not report_ids:
+def retirements_of_periods(session: Session, periods: set[tuple[str, str]]
+                           ) -> dict[tuple[str, str], list[tuple[ReportRetirement, int]]]:
+    """Credits retired for each (enterprise id, period), with the revision each was made
+    against, oldest first: retirements follow a period's corrections (made against revision 1,
+    still counted once revision 2 is current), by joining through the report they name."""
+    if not periods:
         return {}
-    rows = session.exec(select(ReportRetirement.report_id, func.sum(ReportRetirement.quantity))
-                        .where(col(ReportRetirement.report_id).in_(report_ids))
-                        .group_by(ReportRetirement.report_id)).all()
-    return {report_id: int(total) for report_id, total in rows}
+    rows = session.exec(select(ReportRetirement, CarbonReport.enterprise_id, CarbonReport.period,
+                               CarbonReport.revision)
+                        .join(CarbonReport, col(CarbonReport.id) == col(ReportRetirement.report_id))
+                        .where(sa.tuple_(col(CarbonReport.enterprise_id),
+                                         col(CarbonReport.period)).in_(list(periods)))
+                        .order_by(col(ReportRetirement.retired_at),
+                                  col(ReportRetirement.retirement_id))).all()
+    found: dict[tuple[str, str], list[tuple[ReportRetirement, int]]] = {}
+    for retirement, enterprise_id, period, revision in rows:
+        found.setdefault((enterprise_id, period), []).append((retirement, revision))
+    return found
 
 
 def current_reports(session: Session, period: str | None = None):

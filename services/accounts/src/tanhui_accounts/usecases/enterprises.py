@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from tanhui_shared.contracts import CreditsRetired, ReportFiled
 from tanhui_shared.errors import Conflict, Invalid, NotFound
+from tanhui_shared.methodology import EmissionFactor, version_for
 from tanhui_shared.uow import UnitOfWork
 
 from ..domain.claims import is_disclosed
 from ..domain.errors import PeriodAlreadyFiled, ReportSuperseded, UsccAlreadyClaimed
-from ..domain.factors import EmissionFactor
-from ..domain.reports import Activity, ActivityError, ReportFigures, compute_report
+from ..domain.factors import REPORT_SCOPES
+from ..domain.reports import (Activity, ActivityError, ReportFigures, compute_report,
+                              period_bounds)
 from ..store import enterprises as store
-from ..store.factors import current_factors, is_published, publish_factor_version
+from ..store.factors import is_published, live_versions, publish_factor_version
 from ..store.tables import CarbonReport, Enterprise, EnterpriseMember
 
 
@@ -38,7 +40,7 @@ def file_report(uow: UnitOfWork, user_id: str, enterprise_id: str, period: str,
     enterprise = store.enterprise_for_share(uow.session, enterprise_id)
     if enterprise is None or not store.is_member(uow.session, enterprise_id, user_id):
         raise NotFound("no such enterprise")  # another tenant's: indistinguishable from absent
-    figures = _figures(uow, activities)
+    figures = _figures(uow, period, activities)
     if (current := store.current_report(uow.session, enterprise_id, period)) is not None:
         raise PeriodAlreadyFiled(period, current.id)
     return _add_revision(uow, enterprise, user_id, period, 1, None, figures)
@@ -52,7 +54,7 @@ def revise_report(uow: UnitOfWork, user_id: str, report_id: str,
     if report is None or not store.is_member(uow.session, report.enterprise_id, user_id):
         raise NotFound("no such report")
     enterprise = store.enterprise_for_share(uow.session, report.enterprise_id)
-    figures = _figures(uow, activities)
+    figures = _figures(uow, report.period, activities)
     if not store.supersede(uow.session, report.id):
         raise ReportSuperseded(report.id)
     uow.session.expire(report)  # now superseded in the database
@@ -60,9 +62,20 @@ def revise_report(uow: UnitOfWork, user_id: str, report_id: str,
                          figures)
 
 
-def _figures(uow: UnitOfWork, activities: list[Activity]) -> ReportFigures:
+def _figures(uow: UnitOfWork, period: str, activities: list[Activity]) -> ReportFigures:
+    """Each line takes the version of its factor valid for the whole period; a line whose factor
+    has none (a 2023 report and a factor valid from 2025) is refused, naming the line, rather
+    than priced with a version meant for other years."""
+    start, end = period_bounds(period)
+    versions = live_versions(uow.session, {a.factor_code for a in activities})
+    factors: dict[str, EmissionFactor] = {}
+    for index, activity in enumerate(activities):
+        if activity.factor_code not in factors:
+            factors[activity.factor_code] = version_for(
+                versions, activity.factor_code, start, end,
+                field=f"activities[{index}].factor_code")
     try:
-        return compute_report(activities, current_factors(uow.session))
+        return compute_report(activities, factors)
     except ActivityError as exc:
         raise Invalid(str(exc), field=f"activities[{exc.index}].{exc.field}") from None
 
@@ -91,8 +104,11 @@ def announce_report(uow: UnitOfWork, enterprise: Enterprise, report: CarbonRepor
 
 
 def note_retirement(uow: UnitOfWork, retired: CreditsRetired) -> None:
-    """Flows 3 and 5: a report's net emissions fall by what was retired against it (once per
-    retirement, however often the event arrives)."""
+    """Flows 3 and 5: record credits retired against a report revision, once per retirement
+    however often the event arrives. The revision's gross total is never touched: disclosures
+    show the period's retirements beside it (domain/disclosure.py), including those against a
+    revision a correction has superseded since (a retirement that raced the correction in
+    credits). A report accounts never filed is refused by `fk_report_retirement_report`."""
     if retired.report_id is None:
         return
     store.add_retirement(uow.session, retired.retirement_id, retired.report_id, retired.quantity,
@@ -100,8 +116,10 @@ def note_retirement(uow: UnitOfWork, retired: CreditsRetired) -> None:
 
 
 def publish_factor(uow: UnitOfWork, factor: EmissionFactor) -> None:
-    """A new version of a factor replaces the current one for new reports; filed reports keep
+    """A new version of a factor replaces the live ones it overlaps for new reports; filed reports keep
     the copy they were computed with. A version is published once."""
+    if factor.scope not in REPORT_SCOPES:
+        raise Invalid("reports take scope 1 and 2 factors only", field="scope")
     if is_published(uow.session, factor.code, factor.version):
         raise Conflict(f"{factor.code} version {factor.version} is already published; give the "
                        "new values a new version", field="version")

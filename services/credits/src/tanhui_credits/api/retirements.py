@@ -26,7 +26,9 @@ class RetirementRequest(ApiModel):
     quantity: WholeQuantity
     beneficiary: str = Field(min_length=1, max_length=200)
     purpose: str = Field(min_length=1, max_length=500)
-    report_id: str | None = Field(default=None, max_length=200)  # a report this neutralises
+    report_id: str | None = Field(default=None, max_length=200, description=(
+        "an enterprise report the caller acts for, its period's current revision: a revision a "
+        "correction has superseded is 409 naming the current one"))
     project_id: str | None = Field(default=None, max_length=200)
     vintage: int | None = Field(default=None, ge=1000, le=9999)
 

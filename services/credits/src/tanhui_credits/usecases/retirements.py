@@ -8,11 +8,13 @@ from tanhui_shared.contracts import (CreditsRetired, RedemptionCompleted, Redemp
 from tanhui_shared.errors import NotFound
 from tanhui_shared.uow import UnitOfWork
 
+from ..domain.reports import ReportSuperseded
 from ..domain.serials import InsufficientCredits
 from ..store import blocks as block_moves
 from ..store.accounts import INCLUSION_POOL_ID, lock_account
 from ..store.retirements import retire_blocks
-from ..store.tables import Block, Certificate, FiledReport, Redemption
+from ..store.reports import current_revision, report_for_retirement
+from ..store.tables import Block, Certificate, Redemption
 from .common import journal, require_account
 
 REDEMPTION_PURPOSE = "carbon inclusion redemption"
@@ -49,14 +51,23 @@ def retire_credits(uow: UnitOfWork, user_id: str, quantity: int, *, beneficiary:
                    purpose: str, report_id: str | None = None, project_id: str | None = None,
                    vintage: int | None = None) -> Certificate:
     """Retire the caller's spendable credits, optionally against an enterprise report the caller
-    may act for. Raises InsufficientCredits, writing nothing."""
+    may act for, and then only its period's current revision (ReportSuperseded otherwise).
+    A retirement racing a revision: whichever locks the report first wins. Either the
+    retirement commits against the revision it named, and accounts counts it for the period
+    (retirements follow revisions there), or the revision commits first and the retirement is
+    refused. Raises InsufficientCredits or ReportSuperseded, writing nothing."""
     session = uow.session
     account = require_account(session, user_id)
     if report_id is not None:
-        report = session.get(FiledReport, report_id)
+        report = report_for_retirement(session, report_id)  # share-locked: see there
         # Not filed yet, or not the caller's: the same 404, so report ids cannot be probed.
         if report is None or user_id not in json.loads(report.member_user_ids):
             raise NotFound(f"no report {report_id!r} you may act for", field="report_id")
+        if not report.is_current:
+            current = current_revision(session, report.enterprise_id, report.period)
+            raise ReportSuperseded(report.id, report.revision, report.period,
+                                   current.id if current else None,
+                                   current.revision if current else None)
     return _retire_from_account(uow, account.id, quantity, project_id=project_id,
                                 vintage=vintage, beneficiary=beneficiary, purpose=purpose,
                                 retired_by_user_id=user_id, report_id=report_id)
