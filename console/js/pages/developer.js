@@ -5,7 +5,13 @@ import { t } from "../i18n.js";
 import { COUNTIES } from "./enterprise.js";
 import { badge, card, field, form, h, input, load, num, replace, select, submit, table, when } from "../ui.js";
 
-const KINDS = ["afforestation", "forest_management", "bamboo"];
+// CCER-14-001-V01 (2023): one afforestation methodology whose vegetation is trees, bamboo or
+// shrubs; forest management has no current CCER methodology, so it is not filed any more.
+const KINDS = ["afforestation"];
+const VEGETATION = ["tree", "bamboo", "shrub"];
+/** A yes/no the developer must answer: no default, so nothing is declared for them. */
+const yesNo = (name) => select(name, [["", "—"], ["false", t("answer.no")], ["true", t("answer.yes")]]);
+const answer = (value) => (value === "" ? null : value === "true");
 
 /** The SHA-256 of a chosen document, computed in the browser: only the hash is filed. */
 async function sha256(file) {
@@ -64,7 +70,15 @@ function filingForm(filed) {
       field("project.holder", "forest_rights_holder", input("forest_rights_holder")),
       field("project.certificate", "forest_rights_certificate", input("forest_rights_certificate")),
       field("project.start", "crediting_start", input("crediting_start", { type: "date", value: "2020-01-01" })),
-      field("project.years", "crediting_years", input("crediting_years", { type: "number", step: "1", value: "30" }))),
+      field("project.years", "crediting_years", input("crediting_years", { type: "number", step: "1", value: "30" })),
+      field("project.vegetation", "vegetation", select("vegetation", VEGETATION.map((k) => [k, t(`vegetation.${k}`)])))),
+    h("h3", { text: t("project.eligibility") }),
+    h("p", { class: "hint", text: t("project.eligibility_hint") }),
+    h("div", { class: "grid" },
+      field("project.non_forest_since", "non_forest_since", input("non_forest_since", { type: "date" })),
+      field("project.smallest_parcel", "smallest_parcel_m2", input("smallest_parcel_m2", { type: "number", step: "any", min: "0" })),
+      field("project.wetland", "land_is_wetland", yesNo("land_is_wetland")),
+      field("project.burning", "burning_site_preparation", yesNo("burning_site_preparation"))),
     field("project.description", "description", h("textarea", { name: "description", rows: 3 })),
     field("project.document", "documents", doc, "project.document_hint"),
     submit("project.submit"),
@@ -75,6 +89,9 @@ function filingForm(filed) {
       name: v.name, kind: v.kind, county: v.county, area_ha: v.area_ha,
       forest_rights_holder: v.forest_rights_holder, forest_rights_certificate: v.forest_rights_certificate,
       crediting_start: v.crediting_start, crediting_years: Number(v.crediting_years),
+      vegetation: v.vegetation, non_forest_since: v.non_forest_since || null,
+      smallest_parcel_m2: v.smallest_parcel_m2 || null, land_is_wetland: answer(v.land_is_wetland),
+      burning_site_preparation: answer(v.burning_site_preparation),
       description: v.description, documents } });
     await filed(project);
   });
@@ -86,7 +103,7 @@ function projectDetail(p, refresh) {
     async () => { await api(`/projects/${p.id}/submit`, { method: "POST" }); await refresh(); });
   return h("div", { "data-project": p.id, "data-state": p.state },
     h("h2", {}, p.name, " ", badge(p.state)),
-    h("p", { class: "hint", text: `${t(`kind.${p.kind}`)} · ${p.county} · ${num(p.area_ha)} ha · ${p.crediting_start} → ${p.crediting_end}` +
+    h("p", { class: "hint", text: `${t(`kind.${p.kind}`)} · ${t(`vegetation.${p.vegetation}`)} · ${p.county} · ${num(p.area_ha)} ha · ${p.crediting_start} → ${p.crediting_end}` +
       (p.buffer_pct ? ` · ${t("project.buffer")} ${p.buffer_pct}%` : "") }),
     canSubmit ? submitForm : null,
     h("h3", { text: t("project.timeline") }),

@@ -22,6 +22,7 @@ export async function registry(view) {
       ["registry.vintage", (r) => r.vintage], ["registry.issued", (r) => num(r.issued)],
       ["registry.held", (r) => num(r.held)], ["registry.retired", (r) => num(r.retired)],
       ["registry.buffer", (r) => num(r.buffer)],
+      ["registry.cancelled", (r) => num(r.cancelled ?? 0)],
     ], await api("/registry/projects", { anonymous: true }), { "data-table": "registry" })),
     load(projects, async () => table([
       ["project.name", (p) => p.name], ["project.kind", (p) => t(`kind.${p.kind}`)],
@@ -42,7 +43,11 @@ function lineageView(found) {
       tco2e: found.issuance.verified_tco2e, buffer: found.issuance.buffer_pct, when: when(found.issuance.issued_at) }) }) : null,
     h("ol", { class: "timeline", "data-timeline": "lineage" }, found.steps.map(step)),
     found.retirement ? h("p", { class: "ok" }, t("registry.retired_for", { who: found.retirement.beneficiary, why: found.retirement.purpose }), " ",
-      h("a", { href: `#/verify/${found.retirement.certificate_id}`, text: t("registry.certificate") })) : null);
+      h("a", { href: `#/verify/${found.retirement.certificate_id}`, text: t("registry.certificate") })) : null,
+    // cancelled to compensate a verified loss (issue 13): the loss it made good
+    found.compensation ? h("p", { class: "warn", "data-compensation": found.compensation.loss_id },
+      t("registry.compensated_for", { cause: t(`loss.${found.compensation.cause}`),
+        when: found.compensation.occurred_on, tco2e: found.compensation.verified_tco2e })) : null);
 }
 
 export async function verify(view, { params, go }) {

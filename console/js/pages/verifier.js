@@ -42,6 +42,12 @@ function reviewItem(p, decided) {
   const el = form({ class: "queue-item", "data-review": p.id }, [
     h("h3", { text: p.name }),
     h("p", { class: "hint", text: `${t(`kind.${p.kind}`)} · ${p.county} · ${num(p.area_ha)} ha · ${p.forest_rights_holder} · ${p.forest_rights_certificate} · ${t("queue.by")} ${p.developer_username}` }),
+    // what the reviewer checks against CCER-14-001-V01's applicability conditions (issue 13)
+    p.methodology ? h("p", { class: "hint", "data-eligibility": p.id, text:
+      `${p.methodology} · ${t(`vegetation.${p.vegetation}`)} · ${t("project.non_forest_since")} ${p.non_forest_since} · ` +
+      `${t("project.smallest_parcel")} ${num(p.smallest_parcel_m2)} · ` +
+      `${t("project.wetland")} ${t(p.land_is_wetland ? "answer.yes" : "answer.no")} · ` +
+      `${t("project.burning")} ${t(p.burning_site_preparation ? "answer.yes" : "answer.no")}` }) : null,
     p.description ? h("p", { text: p.description }) : null,
     field("queue.comments", "comments", h("textarea", { name: "comments", rows: 2 })),
     field("queue.buffer", "buffer_pct", input("buffer_pct", { type: "number", step: "0.01", min: "10", max: "30", value: "20" }), "queue.buffer_hint"),

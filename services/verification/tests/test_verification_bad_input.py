@@ -50,10 +50,11 @@ def test_a_crediting_start_outside_1990_to_2100_is_422(svc, start):
 
 def test_the_bounds_of_the_crediting_start_are_accepted(migrated_database, signing_key):
     fresh = make_service(migrated_database("verification"), signing_key)
-    first = fresh.filed(crediting_start="1990-01-01", forest_rights_certificate="C-1")
-    last = fresh.filed(crediting_start="2100-12-31", crediting_years=60,
+    first = fresh.filed(crediting_start="1990-01-01", forest_rights_certificate="C-1",
+                        non_forest_since="1987-01-01")
+    last = fresh.filed(crediting_start="2100-12-31", crediting_years=40,
                        forest_rights_certificate="C-2")
-    assert (first["crediting_end"], last["crediting_end"]) == ("2020-01-01", "2160-12-31")
+    assert (first["crediting_end"], last["crediting_end"]) == ("2020-01-01", "2140-12-31")
     fresh.engine.dispose()
 
 

@@ -71,10 +71,10 @@ def test_only_a_rejected_project_frees_its_certificate():
     assert [s for s in P if not holds_certificate(s)] == [P.REJECTED]
 
 
+# CCER-14-001-V01: a crediting period of at least 20 and at most 40 years (issue 13; it was 20-60)
 @pytest.mark.parametrize(("kind", "years", "ok"), [
-    ("afforestation", 19, False), ("afforestation", 20, True), ("afforestation", 60, True),
-    ("afforestation", 61, False), ("forest_management", 60, True), ("forest_management", 10, False),
-    ("bamboo", 30, True), ("bamboo", 31, False), ("bamboo", 20, True),
+    ("afforestation", 19, False), ("afforestation", 20, True), ("afforestation", 40, True),
+    ("afforestation", 41, False), ("afforestation", 60, False),
 ])
 def test_crediting_period_ranges_per_kind(kind, years, ok):
     if ok:
@@ -83,6 +83,12 @@ def test_crediting_period_ranges_per_kind(kind, years, ok):
         with pytest.raises(RuleViolation) as caught:
             check_crediting_years(kind, years)
         assert caught.value.field == "crediting_years"
+
+
+def test_forest_management_has_no_current_methodology():
+    with pytest.raises(RuleViolation) as caught:
+        check_crediting_years("forest_management", 30)
+    assert caught.value.field == "kind"
 
 
 @pytest.mark.parametrize(("pct", "ok"), [("9.99", False), ("10", True), ("17.5", True),
@@ -96,9 +102,11 @@ def test_buffer_pct_range(pct, ok):
             check_buffer_pct(value)
 
 
-def test_claim_is_sink_minus_baseline_minus_leakage_and_must_be_positive():
+def test_claim_is_sink_minus_baseline_minus_leakage_and_must_not_be_zero():
     assert claim_tco2e(Decimal("5200.5"), Decimal("800.25"), Decimal("100")) == Decimal("4300.25")
-    for sink, baseline, leakage in [("100", "100", "0"), ("100", "90", "10.0001"), ("0", "0", "0")]:
+    # a negative net is a reversal (issue 13): 100 - 90 - 10.0001 = -0.0001
+    assert claim_tco2e(Decimal("100"), Decimal("90"), Decimal("10.0001")) == Decimal("-0.0001")
+    for sink, baseline, leakage in [("100", "100", "0"), ("100", "90", "10"), ("0", "0", "0")]:
         with pytest.raises(RuleViolation) as caught:
             claim_tco2e(Decimal(sink), Decimal(baseline), Decimal(leakage))
         assert caught.value.field == "project_sink_tco2e"

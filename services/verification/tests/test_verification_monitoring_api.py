@@ -37,7 +37,8 @@ def test_a_report_computes_its_claim_and_awaits_verification(svc):
     ({"period_start": "2020-06-01", "period_end": "2021-05-31"}, 422, "period_start"),
     ({"period_start": "2050-06-01", "period_end": "2051-05-31"}, 422, "period_end"),
     ({"period_start": "2022-06-01", "period_end": "2022-06-01"}, 422, "period_end"),
-    ({"baseline_sink_tco2e": "5000", "leakage_tco2e": "300"}, 422, "project_sink_tco2e"),
+    # a net of zero (5200.5 - 5000 - 200.5) is no report; a negative one is a reversal
+    ({"baseline_sink_tco2e": "5000", "leakage_tco2e": "200.5"}, 422, "project_sink_tco2e"),
     ({"leakage_tco2e": "-1"}, 422, "leakage_tco2e"),
     ({"project_sink_tco2e": "1.00001"}, 422, "project_sink_tco2e"),
     ({"project_sink_tco2e": 1e300}, 422, "project_sink_tco2e"),

@@ -13,7 +13,7 @@ from tanhui_verification.settings import VerificationSettings
 from verification_support import AUDITOR, DEV, make_service, monitoring
 
 PROBLEM = "application/problem+json"
-ONE_HA_BAMBOO = {"kind": "bamboo", "area_ha": "1", "crediting_years": 20,
+ONE_HA_BAMBOO = {"vegetation": "bamboo", "area_ha": "1", "crediting_years": 20,
                  "name": "one hectare of bamboo"}
 TWO_DAYS = {"period_start": "2022-01-01", "period_end": "2022-01-02"}
 A_YEAR = {"period_start": "2022-01-01", "period_end": "2022-12-31"}
@@ -87,7 +87,7 @@ def test_a_report_filed_before_the_bounds_is_not_verified_above_them(svc):
 
 def test_the_bounds_are_settings(migrated_database, signing_key):
     strict = make_service(migrated_database("verification"), signing_key,
-                          max_removal_afforestation=Decimal("3"), min_monitoring_period_days=730)
+                          max_removal_tree=Decimal("3"), min_monitoring_period_days=730)
     project = strict.registered()  # 1,250.5 ha of afforestation
     path = _report_path(project)
     _refused(strict.post(path, DEV, monitoring()), "period_end")  # a year < 730 days
@@ -106,8 +106,8 @@ def test_the_bounds_are_settings(migrated_database, signing_key):
 
 
 @pytest.mark.parametrize("setting", [{"max_removal_bamboo": "0"},
-                                     {"max_removal_afforestation": "-1"},
-                                     {"max_removal_forest_management": "1000.0001"},
+                                     {"max_removal_tree": "-1"},
+                                     {"max_removal_shrub": "1000.0001"},
                                      {"min_monitoring_period_days": 0}])
 def test_a_bound_no_claim_could_meet_is_refused_at_startup(setting):
     with pytest.raises(pydantic.ValidationError):

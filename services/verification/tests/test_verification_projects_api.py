@@ -31,8 +31,18 @@ def test_filing_starts_a_draft_with_its_documents_and_a_first_timeline_step(svc)
     ({"area_ha": "100000.0001"}, "area_ha"),
     ({"area_ha": "NaN"}, "area_ha"),
     ({"crediting_years": 19}, "crediting_years"),
-    ({"crediting_years": 61}, "crediting_years"),
-    ({"kind": "bamboo", "crediting_years": 40}, "crediting_years"),
+    ({"crediting_years": 41}, "crediting_years"),  # CCER-14-001-V01: at most 40 (was 60)
+    ({"kind": "bamboo"}, "kind"),  # bamboo is a vegetation of afforestation now
+    ({"kind": "forest_management"}, "kind"),  # no current CCER methodology
+    ({"vegetation": "grass"}, "vegetation"),
+    # land eligibility (CCER-14-001-V01): non-forest since 2018-01-01 at the latest for a
+    # 2021-01-01 start (2021 - 3 = 2018)
+    ({"non_forest_since": "2018-01-02"}, "non_forest_since"),
+    ({"smallest_parcel_m2": "399.99"}, "smallest_parcel_m2"),
+    ({"smallest_parcel_m2": "12505001"}, "smallest_parcel_m2"),  # 1250.5 ha = 12,505,000 m2
+    ({"land_is_wetland": True}, "land_is_wetland"),
+    ({"burning_site_preparation": True}, "burning_site_preparation"),
+    ({"land_is_wetland": "no"}, "land_is_wetland"),
     ({"documents": [{"name": "x.pdf", "sha256": "abc"}]}, "documents[0].sha256"),
     ({"documents": [{"name": "x.pdf", "sha256": "g" * 64}]}, "documents[0].sha256"),
 ])
@@ -133,7 +143,7 @@ def test_registration_numbers_are_sequential_in_approval_order(svc):
 
 def test_drafts_are_private_to_their_developer_and_verifiers(svc):
     registered = svc.registered(county="Suichang")
-    draft = svc.filed(forest_rights_certificate="C-2", kind="bamboo", crediting_years=25)
+    draft = svc.filed(forest_rights_certificate="C-2", vegetation="bamboo", crediting_years=25)
     other = svc.filed(OTHER_DEV, forest_rights_certificate="C-3")
 
     def ids(actor, **params):
@@ -144,7 +154,7 @@ def test_drafts_are_private_to_their_developer_and_verifiers(svc):
     assert ids(DEV) == ({registered["id"], draft["id"]}, 2)
     assert ids(OTHER_DEV) == ({registered["id"], other["id"]}, 2)
     assert ids(REVIEWER) == ({registered["id"], draft["id"], other["id"]}, 3)
-    assert ids(REVIEWER, state="draft", kind="bamboo") == ({draft["id"]}, 1)
+    assert ids(REVIEWER, state="draft", kind="forest_management") == (set(), 0)
     assert ids(REVIEWER, county="Suichang") == ({registered["id"]}, 1)
     assert svc.get(f"/api/v1/projects/{draft['id']}", OTHER_DEV).status_code == 404
     assert svc.get(f"/api/v1/projects/{draft['id']}").status_code == 404

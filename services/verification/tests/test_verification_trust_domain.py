@@ -88,7 +88,7 @@ def test_the_issues_claims_exceed_the_ceiling_and_a_real_one_does_not():
         assert refused.value.field == "project_sink_tco2e"
     check_plausible(bounds, "bamboo", Decimal(1), year, BAMBOO_REMOVAL_CEILING, "verified_tco2e")
     # the walking skeleton's report: 4,300.25 t from 1,250.5 ha of afforestation in a year
-    check_plausible(bounds, "afforestation", Decimal("1250.5"), year, Decimal("4300.25"), "x")
+    check_plausible(bounds, "tree", Decimal("1250.5"), year, Decimal("4300.25"), "x")
     with pytest.raises(RuleViolation):
         check_plausible(bounds, "bamboo", Decimal(1), year, BAMBOO_REMOVAL_CEILING
                         + Decimal("0.0001"), "verified_tco2e")

@@ -48,11 +48,16 @@ def sha(text: str) -> str:
 
 def filing(**overrides: Any) -> dict[str, Any]:
     body = {
-        "name": "Longquan afforestation phase I", "kind": "afforestation", "county": "Longquan",
+        "name": "Longquan afforestation phase I", "kind": "afforestation", "vegetation": "tree",
+        "county": "Longquan",
         "area_ha": "1250.5", "forest_rights_holder": "Longquan Forestry Co-op",
         "forest_rights_certificate": "ZJ-LQ-2021-000123", "crediting_start": "2021-01-01",
         "crediting_years": 30, "description": "Fir and pine on former cropland.",
         "documents": [{"name": "design.pdf", "sha256": sha("design")}],
+        # CCER-14-001-V01 land eligibility: non-forest since 3 years before the start, at least
+        # 400 m2 parcels, no wetland, no burning
+        "non_forest_since": "2018-01-01", "smallest_parcel_m2": "2500",
+        "land_is_wetland": False, "burning_site_preparation": False,
     }
     return {**body, **overrides}
 

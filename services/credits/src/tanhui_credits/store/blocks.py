@@ -60,18 +60,19 @@ def listed_blocks(session: Session, listing_id: str) -> list[Block]:
 
 
 def close(session: Session, row: Block, status: str, closed_by: str,
-          retirement_id: str | None = None) -> None:
+          retirement_id: str | None = None, compensation_id: str | None = None) -> None:
     """Close an active block (superseded or retired), once: 0 rows changed means someone else
     closed it first, and the whole unit of work is refused."""
     changed = session.execute(
         update(Block).where(Block.id == row.id, Block.status == "active")
-        .values(status=status, closed_by=closed_by, retirement_id=retirement_id)
+        .values(status=status, closed_by=closed_by, retirement_id=retirement_id,
+                compensation_id=compensation_id)
         .execution_options(synchronize_session=False)).rowcount
     if changed != 1:
         raise BlockAlreadyClosed(f"serial block {row.id} ({serial_range(row)}) was moved or "
                                  "retired by a concurrent request; nothing was written")
     for name, value in (("status", status), ("closed_by", closed_by),
-                        ("retirement_id", retirement_id)):
+                        ("retirement_id", retirement_id), ("compensation_id", compensation_id)):
         set_committed_value(row, name, value)  # the row now says what the database says
 
 
@@ -142,4 +143,15 @@ def retire(session: Session, journal: Journal, rows: list[Block], retirement_id:
         "retirement_id": retirement_id, "account_id": rows[0].account_id,
         "quantity": sum(r.quantity for r in rows), "blocks": [describe(r) for r in rows],
         **references}, entry_id)
+    session.flush()
+
+
+def cancel(session: Session, journal: Journal, rows: list[Block], loss_id: str,
+           entry_id: str, **references: Any) -> None:
+    """Close whole blocks as cancelled for a loss's compensation: final, like a retirement."""
+    for row in rows:
+        close(session, row, "cancelled", entry_id, compensation_id=loss_id)
+    journal.record("compensate", lambda: {
+        "loss_id": loss_id, "quantity": sum(r.quantity for r in rows),
+        "blocks": [describe(r) for r in rows], **references}, entry_id)
     session.flush()

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from .accounts import BUFFER_POOL_ID
 
-LIVE = "status IN ('active', 'retired')"
+LIVE = "status IN ('active', 'retired', 'cancelled')"
 
 # per (project, vintage): issued from issuance rows against held + retired + buffer from blocks
 _BALANCES = text(f"""
@@ -27,15 +27,16 @@ live AS (
                     THEN "last" - "first" + 1 ELSE 0 END) AS held,
            sum(CASE WHEN status = 'retired' THEN "last" - "first" + 1 ELSE 0 END) AS retired,
            sum(CASE WHEN status = 'active' AND account_id = :buffer
-                    THEN "last" - "first" + 1 ELSE 0 END) AS buffer
+                    THEN "last" - "first" + 1 ELSE 0 END) AS buffer,
+           sum(CASE WHEN status = 'cancelled' THEN "last" - "first" + 1 ELSE 0 END) AS cancelled
     FROM serial_block WHERE {LIVE} GROUP BY project_id, vintage)
 SELECT coalesce(i.project_id, l.project_id) AS project_id,
        coalesce(i.vintage, l.vintage) AS vintage, coalesce(i.issued, 0) AS issued,
        coalesce(l.held, 0) AS held, coalesce(l.retired, 0) AS retired,
-       coalesce(l.buffer, 0) AS buffer
+       coalesce(l.buffer, 0) AS buffer, coalesce(l.cancelled, 0) AS cancelled
 FROM issued i FULL JOIN live l ON l.project_id = i.project_id AND l.vintage = i.vintage
 WHERE coalesce(i.issued, 0) <> coalesce(l.held, 0) + coalesce(l.retired, 0)
-                               + coalesce(l.buffer, 0)
+                               + coalesce(l.buffer, 0) + coalesce(l.cancelled, 0)
 ORDER BY 1, 2
 """)
 
@@ -70,6 +71,18 @@ ORDER BY r.id
 """)
 
 
+# a compensation's pool and developer parts are exactly what its cancelled blocks hold
+_COMPENSATIONS = text("""
+SELECT c.loss_id, c.from_pool + c.from_developer AS quantity,
+       coalesce(sum(b."last" - b."first" + 1), 0) AS cancelled
+FROM buffer_compensation c
+LEFT JOIN serial_block b ON b.compensation_id = c.loss_id AND b.status = 'cancelled'
+GROUP BY c.loss_id, c.from_pool, c.from_developer
+HAVING c.from_pool + c.from_developer <> coalesce(sum(b."last" - b."first" + 1), 0)
+ORDER BY c.loss_id
+""")
+
+
 def registry_discrepancies(session: Session) -> list[dict[str, Any]]:
     """Every way the registry's rows disagree with each other; [] when they all add up.
 
@@ -85,6 +98,8 @@ def registry_discrepancies(session: Session) -> list[dict[str, Any]]:
         found.append({"kind": "listing_remaining", **_ints(row)})
     for row in session.execute(_RETIREMENTS).mappings():
         found.append({"kind": "retirement_quantity", **_ints(row)})
+    for row in session.execute(_COMPENSATIONS).mappings():
+        found.append({"kind": "compensation_quantity", **_ints(row)})
     return found
 
 

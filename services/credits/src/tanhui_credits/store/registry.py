@@ -11,11 +11,12 @@ from ..domain.serials import SerialBlock, format_serial
 from .accounts import BUFFER_POOL_ID, usernames
 from .audit import entries_by_id
 from .blocks import serial_range
-from .tables import Block, Issuance, Project, Retirement
+from .tables import Block, BufferCompensation, Issuance, Project, Retirement
 
 
 def project_totals(session: Session) -> list[dict[str, Any]]:
-    """issued, held, retired, buffer per project and vintage (issued = held + retired + buffer)."""
+    """issued, held, retired, buffer and cancelled (compensating a loss) per project and
+    vintage (issued = held + retired + buffer + cancelled)."""
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     projects = {p.id: p for p in session.exec(select(Project)).all()}
 
@@ -24,7 +25,7 @@ def project_totals(session: Session) -> list[dict[str, Any]]:
         return rows.setdefault((project_id, vintage), {
             "project_id": project_id, "project_number": project.project_number if project else None,
             "project_name": project.name if project else "", "vintage": vintage,
-            "issued": 0, "held": 0, "retired": 0, "buffer": 0})
+            "issued": 0, "held": 0, "retired": 0, "buffer": 0, "cancelled": 0})
 
     issued = select(Issuance.project_id, Issuance.vintage,
                     func.sum(Issuance.owner_quantity + Issuance.buffer_quantity)
@@ -36,7 +37,7 @@ def project_totals(session: Session) -> list[dict[str, Any]]:
             .where(Block.status != "superseded")
             .group_by(Block.project_id, Block.vintage, Block.status, Block.account_id))
     for project_id, vintage, status, account_id, total in session.exec(live).all():
-        bucket = ("retired" if status == "retired" else
+        bucket = ("retired" if status == "retired" else "cancelled" if status == "cancelled" else
                   "buffer" if account_id == BUFFER_POOL_ID else "held")
         row(project_id, vintage)[bucket] += int(total or 0)
     return sorted(rows.values(), key=lambda r: (r["project_number"] or 0, r["vintage"]))
@@ -47,7 +48,8 @@ def blocks_view(session: Session, rows: list[Block]) -> list[dict[str, Any]]:
     return [{"block_id": r.id, "serials": serial_range(r), "project_id": r.project_id,
              "vintage": r.vintage, "quantity": r.quantity, "status": r.status,
              "holder": names.get(r.account_id), "listing_id": r.listing_id,
-             "retirement_id": r.retirement_id} for r in rows]
+             "retirement_id": r.retirement_id, "compensation_id": r.compensation_id}
+            for r in rows]
 
 
 def blocks_containing(session: Session, serial: SerialBlock, *, current_only: bool) -> list[Block]:
@@ -89,6 +91,8 @@ def lineage(session: Session, serial: SerialBlock) -> dict[str, Any] | None:
         })
     retired = rows[-1].retirement_id
     retirement = session.get(Retirement, retired) if retired else None
+    cancelled_for = rows[-1].compensation_id
+    compensation = session.get(BufferCompensation, cancelled_for) if cancelled_for else None
     return {
         "serial": format_serial(serial.project_number, serial.vintage, serial.first),
         "issuance": issuance and {
@@ -104,4 +108,28 @@ def lineage(session: Session, serial: SerialBlock) -> dict[str, Any] | None:
             "retirement_id": retirement.id, "certificate_id": retirement.certificate_id,
             "beneficiary": retirement.beneficiary, "purpose": retirement.purpose,
             "retired_at": retirement.retired_at},
+        # cancelled to compensate a verified loss: the loss it made good
+        "compensation": compensation and compensation_view(compensation),
     }
+
+
+def compensation_view(row: BufferCompensation) -> dict[str, Any]:
+    return {"loss_id": row.loss_id, "project_id": row.project_id, "cause": row.cause,
+            "occurred_on": row.occurred_on, "verified_tco2e": str(row.verified_tco2e),
+            "monitoring_report_id": row.monitoring_report_id, "loss_credits": row.loss_credits,
+            "required": row.required, "from_pool": row.from_pool,
+            "from_developer": row.from_developer, "shortfall": row.shortfall,
+            "compensated_at": row.compensated_at, "audit_entry_id": row.entry_id}
+
+
+def compensations(session: Session, project_id: str | None = None) -> list[BufferCompensation]:
+    query = select(BufferCompensation)
+    if project_id is not None:
+        query = query.where(BufferCompensation.project_id == project_id)
+    return list(session.exec(query.order_by(BufferCompensation.compensated_at,
+                                            BufferCompensation.loss_id)).all())
+
+
+def cancelled_blocks(session: Session, loss_id: str) -> list[Block]:
+    return list(session.exec(select(Block).where(Block.compensation_id == loss_id)
+                             .order_by(Block.id)).all())

@@ -15,6 +15,7 @@ from ..domain.plausibility import PlausibilityBounds
 _NO_NUL = r"^[^\x00]*$"
 ProjectId = Annotated[str, Path(pattern=_NO_NUL)]
 ReportId = Annotated[str, Path(pattern=_NO_NUL)]
+LossId = Annotated[str, Path(pattern=_NO_NUL)]
 TextFilter = Annotated[str | None, Query(min_length=1, max_length=200, pattern=_NO_NUL)]
 
 Developer = Annotated[Principal, Depends(require_role("project_developer"))]

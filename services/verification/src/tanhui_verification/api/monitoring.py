@@ -11,6 +11,7 @@ from tanhui_shared.service import SessionDep
 from tanhui_shared.uow import UnitOfWork
 from tanhui_shared.web.idempotency import Idempotency
 
+from ..store import losses as loss_queries
 from ..store import monitoring as report_queries
 from ..store import projects as project_queries
 from ..usecases import monitoring
@@ -18,7 +19,7 @@ from ..usecases.accreditation import standing_accreditation
 from ..usecases.commands import MonitoringFiling, VerificationIn
 from .deps import Bounds, Developer, ProjectId, ReportId, Verifier, Viewer, strict_conflicts
 from .schemas import ReportView, VerifierQueue
-from .views import project_view, report_view
+from .views import loss_view, project_view, report_view
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
 
@@ -62,7 +63,8 @@ def get_report(report_id: ReportId, session: SessionDep, viewer: Viewer) -> Repo
 @router.get("/verifiers/queue", response_model=VerifierQueue)
 def verifier_queue(verifier: Verifier, session: SessionDep,
                    strict: StrictConflicts) -> VerifierQueue:
-    """Projects awaiting design review and reports awaiting verification, minus own conflicts;
+    """Projects awaiting design review, reports awaiting verification and losses awaiting a
+    decision, minus own conflicts;
     for verifiers accredited today only (a 403 says why otherwise)."""
     standing_accreditation(session, verifier)
     return VerifierQueue(
@@ -70,4 +72,6 @@ def verifier_queue(verifier: Verifier, session: SessionDep,
         monitoring_reports=[report_view(session, r) for r in
                             report_queries.awaiting_verification(session, verifier,
                                                                  strict_conflicts=strict)],
+        loss_events=[loss_view(loss) for loss in
+                     loss_queries.awaiting_decision(session, verifier, strict_conflicts=strict)],
     )

@@ -37,6 +37,33 @@ class TimelineView(BaseModel):
     accreditation_id: str | None = None
     accreditation_number: str | None = None
     accreditation_organisation: str | None = None
+    loss_event_id: str | None = None
+
+
+class LossView(BaseModel):
+    id: str
+    project_id: str
+    cause: str
+    occurred_on: date
+    area_ha: DecimalText
+    estimated_tco2e: DecimalText
+    description: str
+    state: str
+    created_at: datetime
+    monitoring_report_id: str | None
+    verified_tco2e: DecimalText | None
+    decided_by_username: str | None
+    accreditation_id: str | None
+    accreditation_number: str | None
+    decision_comments: str
+    decided_at: datetime | None
+    # the registry's compensation, in whole credits (shortfall: what neither the buffer pool
+    # nor the developer's holdings could cover)
+    required_credits: int | None
+    from_pool: int | None
+    from_developer: int | None
+    shortfall: int | None
+    compensated_at: datetime | None
 
 
 class ReportView(BaseModel):
@@ -53,6 +80,7 @@ class ReportView(BaseModel):
     verified_tco2e: DecimalText | None
     issuance_id: str | None
     vintage: int
+    reversal: bool  # a negative net: verified, it issues nothing and is compensated as a loss
     issued_quantity: int | None
     buffer_quantity: int | None
     serial_first: str | None
@@ -77,6 +105,12 @@ class ProjectView(BaseModel):
     crediting_start: date
     crediting_years: int
     crediting_end: date  # exclusive: the first day after the crediting period
+    methodology: str | None  # CCER-14-001-V01; None for projects filed before it was recorded
+    vegetation: str
+    non_forest_since: date | None
+    smallest_parcel_m2: DecimalText | None
+    land_is_wetland: bool | None
+    burning_site_preparation: bool | None
     description: str
     state: str
     developer_user_id: str
@@ -90,6 +124,7 @@ class ProjectDetail(ProjectView):
     documents: list[DocumentView]
     timeline: list[TimelineView]
     monitoring_reports: list[ReportView]
+    loss_events: list[LossView]
 
 
 class ProjectPage(BaseModel):
@@ -102,3 +137,4 @@ class ProjectPage(BaseModel):
 class VerifierQueue(BaseModel):
     projects: list[ProjectView]
     monitoring_reports: list[ReportView]
+    loss_events: list[LossView] = []

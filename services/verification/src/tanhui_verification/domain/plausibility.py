@@ -3,7 +3,7 @@
 A monitoring report's claimed net removal (project sink - baseline sink - leakage), and the
 quantity a verifier certifies, cannot exceed
 
-    area_ha x period length in years x the kind's maximum annual removal per hectare,
+    area_ha x period length in years x the vegetation's maximum annual removal per hectare,
 
 and a monitoring period shorter than a minimum is refused. The bounds are ceilings, not
 estimates: a genuine report stays far below them, an invented one (4,500 t from one hectare of
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
-from .rules import Period, ProjectKind, RuleViolation
+from .rules import Period, RuleViolation, Vegetation
 
 CO2_PER_C = Decimal(44) / Decimal(12)
 
@@ -52,13 +52,18 @@ TREE_REMOVAL_CEILING = _per_ha_year(
     TREE_GROWTH_CEILING_TDM * (1 + ROOT_TO_SHOOT) * CARBON_FRACTION * CO2_PER_C)  # 53.43
 BAMBOO_REMOVAL_CEILING = _per_ha_year(BAMBOO_CARBON_CEILING_TC * CO2_PER_C)  # 27.87
 
-# t CO2e / ha / yr, per kind. Forest management shares the tree ceiling (platform assumption):
-# its net removal is the growth management adds to a standing forest, which cannot outgrow the
-# fastest plantation.
-MAX_REMOVAL_TCO2E_PER_HA_YEAR: dict[ProjectKind, Decimal] = {
-    ProjectKind.AFFORESTATION: TREE_REMOVAL_CEILING,
-    ProjectKind.FOREST_MANAGEMENT: TREE_REMOVAL_CEILING,
-    ProjectKind.BAMBOO: BAMBOO_REMOVAL_CEILING,
+# Shrubs: platform assumption, no published figure verified. No shrub-specific maximum growth
+# rate was found to cite; shrub stands of subtropical China (Ali et al. 2015, Silva Fennica
+# 49(4): 1275, describe their biomass, not a growth ceiling) do not outgrow the fastest tree
+# plantations, so the tree ceiling bounds them too. Generous, as a ceiling must be.
+SHRUB_REMOVAL_CEILING = TREE_REMOVAL_CEILING
+
+# t CO2e / ha / yr, per vegetation type of CCER-14-001-V01. Legacy forest-management projects
+# (vegetation `tree`) keep the tree ceiling.
+MAX_REMOVAL_TCO2E_PER_HA_YEAR: dict[Vegetation, Decimal] = {
+    Vegetation.TREE: TREE_REMOVAL_CEILING,
+    Vegetation.BAMBOO: BAMBOO_REMOVAL_CEILING,
+    Vegetation.SHRUB: SHRUB_REMOVAL_CEILING,
 }
 
 # One full year (365 days, both ends counted). Platform assumption, with these sources:
@@ -76,7 +81,7 @@ DAYS_PER_YEAR = Decimal(365)
 
 @dataclass(frozen=True)
 class PlausibilityBounds:
-    max_removal: dict[ProjectKind, Decimal]  # t CO2e / ha / yr
+    max_removal: dict[Vegetation, Decimal]  # t CO2e / ha / yr
     min_period_days: int
 
     @classmethod
@@ -93,11 +98,11 @@ def period_days(period: Period) -> int:
     return (period.end - period.start).days + 1
 
 
-def max_removal(bounds: PlausibilityBounds, kind: ProjectKind | str, area_ha: Decimal,
+def max_removal(bounds: PlausibilityBounds, vegetation: Vegetation | str, area_ha: Decimal,
                 period: Period) -> Decimal:
-    """The most a period of a project of this kind and area can plausibly remove (t CO2e)."""
+    """The most a period of a project of this vegetation and area can plausibly remove."""
     years = Decimal(period_days(period)) / DAYS_PER_YEAR
-    return area_ha * years * bounds.max_removal[ProjectKind(kind)]
+    return area_ha * years * bounds.max_removal[Vegetation(vegetation)]
 
 
 def check_period_length(bounds: PlausibilityBounds, period: Period) -> None:
@@ -108,14 +113,14 @@ def check_period_length(bounds: PlausibilityBounds, period: Period) -> None:
                             f"(a full growing season); {period.start}..{period.end} is {days}")
 
 
-def check_plausible(bounds: PlausibilityBounds, kind: ProjectKind | str, area_ha: Decimal,
+def check_plausible(bounds: PlausibilityBounds, vegetation: Vegetation | str, area_ha: Decimal,
                     period: Period, tonnes: Decimal, field: str) -> None:
     """Refuse `tonnes` (a claim or a verified quantity, named by `field`) above the ceiling."""
-    ceiling = max_removal(bounds, kind, area_ha, period)
+    ceiling = max_removal(bounds, vegetation, area_ha, period)
     if tonnes > ceiling:
-        rate = bounds.max_removal[ProjectKind(kind)]
+        rate = bounds.max_removal[Vegetation(vegetation)]
         most = ceiling.quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
         raise RuleViolation(
-            field, f"{_text(tonnes)} t CO2e is implausible for {_text(area_ha)} ha of {kind} "
+            field, f"{_text(tonnes)} t CO2e is implausible for {_text(area_ha)} ha of {vegetation} "
                    f"over {period_days(period)} days: at most {_text(rate)} t CO2e per hectare "
                    f"per year, so at most {_text(most)} t")

@@ -19,7 +19,13 @@ CONSTRAINTS: dict[str, tuple[str, str | None]] = {
     "ck_project_certificate_key": ("the forest-rights certificate number has no visible "
                                    "characters", "forest_rights_certificate"),
     "ck_project_state": ("not a project state", "state"),
-    "ck_project_kind": ("not a project kind", "kind"),
+    "ck_project_kind": ("not a project kind (forest_management has no current CCER methodology: "
+                        "only projects filed before it remain)", "kind"),
+    "ck_project_vegetation": ("vegetation is tree, bamboo or shrub", "vegetation"),
+    "ck_project_ccer_eligibility": ("a CCER-14-001-V01 project's land was non-forest for at "
+                                    "least 3 years before the start, has parcels of at least "
+                                    "400 m2, is no wetland, is not cleared by burning, and its "
+                                    "crediting period is 20 to 40 years", "non_forest_since"),
     "ck_project_area": ("area_ha must be greater than 0 and at most 100,000 ha", "area_ha"),
     "ck_project_crediting_window": ("the crediting period starts between 1990-01-01 and "
                                     "2100-12-31 and lasts 1 to 100 years", "crediting_start"),
@@ -42,25 +48,47 @@ CONSTRAINTS: dict[str, tuple[str, str | None]] = {
     "monitoring_report_issuance_id_key": ("this issuance id belongs to another monitoring report",
                                           "issuance_id"),
     "ck_monitoring_period": ("period_end must be after period_start", "period_end"),
-    "ck_monitoring_claim_positive": ("the claim must be greater than zero", "project_sink_tco2e"),
+    "ck_monitoring_claim_nonzero": ("the net (project sink - baseline sink - leakage) must not "
+                                    "be zero", "project_sink_tco2e"),
     "ck_monitoring_report_state": ("not a monitoring report state", "state"),
     "ck_monitoring_figures": ("sinks and leakage are not negative, and the claim is project sink "
                               "- baseline sink - leakage", "project_sink_tco2e"),
     "ck_monitoring_verified_quantity": ("verified_tco2e must be greater than 0 and at most the "
-                                        "claim", "verified_tco2e"),
+                                        "claim, or for a reversal less than 0",
+                                        "verified_tco2e"),
     "ck_monitoring_verified_state": ("a verified or issued report, and only such a report, has "
-                                     "verified_tco2e and an issuance id", "state"),
+                                     "verified_tco2e, and an issuance id unless it is a reversal",
+                                     "state"),
     "ck_monitoring_issued_state": ("an issued report, and only an issued one, has its credits, "
                                    "serials and issue time", "state"),
     "ck_monitoring_issued_quantities": ("issued and buffer quantities are not negative",
                                         "issued_quantity"),
     "ex_monitoring_report_period": ("the period overlaps another reported period of this project",
                                     "period_start"),
+    "project_timeline_loss_event_id_fkey": ("no such loss event", "loss_id"),
+    # loss_event
+    "loss_event_project_id_fkey": ("no such project", "project_id"),
+    "loss_event_monitoring_report_id_fkey": ("no such monitoring report", "report_id"),
+    "loss_event_accreditation_id_fkey": ("no such accreditation", "accreditation_id"),
+    "loss_event_monitoring_report_id_key": ("this reversal was already recorded as a loss",
+                                            "report_id"),
+    "ck_loss_event_cause": ("a loss is caused by fire, pests, logging or other, or is a "
+                            "verified reversal with its report", "cause"),
+    "ck_loss_event_state": ("not a loss event state", "state"),
+    "ck_loss_event_figures": ("a loss has a positive area and estimate", "estimated_tco2e"),
+    "ck_loss_event_decided": ("a decided loss, and only a decided one, names its verifier and "
+                              "accreditation", "state"),
+    "ck_loss_event_verified": ("a confirmed loss, and only a confirmed one, has a verified "
+                               "quantity greater than 0", "verified_tco2e"),
+    "ck_loss_event_compensated": ("a compensated loss, and only a compensated one, has the "
+                                  "registry's compensation", "state"),
+    "ck_loss_event_compensation_split": ("pool, developer and shortfall add up to the credits "
+                                         "required, none negative", "shortfall"),
     # verification
     "verification_monitoring_report_id_key": ("this monitoring report already has a verification "
                                               "decision", "report_id"),
     "verification_monitoring_report_id_fkey": ("no such monitoring report", "report_id"),
-    "ck_verification_decision": ("a decision is verified, with verified_tco2e greater than 0, or "
+    "ck_verification_decision": ("a decision is verified, with a non-zero verified_tco2e, or "
                                  "rejected, without it", "decision"),
     "verification_accreditation_id_fkey": ("no such accreditation", "accreditation_id"),
     "ck_verification_accreditation": ("a verification decision names the accreditation it was "

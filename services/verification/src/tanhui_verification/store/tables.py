@@ -20,7 +20,8 @@ from sqlmodel import Field, SQLModel
 from tanhui_shared.messaging.outbox import utcnow
 
 from ..domain.lifecycle import ProjectState, ReportState
-from ..domain.rules import ProjectKind
+from ..domain.losses import ALL_CAUSES, LossState
+from ..domain.rules import ProjectKind, Vegetation
 from . import constraints  # noqa: F401 - registers the meaning of every constraint below
 
 
@@ -58,7 +59,20 @@ class Project(VerificationTable, table=True):
                            name="ck_project_certificate_key"),
         # only the lifecycle's states and the methodology's kinds
         sa.CheckConstraint(one_of("state", ProjectState), name="ck_project_state"),
-        sa.CheckConstraint(one_of("kind", ProjectKind), name="ck_project_kind"),
+        # forest_management has no current CCER methodology: only rows filed before it
+        sa.CheckConstraint(one_of("kind", ProjectKind) + " AND (kind = 'afforestation' OR "
+                           "methodology IS NULL)", name="ck_project_kind"),
+        sa.CheckConstraint(one_of("vegetation", Vegetation), name="ck_project_vegetation"),
+        # a filing under CCER-14-001-V01 records its land and meets the methodology's
+        # applicability conditions and crediting period (domain/rules.py); rows filed before
+        # migration 0005 have no methodology and keep what they had
+        sa.CheckConstraint("methodology IS NULL OR (methodology = 'CCER-14-001-V01' AND "
+                           "crediting_years BETWEEN 20 AND 40 AND "
+                           "non_forest_since <= (crediting_start - INTERVAL '3 years')::date AND "
+                           "smallest_parcel_m2 >= 400 AND "
+                           "smallest_parcel_m2 <= area_ha * 10000 AND "
+                           "NOT land_is_wetland AND NOT burning_site_preparation)",
+                           name="ck_project_ccer_eligibility"),
         # the methodology's area range
         sa.CheckConstraint("area_ha > 0 AND area_ha <= 100000", name="ck_project_area"),
         # the documented start bound keeps the crediting end a real date (no overflow)
@@ -92,6 +106,13 @@ class Project(VerificationTable, table=True):
     approved_by_user_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
     registered_at: datetime | None = Field(default=None, sa_type=_ts())
+    # CCER-14-001-V01 filings (NULL in rows filed before migration 0005)
+    methodology: str | None = None
+    vegetation: str = "tree"
+    non_forest_since: date | None = None
+    smallest_parcel_m2: Decimal | None = Field(default=None, sa_type=sa.Numeric(14, 2))
+    land_is_wetland: bool | None = None
+    burning_site_preparation: bool | None = None
 
 
 class TimelineEntry(VerificationTable, table=True):
@@ -105,6 +126,8 @@ class TimelineEntry(VerificationTable, table=True):
                                 name="project_timeline_monitoring_report_id_fkey"),
         sa.ForeignKeyConstraint(["accreditation_id"], ["verifier_accreditation.accreditation_id"],
                                 name="project_timeline_accreditation_id_fkey"),
+        sa.ForeignKeyConstraint(["loss_event_id"], ["loss_event.id"],
+                                name="project_timeline_loss_event_id_fkey"),
         sa.Index("ix_project_timeline_project_id", "project_id", "seq"),
         # a verifier's step (a review or a verification decision) names the accreditation it
         # was made under, and nobody else's step names one. Migration 0004 validates this only
@@ -136,6 +159,7 @@ class TimelineEntry(VerificationTable, table=True):
     accreditation_id: str | None = None
     accreditation_number: str | None = None
     accreditation_organisation: str | None = None
+    loss_event_id: str | None = None  # a loss event's step
 
 
 class MonitoringReport(VerificationTable, table=True):
@@ -147,19 +171,24 @@ class MonitoringReport(VerificationTable, table=True):
         sa.UniqueConstraint("issuance_id", name="monitoring_report_issuance_id_key"),
         # a period is a real span of days
         sa.CheckConstraint("period_end > period_start", name="ck_monitoring_period"),
-        # a report claims net removals; nothing to credit is not a report
-        sa.CheckConstraint("claim_tco2e > 0", name="ck_monitoring_claim_positive"),
+        # a report claims net removals (> 0) or records a reversal (< 0); a net of 0 is no report
+        sa.CheckConstraint("claim_tco2e <> 0", name="ck_monitoring_claim_nonzero"),
         sa.CheckConstraint(one_of("state", ReportState), name="ck_monitoring_report_state"),
         # the claim is derived, from figures that cannot be negative
         sa.CheckConstraint("project_sink_tco2e >= 0 AND baseline_sink_tco2e >= 0 AND "
                            "leakage_tco2e >= 0 AND claim_tco2e = project_sink_tco2e - "
                            "baseline_sink_tco2e - leakage_tco2e", name="ck_monitoring_figures"),
-        # a verifier may credit less than the claim, never more (NULL passes: not verified)
-        sa.CheckConstraint("verified_tco2e > 0 AND verified_tco2e <= claim_tco2e",
+        # a verifier may credit less than a removal's claim, never more; a reversal is verified
+        # as a loss (negative). NULL passes: not verified
+        sa.CheckConstraint("(claim_tco2e > 0 AND verified_tco2e > 0 AND "
+                           "verified_tco2e <= claim_tco2e) OR "
+                           "(claim_tco2e < 0 AND verified_tco2e < 0)",
                            name="ck_monitoring_verified_quantity"),
-        # verification sets the quantity and the issuance id together, and only it does
-        sa.CheckConstraint("(state IN ('verified', 'issued')) = (verified_tco2e IS NOT NULL AND "
-                           "issuance_id IS NOT NULL)", name="ck_monitoring_verified_state"),
+        # verification sets the quantity, and for a removal the issuance id; only it does. A
+        # reversal issues nothing: it has no issuance id, ever
+        sa.CheckConstraint("(state IN ('verified', 'issued')) = (verified_tco2e IS NOT NULL) AND "
+                           "(issuance_id IS NOT NULL) = (state IN ('verified', 'issued') AND "
+                           "claim_tco2e > 0)", name="ck_monitoring_verified_state"),
         # CreditsIssued sets its five fields together, and only it does
         sa.CheckConstraint("(state = 'issued') = (issued_quantity IS NOT NULL AND "
                            "buffer_quantity IS NOT NULL AND serial_first IS NOT NULL AND "
@@ -218,7 +247,7 @@ class Verification(VerificationTable, table=True):
         # NULL quantity makes the last term NULL, which a check lets pass)
         sa.CheckConstraint("decision IN ('verified', 'rejected') AND "
                            "(decision = 'verified') = (verified_tco2e IS NOT NULL) AND "
-                           "verified_tco2e > 0", name="ck_verification_decision"),
+                           "verified_tco2e <> 0", name="ck_verification_decision"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True)
@@ -233,6 +262,71 @@ class Verification(VerificationTable, table=True):
     # verifiers were accredited (ck_verification_accreditation refuses it in new rows)
     accreditation_id: str | None = None
     accreditation_number: str | None = None
+
+
+class LossEvent(VerificationTable, table=True):
+    """Carbon a registered project lost, reported by its developer (or a verified reversal),
+    verified by an accredited verifier and then compensated by the registry (domain/losses.py).
+    Updated only along its state machine, by conditional updates."""
+
+    __tablename__ = "loss_event"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["project_id"], ["project.id"], name="loss_event_project_id_fkey"),
+        sa.ForeignKeyConstraint(["monitoring_report_id"], ["monitoring_report.id"],
+                                name="loss_event_monitoring_report_id_fkey"),
+        sa.ForeignKeyConstraint(["accreditation_id"], ["verifier_accreditation.accreditation_id"],
+                                name="loss_event_accreditation_id_fkey"),
+        # a verified reversal is compensated once: one loss per report
+        sa.UniqueConstraint("monitoring_report_id", name="loss_event_monitoring_report_id_key"),
+        sa.CheckConstraint(f"cause IN ({', '.join(repr(c) for c in ALL_CAUSES)}) AND "
+                           "(cause = 'reversal') = (monitoring_report_id IS NOT NULL)",
+                           name="ck_loss_event_cause"),
+        sa.CheckConstraint(one_of("state", LossState), name="ck_loss_event_state"),
+        sa.CheckConstraint("estimated_tco2e > 0 AND area_ha > 0", name="ck_loss_event_figures"),
+        # a decided loss names who decided it under which accreditation, and a confirmed one
+        # its verified quantity (> 0); a reported or rejected one has none
+        sa.CheckConstraint("(state <> 'reported') = (decided_at IS NOT NULL AND "
+                           "accreditation_id IS NOT NULL AND accreditation_number IS NOT NULL "
+                           "AND decided_by_user_id IS NOT NULL)",
+                           name="ck_loss_event_decided"),
+        sa.CheckConstraint("(state IN ('verified', 'compensated')) = "
+                           "(verified_tco2e IS NOT NULL AND verified_tco2e > 0)",
+                           name="ck_loss_event_verified"),
+        # the registry's answer, all together, and only on a compensated loss
+        sa.CheckConstraint("(state = 'compensated') = (compensated_at IS NOT NULL AND "
+                           "required_credits IS NOT NULL AND from_pool IS NOT NULL AND "
+                           "from_developer IS NOT NULL AND shortfall IS NOT NULL)",
+                           name="ck_loss_event_compensated"),
+        sa.CheckConstraint("from_pool >= 0 AND from_developer >= 0 AND shortfall >= 0 AND "
+                           "from_pool + from_developer + shortfall = required_credits",
+                           name="ck_loss_event_compensation_split"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    project_id: str = Field(index=True)
+    cause: str
+    occurred_on: date
+    area_ha: Decimal = Field(sa_type=sa.Numeric(12, 4))
+    estimated_tco2e: Decimal = Field(sa_type=TCO2E)
+    description: str = Field(default="", sa_type=sa.Text)
+    state: str = Field(index=True)
+    reported_by_user_id: str
+    created_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
+    monitoring_report_id: str | None = None  # a reversal's report
+    # the verifier's decision
+    verified_tco2e: Decimal | None = Field(default=None, sa_type=TCO2E)
+    decided_by_user_id: str | None = None
+    decided_by_username: str | None = None
+    accreditation_id: str | None = None
+    accreditation_number: str | None = None
+    decision_comments: str = Field(default="", sa_type=sa.Text)
+    decided_at: datetime | None = Field(default=None, sa_type=_ts())
+    # the registry's compensation (BufferCompensated), in whole credits
+    required_credits: int | None = None
+    from_pool: int | None = None
+    from_developer: int | None = None
+    shortfall: int | None = None
+    compensated_at: datetime | None = Field(default=None, sa_type=_ts())
 
 
 class VerifierAccreditation(VerificationTable, table=True):

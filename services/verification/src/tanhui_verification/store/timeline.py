@@ -17,13 +17,15 @@ CREDITS_SERVICE = Principal(user_id="service:credits", username="credits", role=
 def append_step(session: Session, project_id: str, step: str, actor: Principal, *,
                 from_state: str | None, to_state: str, comments: str = "",
                 monitoring_report_id: str | None = None,
-                accreditation: Grant | None = None) -> TimelineEntry:
+                accreditation: Grant | None = None,
+                loss_event_id: str | None = None) -> TimelineEntry:
     """`accreditation`: the grant a verifier's decision was made under (a verifier's step
     needs one: ck_project_timeline_accreditation)."""
     entry = TimelineEntry(project_id=project_id, step=step, from_state=from_state,
                           to_state=to_state, monitoring_report_id=monitoring_report_id,
                           actor_user_id=actor.user_id, actor_username=actor.username,
-                          actor_role=actor.role, comments=comments)
+                          actor_role=actor.role, comments=comments,
+                          loss_event_id=loss_event_id)
     if accreditation is not None:
         entry.accreditation_id = accreditation.accreditation_id
         entry.accreditation_number = accreditation.number

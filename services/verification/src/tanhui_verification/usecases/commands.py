@@ -14,8 +14,9 @@ from pydantic import ConfigDict, Field
 
 from tanhui_shared.web.models import ApiModel
 
+from ..domain.losses import LossCause
 from ..domain.rules import (EARLIEST_CREDITING_START, LATEST_CREDITING_START, MAX_AREA_HA,
-                            MAX_TCO2E, TCO2E_PLACES, ProjectKind)
+                            MAX_TCO2E, TCO2E_PLACES, FilingKind, Vegetation)
 
 AreaHa = Annotated[Decimal, Field(gt=0, le=MAX_AREA_HA, max_digits=10, decimal_places=4,
                                   description="hectares, > 0 and <= 100,000, 4 decimals at most")]
@@ -26,6 +27,15 @@ BufferPct = Annotated[Decimal, Field(max_digits=5, decimal_places=2,
 CreditingStart = Annotated[date, Field(
     ge=EARLIEST_CREDITING_START, le=LATEST_CREDITING_START,
     description="1990-01-01 .. 2100-12-31: the Kyoto base year to a century ahead")]
+# a verified net: positive for removals, negative for a reversal (rules.check_verified_quantity)
+NetTco2e = Annotated[Decimal, Field(ge=-MAX_TCO2E, le=MAX_TCO2E, max_digits=12,
+                                    decimal_places=TCO2E_PLACES,
+                                    description="tonnes CO2e, -10,000,000 .. 10,000,000")]
+PositiveTco2e = Annotated[Decimal, Field(gt=0, le=MAX_TCO2E, max_digits=12,
+                                         decimal_places=TCO2E_PLACES,
+                                         description="tonnes CO2e, > 0 .. 10,000,000")]
+ParcelM2 = Annotated[Decimal, Field(gt=0, le=MAX_AREA_HA * 10000, max_digits=14,
+                                    decimal_places=2, description="square metres")]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Comments = Annotated[str, Field(max_length=4000)]
 
@@ -41,7 +51,8 @@ class DocumentIn(Body):
 
 class ProjectFiling(Body):
     name: Text
-    kind: ProjectKind
+    kind: FilingKind
+    vegetation: Vegetation
     county: Text
     area_ha: AreaHa
     forest_rights_holder: Text
@@ -50,6 +61,11 @@ class ProjectFiling(Body):
     crediting_years: Annotated[int, Field(strict=True, ge=1, le=100)]
     description: Annotated[str, Field(max_length=20_000)] = ""
     documents: Annotated[list[DocumentIn], Field(max_length=100)] = []
+    # land eligibility (CCER-14-001-V01's applicability conditions; domain/rules.py)
+    non_forest_since: Annotated[date, Field(description="the land is non-forest since this day")]
+    smallest_parcel_m2: ParcelM2
+    land_is_wetland: Annotated[bool, Field(strict=True)]
+    burning_site_preparation: Annotated[bool, Field(strict=True)]
 
 
 class ReviewIn(Body):
@@ -69,5 +85,21 @@ class MonitoringFiling(Body):
 
 class VerificationIn(Body):
     decision: Literal["verified", "rejected"]
-    verified_tco2e: Tco2e | None = None
+    verified_tco2e: NetTco2e | None = None  # negative for a reversal
+    comments: Comments = ""
+
+
+class LossFiling(Body):
+    """A loss event the developer reports: what happened, when, where and how much."""
+
+    cause: LossCause
+    occurred_on: date
+    area_ha: AreaHa
+    estimated_tco2e: PositiveTco2e
+    description: Annotated[str, Field(max_length=20_000)] = ""
+
+
+class LossDecisionIn(Body):
+    decision: Literal["confirmed", "rejected"]
+    verified_tco2e: PositiveTco2e | None = None  # confirmed: the loss as verified
     comments: Comments = ""

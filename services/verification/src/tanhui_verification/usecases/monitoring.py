@@ -14,12 +14,13 @@ from ..domain.lifecycle import (IllegalTransition, ProjectState, ReportAction, R
                                 next_report_state)
 from ..domain.plausibility import PlausibilityBounds, check_period_length, check_plausible
 from ..domain.rules import (Period, RuleViolation, check_period, check_verified_quantity,
-                            claim_tco2e, first_overlap)
+                            claim_tco2e, first_overlap, is_reversal)
 from ..store import monitoring, projects
 from ..store.tables import MonitoringReport, Project, Verification
 from ..store.timeline import CREDITS_SERVICE, append_step, attach_documents
 from .accreditation import accreditation_for_decision
 from .commands import MonitoringFiling, VerificationIn
+from .losses import record_reversal
 from .transitions import apply_transition
 
 
@@ -41,8 +42,11 @@ def file_monitoring_report(uow: UnitOfWork, developer: Principal, project_id: st
     check_period(period, project.crediting_start, project.crediting_years)
     check_period_length(bounds, period)
     claim = claim_tco2e(filing.project_sink_tco2e, filing.baseline_sink_tco2e, filing.leakage_tco2e)
-    # the net removal claimed, bounded by what the project's area can remove in the period
-    check_plausible(bounds, project.kind, project.area_ha, period, claim, "project_sink_tco2e")
+    if not is_reversal(claim):
+        # the net removal claimed, bounded by what the project's area can remove in the period
+        # (a reversal is not: a fire can release everything the stand stored)
+        check_plausible(bounds, project.vegetation, project.area_ha, period, claim,
+                        "project_sink_tco2e")
     clash = first_overlap(period, monitoring.live_periods(session, project.id))
     if clash is not None:
         raise Conflict(f"the period overlaps the reported period {clash.start}..{clash.end}",
@@ -57,9 +61,10 @@ def file_monitoring_report(uow: UnitOfWork, developer: Principal, project_id: st
     session.flush()
     attach_documents(session, project.id, [(d.name, d.sha256) for d in filing.documents],
                      monitoring_report_id=report.id)
+    what = "reversal" if is_reversal(claim) else "claim"
     append_step(session, project.id, "monitoring_reported", developer, from_state=None,
                 to_state=report.state, monitoring_report_id=report.id,
-                comments=f"{period.start}..{period.end}: claim {claim} tCO2e")
+                comments=f"{period.start}..{period.end}: {what} {claim} tCO2e")
     return report
 
 
@@ -87,25 +92,31 @@ def verify_report(uow: UnitOfWork, verifier: Principal, report_id: str, decision
                                 accreditation_id=grant.accreditation_id,
                                 accreditation_number=grant.number)
     outcome = {}
+    reversal = is_reversal(report.claim_tco2e)
     if action is ReportAction.VERIFY:
         verification.verified_tco2e = check_verified_quantity(decision.verified_tco2e,
                                                               report.claim_tco2e)
         period = Period(report.period_start, report.period_end)
         check_period_length(bounds, period)
-        check_plausible(bounds, project.kind, project.area_ha, period,
-                        verification.verified_tco2e, "verified_tco2e")
-        outcome = {"verified_tco2e": verification.verified_tco2e,
-                   "issuance_id": str(uuid.uuid4())}
+        if reversal:  # issues nothing: the loss is compensated instead (below)
+            outcome = {"verified_tco2e": verification.verified_tco2e}
+        else:
+            check_plausible(bounds, project.vegetation, project.area_ha, period,
+                            verification.verified_tco2e, "verified_tco2e")
+            outcome = {"verified_tco2e": verification.verified_tco2e,
+                       "issuance_id": str(uuid.uuid4())}
     elif decision.verified_tco2e is not None:
         raise RuleViolation("verified_tco2e", "a rejected report carries no verified_tco2e")
     before = apply_transition(session, report, action, after, **outcome)
     session.add(verification)
     session.flush()  # one decision per report (verification_monitoring_report_id_key), checked now
-    if action is ReportAction.VERIFY:
-        uow.emit(_monitoring_verified(project, report, verification))
     append_step(session, project.id, f"monitoring_{after}", verifier, from_state=before,
                 to_state=after, monitoring_report_id=report.id, comments=decision.comments,
                 accreditation=grant)
+    if action is ReportAction.VERIFY and reversal:
+        record_reversal(uow, project, report, verification, grant)
+    elif action is ReportAction.VERIFY:
+        uow.emit(_monitoring_verified(project, report, verification))
     return report
 
 

@@ -9,8 +9,8 @@ from tanhui_shared.web.auth import Principal
 from ..domain.certificates import CERTIFICATE_FIELD, checked_certificate_key
 from ..domain.independence import check_developer, check_may_review
 from ..domain.lifecycle import (REVIEW_ACTIONS, ProjectAction, ProjectState, next_project_state)
-from ..domain.rules import (RuleViolation, check_buffer_pct, check_crediting_start,
-                            check_crediting_years)
+from ..domain.rules import (METHODOLOGY, LandEligibility, RuleViolation, check_buffer_pct,
+                            check_crediting_start, check_crediting_years, check_land_eligibility)
 from ..store import projects
 from ..store.tables import Project
 from ..store.timeline import append_step, attach_documents
@@ -20,9 +20,14 @@ from .transitions import apply_transition
 
 
 def file_project(uow: UnitOfWork, developer: Principal, filing: ProjectFiling) -> Project:
-    """A draft, with its documents and the first step of its timeline."""
+    """A draft, with its documents and the first step of its timeline. The land must meet
+    CCER-14-001-V01's applicability conditions (domain/rules.py)."""
     check_crediting_start(filing.crediting_start)
     check_crediting_years(filing.kind, filing.crediting_years)
+    check_land_eligibility(LandEligibility(filing.non_forest_since, filing.smallest_parcel_m2,
+                                           filing.land_is_wetland,
+                                           filing.burning_site_preparation),
+                           filing.crediting_start, filing.area_ha)
     session = uow.session
     # Certificates are compared by their normalized key, so a variant spelling (spaces, case,
     # full-width or zero-width characters) is the same certificate. A friendly answer for the
@@ -35,6 +40,7 @@ def file_project(uow: UnitOfWork, developer: Principal, filing: ProjectFiling) -
                        "full-width or invisible characters)", field=CERTIFICATE_FIELD,
                        code="certificate-in-use")
     project = Project(**filing.model_dump(exclude={"documents"}), state=ProjectState.DRAFT,
+                      methodology=METHODOLOGY,
                       forest_rights_certificate_key=key,
                       developer_user_id=developer.user_id, developer_username=developer.username)
     session.add(project)
