@@ -8,6 +8,7 @@ import * as admin from "./pages/admin.js";
 import * as citizen from "./pages/citizen.js";
 import * as developer from "./pages/developer.js";
 import * as enterprise from "./pages/enterprise.js";
+import * as methodology from "./pages/methodology.js";
 import * as organizer from "./pages/organizer.js";
 import * as password from "./pages/password.js";
 import * as publicPages from "./pages/public.js";
@@ -21,6 +22,7 @@ const ROUTES = {
   registry: [publicPages.registry, null],
   verify: [publicPages.verify, null],
   accreditations: [accreditations.render, null],
+  methodology: [methodology.render, null],
   password: [password.render, "*"],
   citizen: [citizen.render, "citizen"],
   enterprise: [enterprise.render, "enterprise"],
@@ -45,6 +47,7 @@ function topBar(me) {
     link("registry", "nav.registry"),
     link("verify", "nav.verify"),
     link("accreditations", "nav.accreditations"),
+    link("methodology", "nav.methodology"),
     me ? null : link("login", "nav.login"));
   const lang = h("button", {
     type: "button", class: "lang", "data-action": "lang",

@@ -1,4 +1,5 @@
-// A citizen's carbon account: points, green trips, and redeeming points for retired sink credits.
+// A citizen's carbon account: points (and which expire soon), green trips, and redeeming points
+// for a share of sink credits retired from the city's pooled inclusion account.
 import { api, newId, poll } from "../api.js";
 import { t } from "../i18n.js";
 import { badge, card, field, form, h, input, load, localError, num, replace, select, stat, submit,
@@ -14,20 +15,30 @@ function localInput(date) {
 
 export async function render(view) {
   const account = h("div", { "data-part": "account" });
-  let pointsPerCredit = 100000;
+  let unit = 1000;
+  const hint = h("p", { class: "hint", "data-part": "redeem-hint" });
 
   async function refresh() {
     await load(account, async () => {
       const a = await api("/me/carbon-account?limit=10");
-      pointsPerCredit = a.points_per_credit;
+      unit = a.redemption_unit_points;
       const redeem = view.querySelector("[data-form=redeem] input[name=points]");
-      if (redeem) { redeem.step = pointsPerCredit; redeem.min = pointsPerCredit; }
+      if (redeem) { redeem.step = unit; redeem.min = unit; }
+      replace(hint, t("redeem.pooled_hint", { unit: num(unit), kg: num(a.redemption_unit_kg) }));
+      const now = Date.now();
       return [
         h("div", { class: "stats" },
           stat("citizen.balance", num(a.balance), "balance"),
           stat("citizen.on_hold", num(a.on_hold), "on_hold"),
           stat("citizen.available", num(a.available), "available"),
           stat("citizen.reduction", `${num(a.reduction_kg, 3)} kg`, "reduction")),
+        h("h3", { text: t("citizen.expiring", { days: a.expiring_within_days }) }),
+        a.expiring.length ? table([
+          ["citizen.expires_at", (e) => (new Date(e.expires_at).getTime() <= now
+            ? `${when(e.expires_at)} · ${t("citizen.expiring_due")}` : when(e.expires_at))],
+          ["citizen.points", (e) => num(e.points)],
+        ], a.expiring, { "data-table": "expiring" })
+          : h("p", { class: "hint", "data-part": "expiring-none", text: t("citizen.expiring_none") }),
         h("h3", { text: t("citizen.ledger", { n: a.entries_total }) }),
         table([
           ["citizen.when", (e) => when(e.created_at)],
@@ -63,18 +74,19 @@ export async function render(view) {
 
   const redemption = h("div", { class: "result", "data-result": "redemption" });
   const redeemForm = form({ "data-form": "redeem" }, [
-    field("redeem.points", "points", input("points", { type: "number", step: "100000", min: "100000", value: "100000" }), "redeem.hint"),
+    hint,
+    field("redeem.points", "points", input("points", { type: "number", step: "1000", min: "1000", value: "1000" })),
     submit("redeem.submit"),
   ], async (v, el) => {
     const points = Number(v.points);
-    if (!Number.isInteger(points) || points <= 0 || points % pointsPerCredit) {
-      localError(el, "points", t("redeem.multiple", { n: num(pointsPerCredit) }));
+    if (!Number.isInteger(points) || points <= 0 || points % unit) {
+      localError(el, "points", t("redeem.multiple", { n: num(unit) }));
       return;
     }
     const first = await api("/me/redemptions", { json: { points } });
     const show = (r) => replace(redemption,
       h("p", {}, t("redeem.state"), " ", badge(r.state), " ",
-        t("redeem.quantity", { n: r.quantity, points: num(r.points) })),
+        t("redeem.kg", { kg: num(r.kg), points: num(r.points) })),
       r.reason ? h("p", { class: "hint", text: r.reason }) : null,
       r.certificate_id ? h("p", {}, h("a", { href: `#/verify/${r.certificate_id}`, "data-link": "certificate",
         text: t("redeem.certificate") })) : null);

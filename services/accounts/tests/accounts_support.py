@@ -32,9 +32,9 @@ def grant_points(engine, user_id: str, points: int) -> None:
 _LEDGERS = sa.text("""
 SELECT a.user_id, a.balance, a.held,
        coalesce(sum(CASE e.kind WHEN 'earn' THEN e.points WHEN 'settle' THEN -e.points
-                    ELSE 0 END), 0) AS entries_balance,
+                    WHEN 'expire' THEN -e.points ELSE 0 END), 0) AS entries_balance,
        coalesce(sum(CASE e.kind WHEN 'hold' THEN e.points WHEN 'earn' THEN 0
-                    ELSE -e.points END), 0) AS entries_held,
+                    WHEN 'expire' THEN 0 ELSE -e.points END), 0) AS entries_held,
        (SELECT array[l.balance_after, l.held_after] FROM points_entry l
         WHERE l.user_id = a.user_id ORDER BY l.id DESC LIMIT 1) AS newest
 FROM points_account a LEFT JOIN points_entry e ON e.user_id = a.user_id

@@ -101,13 +101,17 @@ def test_a_days_points_above_its_cap_are_refused(accounts, citizen):
 
 def test_a_redemption_moves_whole_positive_amounts_and_settles_once(accounts, citizen):
     user, _ = citizen
-    redemption = ("INSERT INTO redemption (id, user_id, points, quantity, state, created_at) "
-                  "VALUES (:id, :u, :p, :q, 'pending', now())")
+    redemption = ("INSERT INTO redemption (id, user_id, points, quantity, kg, state, created_at) "
+                  "VALUES (:id, :u, :p, :q, :kg, 'pending', now())")
     engine = accounts.engine
-    assert refused_by(engine, redemption, id="r0", u=user["id"], p=0, q=1) == \
+    assert refused_by(engine, redemption, id="r0", u=user["id"], p=0, q=1, kg=1000) == \
         "ck_redemption_points_positive"
-    assert refused_by(engine, redemption, id="r1", u=user["id"], p=100_000, q=0) == \
+    assert refused_by(engine, redemption, id="r1", u=user["id"], p=100_000, q=0, kg=1000) == \
         "ck_redemption_quantity_positive"
+    # a pooled redemption buys whole 10 kg units
+    for kg in (0, 15, -10):
+        assert refused_by(engine, redemption, id="r2", u=user["id"], p=1_000, q=None, kg=kg) == \
+            "ck_redemption_kg_units"
     entry = ("INSERT INTO points_entry (user_id, kind, points, balance_after, held_after, "
              "redemption_id, created_at) VALUES (:u, :k, 100, 300, 0, 'r9', now())")
     with engine.begin() as conn:

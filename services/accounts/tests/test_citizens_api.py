@@ -11,10 +11,10 @@ from sqlmodel import Session, select
 
 from tanhui_accounts.domain.points import EntryKind
 from tanhui_accounts.domain.trip_batch import CITY_TZ
-from tanhui_accounts.events.handlers import on_redemption_completed, on_redemption_rejected
+from tanhui_accounts.events.handlers import on_pooled_redemption_completed, on_redemption_rejected
 from tanhui_accounts.store.points import post_entry
 from tanhui_accounts.store.tables import GreenTrip, PointsAccount, PointsEntry, Redemption
-from tanhui_shared.contracts import RedemptionCompleted, RedemptionRejected, RedemptionRequested
+from tanhui_shared.contracts import RedemptionCompletedV2, RedemptionRejected, RedemptionRequestedV2
 from tanhui_shared.messaging import OutboxMessage
 from tanhui_shared.uow import in_unit_of_work
 
@@ -46,12 +46,13 @@ def test_a_trip_earns_points_once_per_external_id(accounts):
     first = accounts.http.post("/api/v1/trips", headers=headers, json=ride)
     again = accounts.http.post("/api/v1/trips", headers=headers, json=ride)
     assert first.status_code == 201, first.text
-    assert first.json()["points"] == 59 and first.json()["reduction_g"] == "593.7"
+    # 6 km x 46.7 g/person-km (mixed-mode baseline) = 280.2 g -> 28 points
+    assert first.json()["points"] == 28 and first.json()["reduction_g"] == "280.2"
     assert again.status_code == 201 and again.json()["status"] == "duplicate"
     assert again.json()["id"] == first.json()["id"]
     mine = accounts.http.get("/api/v1/me/carbon-account", headers=headers).json()
-    assert (mine["balance"], mine["on_hold"], mine["entries_total"]) == (59, 0, 1)
-    assert mine["reduction_kg"] == "0.594"
+    assert (mine["balance"], mine["on_hold"], mine["entries_total"]) == (28, 0, 1)
+    assert mine["reduction_kg"] == "0.280"
 
 
 def test_bad_and_fraudulent_trips_are_refused_with_a_reason_and_nothing_written(accounts):
@@ -120,9 +121,9 @@ def test_200_concurrent_redemptions_of_the_whole_balance_let_exactly_one_through
         holds = session.exec(select(PointsEntry).where(PointsEntry.user_id == user["id"])
                              .where(PointsEntry.kind == "hold")).all()
         requested = [m for m in session.exec(select(OutboxMessage)).all()
-                     if RedemptionRequested.TYPE in m.envelope and user["id"] in m.envelope]
+                     if RedemptionRequestedV2.TYPE in m.envelope and user["id"] in m.envelope]
     assert len(holds) == 1 and len(requested) == 1
-    assert json.loads(requested[0].envelope)["data"]["quantity"] == 3
+    assert json.loads(requested[0].envelope)["data"]["kg"] == 3000  # 300,000 points / 100 per kg
 
 
 def test_the_redemption_saga_settles_or_releases_once_whatever_the_answers(accounts):
@@ -132,13 +133,14 @@ def test_the_redemption_saga_settles_or_releases_once_whatever_the_answers(accou
     refused = accounts.http.post("/api/v1/me/redemptions", headers=headers, json={"points": 100_000}).json()
     assert account_of(accounts, user["id"]).held == 200_000
 
-    completed = RedemptionCompleted(redemption_id=done["id"], user_id=user["id"], quantity=1,
-                                    certificate_id="cert-9")
+    completed = RedemptionCompletedV2(redemption_id=done["id"], user_id=user["id"], kg=1000,
+                                      certificate_id="cert-9", shares=[])
     rejected = RedemptionRejected(redemption_id=refused["id"], user_id=user["id"],
                                   reason="the inclusion pool is empty")
     late_rejection = RedemptionRejected(redemption_id=done["id"], user_id=user["id"], reason="late")
-    for handler, answer in [(on_redemption_completed, completed), (on_redemption_rejected, rejected),
-                            (on_redemption_completed, completed),
+    for handler, answer in [(on_pooled_redemption_completed, completed),
+                            (on_redemption_rejected, rejected),
+                            (on_pooled_redemption_completed, completed),
                             (on_redemption_rejected, late_rejection),
                             (on_redemption_rejected, rejected)]:  # duplicated and reordered answers
         in_unit_of_work(accounts.engine, lambda uow: handler(uow, None, answer))  # noqa: B023
@@ -154,10 +156,10 @@ def test_the_redemption_saga_settles_or_releases_once_whatever_the_answers(accou
     assert kinds == ["release", "settle", "hold", "hold", "earn"]
 
 
-def test_a_redemption_must_be_whole_credits_and_replays_with_its_idempotency_key(accounts):
+def test_a_redemption_must_be_whole_units_and_replays_with_its_idempotency_key(accounts):
     user, headers = accounts.user("citizen")
     grant_points(accounts, user["id"], 200_000)
-    odd = accounts.http.post("/api/v1/me/redemptions", headers=headers, json={"points": 150_000})
+    odd = accounts.http.post("/api/v1/me/redemptions", headers=headers, json={"points": 1_500})
     assert odd.status_code == 422 and odd.json()["field"] == "points"
     for bad in (0, -100_000, 1.5, "100000", 10**12):
         assert accounts.http.post("/api/v1/me/redemptions", headers=headers,

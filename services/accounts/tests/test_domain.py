@@ -102,14 +102,32 @@ def test_bus_and_metro_use_the_shenzhen_reductions_per_person_km():
     assert metro.reduction_g == Decimal("467.0") and metro.points == 46
 
 
-def test_walking_cycling_and_ev_are_derived_from_the_displaced_gasoline_car():
-    baseline = RULES.baseline
-    # 7.0 L/100 km x 0.725 kg/L x 2.9251 kgCO2/kg = 148.45 g per vehicle-km; / 1.5 persons
-    assert round(baseline.car_g_per_vkm(), 2) == Decimal("148.45")
-    assert round(baseline.car_g_per_pkm(), 2) == Decimal("98.97")
-    # an EV still draws 15 kWh/100 km x 530.6 g/kWh = 79.59 g/vkm from the grid
-    assert round(baseline.ev_saving_g_per_pkm(), 2) == Decimal("45.91")
-    assert credit_trip(RULES, Mode.BIKE, Decimal("5"), 0, 0).points == 49
+def test_a_5_km_bike_trip_earns_against_the_mixed_mode_baseline():
+    # Shenzhen low-carbon public travel methodology (2021): cycling emits nothing, so it earns
+    # the baseline, taken at its conservative lower bound, metro's 46.7 g/person-km.
+    # 5 km x 46.7 g = 233.5 g; 1 point per 10 g, rounded down: 23 points.
+    trip = credit_trip(RULES, Mode.BIKE, Decimal("5"), 0, 0)
+    assert trip.reduction_g == Decimal("233.5") and trip.points == 23
+    # no longer twice a metro trip: the same 5 km by metro earns the same
+    assert credit_trip(RULES, Mode.METRO, Decimal("5"), 0, 0).points == trip.points
+
+
+def test_a_10_km_ev_trip_on_the_sichuan_grid():
+    # Gasoline, China enterprise GHG accounting guidelines (2015): 43.070 GJ/t x 18.9 tC/TJ
+    # x 0.98 oxidation x 44/12 = 2.925056 tCO2/t (kgCO2 per kg of fuel).
+    gasoline = Decimal("43.070") * Decimal("18.9") / 1000 * Decimal("0.98") * 44 / 12
+    assert round(gasoline, 6) == Decimal("2.925056")
+    # The displaced car: 7.0 L/100 km x 0.725 kg/L = 0.05075 kg fuel/km -> 148.447 g/vkm.
+    car_g = Decimal("0.07") * Decimal("0.725") * gasoline * 1000
+    # The EV: 15 kWh/100 km x 0.1564 kgCO2/kWh (Sichuan provincial grid, MEE & NBS 2023
+    # factors) = 23.46 g/vkm.
+    ev_g = Decimal("0.15") * Decimal("0.1564") * 1000
+    assert ev_g == Decimal("23.46")
+    # (148.447 - 23.46) / 1.5 persons = 83.325 g/person-km; x 10 km = 833.2 g -> 83 points.
+    expected = ((car_g - ev_g) / Decimal("1.5") * 10).quantize(Decimal("0.1"), "ROUND_DOWN")
+    assert expected == Decimal("833.2")
+    trip = credit_trip(RULES, Mode.EV, Decimal("10"), 0, 0)
+    assert trip.reduction_g == expected and trip.points == 83
 
 
 def test_daily_caps_trim_points_and_say_why():
@@ -170,7 +188,8 @@ def test_accepted_points_count_towards_their_modes_cap_row_and_the_days_total():
                               claim(2, 60, 20, "x0")], {}, RULES)  # the last is a duplicate
     day = decisions[0].claim.local_day
     assert daily_earnings(decisions, RULES) == {
-        ("u1", day, "bike"): (29, 400), ("u1", day, "walk"): (9, 200), ("u1", day, "all"): (38, 1000)}
+        # 3 km by bike x 46.7 g = 140.1 g -> 14 points; 1 km walking = 46.7 g -> 4 points
+        ("u1", day, "bike"): (14, 400), ("u1", day, "walk"): (4, 200), ("u1", day, "all"): (18, 1000)}
 
 
 def test_the_history_takes_the_days_cap_rows_as_they_are():

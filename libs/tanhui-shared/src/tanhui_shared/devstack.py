@@ -1,6 +1,7 @@
 """Run the whole platform as local processes: `make up`, and the end-to-end tests.
 
-Each service runs as three processes (API, outbox relay, consumer), plus the gateway: ten in all.
+Each service runs as three processes (API, outbox relay, consumer), plus the gateway and the
+accounts' points-expiry job: eleven in all.
 Their logs go to `<var>/logs/<process>.log`. Each service has its own PostgreSQL database: for
 `make up`, `tanhui_<service>` on the local cluster deploy/postgres.sh runs (created if missing).
 """
@@ -73,6 +74,11 @@ class Stack:
                 Process(f"{svc}-relay", [py, "-m", f"{pkg}.relay"], env),
                 Process(f"{svc}-consumer", [py, "-m", f"{pkg}.consumer"], env),
             ]
+        # The citizens' points expire on a schedule, not only when someone redeems: hourly is
+        # far finer than the validity (years) and the 30-day notice the account view shows.
+        procs.append(Process("accounts-expiry-job",
+                             [py, "-m", "tanhui_accounts.cli", "expire-points", "--every", "3600"],
+                             self.service_env("accounts")))
         gw_env = {**os.environ, **self.extra_env,
                   **{f"TANHUI_{s.upper()}_URL": f"http://127.0.0.1:{p}"
                      for s, p in self.service_ports.items()}}

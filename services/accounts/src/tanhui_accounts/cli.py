@@ -1,5 +1,6 @@
 """Operators' command line: `python -m tanhui_accounts.cli create-user --role regulator NAME`,
-`python -m tanhui_accounts.cli retire-signing-key KID`.
+`python -m tanhui_accounts.cli retire-signing-key KID`,
+`python -m tanhui_accounts.cli expire-points [--every SECONDS]` (the points expiry job).
 
 Admin and regulator accounts exist only through here, never through self-registration.
 """
@@ -8,9 +9,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import time
 
 from tanhui_shared.db import make_engine
 from tanhui_shared.errors import Conflict, DomainError, Invalid
+from tanhui_shared.messaging.outbox import utcnow
 from tanhui_shared.uow import in_unit_of_work
 
 from . import cli_accreditations
@@ -20,6 +23,7 @@ from .domain.passwords import password_problem
 from .security import hash_password, load_signing_key
 from .settings import get_settings
 from .store.tables import User
+from .usecases.expiry import expire_all
 from .usecases.identity import register_user, retire_signing_key
 
 
@@ -51,8 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     retire = sub.add_parser("retire-signing-key",
                             help="stop publishing and trusting a previous token-signing key")
     retire.add_argument("kid", help="the key's id, as in /.well-known/jwks.json")
+    expire = sub.add_parser("expire-points", help="expire citizens' points past their validity "
+                            "(once per run; a second run expires nothing twice)")
+    expire.add_argument("--every", type=float, metavar="SECONDS",
+                        help="keep running, once every SECONDS (the periodic job)")
     cli_accreditations.add_commands(sub)
     args = parser.parse_args(argv)
+    if args.command == "expire-points":
+        return expire_points_job(get_settings().effective_database_url(), args.every)
     if getattr(args, "accreditation", None):
         return cli_accreditations.run_command(args, get_settings().effective_database_url())
     if args.command == "retire-signing-key":
@@ -61,6 +71,23 @@ def main(argv: list[str] | None = None) -> int:
                                          load_signing_key(settings).kid)
     return create_user_interactively(get_settings().effective_database_url(), args.username,
                                      Role(args.role), args.password_stdin)
+
+
+def expire_points_job(database_url: str, every: float | None) -> int:
+    """Run the expiry once, or every `every` seconds until interrupted."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        while True:
+            run = expire_all(engine, utcnow())
+            print(f"expired {run.expired_points} points of {run.expired_citizens} citizens "
+                  f"({run.citizens} looked at)", flush=True)
+            if every is None:
+                return 0
+            time.sleep(every)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        engine.dispose()
 
 
 def retire_signing_key_by_kid(database_url: str, kid: str, current_kid: str) -> int:

@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
 
-from tanhui_shared.service import SessionDep
 from tanhui_shared.errors import NotFound
+from tanhui_shared.messaging.outbox import utcnow
+from tanhui_shared.service import SessionDep
 from tanhui_shared.uow import UnitOfWork
 from tanhui_shared.web.auth import Principal, require_role
 from tanhui_shared.web.idempotency import Idempotency
@@ -17,11 +18,12 @@ from tanhui_shared.web.models import ApiModel
 from tanhui_shared.web.quantities import WholeQuantity
 
 from ..domain.errors import NoPointsAccount
-from ..domain.points import EntryKind, RedemptionState
+from ..domain.points import EXPIRY_NOTICE, EntryKind, PointsPosition, RedemptionState
 from ..domain.travel import RULES, Mode
 from ..domain.trip_batch import trip_time_problem
 from ..store.points import ledger_page
 from ..store.tables import PointsAccount, Redemption
+from ..usecases.expiry import upcoming_expiry
 from ..usecases.redemptions import request_redemption
 from ..usecases import trips
 from .params import Id
@@ -134,12 +136,21 @@ class LedgerEntryOut(BaseModel):
     created_at: datetime
 
 
+class ExpiringOut(BaseModel):
+    expires_at: datetime  # already past: due, expired at the next run or redemption
+    points: int
+
+
 class CarbonAccountOut(BaseModel):
     balance: int
     on_hold: int
     available: int
     reduction_kg: Decimal
     points_per_credit: int
+    redemption_unit_points: int
+    redemption_unit_kg: int
+    expiring_within_days: int
+    expiring: list[ExpiringOut]  # FIFO by earning date: the oldest available points go first
     entries_total: int
     entries: list[LedgerEntryOut]
 
@@ -152,10 +163,17 @@ def my_carbon_account(citizen: Citizen, session: SessionDep,
     if account is None:
         raise NoPointsAccount()
     total, entries = ledger_page(session, citizen.user_id, limit, offset)
+    upcoming = upcoming_expiry(session, citizen.user_id,
+                               PointsPosition(account.balance, account.held), utcnow())
     return CarbonAccountOut(
         balance=account.balance, on_hold=account.held, available=account.balance - account.held,
         reduction_kg=(Decimal(account.reduction_g) / 1000).quantize(Decimal("0.001")),
-        points_per_credit=RULES.points_per_credit, entries_total=total,
+        points_per_credit=RULES.points_per_credit,
+        redemption_unit_points=RULES.redemption_unit_points,
+        redemption_unit_kg=RULES.redemption_unit_kg,
+        expiring_within_days=EXPIRY_NOTICE.days,
+        expiring=[ExpiringOut(expires_at=at, points=p) for at, p in upcoming],
+        entries_total=total,
         entries=[LedgerEntryOut.model_validate(e, from_attributes=True) for e in entries])
 
 
@@ -166,7 +184,8 @@ class RedemptionIn(ApiModel):
 class RedemptionOut(BaseModel):
     id: str
     points: int
-    quantity: int
+    kg: int  # CO2e share of a pooled retirement the points buy
+    quantity: int | None  # whole credits, for redemptions made before pooling
     state: RedemptionState
     reason: str | None
     certificate_id: str | None
@@ -176,7 +195,8 @@ class RedemptionOut(BaseModel):
 
 @router.post("/me/redemptions", response_model=RedemptionOut, status_code=202)
 def redeem_points(body: RedemptionIn, citizen: Citizen, session: SessionDep, idem: Idempotency):
-    """Hold the points and ask credits to retire sink credits in the citizen's name."""
+    """Hold the points (whole units of 1,000 points = 10 kg CO2e) and ask credits for that share
+    of a pooled retirement from the city's inclusion pool; completed once all of it is retired."""
     def redeem(uow: UnitOfWork) -> RedemptionOut:
         redemption = request_redemption(uow, citizen.user_id, citizen.username, body.points)
         return RedemptionOut.model_validate(redemption, from_attributes=True)

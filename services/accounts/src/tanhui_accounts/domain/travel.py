@@ -1,8 +1,16 @@
-"""Green travel (碳普惠): the reduction a trip earns against the car trip it displaced, and points.
+"""Green travel (碳普惠): the reduction a trip earns against a city-wide mixed-mode baseline.
 
-Bus and metro use the Shenzhen low-carbon public travel methodology (2021) reductions per
-person-km directly (DESIGN.md §8). Walking, cycling and battery-electric cars are derived here
-from a documented baseline: a private gasoline car. Every figure is a platform parameter.
+Methodology: Shenzhen's low-carbon public travel methodology (深圳市低碳公共出行碳普惠方法学,
+2021), the one DESIGN.md §8 already takes bus and metro from. Like Beijing DB11/T 3043-2024 and
+Zhejiang DB33/T 1312-2023 it uses the mean-value method (均值法): the baseline is the city's
+average emission per person-km over all motorised modes, and a trip's reduction is that
+baseline minus its own mode's emission. We chose it because it is the one whose per-mode
+figures we could read (bus, metro); for walking and cycling (own emission 0) the reduction is
+the baseline itself, whose value we could not read in any public transcription (see
+WALK_BIKE_G_PER_PKM). Electric cars keep the displaced private gasoline car as their baseline
+(no city methodology above covers them) with the Sichuan provincial grid, since the platform
+serves a Sichuan city (Nanchong). Every figure is listed, with its source, at
+GET /api/v1/methodology (domain/methodology.py).
 """
 from __future__ import annotations
 
@@ -10,6 +18,21 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
+
+from tanhui_shared.methodology import FUELS, GRID
+
+SICHUAN_GRID = GRID[("sichuan", 2023)]  # the newest published provincial factor
+GASOLINE = FUELS["gasoline"]
+
+# Shenzhen low-carbon public travel methodology (2021): reductions per person-km against the
+# mixed-mode baseline (DESIGN.md §8).
+BUS_G_PER_PKM = Decimal("26.9")  # e-bus
+METRO_G_PER_PKM = Decimal("46.7")  # metro
+# Walking and cycling emit nothing, so their reduction is the baseline itself. We could not read
+# the baseline's published value; since metro's own emission is >= 0, the baseline is at least
+# metro's reduction, and the conservativeness principle of these methodologies (DB11/T
+# 3043-2024 §4.3 保守性) takes that lower bound: 46.7 g. Not verified against the text.
+WALK_BIKE_G_PER_PKM = METRO_G_PER_PKM
 
 
 class Mode(StrEnum):
@@ -24,22 +47,21 @@ ALL_MODES = "all"  # the cap group of a day's total, beside one group per mode
 
 
 @dataclass(frozen=True)
-class Baseline:
-    """The displaced trip: a private gasoline car."""
+class EvBaseline:
+    """An electric car's trip against the private gasoline car it displaced."""
 
     litres_per_100km: Decimal = Decimal("7.0")  # Chinese passenger-car fleet average (MIIT CAFC reports)
     gasoline_kg_per_litre: Decimal = Decimal("0.725")  # GB 17930 gasoline density at 20 C
-    gasoline_tco2_per_t: Decimal = Decimal("2.9251")  # DESIGN.md §8
-    occupancy: Decimal = Decimal("1.5")  # persons per urban car trip
-    ev_kwh_per_100km: Decimal = Decimal("15")  # typical compact battery-electric car
-    grid_kg_per_kwh: Decimal = Decimal("0.5306")  # national grid 2023 (DESIGN.md §8)
+    # platform assumption: persons per urban car trip (no published city figure found)
+    occupancy: Decimal = Decimal("1.5")
+    # platform assumption: a typical compact battery-electric car's consumption
+    ev_kwh_per_100km: Decimal = Decimal("15")
+    grid_kg_per_kwh: Decimal = SICHUAN_GRID.kg_co2_per_kwh  # Sichuan provincial grid, 2023
 
     def car_g_per_vkm(self) -> Decimal:
         kg_fuel = self.litres_per_100km / 100 * self.gasoline_kg_per_litre
-        return kg_fuel * self.gasoline_tco2_per_t * 1000  # kg fuel x kgCO2/kg fuel -> g
-
-    def car_g_per_pkm(self) -> Decimal:
-        return self.car_g_per_vkm() / self.occupancy
+        # tCO2 per t of fuel = kg CO2 per kg of fuel; x1000 for grams
+        return kg_fuel * GASOLINE.components.tco2_per_unit() * 1000
 
     def ev_saving_g_per_pkm(self) -> Decimal:
         ev_g_per_vkm = self.ev_kwh_per_100km / 100 * self.grid_kg_per_kwh * 1000
@@ -106,15 +128,19 @@ def _span(delta: timedelta) -> str:
 
 @dataclass(frozen=True)
 class TravelRules:
-    baseline: Baseline = Baseline()
-    bus_g_per_pkm: Decimal = Decimal("26.9")  # Shenzhen methodology (2021), e-bus
-    metro_g_per_pkm: Decimal = Decimal("46.7")  # Shenzhen methodology (2021), metro
-    points_per_kg: int = 100  # 1 point = 10 g CO2e avoided
-    points_per_credit: int = 100_000  # 1 sink credit (1 tCO2e) for 100,000 points
-    # Average speeds above these are not that mode (anti-fraud), km/h.
+    ev: EvBaseline = EvBaseline()
+    walk_bike_g_per_pkm: Decimal = WALK_BIKE_G_PER_PKM
+    bus_g_per_pkm: Decimal = BUS_G_PER_PKM
+    metro_g_per_pkm: Decimal = METRO_G_PER_PKM
+    points_per_kg: int = 100  # platform assumption: 1 point = 10 g CO2e avoided
+    # Redemption unit (platform assumption): 1,000 points = 10 kg CO2e, the smallest share of a
+    # pooled tonne a citizen may ask for; 100 units make one 1 tCO2e credit.
+    redemption_unit_points: int = 1_000
+    # Platform assumptions (anti-fraud): average speeds above these are not that mode, km/h.
     max_kmh: tuple[tuple[Mode, int], ...] = ((Mode.WALK, 10), (Mode.BIKE, 35), (Mode.BUS, 80),
                                               (Mode.METRO, 120), (Mode.EV, 130))
-    # Daily points caps per mode and overall: walking 20 km, cycling 40 km a day, etc.
+    # Platform assumptions: daily points caps per mode and overall (at 46.7 g/pkm, walking's
+    # 200 points are about 43 km, cycling's 400 about 86 km).
     daily_cap_points: tuple[tuple[Mode, int], ...] = ((Mode.WALK, 200), (Mode.BIKE, 400),
                                                       (Mode.BUS, 300), (Mode.METRO, 500),
                                                       (Mode.EV, 300))
@@ -123,12 +149,21 @@ class TravelRules:
 
     def reduction_g_per_pkm(self, mode: Mode) -> Decimal:
         return {
-            Mode.WALK: self.baseline.car_g_per_pkm(),
-            Mode.BIKE: self.baseline.car_g_per_pkm(),
+            Mode.WALK: self.walk_bike_g_per_pkm,
+            Mode.BIKE: self.walk_bike_g_per_pkm,
             Mode.BUS: self.bus_g_per_pkm,
             Mode.METRO: self.metro_g_per_pkm,
-            Mode.EV: self.baseline.ev_saving_g_per_pkm(),
+            Mode.EV: self.ev.ev_saving_g_per_pkm(),
         }[mode]
+
+    @property
+    def points_per_credit(self) -> int:
+        """Points worth one 1 tCO2e credit (1,000 kg)."""
+        return self.points_per_kg * 1000
+
+    @property
+    def redemption_unit_kg(self) -> int:
+        return self.redemption_unit_points // self.points_per_kg
 
     def max_speed(self, mode: Mode) -> int:
         return dict(self.max_kmh)[mode]

@@ -35,12 +35,23 @@ ACCOUNTS_CONSTRAINTS: dict[str, tuple[str, str | None]] = {
                                      "decided; a pending claim records none of these", "reason"),
     "uq_emission_factor_code_version": ("this factor version is already published; give the new "
                                         "values a new version", "version"),
+    "ck_emission_factor_validity": ("a factor version's valid_to is its last valid day and "
+                                    "cannot come before its valid_from", "valid_to"),
+    "ck_emission_factor_scope": ("reports take scope 1 (direct) and scope 2 (purchased "
+                                 "electricity or heat) factors only", "scope"),
+    "ck_emission_factor_category": ("a factor's category is energy, travel, accommodation, "
+                                    "catering, materials or waste", "category"),
+    "ex_emission_factor_one_live_version": ("another live version of this factor is valid on "
+                                            "some of the same days (published at the same "
+                                            "time?); publish it again", "valid_from"),
     "uq_carbon_report_revision": ("a report for this period was filed or revised by another "
                                   "request at the same time; read the current report and revise "
                                   "it if needed", "period"),
     "uq_carbon_report_current": ("a report for this period was filed or revised by another "
                                  "request at the same time; read the current report and revise "
                                  "it if needed", "period"),
+    "fk_report_retirement_report": ("credits were retired against a report accounts never "
+                                    "filed", "report_id"),
     "uq_green_trip_external_id": ("a trip with this external_id was recorded by another request "
                                   "at the same time", "external_id"),
     "uq_points_entry_redemption_kind": ("this redemption's points were already held, settled or "
@@ -60,6 +71,11 @@ ACCOUNTS_CONSTRAINTS: dict[str, tuple[str, str | None]] = {
                                    "the same time; send the trip again to have it capped", "trip"),
     "ck_redemption_points_positive": ("a redemption holds a positive number of points", "points"),
     "ck_redemption_quantity_positive": ("a redemption buys at least one whole credit", "points"),
+    "ck_redemption_kg_units": ("a redemption buys a positive number of 10 kg units", "points"),
+    "uq_points_entry_expiry": ("these points were expired by another run at the same time; "
+                               "nothing was expired twice", "points"),
+    "ck_points_entry_expiry_key": ("an expiry entry, and only one, names the expired total it "
+                                   "was computed from", "points"),
 }
 
 describe_constraints(ACCOUNTS_CONSTRAINTS)

@@ -1,12 +1,15 @@
-"""Points entries that are not trips (redemption holds, their settlement or release), and reads."""
+"""Points entries that are not trips (redemption holds, their settlement or release, expiries),
+and reads."""
 from __future__ import annotations
+
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from tanhui_shared.messaging.outbox import utcnow
 
-from ..domain.points import EntryKind, PointsPosition, RedemptionState, moves
+from ..domain.points import EntryKind, Lot, PointsPosition, RedemptionState, moves
 from .tables import PointsAccount, PointsEntry, Redemption
 
 
@@ -19,7 +22,8 @@ def lock_position(session: Session, user_id: str) -> PointsPosition | None:
 
 
 def post_entry(session: Session, user_id: str, kind: EntryKind, points: int,
-               redemption_id: str | None = None) -> PointsPosition:
+               redemption_id: str | None = None, *, expired_before: int | None = None
+               ) -> PointsPosition:
     """Append one entry and move the account by it; returns the account's new figures.
 
     The move is an increment, and the entry records what the database returned: a concurrent
@@ -32,8 +36,37 @@ def post_entry(session: Session, user_id: str, kind: EntryKind, points: int,
                             .returning(t.c.balance, t.c.held)).one()
     session.add(PointsEntry(user_id=user_id, kind=kind.value, points=points,
                             balance_after=after.balance, held_after=after.held,
-                            redemption_id=redemption_id))
+                            redemption_id=redemption_id, expired_before=expired_before))
     return PointsPosition(after.balance, after.held)
+
+
+def earned_total(session: Session, user_id: str) -> int:
+    return session.exec(select(func.coalesce(func.sum(PointsEntry.points), 0))
+                        .where(PointsEntry.user_id == user_id)
+                        .where(PointsEntry.kind == EntryKind.EARN.value)).one()
+
+
+def expired_total(session: Session, user_id: str) -> int:
+    return session.exec(select(func.coalesce(func.sum(PointsEntry.points), 0))
+                        .where(PointsEntry.user_id == user_id)
+                        .where(PointsEntry.kind == EntryKind.EXPIRE.value)).one()
+
+
+def earned_lots(session: Session, user_id: str, until: datetime) -> list[Lot]:
+    """The citizen's earnings up to `until`, oldest first (one lot per earn entry)."""
+    t = PointsEntry.__table__
+    return [Lot(at, points) for at, points in session.execute(
+        sa.select(t.c.created_at, t.c.points).where(t.c.user_id == user_id)
+        .where(t.c.kind == EntryKind.EARN.value).where(t.c.created_at <= until)
+        .order_by(t.c.created_at, t.c.id)).all()]
+
+
+def users_with_earnings_before(session: Session, moment: datetime) -> list[str]:
+    """Citizens who earned points at or before `moment`: the only ones who may have some due."""
+    t = PointsEntry.__table__
+    return list(session.execute(sa.select(t.c.user_id).distinct()
+                                .where(t.c.kind == EntryKind.EARN.value)
+                                .where(t.c.created_at <= moment).order_by(t.c.user_id)).scalars())
 
 
 def pending_redemption(session: Session, redemption_id: str) -> Redemption | None:

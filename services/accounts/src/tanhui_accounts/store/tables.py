@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -56,18 +57,33 @@ class PublishedSigningKey(AccountsTable, table=True):
 # --- enterprise carbon accounts ----------------------------------------------------------------
 
 class FactorVersion(AccountsTable, table=True):
-    """One published version of an emission factor; never updated, only superseded."""
+    """One published version of an emission factor (tanhui_shared.methodology.EmissionFactor).
+    Its values never change: a correction supersedes it, and a version for later periods
+    closes its validity (valid_to) the day before it starts."""
 
     __tablename__ = "emission_factor"
     __table_args__ = (
         # a published version is never rewritten: new values need a new version
         sa.UniqueConstraint("code", "version", name="uq_emission_factor_code_version"),
+        # valid_to is the last valid day (inclusive), never before the first
+        sa.CheckConstraint("valid_to IS NULL OR valid_to >= valid_from",
+                           name="ck_emission_factor_validity"),
+        # reports are scope 1 and 2 inventories; the categories are the MEE 2019 guide's
+        sa.CheckConstraint("scope IN (1, 2)", name="ck_emission_factor_scope"),
+        sa.CheckConstraint("category IN ('energy', 'travel', 'accommodation', 'catering', "
+                           "'materials', 'waste')", name="ck_emission_factor_category"),
+        # at most one live version of a code on any day, so a period's version is never a guess
+        postgresql.ExcludeConstraint(
+            ("code", "="), (sa.text("daterange(valid_from, valid_to, '[]')"), "&&"),
+            name="ex_emission_factor_one_live_version", using="gist",
+            where=sa.text("superseded_at IS NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     code: str
     version: str
     name: str
+    category: str
     scope: int
     activity_unit: str
     value: Decimal = Field(sa_type=sa.Numeric(24, 12))
@@ -169,9 +185,15 @@ class ReportLineRow(AccountsTable, table=True):
 
 
 class ReportRetirement(AccountsTable, table=True):
-    """Credits retired against a report (from `CreditsRetired`): the report's net emissions."""
+    """Credits retired against a report revision (from `CreditsRetired`). Disclosures count them
+    for the revision's enterprise and period, so they follow the period's corrections."""
 
     __tablename__ = "report_retirement"
+    __table_args__ = (
+        # counted in a disclosure only through its report: one accounts never filed is refused
+        sa.ForeignKeyConstraint(["report_id"], ["carbon_report.id"],
+                                name="fk_report_retirement_report"),
+    )
 
     retirement_id: str = Field(primary_key=True)
     report_id: str = Field(index=True)
@@ -216,6 +238,15 @@ class PointsEntry(AccountsTable, table=True):
         # ...and never both settled and released
         sa.Index("uq_points_entry_redemption_outcome", "redemption_id", unique=True,
                  postgresql_where=sa.text("kind IN ('settle', 'release')")),
+        # an expiry names the citizen's expired total it was computed from: two runs that read
+        # the same ledger (a lock forgotten, a job started twice) cannot both write theirs
+        sa.Index("uq_points_entry_expiry", "user_id", "expired_before", unique=True,
+                 postgresql_where=sa.text("kind = 'expire'")),
+        sa.CheckConstraint("(kind = 'expire') = (expired_before IS NOT NULL)",
+                           name="ck_points_entry_expiry_key"),
+        # a citizen's earnings oldest first (FIFO expiry)
+        sa.Index("ix_points_entry_earned", "user_id", "created_at",
+                 postgresql_where=sa.text("kind = 'earn'")),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
@@ -226,6 +257,7 @@ class PointsEntry(AccountsTable, table=True):
     held_after: int = Field(sa_type=sa.BigInteger)
     trip_id: str | None = None
     redemption_id: str | None = None
+    expired_before: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = Field(default_factory=utcnow, sa_type=_ts())
 
 
@@ -256,15 +288,18 @@ class GreenTrip(AccountsTable, table=True):
 class Redemption(AccountsTable, table=True):
     __tablename__ = "redemption"
     __table_args__ = (
-        # a redemption buys at least one whole credit with the points it holds
         sa.CheckConstraint("points > 0", name="ck_redemption_points_positive"),
+        # whole credits (tCO2e) for redemptions made before pooling, else NULL
         sa.CheckConstraint("quantity > 0", name="ck_redemption_quantity_positive"),
+        # the share of the city's pooled retirement the points buy: whole 10 kg units
+        sa.CheckConstraint("kg > 0 AND kg % 10 = 0", name="ck_redemption_kg_units"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True)
     user_id: str = Field(index=True)
     points: int = Field(sa_type=sa.BigInteger)
-    quantity: int
+    quantity: int | None = None
+    kg: int = Field(sa_type=sa.BigInteger)
     state: str
     reason: str | None = None
     certificate_id: str | None = None

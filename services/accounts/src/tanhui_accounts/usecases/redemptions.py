@@ -1,8 +1,16 @@
-"""Redeeming points for sink credits: the hold, and credits' answer settling or releasing it."""
+"""Redeeming points for a share of sink credits: the hold, and credits' answer settling or
+releasing it.
+
+A redemption buys whole 10 kg units (1,000 points each) of a retirement credits makes from the
+city's inclusion pool once the pending redemptions add up to whole tonnes (pooled, as Wuhan's
+carbon-inclusion platform pools citizens' reductions). It is completed when credits has retired
+serials covering all its kg (RedemptionCompletedV2); only then are the held points spent.
+"""
 from __future__ import annotations
 
-from tanhui_shared.contracts import RedemptionRequested
+from tanhui_shared.contracts import RedemptionRequestedV2
 from tanhui_shared.errors import Invalid
+from tanhui_shared.messaging.outbox import utcnow
 from tanhui_shared.uow import UnitOfWork
 
 from ..domain.errors import NoPointsAccount
@@ -10,27 +18,30 @@ from ..domain.points import EntryKind, RedemptionState, settle_entry
 from ..domain.travel import RULES
 from ..store.points import close_redemption, lock_position, pending_redemption, post_entry
 from ..store.tables import Redemption
+from .expiry import expire_points
 
 
 def request_redemption(uow: UnitOfWork, citizen_id: str, username: str, points: int) -> Redemption:
-    """Hold `points` (whole credits' worth) and ask credits to retire sink credits in the
-    citizen's name (`RedemptionRequested`). The account is locked so the refusal is a clear
+    """Hold `points` (whole redemption units) and ask credits for their share of a pooled
+    retirement in the citizen's name (`RedemptionRequestedV2`). Points past their validity are
+    expired first, so they are never redeemed. The account is locked so the refusal is a clear
     InsufficientPoints; the account's checks refuse an overdraft even without that lock."""
-    if points % RULES.points_per_credit:
-        raise Invalid(f"points must be a whole number of credits ({RULES.points_per_credit} "
-                      "points each)", field="points")
+    unit = RULES.redemption_unit_points
+    if points % unit:
+        raise Invalid(f"points must be a whole number of redemption units ({unit:,} points = "
+                      f"{RULES.redemption_unit_kg} kg CO2e each)", field="points")
+    expire_points(uow, citizen_id, utcnow())  # locks the account
     position = lock_position(uow.session, citizen_id)
     if position is None:
         raise NoPointsAccount()
     position.apply(EntryKind.HOLD, points)  # raises InsufficientPoints
-    redemption = Redemption(user_id=citizen_id, points=points,
-                            quantity=points // RULES.points_per_credit,
+    redemption = Redemption(user_id=citizen_id, points=points, kg=points // RULES.points_per_kg,
                             state=RedemptionState.PENDING.value)
     uow.session.add(redemption)
     post_entry(uow.session, citizen_id, EntryKind.HOLD, points, redemption.id)
     uow.session.flush()
-    uow.emit(RedemptionRequested(redemption_id=redemption.id, user_id=citizen_id,
-                                 username=username, points=points, quantity=redemption.quantity))
+    uow.emit(RedemptionRequestedV2(redemption_id=redemption.id, user_id=citizen_id,
+                                   username=username, points=points, kg=redemption.kg))
     return redemption
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from tanhui_shared.service import SessionDep
 from tanhui_shared.errors import Invalid, NotFound
@@ -11,8 +11,12 @@ from tanhui_shared.errors import Invalid, NotFound
 from ..domain.serials import SerialBlock, parse_range
 from ..store.audit import verify_chain
 from ..store.reconcile import registry_discrepancies
-from ..store.registry import (blocks_containing, blocks_of_project, blocks_view, lineage,
+from ..store.registry import (blocks_containing, blocks_of_project, blocks_view,
+                              cancelled_blocks, compensation_view, compensations, lineage,
                               project_totals)
+from ..store.pooling import pool_summary
+from ..store.tables import BufferCompensation
+from ..usecases.pooled_redemptions import POOL_BENEFICIARY, POOL_PURPOSE
 
 router = APIRouter(prefix="/api/v1/registry", tags=["public registry"])
 
@@ -49,6 +53,36 @@ def serial_lineage(serial: str, session: SessionDep) -> dict[str, Any]:
     if found is None:
         raise NotFound(f"serial {serial} was never issued", field="serial")
     return found
+
+
+@router.get("/compensations")
+def list_compensations(session: SessionDep,
+                       project_id: str | None = Query(default=None, max_length=200,
+                                                      pattern=r"^[^\x00]*$")
+                       ) -> list[dict[str, Any]]:
+    """Every verified loss compensated, with what the buffer pool and the developer gave and
+    the shortfall neither could cover."""
+    return [compensation_view(row) for row in compensations(session, project_id)]
+
+
+@router.get("/compensations/{loss_id}")
+def get_compensation(session: SessionDep,
+                     loss_id: str = Path(max_length=200, pattern=r"^[^\x00]*$")
+                     ) -> dict[str, Any]:
+    """One loss's compensation with the blocks it cancelled."""
+    row = session.get(BufferCompensation, loss_id)
+    if row is None:
+        raise NotFound(f"no compensation for loss {loss_id}", field="loss_id")
+    return {**compensation_view(row),
+            "blocks": blocks_view(session, cancelled_blocks(session, loss_id))}
+
+
+@router.get("/inclusion-pool")
+def inclusion_pool(session: SessionDep) -> dict[str, Any]:
+    """The serials the city's inclusion pool retired ahead for citizens' redemptions: kg
+    allocated to citizens, kg still the city's, and each serial with kg left to allocate."""
+    return {"beneficiary": POOL_BENEFICIARY, "purpose": POOL_PURPOSE,
+            **pool_summary(session, POOL_BENEFICIARY)}
 
 
 @router.get("/audit/verify")

@@ -11,7 +11,14 @@ describe_constraints({
                               "were moved or retired by a concurrent request; nothing was "
                               "written", None),
     "ck_block_range": ("a serial block must be a non-empty range of positive serials", None),
-    "ck_block_status": ("a serial block is active, retired or superseded", None),
+    "ck_block_status": ("a serial block is active, retired, superseded or cancelled", None),
+    "ck_block_compensation": ("cancelled serial blocks, and only they, compensate a loss", None),
+    "fk_block_compensation": ("serial blocks are cancelled only for a recorded compensation",
+                              None),
+    "buffer_compensation_pkey": ("this loss was already compensated", "loss_id"),
+    "ck_buffer_compensation_split": ("a compensation's pool, developer and shortfall add up to "
+                                     "the credits required, none negative", QUANTITY),
+    "ck_buffer_compensation_loss": ("a compensated loss is greater than zero", "verified_tco2e"),
     "ck_block_closed": ("a closed serial block must name the movement that closed it", None),
     "ck_block_retirement": ("retired serial blocks, and only they, belong to a retirement", None),
     "fk_block_account": ("serial blocks can only be held by an open holding account", None),
@@ -27,6 +34,25 @@ describe_constraints({
     "retirement_redemption_id_key": ("this redemption was already settled", "redemption_id"),
     "ck_retirement_quantity": ("a retirement must retire at least one credit", QUANTITY),
     "certificate_retirement_id_key": ("this retirement already has its certificate", None),
+    "uq_certificate_retirement": ("this retirement already has its certificate", None),
+    "uq_certificate_redemption": ("this redemption already has its certificate",
+                                  "redemption_id"),
+    "pooled_redemption_pkey": ("this redemption was already received", "redemption_id"),
+    "ck_pooled_redemption_kg": ("a redemption asks for a positive number of 10 kg units",
+                                "kg"),
+    "ck_pooled_redemption_state": ("a redemption is either completed, with its certificate, "
+                                   "or rejected, with its reason", None),
+    "uq_pooled_redemption_id_kg": ("this redemption was already received", "redemption_id"),
+    "ck_pool_share_serial_range": ("a share lies within its serial's 1,000 kg", None),
+    "ck_pool_share_own_range": ("a share lies within its redemption's kg", None),
+    "ck_pool_share_same_kg": ("a share gives a redemption as many kg as it takes from a "
+                              "serial", None),
+    "ex_pool_share_serial_kg": ("these kg of a retired serial were already given to a "
+                                "redemption: nothing is shared out twice", None),
+    "ex_pool_share_redemption_kg": ("these kg of the redemption were already covered: nothing "
+                                    "is retired twice for one redemption", "redemption_id"),
+    "fk_pool_share_redemption": ("a share belongs to a received redemption of that size", None),
+    "fk_pool_share_retirement": ("a share is part of a recorded retirement", None),
     "redemption_pkey": ("this redemption was already settled", "redemption_id"),
     "ck_redemption_quantity": ("a redemption must ask for at least one credit", QUANTITY),
     "ck_redemption_status": ("a redemption is completed or rejected", None),
@@ -35,7 +61,16 @@ describe_constraints({
     "ck_listing_status": ("a listing is open, sold out or cancelled", None),
     "ck_listing_open": ("a listing is open exactly while it has credits left", None),
     "ck_payment_quantity": ("a payment must be for at least one credit", QUANTITY),
+    "ck_large_event_dates": ("an event cannot end before it starts", "end_date"),
+    "fk_event_accounting_event": ("actual data can only be filed for a registered event", None),
+    "uq_event_accounting_revision": ("another filing of this event's actual data was made at "
+                                     "the same time; read the event and file again if needed",
+                                     None),
+    "ck_event_accounting_revision": ("a post-event accounting revision starts at 1", None),
+    "ck_event_accounting_total": ("an event's final figure cannot be negative", None),
     "holding_account_owner_user_id_key": ("this user already has a holding account", None),
     "registry_project_project_number_key": ("this registry project number belongs to another "
                                             "project", "project_number"),
+    "uq_filed_report_current": ("another revision of this report's period became current at "
+                                "the same time; nothing was written", "report_id"),
 })

@@ -5,6 +5,7 @@ from tanhui_shared.web.idempotency import IdempotencyRecord
 from tanhui_shared.web.trusted_keys import TrustedSigningKey
 
 from . import market_tables  # noqa: F401 - registers the market tables in CreditsTable.metadata
+from . import pool_tables  # noqa: F401 - registers the pooled-redemption tables
 from .tables import CreditsTable
 
 METADATA = with_shared_tables(CreditsTable.metadata, OutboxMessage, InboxEntry, IdempotencyRecord,

@@ -105,14 +105,20 @@ class Block(CreditsTable, table=True):
     __table_args__ = (
         # No serial in two live blocks: a forgotten lock (two debits of one block) is refused
         # here instead of minting credits. Superseded blocks are history and may overlap.
+        # Cancelled blocks (a loss compensated, migration 0007) are final like retired ones.
         ExcludeConstraint(("project_id", "="), ("vintage", "="),
                           (sa.text("int8range(\"first\", \"last\", '[]')"), "&&"),
                           name="ex_block_live_serials", using="gist",
-                          where=sa.text("status IN ('active', 'retired')")),
+                          where=sa.text("status IN ('active', 'retired', 'cancelled')")),
         # a block is a non-empty range of positive serials
         sa.CheckConstraint('"first" >= 1 AND "first" <= "last"', name="ck_block_range"),
-        sa.CheckConstraint("status IN ('active', 'retired', 'superseded')",
+        sa.CheckConstraint("status IN ('active', 'retired', 'superseded', 'cancelled')",
                            name="ck_block_status"),
+        # cancelled blocks, and only they, compensate a loss (the loss's lineage lists them)
+        sa.CheckConstraint("(status = 'cancelled') = (compensation_id IS NOT NULL)",
+                           name="ck_block_compensation"),
+        sa.ForeignKeyConstraint(["compensation_id"], ["buffer_compensation.loss_id"],
+                                name="fk_block_compensation"),
         # every closed block names the audit entry that closed it, and only closed ones do
         sa.CheckConstraint("(status = 'active') = (closed_by IS NULL)", name="ck_block_closed"),
         # retired blocks, and only they, belong to a retirement (its certificate lists them)
@@ -142,6 +148,7 @@ class Block(CreditsTable, table=True):
     issuance_id: str
     listing_id: str | None = Field(default=None, index=True)  # reserved for this listing
     retirement_id: str | None = None
+    compensation_id: str | None = None  # the loss whose compensation cancelled it
     created_by: str  # the audit entry (movement) that created it
     closed_by: str | None = None  # the audit entry that superseded or retired it
     created_at: datetime = _when()
@@ -149,6 +156,36 @@ class Block(CreditsTable, table=True):
     @property
     def quantity(self) -> int:
         return self.last - self.first + 1
+
+
+class BufferCompensation(CreditsTable, table=True):
+    """One verified loss compensated by cancelling credits (domain/compensation.py): once per
+    loss. Written once, never updated; the cancelled blocks name it."""
+
+    __tablename__ = "buffer_compensation"
+    __table_args__ = (
+        sa.CheckConstraint("loss_credits >= 0 AND required >= 0 AND required <= loss_credits "
+                           "AND from_pool >= 0 AND from_developer >= 0 AND shortfall >= 0 AND "
+                           "from_pool + from_developer + shortfall = required",
+                           name="ck_buffer_compensation_split"),
+        sa.CheckConstraint("verified_tco2e > 0", name="ck_buffer_compensation_loss"),
+    )
+
+    loss_id: str = Field(primary_key=True)  # verification's loss event: one compensation each
+    project_id: str = Field(index=True)
+    cause: str
+    occurred_on: date
+    verified_tco2e: Decimal = Field(sa_type=sa.Numeric(20, 4))
+    monitoring_report_id: str | None = None  # a reversal's report
+    owner_user_id: str
+    loss_credits: int  # the loss in whole credits (rounded up)
+    required: int  # loss_credits, capped at what the project was ever issued, less earlier ones
+    from_pool: int
+    from_developer: int
+    shortfall: int  # what neither could cover: recorded, never a negative balance
+    compensated_at: datetime = _when()
+    caused_by_event: str
+    entry_id: str  # the audit entry of the cancellation
 
 
 class AuditEntry(CreditsTable, table=True):
@@ -194,18 +231,32 @@ class Retirement(CreditsTable, table=True):
 
 class Certificate(CreditsTable, table=True):
     __tablename__ = "certificate"
+    __table_args__ = (
+        # a retirement's own certificate, once; the certificates of the citizens whose pooled
+        # redemptions took kg of it may name it too, one per redemption
+        sa.Index("uq_certificate_retirement", "retirement_id", unique=True,
+                 postgresql_where=sa.text("redemption_id IS NULL")),
+        sa.UniqueConstraint("redemption_id", name="uq_certificate_redemption"),
+    )
 
     id: str = Field(primary_key=True)
-    retirement_id: str = Field(unique=True)
+    retirement_id: str  # for a pooled redemption: the latest retirement its kg come from
+    redemption_id: str | None = None  # a pooled redemption's own certificate
     # canonical JSON of the certified fields, exactly what content_hash covers
     fields: str = Field(sa_type=sa.Text)
     content_hash: str
 
 
 class FiledReport(CreditsTable, table=True):
-    """An enterprise report known from ReportFiled: who may retire against it."""
+    """An enterprise report known from ReportFiled: who may retire against it, and whether it
+    is its period's current revision (only that one takes new retirements)."""
 
     __tablename__ = "filed_report"
+    __table_args__ = (
+        # revisions of one period may arrive in any order: never two current ones
+        sa.Index("uq_filed_report_current", "enterprise_id", "period", unique=True,
+                 postgresql_where=sa.text("is_current")),
+    )
 
     id: str = Field(primary_key=True)
     enterprise_id: str
@@ -214,6 +265,7 @@ class FiledReport(CreditsTable, table=True):
     revision: int
     total_tco2e: Decimal = Field(sa_type=sa.Numeric(18, 3))
     member_user_ids: str = Field(sa_type=sa.Text)  # JSON list
+    is_current: bool = True
 
 
 class Redemption(CreditsTable, table=True):
