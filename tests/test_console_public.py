@@ -83,6 +83,7 @@ def test_the_regulator_sees_the_city_dashboard_beside_the_plan_targets_and_discl
     assert "阆中市" in page.inner_text("[data-chart=county]")
     assert "南充市碳达峰实施方案" in page.inner_text("[data-page=regulator]")
     page.wait_for_selector(f"[data-table=disclosures] >> text={name}")
+    assert "总排放（t）" in page.inner_text("[data-table=disclosures] thead")  # gross beside net
     tab.shot("desktop-regulator")
 
 
@@ -117,3 +118,18 @@ def test_registration_errors_name_their_field_in_place(console):
     page.wait_for_selector("[data-form=register] [data-field=username].invalid")
     assert page.locator("[data-form=register] [data-field=password].invalid .error").inner_text()
     assert page.inner_text("[data-form=register] .form-error").startswith("输入有误")
+
+
+def test_anyone_reads_the_green_travel_methodology_in_both_languages(console):
+    tab = console(PHONE)
+    page = tab.page
+    tab.open("registry")
+    page.click("nav a[data-route=methodology]")  # reachable from the nav without logging in
+    row = page.wait_for_selector("[data-table=methodology-reduction] tr:has-text('reduction.bike')")
+    assert "46.7" in row.inner_text() and "深圳" in row.inner_text()
+    assert "0.1564" in page.inner_text("[data-table=methodology-ev]")
+    assert "平台假设" in page.inner_text("[data-table=methodology-caps]")
+    page.click("[data-action=lang]")
+    page.wait_for_selector("[data-table=methodology-caps] >> text=Platform assumption")
+    assert "Points, validity and redemption" in page.inner_text("[data-page=methodology]")
+    page.click("[data-action=lang]")

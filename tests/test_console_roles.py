@@ -62,10 +62,10 @@ def test_a_citizen_registers_records_a_trip_and_redeems_points_on_a_phone(consol
     page.reload()
     page.wait_for_selector("[data-stat=available] strong:text-is('100,039')")
 
-    page.fill("[data-form=redeem] [name=points]", "150000")  # not whole credits: refused in place
+    page.fill("[data-form=redeem] [name=points]", "1500")  # not whole 10 kg units: refused in place
     page.click("[data-form=redeem] button[type=submit]")
-    page.wait_for_selector("[data-form=redeem] [data-field=points].invalid .error >> text=100,000")
-    page.fill("[data-form=redeem] [name=points]", "100000")
+    page.wait_for_selector("[data-form=redeem] [data-field=points].invalid .error >> text=1,000")
+    page.fill("[data-form=redeem] [name=points]", "100000")  # 1,000 kg: a whole pooled tonne
     page.click("[data-form=redeem] button[type=submit]")
     page.wait_for_selector("[data-result=redemption] .state-completed", timeout=60_000)
     page.wait_for_selector("[data-stat=available] strong:text-is('39')")
@@ -127,6 +127,10 @@ def test_an_enterprise_registers_files_a_report_and_retires_credits_against_it(c
         return page.wait_for_selector(f"[data-net='{report_id}']").inner_text()
 
     settle(net, lambda text: "267.411" in text, what="the report's net emissions")
+    # gross stays the inventory's 317.411 beside the 50 t retired, each retirement with its revision
+    assert "317.411" in page.inner_text(f"[data-gross='{report_id}']")
+    assert "50" in page.inner_text(f"[data-retired='{report_id}']")
+    assert "r1" in page.text_content(f"[data-retirements='{report_id}'] [data-table=retirements]")
     tab.shot("desktop-enterprise")
 
 
@@ -143,6 +147,11 @@ def test_a_project_goes_from_filing_through_review_and_verification_to_issued_cr
     page.fill("[data-form=project] [name=area_ha]", "820.5")
     page.fill("[data-form=project] [name=forest_rights_holder]", "嘉陵区林业合作社")
     page.fill("[data-form=project] [name=forest_rights_certificate]", f"川(2024)嘉陵林权第{uuid.uuid4().hex[:8]}号")
+    # CCER-14-001-V01 land eligibility (issue 13): declared by the developer, no defaults
+    page.fill("[data-form=project] [name=non_forest_since]", "2015-01-01")
+    page.fill("[data-form=project] [name=smallest_parcel_m2]", "2500")
+    page.select_option("[data-form=project] [name=land_is_wetland]", "false")
+    page.select_option("[data-form=project] [name=burning_site_preparation]", "false")
     page.click("[data-form=project] button[type=submit]")
     project_id = page.wait_for_selector("[data-project][data-state=draft]").get_attribute("data-project")
     page.click("[data-form=submit-project] button")

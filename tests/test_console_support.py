@@ -164,7 +164,10 @@ def issue_credits(gw: httpx.Client, verified: str = "1250.25") -> dict:
         "name": "西充县退耕还林碳汇", "kind": "afforestation", "county": "西充县", "area_ha": "640",
         "forest_rights_holder": "西充县国有林场",
         "forest_rights_certificate": f"川(2023)西充林权第{uuid.uuid4().hex[:8]}号",
-        "crediting_start": "2020-01-01", "crediting_years": 30}).json()["id"]
+        "crediting_start": "2020-01-01", "crediting_years": 30,
+        # CCER-14-001-V01 land eligibility (issue 13)
+        "vegetation": "tree", "non_forest_since": "2010-01-01", "smallest_parcel_m2": "5000",
+        "land_is_wetland": False, "burning_site_preparation": False}).json()["id"]
     assert gw.post(f"/api/v1/projects/{pid}/submit", headers=dev).status_code == 200
     assert gw.post(f"/api/v1/projects/{pid}/reviews", headers=reviewer, json={
         "decision": "approve", "buffer_pct": "20"}).status_code == 201

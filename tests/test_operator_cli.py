@@ -38,11 +38,14 @@ def ops(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
 
 
 def current(url: str) -> dict:
-    from tanhui_accounts.store.factors import current_factors
+    """The live version of each code valid today (issue 13: versions have validity periods)."""
+    from datetime import date
+
+    from tanhui_accounts.store.factors import list_versions, to_domain
 
     engine = make_engine(url, pool_size=1)
     with Session(engine) as session:
-        found = current_factors(session)
+        found = {row.code: to_domain(row) for row in list_versions(session, valid_on=date.today())}
     engine.dispose()
     return found
 
@@ -131,6 +134,7 @@ def test_disclosures_and_registry_export_as_xlsx_and_csv(platform, tmp_path):
         assert "xl/workbook.xml" in xlsx.namelist()
         sheet = xlsx.read("xl/worksheets/sheet1.xml").decode()
     assert "<t xml:space=\"preserve\">enterprise</t>" in sheet
+    assert "<t xml:space=\"preserve\">gross_tco2e</t>" in sheet
     row = next(r for r in re.findall(r"<row r=\"\d+\">(.*?)</row>", sheet) if name in r)
     assert "<v>30.9591</v>" in row  # 10 t diesel x 3.09591, a number cell
     registry = tmp_path / "registry.csv"
@@ -228,8 +232,8 @@ def test_reconcile_finds_the_services_agreeing_then_names_every_planted_differen
     execute(accounts,  # an entry that moved no balance, and a settled redemption credits never saw
             ("INSERT INTO points_entry (user_id, kind, points, balance_after, held_after, created_at) "
              "VALUES (:u, 'earn', 7, 7, 0, now())", {"u": user_id}),
-            ("INSERT INTO redemption (id, user_id, points, quantity, state, created_at, settled_at) "
-             "VALUES (:r, :u, 100000, 1, 'completed', now() - interval '1 day', "
+            ("INSERT INTO redemption (id, user_id, points, kg, state, created_at, settled_at) "
+             "VALUES (:r, :u, 100000, 1000, 'completed', now() - interval '1 day', "
              "now() - interval '1 day')", {"r": ghost, "u": user_id}))
     execute(platform.database_urls["verification"],  # the report says one credit more was issued
             ("UPDATE monitoring_report SET issued_quantity = issued_quantity + 1 WHERE id = :r",

@@ -35,6 +35,9 @@ def issuance(gw):
         "name": "嘉陵江生态走廊造林", "kind": "afforestation", "county": "嘉陵区", "area_ha": "820.5",
         "forest_rights_holder": "嘉陵区林业合作社", "forest_rights_certificate": f"川(2024)嘉陵林权第{uuid.uuid4().hex[:8]}号",
         "crediting_start": "2020-01-01", "crediting_years": 30,
+        # CCER-14-001-V01 land eligibility (issue 13)
+        "vegetation": "tree", "non_forest_since": "2010-01-01", "smallest_parcel_m2": "5000",
+        "land_is_wetland": False, "burning_site_preparation": False,
         "documents": [{"name": "PDD.pdf", "sha256": "ab" * 32}]})
     assert project.status_code == 201, project.text
     pid = project.json()["id"]
@@ -118,7 +121,9 @@ def test_a_redemption_is_rejected_by_an_empty_pool_then_completed_once_it_is_fil
     account = gw.get("/api/v1/me/carbon-account", headers=me).json()
     assert (account["balance"], account["on_hold"]) == (0, 0)
     certificate = gw.get(f"/api/v1/certificates/{done.json()['certificate_id']}").json()
-    assert certificate["beneficiary"] == citizen["username"] and certificate["quantity"] == 1
+    # 100,000 points = 1,000 kg: a whole pooled tonne, retired at once, all of it the citizen's
+    assert certificate["beneficiary"] == citizen["username"] and certificate["kg"] == 1000
+    assert [share["kg"] for share in certificate["shares"]] == [1000]
 
 
 def test_an_enterprise_retires_credits_against_its_report_and_discloses_net_emissions(gw, issuance):
@@ -150,6 +155,8 @@ def test_an_enterprise_retires_credits_against_its_report_and_discloses_net_emis
         lambda: [d for d in gw.get("/api/v1/disclosures", params={"period": "2025"}).json()
                  if d["report_id"] == report.json()["id"]],
         lambda found: found and found[0]["retired_tco2e"] == 300, what="CreditsRetired in accounts")
-    assert disclosed[0]["net_tco2e"] == "9.5910"
+    # gross stays the inventory's figure, the retirement beside it, net their difference
+    assert (disclosed[0]["gross_tco2e"], disclosed[0]["net_tco2e"]) == ("309.5910", "9.5910")
+    assert [(r["revision"], r["quantity"]) for r in disclosed[0]["retirements"]] == [(1, 300)]
     audit = gw.get("/api/v1/registry/audit/verify").json()
     assert audit.get("intact") is True, audit

@@ -49,16 +49,22 @@ def test_implausible_forestry_claims_and_respelled_certificates_are_refused(gw):
     _, reviewer = register_and_login(gw, "verifier")
     certificate = f"川(2023)西充林权第{uuid.uuid4().hex[:6]}号"
     filed = gw.post("/api/v1/projects", headers=dev, json={
-        "name": "一公顷竹林", "kind": "bamboo", "county": "西充县", "area_ha": "1",
+        "name": "一公顷竹林", "kind": "afforestation", "county": "西充县", "area_ha": "1",
         "forest_rights_holder": "某村", "forest_rights_certificate": certificate,
-        "crediting_start": "2021-01-01", "crediting_years": 30})
+        "crediting_start": "2021-01-01", "crediting_years": 30,
+        # CCER-14-001-V01 land eligibility (issue 13)
+        "vegetation": "bamboo", "non_forest_since": "2010-01-01", "smallest_parcel_m2": "5000",
+        "land_is_wetland": False, "burning_site_preparation": False})
     assert filed.status_code == 201, filed.text
     project = filed.json()["id"]
     # the same certificate again, spelled with full-width brackets, spaces and a zero-width space
     respelled = certificate.replace("(", "（").replace(")", "）").replace("第", "第 \u200b")
     _refused(gw.post("/api/v1/projects", headers=dev, json={**{
-        "name": "又一次", "kind": "bamboo", "county": "西充县", "area_ha": "1",
-        "forest_rights_holder": "某村", "crediting_start": "2021-01-01", "crediting_years": 30},
+        "name": "又一次", "kind": "afforestation", "county": "西充县", "area_ha": "1",
+        "forest_rights_holder": "某村", "crediting_start": "2021-01-01", "crediting_years": 30,
+        # CCER-14-001-V01 land eligibility (issue 13)
+        "vegetation": "bamboo", "non_forest_since": "2010-01-01", "smallest_parcel_m2": "5000",
+        "land_is_wetland": False, "burning_site_preparation": False},
         "forest_rights_certificate": respelled.upper()}), 409, "forest_rights_certificate")
     assert gw.post(f"/api/v1/projects/{project}/submit", headers=dev).status_code == 200
     assert gw.post(f"/api/v1/projects/{project}/reviews", headers=reviewer, json={

@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the platform at {gw.url} is not ready ({exc}); start it with `make up`", file=sys.stderr)
         return 2
     batches = max(1, -(-args.trips // 2000))
-    bar = Progress(5 + args.citizens + 2 * len(ENTERPRISES) + 7 + batches + 5)
+    bar = Progress(5 + args.citizens + 2 * len(ENTERPRISES) + 7 + batches + 7)
     admin = create_operator_user(f"ops-admin-{run}", "admin")
     regulator = create_operator_user(f"regulator-{run}", "regulator")
     admin_token = gw.call("POST", "/api/v1/auth/token", data={"username": admin, "password": PASSWORD})["access_token"]
@@ -220,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         "name": f"嘉陵江流域生态造林碳汇项目·{run}", "kind": "afforestation", "county": "嘉陵区",
         "area_ha": "1820.5", "forest_rights_holder": "嘉陵区林业合作社",
         "forest_rights_certificate": f"川(2021)嘉陵区林权第{run}号", "crediting_start": "2021-01-01",
-        "crediting_years": 30, "description": "在嘉陵江沿岸宜林荒山营造柏木、桤木混交林。",
+        "crediting_years": 30,
+        # CCER-14-001-V01 land eligibility (issue 13)
+        "vegetation": "tree", "non_forest_since": "2010-01-01", "smallest_parcel_m2": "5000",
+        "land_is_wetland": False, "burning_site_preparation": False,
+        "description": "在嘉陵江沿岸宜林荒山营造柏木、桤木混交林。",
         "documents": [{"name": "项目设计文件.pdf", "sha256": uuid.uuid4().hex * 2}]})
     bar.step("forestry project filed")
     gw.call("POST", f"/api/v1/projects/{project['id']}/submit", dev)
@@ -254,18 +258,37 @@ def main(argv: list[str] | None = None) -> int:
         accepted += batch["accepted"]
         bar.step(f"{start + len(trips[start:start + 2000])} trips fed")
 
+    # Citizens redeem every whole unit (1,000 points = 10 kg) they earned: the inclusion pool
+    # retires a whole serial when the kg left on its earlier ones do not cover a redemption.
+    pooled_kg = 0
+    for username in citizens:
+        token = gw.call("POST", "/api/v1/auth/token",
+                        data={"username": username, "password": PASSWORD})["access_token"]
+        account = gw.call("GET", "/api/v1/me/carbon-account", token)
+        units = account["available"] // account["redemption_unit_points"]
+        if units:
+            asked = gw.call("POST", "/api/v1/me/redemptions", token, expect=202,
+                            json={"points": units * account["redemption_unit_points"]})
+            pooled_kg += asked["kg"]
+    bar.step(f"citizens redeemed {pooled_kg:,} kg through the pooled inclusion account")
+
     gw.call("POST", "/api/v1/listings", dev, expect=201, json={"quantity": 1500, "price_per_tonne": "62.00"})
     bar.step("1,500 credits listed at ¥62/t")
+    # the marathon ran a month ago: its plan, then the actual data filed after it (true-up)
+    race_day = (datetime.now() - timedelta(days=30)).date().isoformat()
+    plan = {"electricity_kwh": "150000", "grid_region": "sichuan", "heat_gj": "600",
+            "fuels": {"diesel_t": "6.5"}, "travel": [{"mode": "bus", "person_km": "600000"},
+                                                     {"mode": "rail", "person_km": "2400000"},
+                                                     {"mode": "air", "person_km": "900000"}],
+            "accommodation_nights": "12000", "meals": "45000", "printed_materials_kg": "1500",
+            "waste_kg": "18000"}
     event = gw.call("POST", "/api/v1/events", tokens["organizer"], expect=201, json={
-        "name": f"南充嘉陵江国际马拉松·{run}", "start_date": f"{datetime.now().year}-04-12",
-        "end_date": f"{datetime.now().year}-04-12", "venue": "南充市体育中心", "attendees": 30000,
-        "electricity_kwh": "150000", "grid_region": "sichuan",
-        "fuels": {"diesel_t": "6.5"}, "travel": [{"mode": "bus", "person_km": "600000"},
-                                                  {"mode": "rail", "person_km": "2400000"},
-                                                  {"mode": "air", "person_km": "900000"}],
-        "accommodation_nights": "12000", "meals": "45000", "printed_materials_kg": "1500",
-        "waste_kg": "18000"})
+        "name": f"南充嘉陵江国际马拉松·{run}", "start_date": race_day, "end_date": race_day,
+        "venue": "南充市体育中心", "attendees": 30000, **plan})
     bar.step("marathon registered")
+    gw.call("POST", f"/api/v1/events/{event['id']}/actuals", tokens["organizer"], expect=201,
+            json={**plan, "heat_gj": "720", "meals": "48000", "waste_kg": "21000"})
+    bar.step("marathon's actual data filed: final figure recomputed")
     offset = gw.call("POST", f"/api/v1/events/{event['id']}/offsets", tokens["organizer"],
                      expect=201, json={})
     bar.step(f"marathon offset: {offset['quantity']} credits bought and retired")

@@ -1,7 +1,9 @@
 """`tanhui_ops reconcile`: the three services' databases compared with each other (DESIGN.md §6).
 
 - redemptions: accounts' completed and rejected redemptions vs credits' answers (its redemption
-  rows and the retirements it made for them: same ids, same quantities, same certificate);
+  rows and the retirements it made for them: same ids, same kg, same certificate; a pooled
+  redemption's retirement is its shares of the serials the inclusion pool retired, and one that
+  credits holds pending until the pool fills a whole tonne is no difference);
 - points: each points account's balance and held vs the sum of its entries and its last entry,
   and each redemption's hold, settle or release entries;
 - issuances: verification's verified and issued monitoring reports vs credits' issuances (same
@@ -64,14 +66,20 @@ def snapshot(url: str, queries: dict[str, str]) -> dict[str, list[dict[str, Any]
 
 
 CREDITS = {
-    "redemptions": "SELECT id, user_id, quantity, status, certificate_id, settled_at FROM redemption",
-    "retirements": "SELECT id, redemption_id, quantity, certificate_id, retired_at FROM retirement"
-                   " WHERE redemption_id IS NOT NULL",
+    "redemptions": "SELECT id, user_id, quantity * 1000 AS kg, status, certificate_id, settled_at"
+                   " FROM redemption UNION ALL SELECT id, user_id, kg, status, certificate_id,"
+                   " coalesce(completed_at, requested_at) FROM pooled_redemption",
+    "retirements": "SELECT id, redemption_id, quantity * 1000 AS kg, certificate_id, retired_at"
+                   " FROM retirement WHERE redemption_id IS NOT NULL"
+                   " UNION ALL SELECT 'shares of ' || r.id, r.id,"
+                   " sum(s.serial_to_kg - s.serial_from_kg), r.certificate_id, r.completed_at"
+                   " FROM pool_share s JOIN pooled_redemption r ON r.id = s.redemption_id"
+                   " WHERE r.status = 'completed' GROUP BY r.id, r.certificate_id, r.completed_at",
     "issuances": "SELECT id, monitoring_report_id, verified_tco2e, owner_quantity, buffer_quantity,"
                  " issued_at FROM issuance",
 }
 ACCOUNTS = {
-    "redemptions": "SELECT id, user_id, points, quantity, state, certificate_id, created_at,"
+    "redemptions": "SELECT id, user_id, points, kg, state, certificate_id, created_at,"
                    " settled_at FROM redemption",
     "accounts": "SELECT user_id, balance, held FROM points_account",
     "sums": "SELECT user_id, kind, sum(points) AS points, count(*) AS n FROM points_entry"
@@ -112,7 +120,7 @@ def check_redemptions(result: Reconciliation, accounts: dict, credits: dict) -> 
     for rid in sorted(ids):
         a, c, r = asked.get(rid), answered.get(rid), retired.get(rid, [])
         where = f"redemption {rid}"
-        c_says = f"credits {c['status']} it ({c['quantity']} t)" if c else "credits has no answer"
+        c_says = f"credits {c['status']} it ({c['kg']} kg)" if c else "credits has no answer"
         if a is None:
             what = f"{c_says}, {len(r)} retirement(s) in credits, unknown to accounts"
             result.differ("redemptions", where, what)
@@ -120,10 +128,12 @@ def check_redemptions(result: Reconciliation, accounts: dict, credits: dict) -> 
         where += f" (user {a['user_id']})"
         if len(r) > 1:
             result.differ("redemptions", where, f"{len(r)} retirements in credits for one redemption")
-        if c is not None and c["quantity"] != a["quantity"]:
-            result.differ("redemptions", where, f"{a['quantity']} t in accounts, "
-                                                f"{c['quantity']} t in credits")
+        if c is not None and c["kg"] != a["kg"]:
+            result.differ("redemptions", where, f"{a['kg']} kg in accounts, "
+                                                f"{c['kg']} kg in credits")
         if a["state"] == "pending":
+            if c is not None and c["status"] == "pending":
+                continue  # pooled: waiting in credits for the pool to fill a whole tonne
             if c is not None:
                 result.differ("redemptions", where, f"{c_says}, accounts has not applied the "
                               "answer (still pending)", since=c["settled_at"])
@@ -133,21 +143,21 @@ def check_redemptions(result: Reconciliation, accounts: dict, credits: dict) -> 
                               since=a["created_at"])
         elif a["state"] == "completed":
             if not r:
-                result.differ("redemptions", where, f"completed in accounts ({a['quantity']} t), "
+                result.differ("redemptions", where, f"completed in accounts ({a['kg']} kg), "
                               f"no retirement in credits; {c_says}", since=a["settled_at"])
                 continue
             if c is None or c["status"] != "completed":
                 result.differ("redemptions", where, f"completed in accounts, {c_says}")
-            if r[0]["quantity"] != a["quantity"]:
-                result.differ("redemptions", where, f"completed in accounts for {a['quantity']} t, "
-                              f"credits retired {r[0]['quantity']} t (retirement {r[0]['id']})")
+            if r[0]["kg"] != a["kg"]:
+                result.differ("redemptions", where, f"completed in accounts for {a['kg']} kg, "
+                              f"credits retired {r[0]['kg']} kg (retirement {r[0]['id']})")
             if r[0]["certificate_id"] != a["certificate_id"]:
                 result.differ("redemptions", where, f"certificate {a['certificate_id']} in "
                               f"accounts, {r[0]['certificate_id']} in credits")
         elif a["state"] == "rejected":
             if r:
                 result.differ("redemptions", where, "rejected in accounts (points released), but "
-                              f"credits retired {r[0]['quantity']} t (retirement {r[0]['id']})")
+                              f"credits retired {r[0]['kg']} kg (retirement {r[0]['id']})")
             if c is None:
                 result.differ("redemptions", where, "rejected in accounts, credits has no answer",
                               since=a["settled_at"])
@@ -157,7 +167,8 @@ def check_redemptions(result: Reconciliation, accounts: dict, credits: dict) -> 
             result.differ("redemptions", where, f"unknown state {a['state']!r} in accounts")
 
 
-SIGN = {"earn": (1, 0), "hold": (0, 1), "release": (0, -1), "settle": (-1, -1)}  # (balance, held)
+SIGN = {"earn": (1, 0), "hold": (0, 1), "release": (0, -1), "settle": (-1, -1),  # (balance, held)
+        "expire": (-1, 0)}
 EXPECTED_ENTRIES = {"pending": ["hold"], "completed": ["hold", "settle"],
                     "rejected": ["hold", "release"]}
 

@@ -26,7 +26,7 @@ from race_fire import _detail, log  # noqa: E402
 CITY_TZ = ZoneInfo("Asia/Shanghai")  # the accounts service's daily caps follow this calendar day
 MIN_PARALLEL = 20
 ACCREDITED = ("verifier", "transit_operator")  # granted by an admin, never self-registered
-POINTS_PER_CREDIT = 100_000  # what the console and the issue name; the API refuses other multiples
+POINTS_PER_CREDIT = 100_000  # a whole pooled tonne (1,000 kg); the API takes any multiple of 1,000
 DEFAULT_METRO_CAP = 500  # TravelRules' default, used only if no answer names the cap
 BUFFER_PCT = "20"
 
@@ -134,9 +134,10 @@ def _local(day: date, hour: float) -> datetime:
 def points_trips(username: str, days: int, run: str) -> list[dict]:
     """Trips that fill a citizen's daily cap (1,000 points by default) on each of `days` past
     days, at plausible speeds and without overlaps: metro 110 km in 1 h (500-point metro cap),
-    bus 115 km in 1.5 h (300-point bus cap), bike 21 km in 1 h (the rest of the day's cap)."""
+    bus 115 km in 1.5 h (300-point bus cap), bike 43 km in 1.5 h (the rest of the day's cap:
+    43 km x 46.7 g = 2,008 g, 200 points)."""
     today = datetime.now(CITY_TZ).date()
-    shapes = (("metro", "110", 7.0, 1.0), ("bus", "115", 9.0, 1.5), ("bike", "21", 18.0, 1.0))
+    shapes = (("metro", "110", 7.0, 1.0), ("bus", "115", 9.0, 1.5), ("bike", "43", 18.0, 1.5))
     trips = []
     for back in range(1, days + 1):
         day = today - timedelta(days=back)
@@ -239,6 +240,9 @@ def prepare(url: str, n: int) -> Scene:
         "area_ha": "1820.5", "forest_rights_holder": "嘉陵区林业合作社",
         "forest_rights_certificate": f"川(2021)嘉陵区林权第race{run}号",
         "crediting_start": "2021-01-01", "crediting_years": 30,
+        # CCER-14-001-V01 land eligibility (issue 13)
+        "vegetation": "tree", "non_forest_since": "2010-01-01", "smallest_parcel_m2": "5000",
+        "land_is_wetland": False, "burning_site_preparation": False,
         "description": "state for tools/races.py"})
     scene.project_id = project["id"]
     api("submitting the project", "POST", f"/api/v1/projects/{project['id']}/submit", dev)

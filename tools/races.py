@@ -328,12 +328,12 @@ def check_registry(scene: Scene, api: Api) -> RegistryCheck:
     if audit.get("ok") is False or audit.get("balanced") is False or audit.get("discrepancies"):
         problems.append(f"audit verification: ok={audit.get('ok')}, balanced="
                         f"{audit.get('balanced')}, discrepancies={audit.get('discrepancies')}")
-    # This run's project: issued = held + retired + buffer per vintage; no serial in two live
-    # blocks.
+    # This run's project: issued = held + retired + buffer + cancelled (compensating a loss,
+    # issue 13) per vintage; no serial in two live blocks.
     for t in api("reading registry totals", "GET", "/api/v1/registry/projects"):
         if t["project_id"] != scene.project_id:
             continue
-        balance = t["held"] + t["retired"] + t["buffer"]
+        balance = t["held"] + t["retired"] + t["buffer"] + t.get("cancelled", 0)
         notes.append(f"project vintage {t['vintage']}: issued {t['issued']} = held {t['held']} + "
                      f"retired {t['retired']} + buffer {t['buffer']} ({balance})")
         if balance != t["issued"]:

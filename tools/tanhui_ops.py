@@ -81,7 +81,7 @@ class RowError:
 
 def parse_factors(text: str):
     """CSV text -> (EmissionFactor list, errors). Any error means nothing is imported."""
-    from tanhui_accounts.domain.factors import EmissionFactor
+    from tanhui_shared.methodology import EmissionFactor
     from tanhui_accounts.domain.units import KNOWN_UNITS
 
     reader = csv.DictReader(io.StringIO(text))
@@ -100,7 +100,7 @@ def parse_factors(text: str):
                 problems.append(f"{required} is empty")
         scope = row["scope"]
         if scope not in ("1", "2"):
-            problems.append(f"scope must be 1 (direct) or 2 (purchased electricity), not {scope!r}")
+            problems.append(f"scope must be 1 (direct) or 2 (purchased electricity or heat), not {scope!r}")
         if row["activity_unit"] not in KNOWN_UNITS:
             problems.append(f"activity_unit {row['activity_unit']!r} is not one of {', '.join(KNOWN_UNITS)}")
         try:
@@ -130,7 +130,8 @@ def parse_factors(text: str):
         if problems:
             errors.extend(RowError(line, p) for p in problems)
             continue
-        factors.append((line, EmissionFactor(row["code"], row["name"], int(scope), row["activity_unit"],
+        # scope 1 and 2 factors are all energy in the guide's categories
+        factors.append((line, EmissionFactor(row["code"], row["name"], "energy", int(scope), row["activity_unit"],
                                              value, row["source"], row["version"], valid_from, valid_to)))
     if not factors and not errors:
         errors.append(RowError(2, "no factor rows"))
@@ -188,11 +189,13 @@ def import_factors_command(args: argparse.Namespace) -> int:
 DATASETS = {
     "disclosures": ("/api/v1/disclosures", [
         ("enterprise", False), ("uscc", False), ("county", False), ("industry", False),
-        ("period", False), ("revision", True), ("report_id", False), ("total_tco2e", True),
+        # gross beside retired and net: retirements never reduce the inventory (GHG Protocol)
+        ("period", False), ("revision", True), ("report_id", False), ("gross_tco2e", True),
         ("retired_tco2e", True), ("net_tco2e", True), ("filed_at", False)]),
     "registry": ("/api/v1/registry/projects", [
         ("project_number", True), ("project_name", False), ("project_id", False), ("vintage", True),
-        ("issued", True), ("held", True), ("retired", True), ("buffer", True)]),
+        ("issued", True), ("held", True), ("retired", True), ("buffer", True),
+        ("cancelled", True)]),
 }
 
 

@@ -46,11 +46,14 @@ def test_public_routes_are_the_documented_ones():
         ("GET", "/.well-known/jwks.json"), ("GET", "/api/v1/factors"), ("GET", "/api/v1/disclosures"),
         ("GET", "/api/v1/projects"), ("GET", "/api/v1/projects/{id}"),
         ("GET", "/api/v1/monitoring-reports/{id}"), ("GET", "/api/v1/registry/*"),
+        ("GET", "/api/v1/loss-events/{id}"),  # issue 13: a loss is public with its project
+        ("GET", "/api/v1/methodology"),  # issue 13: green travel and points parameters
         ("GET", "/api/v1/certificates/*"), ("GET", "/api/v1/listings"), ("GET", "/api/v1/events/{id}"),
         ("GET", "/api/v1/accreditations"),
     }
     optional = {r.path for r in ROUTES if r.access == "optional"}
-    assert optional == {"/api/v1/projects", "/api/v1/projects/{id}", "/api/v1/monitoring-reports/{id}"}
+    assert optional == {"/api/v1/projects", "/api/v1/projects/{id}", "/api/v1/monitoring-reports/{id}",
+                        "/api/v1/loss-events/{id}"}
 
 
 def _service_routes(service: str) -> list[APIRoute]:

@@ -77,6 +77,7 @@ ROUTES: tuple[Route, ...] = (
     _r("/api/v1/me/redemptions/{id}", A, READ, "citizen"),
     _r("/api/v1/trips", A, WRITE, "citizen"),
     _r("/api/v1/trips/batch", A, WRITE, "transit_operator", body_limit=8 * MIB, rate_class="batch"),
+    _r("/api/v1/methodology", A, access="public"),  # green travel and points parameters
     # accounts: enterprises, reports, factors, disclosures, city statistics
     _r("/api/v1/enterprises", A, WRITE, "enterprise"),
     _r("/api/v1/enterprises/{id}", A),
@@ -97,6 +98,10 @@ ROUTES: tuple[Route, ...] = (
        body_limit=256 * KIB),
     _r("/api/v1/monitoring-reports/{id}", V, access="optional"),
     _r("/api/v1/monitoring-reports/{id}/verifications", V, WRITE, "verifier"),
+    # loss events (issue 13): reported by the developer, decided by an accredited verifier
+    _r("/api/v1/projects/{id}/loss-events", V, WRITE, "project_developer"),
+    _r("/api/v1/loss-events/{id}", V, access="optional"),
+    _r("/api/v1/loss-events/{id}/verifications", V, WRITE, "verifier"),
     _r("/api/v1/verifiers/queue", V, READ, "verifier"),
     # credits: holdings, transfers, retirements, large events, listings, the public registry
     _r("/api/v1/holdings", C),
@@ -105,6 +110,7 @@ ROUTES: tuple[Route, ...] = (
     _r("/api/v1/events", C, WRITE, "organizer"),
     _r("/api/v1/events/{id}", C, access="public"),
     _r("/api/v1/events/{id}/offsets", C, WRITE, "organizer"),
+    _r("/api/v1/events/{id}/actuals", C, WRITE, "organizer"),  # issue 13: post-event true-up
     _r("/api/v1/listings", C, WRITE),
     _r("/api/v1/listings", C, access="public"),
     _r("/api/v1/listings/{id}/cancel", C, WRITE),

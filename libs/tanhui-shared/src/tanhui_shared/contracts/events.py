@@ -244,6 +244,52 @@ class RedemptionRejected(EventContract):
         return self.redemption_id
 
 
+# --- issue 13: forestry losses and their compensation --------------------------------------------
+
+class LossVerified(EventContract):
+    """A loss of a registered project's carbon (fire, pests, logging, other, or a verified
+    reversal) was confirmed by an accredited verifier: credits compensates it once per loss_id."""
+
+    TYPE: ClassVar[str] = "cn.tanhui.verification.loss_verified.v1"
+    TOPIC: ClassVar[str] = VERIFICATION_TOPIC
+    SOURCE: ClassVar[str] = "/services/verification"
+
+    loss_id: str
+    project_id: str
+    project_number: int
+    owner_user_id: str  # the project developer, whose holdings make up a short buffer pool
+    cause: str  # fire | pests | logging | other | reversal
+    occurred_on: date
+    verified_tco2e: Decimal  # the verified loss, > 0
+    monitoring_report_id: str | None = None  # a reversal's monitoring report
+    verifier_user_id: str
+    verified_at: datetime
+
+    def aggregate_id(self) -> str:
+        return self.project_id
+
+
+class BufferCompensated(EventContract):
+    """credits' answer to LossVerified: the credits cancelled from the buffer pool and from the
+    developer's holdings, and what neither could cover (shortfall), in whole credits."""
+
+    TYPE: ClassVar[str] = "cn.tanhui.credits.buffer_compensated.v1"
+    TOPIC: ClassVar[str] = CREDITS_TOPIC
+    SOURCE: ClassVar[str] = "/services/credits"
+
+    loss_id: str
+    project_id: str
+    required: int  # credits the loss calls for (see credits' domain/compensation.py)
+    from_pool: int
+    from_developer: int
+    shortfall: int
+    serial_ranges: list[str]
+    compensated_at: datetime
+
+    def aggregate_id(self) -> str:
+        return self.project_id
+
+
 CONTRACTS: dict[str, type[EventContract]] = {
     c.TYPE: c
     for c in (
@@ -251,5 +297,56 @@ CONTRACTS: dict[str, type[EventContract]] = {
         AccreditationRevoked, ReportFiled, RedemptionRequested,
         MonitoringVerified,
         CreditsIssued, CreditsRetired, RedemptionCompleted, RedemptionRejected,
+        LossVerified, BufferCompensated,
     )
 }
+
+
+# --- pooled redemptions (issue 13): small units, retired in whole tonnes by the city's pool -----
+
+class RedemptionRequestedV2(EventContract):
+    """A citizen's points are on hold for `kg` (whole 10 kg units) of a pooled retirement:
+    credits allocates them at once from whole 1 tCO2e credits the inclusion pool retires ahead
+    (RedemptionCompletedV2), or rejects the redemption (RedemptionRejected)."""
+
+    TYPE: ClassVar[str] = "cn.tanhui.accounts.redemption_requested.v2"
+    TOPIC: ClassVar[str] = ACCOUNTS_TOPIC
+    SOURCE: ClassVar[str] = "/services/accounts"
+
+    redemption_id: str
+    user_id: str
+    username: str
+    points: int
+    kg: int  # kg CO2e the points buy, at accounts' documented rate
+
+    def aggregate_id(self) -> str:
+        return self.redemption_id
+
+
+class PoolShare(BaseModel):
+    """kg of one retired serial (1 tCO2e) that belong to one redemption."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    serial: str
+    kg: int
+
+
+class RedemptionCompletedV2(EventContract):
+    """Every kg of the redemption is covered by retired serials: the held points are spent."""
+
+    TYPE: ClassVar[str] = "cn.tanhui.credits.redemption_completed.v2"
+    TOPIC: ClassVar[str] = CREDITS_TOPIC
+    SOURCE: ClassVar[str] = "/services/credits"
+
+    redemption_id: str
+    user_id: str
+    kg: int
+    certificate_id: str
+    shares: list[PoolShare]
+
+    def aggregate_id(self) -> str:
+        return self.redemption_id
+
+
+CONTRACTS.update({c.TYPE: c for c in (RedemptionRequestedV2, RedemptionCompletedV2)})
