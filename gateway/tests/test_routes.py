@@ -49,7 +49,7 @@ def test_public_routes_are_the_documented_ones():
         ("GET", "/api/v1/loss-events/{id}"),  # issue 13: a loss is public with its project
         ("GET", "/api/v1/methodology"),  # issue 13: green travel and points parameters
         ("GET", "/api/v1/certificates/*"), ("GET", "/api/v1/listings"), ("GET", "/api/v1/events/{id}"),
-        ("GET", "/api/v1/accreditations"),
+        ("GET", "/api/v1/accreditations"), ("GET", "/api/v1/event-factors"),
     }
     optional = {r.path for r in ROUTES if r.access == "optional"}
     assert optional == {"/api/v1/projects", "/api/v1/projects/{id}", "/api/v1/monitoring-reports/{id}",

@@ -109,6 +109,7 @@ ROUTES: tuple[Route, ...] = (
     _r("/api/v1/retirements", C, WRITE),
     _r("/api/v1/events", C, WRITE, "organizer"),
     _r("/api/v1/events/{id}", C, access="public"),
+    _r("/api/v1/event-factors", C, access="public"),  # issue 13: every version of the library
     _r("/api/v1/events/{id}/offsets", C, WRITE, "organizer"),
     _r("/api/v1/events/{id}/actuals", C, WRITE, "organizer"),  # issue 13: post-event true-up
     _r("/api/v1/listings", C, WRITE),

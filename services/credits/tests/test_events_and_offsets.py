@@ -251,3 +251,17 @@ def test_the_schema_keeps_one_accounting_per_revision_and_events_in_date_order(w
         "uq_event_accounting_revision"
     assert _refused_by(world, "UPDATE large_event SET end_date = start_date - 1 WHERE id = :id",
                        id=event["id"]) == "ck_large_event_dates"
+
+
+def test_every_version_of_the_event_factors_is_listed_with_its_validity(world):
+    every = world.http.get("/api/v1/event-factors")
+    assert every.status_code == 200
+    codes = {f["code"] for f in every.json()}
+    assert {"heat.purchased", "travel.bus", "material.paper", "grid.sichuan.2023"} <= codes
+    paper = world.http.get("/api/v1/event-factors", params={"code": "material.paper"}).json()
+    # DESNZ 2025: 1345.0779 kg CO2e per tonne of paper = 0.0013450779 t per kg, from 2025-01-01
+    assert [(f["value"], f["valid_from"], f["version"]) for f in paper] == [
+        ("0.0013450779", "2025-01-01", "DESNZ 2025")]
+    in_2024 = world.http.get("/api/v1/event-factors", params={"valid_on": "2024-06-01"}).json()
+    assert "material.paper" not in {f["code"] for f in in_2024}
+    assert "travel.bus" in {f["code"] for f in in_2024}  # DESNZ 2024, from 2024-01-01

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field, model_validator
 
 from tanhui_shared.errors import NotFound
+from tanhui_shared.methodology import FACTORS
 from tanhui_shared.service import SessionDep
 from tanhui_shared.uow import UnitOfWork
 from tanhui_shared.web.auth import CurrentUser, Principal, require_role
@@ -164,6 +165,18 @@ def create_event(body: EventCreate, principal: Organizer, session: SessionDep,
         return event_view(uow.session, event)
 
     return idem.execute(session, principal.user_id, register, status_code=201)
+
+
+@router.get("/event-factors", tags=["large events"])
+def event_factors(code: str | None = None, valid_on: date | None = None) -> list[dict[str, Any]]:
+    """Every version of every factor an event estimate may use (the shared library), with its
+    source and validity: `code` picks one factor, `valid_on` the versions valid that day."""
+    return [{"code": f.code, "name": f.name, "category": f.category, "scope": f.scope,
+             "activity_unit": f.activity_unit, "value": str(f.value), "unit": f.unit,
+             "source": f.source, "version": f.version, "valid_from": f.valid_from.isoformat(),
+             "valid_to": f.valid_to.isoformat() if f.valid_to else None}
+            for f in FACTORS
+            if (code is None or f.code == code) and (valid_on is None or f.valid_on(valid_on))]
 
 
 @router.get("/events/{event_id}")
