@@ -14,15 +14,11 @@ up: install  ## the whole platform on local PostgreSQL, Kafka and Redis from dep
 	@deploy/system-packages.sh up
 	@$(UV) run --frozen python -m tanhui_shared.devstack up
 
-# Two workers: the cross-service tests on one, the fault tests and the service suites balanced
-# on the other (groups in conftest.py); most of a platform test's time is waiting on Kafka.
-TEST_WORKERS ?= 2
-
 test: install  ## every test; provisions Kafka, PostgreSQL and Redis locally (deploy/infra.sh)
 	@deploy/system-packages.sh test
-	@# started here, with its progress on the terminal, rather than silently inside a worker
+	@# started here, with its progress on the terminal
 	@docker info >/dev/null 2>&1 || deploy/infra.sh up
-	@$(UV) run --frozen pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
+	@$(UV) run --frozen pytest --durations=15
 
 test-kafka-acls: install  ## the production Kafka ACLs on a secured broker of its own (~80 s; not in `make test`)
 	@deploy/system-packages.sh test

@@ -91,8 +91,8 @@ def _from_deploy_scripts() -> Infrastructure:
     script = REPO_ROOT / "deploy" / "infra.sh"
     print("\n[infra] no env vars and no Docker engine: starting local servers with deploy/infra.sh",
           file=sys.stderr, flush=True)
-    # pytest-xdist workers each ask for the servers: one at a time, so only the first starts
-    # them and the others find them running.
+    # Test runs started at once each ask for the servers: one at a time, so only the first
+    # starts them and the others find them running.
     lock_path = REPO_ROOT / ".var" / "infra-up.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:
