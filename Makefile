@@ -1,6 +1,7 @@
 # tanhui: the two commands that matter are `make up` and `make test` (see README.md).
 SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+TEST_WORKERS ?= 2
 
 .PHONY: up test test-kafka-acls install infra-up infra-down down unit bench
 
@@ -18,7 +19,9 @@ test: install  ## every test; provisions Kafka, PostgreSQL and Redis locally (de
 	@deploy/system-packages.sh test
 	@# started here, with its progress on the terminal
 	@docker info >/dev/null 2>&1 || deploy/infra.sh up
-	@$(UV) run --frozen pytest --durations=15
+	@# two processes, each whole test file on one of them (a file's fixtures, e.g. its platform,
+	@# are set up once); TEST_WORKERS=0 runs everything in this one process
+	@$(UV) run --frozen pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 test-kafka-acls: install  ## the production Kafka ACLs on a secured broker of its own (~80 s; not in `make test`)
 	@deploy/system-packages.sh test
@@ -45,4 +48,4 @@ demo: install  ## seed the running platform (`make up` elsewhere) with a Nanchon
 
 console-shots: install  ## the README's console screenshots into docs/screenshots/ (runs the browser tests)
 	@deploy/system-packages.sh test
-	@TANHUI_CONSOLE_SHOTS=docs/screenshots $(UV) run --frozen pytest -q tests/test_console_roles.py tests/test_console_public.py
+	@TANHUI_CONSOLE_SHOTS=docs/screenshots $(UV) run --frozen pytest -q tests/test_console_roles.py tests/test_console_journeys_a.py tests/test_console_public.py

@@ -1,6 +1,8 @@
 """Cross-service fixtures: the whole platform as real processes on real PostgreSQL and Kafka."""
 from __future__ import annotations
 
+import itertools
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,13 +17,24 @@ from tanhui_shared.messaging.kafka import ensure_topics
 from tanhui_shared.settings import REPO_ROOT
 
 
+# Each test process (pytest-xdist worker gw0, gw1, ... or the only one) takes ports from its own
+# range of 2,000, ten a platform, so two processes' platforms never collide; all below Linux's
+# ephemeral range (32768+), where free_port() picks, and never the `make up` ports (8000s).
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_blocks = itertools.count()
+
+
+def _next_port_block() -> int:
+    return 20000 + (_WORKER % 6) * 2000 + (next(_blocks) % 200) * 10
+
+
 @contextmanager
 def running_platform(infra, new_database, var_dir) -> Iterator[Stack]:
     """Ten processes (3 services x API/relay/consumer + gateway) on ports, databases and a Kafka
     topic namespace of their own."""
     namespace = f"e2e{uuid.uuid4().hex[:8]}"
     ensure_topics(infra.kafka_bootstrap, namespace)
-    offset = 20000 + (uuid.uuid4().int % 200) * 10  # never the `make up` ports
+    offset = _next_port_block()
     stack = Stack(
         kafka_bootstrap=infra.kafka_bootstrap,
         redis_url=infra.redis_url,

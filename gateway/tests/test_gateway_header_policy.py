@@ -3,9 +3,9 @@ is shown by the browser's viewer, which `default-src 'none'` would break); a ser
 header is never replaced."""
 from __future__ import annotations
 
-import asyncio
 
 from tanhui_gateway.security_headers import API_CSP, CONSOLE_CSP, SecurityHeaders, docs_csp
+from tanhui_shared.testing.coroutines import run_coroutine
 
 
 def answer_headers(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -23,7 +23,7 @@ def answer_headers(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, s
         return {"type": "http.disconnect"}
 
     app = SecurityHeaders(inner, "default-src 'none'")
-    asyncio.run(app({"type": "http", "path": path, "headers": []}, receive, send))
+    run_coroutine(app({"type": "http", "path": path, "headers": []}, receive, send))
     names = [k for k, _ in sent[0]["headers"]]
     assert len(names) == len(set(names)), "a header sent twice"
     return {k.decode(): v.decode() for k, v in sent[0]["headers"]}

@@ -2,7 +2,6 @@
 gives one bucket, and no body names one user to the gateway and another to the service."""
 from __future__ import annotations
 
-import asyncio
 import base64
 from typing import Annotated
 
@@ -11,12 +10,13 @@ from fastapi import FastAPI, Form
 from fastapi.testclient import TestClient
 
 from tanhui_gateway.login import UnreadableLogin, bucket, fold, login_names
+from tanhui_shared.testing.coroutines import run_coroutine
 
 FORM = [(b"content-type", b"application/x-www-form-urlencoded")]
 
 
 def names(body: bytes, headers=FORM) -> set[str]:
-    return asyncio.run(login_names(list(headers), body))
+    return run_coroutine(login_names(list(headers), body))
 
 
 def test_spellings_of_one_name_fold_to_one_bucket():

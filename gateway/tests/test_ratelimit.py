@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as redis
 
 from tanhui_gateway.ratelimit import LimiterUnavailable, RateLimiter, verdict
+from tanhui_shared.testing.coroutines import run_coroutine
 
 pytestmark = pytest.mark.infra
 
@@ -35,7 +36,7 @@ def test_the_limit_holds_under_concurrency_and_every_key_expires(infra):
         assert other.allowed and other.remaining == 24
         await rl.client.aclose()
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
 
 
 def test_the_window_closes_after_its_ttl(infra):
@@ -46,7 +47,7 @@ def test_the_window_closes_after_its_ttl(infra):
         assert (await rl.hit("read", "ip:1", "read")).allowed
         await rl.client.aclose()
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
 
 
 def test_a_key_that_lost_its_ttl_gets_one_again(infra):
@@ -59,7 +60,7 @@ def test_a_key_that_lost_its_ttl_gets_one_again(infra):
         await rl.client.delete(key)
         await rl.client.aclose()
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
 
 
 def _dead_port() -> int:
@@ -77,7 +78,7 @@ def test_without_redis_reads_pass_uncounted_and_writes_are_refused():
             await rl.hit("write", "user:u3", "write")
         await rl.client.aclose()
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
 
 
 def test_verdict_headers():

@@ -2,7 +2,6 @@
 on an unknown kid, but not more often than its minimum interval."""
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from tanhui_gateway.tokens import InvalidToken, KeySet, bearer_token, parse_jwks, verify
+from tanhui_shared.testing.coroutines import run_coroutine
 
 ISS, AUD = "tanhui-accounts", "tanhui"
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -111,7 +111,7 @@ def test_an_unknown_kid_refreshes_the_key_set_at_most_once_per_interval():
         await keys.ensure("k1")
         assert keys.fetches == 3
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
 
 
 def test_a_failed_fetch_is_retried_after_a_short_pause_not_the_whole_interval():
@@ -135,7 +135,7 @@ def test_a_failed_fetch_is_retried_after_a_short_pause_not_the_whole_interval():
         await keys.ensure("k1")
         assert set(keys.keys) == {"k1"}
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
 
 
 def test_a_failed_fetch_keeps_the_known_keys():
@@ -151,7 +151,7 @@ def test_a_failed_fetch_keeps_the_known_keys():
         await keys.ensure("k2")
         assert set(keys.keys) == {"k1"} and calls
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
 
 
 def test_non_signing_or_non_rsa_keys_are_ignored():

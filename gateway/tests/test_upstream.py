@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from tanhui_gateway.upstream import Upstream, UpstreamError, _parse_head
+from tanhui_shared.testing.coroutines import run_coroutine
 
 
 async def serve(answers: list[bytes], close_after_each: bool = False):
@@ -57,7 +58,7 @@ def test_length_and_chunked_bodies_over_one_kept_alive_connection():
         await upstream.close()
         server.close()
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
 
 
 def test_a_connection_the_service_closed_while_idle_is_replaced_transparently():
@@ -71,7 +72,7 @@ def test_a_connection_the_service_closed_while_idle_is_replaced_transparently():
         assert (await upstream.request("GET", "/", [], None)).body == b"b"
         server.close()
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
 
 
 def test_an_answer_delimited_by_closing_and_failures():
@@ -96,7 +97,7 @@ def test_an_answer_delimited_by_closing_and_failures():
         assert late.value.status == 504
         slow.close()
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
 
 
 def test_response_heads():
