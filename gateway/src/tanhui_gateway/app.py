@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
+from importlib.resources import files
 
 import httpx
 import redis.asyncio as redis
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.middleware.cors import CORSMiddleware
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tanhui_shared.logs import configure_logging
 from tanhui_shared.settings import REPO_ROOT
+from tanhui_shared.web.problem_types import PROBLEM_TYPES, catalogue
 from tanhui_shared.web.problems import install_problem_handlers, problem_response
 from tanhui_shared.web.request_id import RequestIdMiddleware
 
@@ -43,19 +45,36 @@ EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "RateLimit-Limit", "RateLimit-
                    "RateLimit-Reset", "WWW-Authenticate"]
 # The gateway's own paths, as metrics labels; any other path is `unmatched` (one series, not one
 # per path a client makes up).
-OWN_ROUTES = frozenset({"/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
+OWN_ROUTES = frozenset({"/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs",
+                        "/problems"})
+# Swagger UI's two files, from the swagger-ui-dist build that the fastapi-offline wheel ships
+# (pinned in gateway/pyproject.toml), so /docs works with no internet access.
+SWAGGER_DIR = files("fastapi_offline") / "static"
+DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+               "swagger-ui.css": "text/css; charset=utf-8"}
+DOCS_PREFIX = "/docs/assets/"
+# Cache lifetimes (platform assumptions, not from a standard): Swagger UI's files change only with
+# the pinned wheel, so a day; the catalogue changes only with a deploy, so 5 minutes of staleness.
+ASSET_CACHE = "public, max-age=86400"
+CATALOGUE_CACHE = "public, max-age=300"
 
 
 def own_route_label(path: str) -> str:
     if path == "/console" or path.startswith("/console/"):
         return "/console/*"
+    if path.startswith("/problems/"):
+        return "/problems/*"
+    if path.startswith(DOCS_PREFIX):
+        return DOCS_PREFIX + "*"
     return path if path in OWN_ROUTES else UNMATCHED
 
 
 def swagger_page() -> str:
-    # no favicon from fastapi.tiangolo.com and no validator.swagger.io badge: nothing but the
-    # Swagger UI files themselves comes from elsewhere
+    # every file from this origin: Swagger UI's from DOCS_PREFIX, no favicon from
+    # fastapi.tiangolo.com, no validator.swagger.io badge
     return get_swagger_ui_html(openapi_url="/openapi.json", title="tanhui API",
+                               swagger_js_url=DOCS_PREFIX + "swagger-ui-bundle.js",
+                               swagger_css_url=DOCS_PREFIX + "swagger-ui.css",
                                swagger_favicon_url="data:,",
                                swagger_ui_parameters={"validatorUrl": None}).body.decode()
 
@@ -179,6 +198,7 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
         async def prometheus(request: Request) -> Response:
             if not exposition.authorized(request.headers.get("authorization")):
                 return problem_response(401, "/metrics needs the metrics bearer token",
+                                        code="metrics-token-required",
                                         headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
                                         instance="/metrics")
             return Response(await exposition.render(), media_type=CONTENT_TYPE_LATEST)
@@ -190,6 +210,28 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     @own.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return HTMLResponse(docs_html)
+
+    @own.get(DOCS_PREFIX + "{name}", include_in_schema=False)
+    async def docs_asset(name: str) -> Response:
+        if name not in DOCS_ASSETS:  # only the two named files, never a path into the package
+            return problem_response(404, f"no docs asset {name}", code="no-route",
+                                    instance=DOCS_PREFIX + name)
+        return FileResponse(str(SWAGGER_DIR / name), media_type=DOCS_ASSETS[name],
+                            headers={"Cache-Control": ASSET_CACHE})
+
+    # The catalogue of problem types: what a problem document's `type` resolves to (public,
+    # static: no token, no rate limit, cacheable). Documented in the merged OpenAPI.
+    @own.get("/problems", include_in_schema=False)
+    async def problem_types() -> JSONResponse:
+        return JSONResponse(catalogue(), headers={"Cache-Control": CATALOGUE_CACHE})
+
+    @own.get("/problems/{code}", include_in_schema=False)
+    async def problem_type(code: str) -> JSONResponse:
+        if code not in PROBLEM_TYPES:
+            return problem_response(404, f"no problem type {code!r}; GET /problems lists them",
+                                    code="unknown-problem-type", field="code",
+                                    instance=f"/problems/{code}")
+        return JSONResponse(PROBLEM_TYPES[code].as_json(), headers={"Cache-Control": CATALOGUE_CACHE})
 
     # The web console: static files from console/ (same origin as the API).
     if CONSOLE_DIR.is_dir():

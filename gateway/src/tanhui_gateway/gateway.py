@@ -35,16 +35,21 @@ def _raw_path(scope: Scope) -> str:
 
 
 class Refusal(Exception):
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    """A refusal of the gateway's own; without a `code`, its status's (problem_types.BY_STATUS)."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None, *,
+                 code: str | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = headers
+        self.code = code
 
 
 def _unauthorized(detail: str, error: str | None = "invalid_token") -> Refusal:
     challenge = f'Bearer error="{error}"' if error else "Bearer"
-    return Refusal(401, detail, {"WWW-Authenticate": challenge})
+    return Refusal(401, detail, {"WWW-Authenticate": challenge},
+                   code="invalid-token" if error else "token-required")
 
 
 class Gateway:
@@ -62,7 +67,7 @@ class Gateway:
             response = await self._handle(scope, receive)
         except Refusal as refusal:
             response = problem_response(refusal.status, refusal.detail, headers=refusal.headers,
-                                        instance=scope["path"])
+                                        code=refusal.code, instance=scope["path"])
         except ClientGone:
             return
         except Exception:  # a gateway bug: still a problem document with the request id
@@ -96,7 +101,8 @@ class Gateway:
         declared = headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
-                raise Refusal(400, "Content-Length must be a non-negative integer")
+                raise Refusal(400, "Content-Length must be a non-negative integer",
+                              code="bad-content-length")
             if int(declared) > limit:
                 raise Refusal(413, f"the request body is over this route's limit of {limit} bytes")
 
@@ -117,7 +123,7 @@ class Gateway:
             try:
                 names = await login_names(scope["headers"], body or b"")
             except UnreadableLogin as exc:
-                raise Refusal(400, str(exc)) from None
+                raise Refusal(400, str(exc), code="unreadable-login") from None
             for name in sorted(names):
                 await self._count("login", bucket(name), method_class, "for this user name")
         forwarded = upstream_headers(scope["headers"], client_ip, current_request_id(),
@@ -143,7 +149,7 @@ class Gateway:
         except LimiterUnavailable:
             self.metrics.limiter_unavailable.labels("closed").inc()
             raise Refusal(503, "rate limiting is unavailable, so writes are refused; retry shortly",
-                          {"Retry-After": "2"}) from None
+                          {"Retry-After": "2"}, code="rate-limit-unavailable") from None
         if not verdict.counted:
             self.metrics.limiter_unavailable.labels("open").inc()
         if not verdict.allowed:

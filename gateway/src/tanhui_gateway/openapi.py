@@ -15,23 +15,74 @@ from typing import Any
 
 import httpx
 
+from tanhui_shared.web.problem_types import PROBLEM_TYPES
+
 from .routes import ROUTES, Route, match
 
-PROBLEM = "ProblemDetails"
+PROBLEM = "Problem"
+PROBLEM_TYPE = "ProblemType"
 _REF = "#/components/schemas/"
 _HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
-_PROBLEM_SCHEMA = {
-    "type": "object",
-    "description": "RFC 9457 problem details; `field` names the offending input when there is one.",
-    "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "instance": {"type": "string"},
-        "request_id": {"type": "string"}, "field": {"type": "string"},
-    },
-    "required": ["title", "status"],
-    "additionalProperties": True,
+
+def _problem_schema() -> dict[str, Any]:
+    codes = sorted(PROBLEM_TYPES)
+    return {
+        "type": "object",
+        "description": "RFC 9457 problem details. `type` is \"/problems/{code}\", relative to the "
+                       "gateway, where GET /problems/{code} describes it; `field` names the "
+                       "offending input when there is one.",
+        "properties": {
+            "type": {"type": "string", "format": "uri-reference", "example": "/problems/" + codes[0]},
+            "title": {"type": "string"}, "status": {"type": "integer"},
+            "detail": {"type": "string"}, "instance": {"type": "string"},
+            "code": {"type": "string", "enum": codes,
+                     "description": "GET /problems lists each with its titles in zh and en"},
+            "field": {"type": "string"}, "request_id": {"type": "string"},
+            "errors": {"type": "array", "description": "invalid-request only: each refused input",
+                       "items": {"type": "object", "required": ["field", "message", "kind"],
+                                 "properties": {
+                                     "field": {"type": "string"}, "message": {"type": "string"},
+                                     "kind": {"type": "string", "description":
+                                              "pydantic's error type: missing, greater_than, ..."},
+                                     "ctx": {"type": "object", "description":
+                                             "the rule's limits, e.g. {\"gt\": 0}"}}}},
+        },
+        "required": ["type", "title", "status", "code"],
+        "additionalProperties": True,
+    }
+
+
+_PROBLEM_TYPE_SCHEMA = {
+    "type": "object", "required": ["code", "type", "status", "title_en", "title_zh"],
+    "properties": {"code": {"type": "string"}, "type": {"type": "string"},
+                   "status": {"type": "integer"}, "title_en": {"type": "string"},
+                   "title_zh": {"type": "string"}, "description": {"type": "string"}},
 }
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _problem_paths() -> dict[str, Any]:
+    """The gateway's own catalogue of problem types (public, served from tanhui_shared)."""
+    one = {"$ref": _REF + PROBLEM_TYPE}
+    return {
+        "/problems": {"get": {
+            "tags": ["problems"], "operationId": "gateway_problem_types", "security": [],
+            "summary": "Every problem code, its status and its titles in Chinese and English",
+            "responses": {"200": _json({"type": "array", "items": one}, "The catalogue"),
+                          "500": _problem("Internal error; quote the request id")}}},
+        "/problems/{code}": {"get": {
+            "tags": ["problems"], "operationId": "gateway_problem_type", "security": [],
+            "summary": "One problem type: what a problem document's `type` resolves to",
+            "parameters": [{"name": "code", "in": "path", "required": True,
+                            "schema": {"type": "string", "enum": sorted(PROBLEM_TYPES)}}],
+            "responses": {"200": _json(one, "The problem type"),
+                          "404": _problem("No such code (unknown-problem-type)"),
+                          "500": _problem("Internal error; quote the request id")}}},
+    }
 
 
 def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
@@ -56,8 +107,13 @@ def _problem(description: str) -> dict[str, Any]:
 
 def _gateway_responses(route: Route, method: str, operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
+    for status, response in list(responses.items()):
+        if status[:1] in ("4", "5"):  # whatever a service declared, errors are problem documents
+            responses[status] = _problem(response.get("description") or "Refused")
     if "422" in responses:
-        responses["422"] = _problem("Invalid request: `errors` lists each field and its message")
+        responses["422"] = _problem("Invalid request (invalid-request): `errors` lists each "
+                                    "field, the kind of error and its limits; or a rule of the "
+                                    "domain refused a value (its own code)")
     if route.access != "public":
         responses.setdefault("401", _problem("No token, or one the gateway refuses"))
     if route.roles:
@@ -68,6 +124,7 @@ def _gateway_responses(route: Route, method: str, operation: dict[str, Any]) -> 
     responses.setdefault("429", _problem("Rate limit reached; see Retry-After"))
     responses.setdefault("503", _problem("A service (or the rate-limit store) is unavailable"))
     responses.setdefault("504", _problem("The service did not answer in time"))
+    responses.setdefault("500", _problem("Internal error; quote the request id"))
     if route.access == "token":
         operation["security"] = [{"bearer": []}]
     elif route.access == "optional":
@@ -78,9 +135,9 @@ def _gateway_responses(route: Route, method: str, operation: dict[str, Any]) -> 
 
 def merge(documents: dict[str, dict[str, Any]], routes: tuple[Route, ...] = ROUTES) -> dict[str, Any]:
     """Merge the services' documents (service name -> its OpenAPI document)."""
-    schemas: dict[str, Any] = {PROBLEM: _PROBLEM_SCHEMA}
-    paths: dict[str, Any] = {}
-    tags: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {PROBLEM: _problem_schema(), PROBLEM_TYPE: _PROBLEM_TYPE_SCHEMA}
+    paths: dict[str, Any] = _problem_paths()
+    tags: dict[str, dict[str, Any]] = {"problems": {"name": "problems", "x-service": "gateway"}}
     for service, document in sorted(documents.items()):
         theirs = document.get("components", {}).get("schemas", {})
         renames = {name: f"{service}_{name}" for name, schema in theirs.items()

@@ -88,6 +88,11 @@ ROUTES: tuple[Route, ...] = (
     _r("/api/v1/factors", A, access="public"),
     _r("/api/v1/disclosures", A, access="public"),
     _r("/api/v1/stats/city", A, READ, "regulator"),
+    # accounts, issue 14: owner-scoped lists (the regulator lists every enterprise)
+    _r("/api/v1/enterprises", A, READ, "enterprise", "regulator"),
+    _r("/api/v1/me/trips", A, READ, "citizen"),
+    _r("/api/v1/me/redemptions", A, READ, "citizen"),
+    _r("/api/v1/users", A, READ, "admin"),
     # verification: projects, reviews, monitoring and verification
     _r("/api/v1/projects", V, WRITE, "project_developer", body_limit=256 * KIB),
     _r("/api/v1/projects", V, access="optional"),
@@ -103,6 +108,10 @@ ROUTES: tuple[Route, ...] = (
     _r("/api/v1/loss-events/{id}", V, access="optional"),
     _r("/api/v1/loss-events/{id}/verifications", V, WRITE, "verifier"),
     _r("/api/v1/verifiers/queue", V, READ, "verifier"),
+    # verification, issue 14: edit and withdraw a filing, a verifier's own decisions
+    _r("/api/v1/projects/{id}", V, ("PATCH",), "project_developer", body_limit=256 * KIB),
+    _r("/api/v1/projects/{id}/withdraw", V, WRITE, "project_developer"),
+    _r("/api/v1/verifiers/me/decisions", V, READ, "verifier"),
     # credits: holdings, transfers, retirements, large events, listings, the public registry
     _r("/api/v1/holdings", C),
     _r("/api/v1/transfers", C, WRITE),
@@ -113,10 +122,16 @@ ROUTES: tuple[Route, ...] = (
     _r("/api/v1/events/{id}/offsets", C, WRITE, "organizer"),
     _r("/api/v1/events/{id}/actuals", C, WRITE, "organizer"),  # issue 13: post-event true-up
     _r("/api/v1/listings", C, WRITE),
-    _r("/api/v1/listings", C, access="public"),
+    _r("/api/v1/listings", C, access="optional"),  # issue 14: ?mine=true needs the token
     _r("/api/v1/listings/{id}/cancel", C, WRITE),
     _r("/api/v1/registry/*", C, access="public"),
     _r("/api/v1/certificates/*", C, access="public"),
+    # credits, issue 14: owner-scoped lists and purchases from listings
+    _r("/api/v1/events", C, READ, "organizer"),
+    _r("/api/v1/listings/{id}/purchases", C, WRITE, "enterprise", "organizer"),
+    _r("/api/v1/purchases", C),
+    _r("/api/v1/retirements", C),
+    _r("/api/v1/certificates", C),
 )
 
 

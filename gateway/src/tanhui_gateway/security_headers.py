@@ -19,7 +19,6 @@ CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src
                "form-action 'self'; frame-ancestors 'none'")
 # API answers are data, never a page: OWASP REST Security Cheat Sheet, "Security Headers".
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-SWAGGER_ORIGIN = "https://cdn.jsdelivr.net"  # where FastAPI's get_swagger_ui_html loads it from
 
 COMMON = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
 FRAMING = ((b"x-frame-options", b"DENY"),)  # for browsers without CSP frame-ancestors
@@ -27,16 +26,19 @@ _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 
 def docs_csp(html: str) -> str:
-    """Swagger UI's policy: its bundle and stylesheet from the CDN, its inline start-up script by
-    hash (no 'unsafe-inline'); it draws icons as data: images (swagger-ui issue #7540), reads
-    /openapi.json and sends "try it out" requests to this origin. Checked in Chromium with
-    swagger-ui-dist 5.35.0 (page, operations opened, try it out, models): no violation, and no
-    inline style, which older or differently configured versions needed (issues #3370, #10655)."""
+    """Swagger UI's policy: its bundle and stylesheet from this origin (/docs/assets/, served by
+    the gateway: no CDN), its inline start-up script by hash (no 'unsafe-inline'); it draws icons
+    as data: images (swagger-ui issue #7540), reads /openapi.json and sends "try it out" requests
+    to this origin. Checked in Chromium with swagger-ui-dist 5.35.0 from the CDN (page,
+    operations opened, try it out, models): no violation, and no inline style, which older or
+    differently configured versions needed (issues #3370, #10655). With the 5.32.6 build that
+    fastapi-offline 1.7.7 ships, tests/test_console_problems.py checks the page and its
+    operations render with no console error and no request to another host."""
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
         for script in _INLINE_SCRIPT.findall(html))
-    return (f"default-src 'none'; script-src {SWAGGER_ORIGIN} {hashes}; "
-            f"style-src {SWAGGER_ORIGIN}; img-src 'self' data:; connect-src 'self'; "
+    return (f"default-src 'none'; script-src 'self' {hashes}; "
+            "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
             "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 

@@ -20,6 +20,7 @@ import h11
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from tanhui_shared.web.problem_types import type_uri
 from tanhui_shared.web.problems import problem_response
 
 from .settings import get_settings
@@ -28,8 +29,8 @@ _CLOSE = (b"connection", b"close")
 
 
 def _raw_408(detail: str) -> bytes:
-    body = json.dumps({"type": "about:blank", "title": "Request Timeout", "status": 408,
-                       "detail": detail}).encode()
+    body = json.dumps({"type": type_uri("request-timeout"), "title": "Request Timeout",
+                       "status": 408, "detail": detail, "code": "request-timeout"}).encode()
     head = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\n"
             b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n")
     return head + body

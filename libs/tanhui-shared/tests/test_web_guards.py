@@ -45,6 +45,9 @@ def test_nul_in_path_or_query_names_the_parameter() -> None:
         reply = client.post(url, json={"text": "a"})
         assert reply.status_code == 422
         assert reply.json()["errors"][0]["field"] == field
+        # typed like any validation error: the Problem schema requires `kind` (OpenAPI, console)
+        assert (reply.json()["code"], reply.json()["errors"][0]["kind"]) == ("nul-character",
+                                                                              "value_error")
 
 
 def test_an_unprintable_idempotency_key_is_a_422() -> None:

@@ -52,17 +52,37 @@ class Invalid(DomainError):
     code = "invalid"
 
 
-# constraint name -> (sentence for the user, field it is about or None)
-_CONSTRAINTS: dict[str, tuple[str, str | None]] = {}
+# What a constraint means to a user: (sentence, field or None), or with a third element, the
+# problem code the application's own check of the same rule answers with (so a race reads the same
+# as the refusal it slipped past).
+Described = tuple[str, str | None] | tuple[str, str | None, str]
+# constraint name -> (sentence for the user, field it is about or None, code or None)
+_CONSTRAINTS: dict[str, tuple[str, str | None, str | None]] = {}
 
 
-def describe_constraints(descriptions: dict[str, tuple[str, str | None]]) -> None:
+def describe_constraints(descriptions: dict[str, Described]) -> None:
     """Register what each named unique, check or exclusion constraint means to a user."""
-    _CONSTRAINTS.update(descriptions)
+    for name, described in descriptions.items():
+        detail, field, *code = described
+        _CONSTRAINTS[name] = (detail, field, code[0] if code else None)
+
+
+def _code_by_kind(constraint: str) -> str:
+    # the naming conventions of the migrations and of PostgreSQL's defaults (…_key, …_fkey)
+    if constraint.startswith("ex_"):
+        return "record-overlaps"
+    if constraint.startswith("ck_"):
+        return "record-rule"
+    if constraint.startswith("fk_") or constraint.endswith("_fkey"):
+        return "reference-missing"
+    if constraint.startswith(("uq_", "ux_")) or constraint.endswith(("_key", "_pkey")):
+        return "record-exists"
+    return "constraint-violation"
 
 
 def constraint_conflict(constraint: str | None) -> Conflict:
     """The 409 for a violated constraint; an unnamed or unknown one still names itself."""
-    detail, field = _CONSTRAINTS.get(constraint or "", (None, None))
+    detail, field, code = _CONSTRAINTS.get(constraint or "", (None, None, None))
     return Conflict(detail or f"the request conflicts with existing data ({constraint or 'unknown'})",
-                    field=field, code="constraint-violation", constraint=constraint)
+                    field=field, code=code or _code_by_kind(constraint or ""),
+                    constraint=constraint)

@@ -350,3 +350,30 @@ class RedemptionCompletedV2(EventContract):
 
 
 CONTRACTS.update({c.TYPE: c for c in (RedemptionRequestedV2, RedemptionCompletedV2)})
+
+
+# --- purchases from listings (issue 14): a buyer takes credits from a listing into its holding -
+
+class CreditsPurchased(EventContract):
+    """Credits moved from a listing into the buyer's holding, serials and lineage kept; the
+    payment is recorded (amount), not processed."""
+
+    TYPE: ClassVar[str] = "cn.tanhui.credits.purchased.v1"
+    TOPIC: ClassVar[str] = CREDITS_TOPIC
+    SOURCE: ClassVar[str] = "/services/credits"
+
+    purchase_id: str
+    listing_id: str
+    buyer_user_id: str
+    seller_user_id: str
+    quantity: int
+    price_per_tonne: str  # decimal text, yuan per tCO2e
+    price_total: str  # decimal text, quantity x price_per_tonne
+    serial_ranges: list[str]
+    purchased_at: datetime
+
+    def aggregate_id(self) -> str:
+        return self.listing_id
+
+
+CONTRACTS.update({CreditsPurchased.TYPE: CreditsPurchased})

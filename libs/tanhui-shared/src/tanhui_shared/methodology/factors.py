@@ -56,12 +56,12 @@ def version_for(versions: Iterable[EmissionFactor], code: str, start: date, end:
     end = end or start
     known = [v for v in versions if v.code == code]
     if not known:
-        raise Invalid(f"unknown emission factor {code!r}", field=field)
+        raise Invalid(f"unknown emission factor {code!r}", field=field, code="unknown-factor")
     fitting = [v for v in known if v.covers(start, end)]
     if not fitting:
         spans = ", ".join(f"v{v.version} {v.valid_from}..{v.valid_to or 'open'}"
                           for v in sorted(known, key=lambda v: v.valid_from))
         period = f"{start}" if start == end else f"{start}..{end}"
         raise Invalid(f"no version of {code} is valid for {period} (published: {spans})",
-                      field=field)
+                      field=field, code="factor-not-valid-for-period")
     return max(fitting, key=lambda v: v.valid_from)

@@ -23,7 +23,8 @@ class Principal(BaseModel):
 
 
 def _unauthorized(detail: str) -> Problem:
-    return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                   code="invalid-token")
 
 
 class TokenVerifier:
@@ -66,7 +67,8 @@ def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Problem(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"},
+                      code="token-required")
     verifier: TokenVerifier = request.app.state.token_verifier
     return verifier.verify(credentials.credentials)
 
@@ -77,7 +79,8 @@ CurrentUser = Annotated[Principal, Depends(current_principal)]
 def require_role(*roles: str) -> Callable[[Principal], Principal]:
     def _check(principal: CurrentUser) -> Principal:
         if principal.role not in roles:
-            raise Problem(403, f"this action needs one of the roles: {', '.join(roles)}")
+            raise Problem(403, f"this action needs one of the roles: {', '.join(roles)}",
+                          code="role-required")
         return principal
 
     return _check

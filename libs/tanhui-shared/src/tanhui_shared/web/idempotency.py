@@ -45,10 +45,10 @@ class IdempotentRequest:
     def __init__(self, key: str | None, method: str, path: str, body: bytes) -> None:
         if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
             raise Problem(422, f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters",
-                          field="Idempotency-Key")
+                          field="Idempotency-Key", code="idempotency-key-invalid")
         if key is not None and not key.isprintable():  # a NUL would fail in the driver as a 500
             raise Problem(422, "Idempotency-Key must be printable characters",
-                          field="Idempotency-Key")
+                          field="Idempotency-Key", code="idempotency-key-invalid")
         self.key = key
         canonical = body
         try:  # the same JSON with other spacing or key order is the same request
@@ -83,7 +83,8 @@ class IdempotentRequest:
         except _LostTheRace:
             replay = self._replay(session, scope)
             if replay is None:  # pragma: no cover - the winner committed before we could lose
-                raise Problem(409, "a request with this Idempotency-Key is still in progress") from None
+                raise Problem(409, "a request with this Idempotency-Key is still in progress",
+                              code="idempotency-in-progress") from None
             return replay
         return JSONResponse(body, status_code=status_code)
 
@@ -94,7 +95,7 @@ class IdempotentRequest:
             return None
         if record.fingerprint != self.fingerprint:
             raise Problem(422, "this Idempotency-Key was already used with a different request",
-                          field="Idempotency-Key")
+                          field="Idempotency-Key", code="idempotency-key-reused")
         return JSONResponse(json.loads(record.response_body), status_code=record.status_code,
                             headers={"Idempotent-Replayed": "true"})
 

@@ -19,4 +19,6 @@ def refuse_unstorable_params(request: Request) -> None:
             field = name.replace("\x00", "") or "query"
             raise Problem(422, f"{field}: must not contain NUL characters",
                           title="Invalid request", field=field,
-                          errors=[{"field": field, "message": "must not contain NUL characters"}])
+                          errors=[{"field": field, "message": "must not contain NUL characters",
+                                   "kind": "value_error"}],  # pydantic's type for a refused value
+                          code="nul-character")
