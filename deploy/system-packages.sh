@@ -4,11 +4,12 @@
 set -euo pipefail
 
 want=(postgresql redis-server)              # the services' databases; the gateway's rate limits
+want+=(fonts-wqy-microhei)                  # the Chinese font credits embeds in certificate PDFs
 command -v java >/dev/null 2>&1 || want+=(openjdk-17-jre-headless)   # Kafka
 command -v mvn >/dev/null 2>&1 || want+=(maven)                       # Kafka's jars
 if [ "${1:-up}" = test ]; then
-  # browser tests (and a CJK font for their screenshots), proxy benchmark
-  want+=(chromium fonts-wqy-microhei nginx)
+  # browser tests (their screenshots use the CJK font above too), proxy benchmark
+  want+=(chromium nginx)
 fi
 
 missing=()

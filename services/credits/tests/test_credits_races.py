@@ -133,6 +133,28 @@ def test_parallel_cancels_of_one_listing(served):
     _reconciled(world)
 
 
+def test_parallel_purchases_from_one_listing(served):
+    """Issue 14: 20 buyers at once ask 3 of a listing's 10: three win (9 sold), every other
+    one is 409 listing-exhausted, and the 1 left goes back to the seller on cancelling."""
+    world, base_url = served
+    seller = world.user()
+    buyers = [world.user("enterprise" if i % 2 else "organizer") for i in range(PARALLEL)]
+    world.issue(seller, 10)
+    listing = world.http.post("/api/v1/listings", headers=seller.headers,
+                              json={"quantity": 10, "price_per_tonne": "50.00"}).json()
+    responses = race([lambda c, b=b: c.post(f"/api/v1/listings/{listing['id']}/purchases",
+                                            headers=b.headers, json={"quantity": 3})
+                      for b in buyers], base_url)
+    won = _outcome(responses, 201)
+    assert [r.json()["price_total"] for r in won] == ["150.00"] * 3
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"listing-exhausted"}
+    assert sum(world.holdings(b)["total"] for b in buyers) == 9
+    cancelled = world.http.post(f"/api/v1/listings/{listing['id']}/cancel",
+                                headers=seller.headers)
+    assert (cancelled.status_code, world.holdings(seller)["available"]) == (200, 1)
+    _reconciled(world)
+
+
 def test_parallel_redemptions_from_a_small_inclusion_pool(served):
     world, _ = served  # (the consumer's path: no HTTP)
     dev, citizen = world.user(), world.user("citizen")

@@ -11,7 +11,7 @@ import zxingcpp
 from PIL import Image
 from sqlmodel import Session, func, select
 
-from tanhui_credits.domain.hashing import certificate_hash
+from tanhui_credits.domain.hashing import UNHASHED_KEYS, certificate_hash
 from tanhui_credits.store.tables import Block, Certificate, Redemption, Retirement
 from tanhui_shared.contracts import (CreditsRetired, RedemptionCompleted, RedemptionRejected,
                                      RedemptionRequested, ReportFiled)
@@ -44,8 +44,9 @@ def test_enterprise_retires_against_its_report_and_gets_a_certificate(world):
     public = world.http.get(f"/api/v1/certificates/{cert['certificate_id']}").json()  # no login
     assert public == cert
     assert public["verification_url"] == \
-        f"http://127.0.0.1:8000/api/v1/certificates/{cert['certificate_id']}"
-    fields = {k: v for k, v in public.items() if k not in ("content_hash", "verification_url")}
+        f"http://127.0.0.1:8000/console/#/verify/{cert['certificate_id']}"  # issue 14
+    assert public["json_url"] == f"http://127.0.0.1:8000/api/v1/certificates/{cert['certificate_id']}"
+    fields = {k: v for k, v in public.items() if k not in UNHASHED_KEYS}
     assert certificate_hash(fields) == public["content_hash"]
     assert certificate_hash({**fields, "quantity": 151}) != public["content_hash"]
     published = [e for e in world.outbox(CreditsRetired.TYPE)

@@ -7,14 +7,15 @@ from fastapi import FastAPI
 from tanhui_shared.service import create_service_app
 from tanhui_shared.web.trusted_keys import TrustedKeyCache
 
-from .api import events, holdings, registry, retirements
+from .api import events, holdings, listings, registry, retirements
 from .settings import CreditsSettings, get_settings
 
 
 def create_app(settings: CreditsSettings | None = None) -> FastAPI:
     return create_service_app(
         settings or get_settings(),
-        [holdings.router, retirements.router, registry.router, events.router],
+        [holdings.router, retirements.router, registry.router, events.router,
+         listings.router],
         key_lookup=TrustedKeyCache,
         description="The credit registry: holdings, issuance, transfers, offsets, retirements.",
     )

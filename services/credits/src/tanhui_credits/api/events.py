@@ -7,25 +7,27 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field, model_validator
 
 from tanhui_shared.errors import NotFound
 from tanhui_shared.methodology import FACTORS
 from tanhui_shared.service import SessionDep
 from tanhui_shared.uow import UnitOfWork
-from tanhui_shared.web.auth import CurrentUser, Principal, require_role
+from tanhui_shared.web.auth import Principal, require_role
 from tanhui_shared.web.idempotency import Idempotency
 from tanhui_shared.web.models import ApiModel
 from tanhui_shared.web.quantities import WholeQuantity
 
 from ..domain.event_estimate import EventActivity
 from ..domain.event_trueup import accounting_deadline, neutrality
-from ..store.market import latest_accounting, open_listings, retired_for_event
-from ..store.market_tables import EventAccounting, LargeEvent, Listing
+from ..store.lists import all_events, page_events
+from ..store.market import latest_accounting, retired_for_event
+from ..store.market_tables import EventAccounting, LargeEvent
 from ..store.retirements import certificate_view
-from ..usecases.market import (Offset, cancel_listing, create_listing, file_actuals,
-                               offset_event, register_event)
+from ..usecases.market import Offset, file_actuals, offset_event, register_event
+from .pages import Limit, page
+from .pages import Offset as PageOffset
 
 router = APIRouter(prefix="/api/v1", tags=["large events"])
 # a billion of any unit is beyond any event; it also keeps the total inside NUMERIC(18, 6)
@@ -89,14 +91,6 @@ class EventCreate(ActivityIn):
         return self
 
 
-class ListingCreate(ApiModel):
-    quantity: WholeQuantity
-    price_per_tonne: Annotated[Decimal, Field(gt=0, le=Decimal("1e7"), max_digits=11,
-                                              decimal_places=2, allow_inf_nan=False)]
-    project_id: str | None = Field(default=None, max_length=200)
-    vintage: int | None = Field(default=None, ge=1000, le=9999)
-
-
 class OffsetRequest(ApiModel):
     quantity: WholeQuantity | None = Field(
         default=None, description="default: what is still uncovered (credits needed by the "
@@ -138,13 +132,6 @@ def _today() -> date:
     return datetime.now(CITY_TZ).date()
 
 
-def listing_view(listing: Listing) -> dict[str, Any]:
-    return {"id": listing.id, "seller_user_id": listing.seller_user_id,
-            "project_id": listing.project_id, "vintage": listing.vintage,
-            "quantity": listing.quantity, "remaining": listing.remaining,
-            "price_per_tonne": str(listing.price_per_tonne), "status": listing.status}
-
-
 def offset_view(offset: Offset, session, base_url: str) -> dict[str, Any]:  # noqa: ANN001
     return {"quantity": offset.quantity,
             "certificate": certificate_view(offset.certificate, base_url),
@@ -179,11 +166,28 @@ def event_factors(code: str | None = None, valid_on: date | None = None) -> list
             if (code is None or f.code == code) and (valid_on is None or f.valid_on(valid_on))]
 
 
+@router.get("/events")
+def my_events(principal: Organizer, session: SessionDep,
+              status: Annotated[Literal["neutral", "uncovered"] | None, Query(
+                  description="neutral: retired at least what the final figure (or the plan, "
+                  "until actuals are filed) needs; uncovered: not yet")] = None,
+              limit: Limit = 50, offset: PageOffset = 0) -> dict[str, Any]:
+    """The organizer's own events, newest first, each as GET /events/{id} shows it."""
+    if status is None:
+        rows, total = page_events(session, principal.user_id, limit, offset)
+        return page([event_view(session, row) for row in rows], total, limit, offset)
+    # neutrality is derived (plan or final figure vs retirements), not stored: judged per event
+    wanted = [view for view in (event_view(session, row)
+                                for row in all_events(session, principal.user_id))
+              if view["neutral"] == (status == "neutral")]
+    return page(wanted[offset:offset + limit], len(wanted), limit, offset)
+
+
 @router.get("/events/{event_id}")
 def get_event(event_id: str, session: SessionDep) -> dict[str, Any]:
     event = session.get(LargeEvent, event_id)
     if event is None:
-        raise NotFound(f"no event {event_id}")
+        raise NotFound(f"no event {event_id}", code="event-not-found")
     return event_view(session, event)
 
 
@@ -209,24 +213,3 @@ def offset(event_id: str, body: OffsetRequest, principal: Organizer, session: Se
     return idem.execute(session, principal.user_id, lambda uow: offset_view(offset_event(
         uow, principal.user_id, event_id, body.quantity), uow.session, base_url),
         status_code=201)
-
-
-@router.post("/listings", status_code=201, tags=["listings"])
-def list_credits(body: ListingCreate, principal: CurrentUser, session: SessionDep,
-                 idem: Idempotency):
-    return idem.execute(session, principal.user_id, lambda uow: listing_view(create_listing(
-        uow, principal.user_id, body.quantity, body.price_per_tonne, project_id=body.project_id,
-        vintage=body.vintage)), status_code=201)
-
-
-@router.post("/listings/{listing_id}/cancel", tags=["listings"])
-def cancel(listing_id: str, principal: CurrentUser, session: SessionDep, idem: Idempotency):
-    """The seller withdraws an open listing; what it has left returns to the seller's holding."""
-    return idem.execute(session, principal.user_id, lambda uow: listing_view(cancel_listing(
-        uow, principal.user_id, listing_id)))
-
-
-@router.get("/listings", tags=["listings"])
-def listings(session: SessionDep) -> list[dict[str, Any]]:
-    """Open listings, cheapest first."""
-    return [listing_view(listing) for listing in open_listings(session)]

@@ -25,7 +25,7 @@ def _serial(text: str, field: str) -> SerialBlock:
     try:
         return parse_range(text)
     except ValueError as exc:
-        raise Invalid(str(exc), field=field) from None
+        raise Invalid(str(exc), field=field, code="invalid-serial") from None
 
 
 @router.get("/projects")
@@ -44,14 +44,14 @@ def blocks(session: SessionDep, serial: str | None = Query(default=None),
                                                       current_only=True))
     if project_id:
         return blocks_view(session, blocks_of_project(session, project_id))
-    raise Invalid("give serial or project_id", field="serial")
+    raise Invalid("give serial or project_id", field="serial", code="serial-or-project-required")
 
 
 @router.get("/serials/{serial}")
 def serial_lineage(serial: str, session: SessionDep) -> dict[str, Any]:
     found = lineage(session, _serial(serial, "serial"))
     if found is None:
-        raise NotFound(f"serial {serial} was never issued", field="serial")
+        raise NotFound(f"serial {serial} was never issued", field="serial", code="serial-not-found")
     return found
 
 
@@ -72,7 +72,8 @@ def get_compensation(session: SessionDep,
     """One loss's compensation with the blocks it cancelled."""
     row = session.get(BufferCompensation, loss_id)
     if row is None:
-        raise NotFound(f"no compensation for loss {loss_id}", field="loss_id")
+        raise NotFound(f"no compensation for loss {loss_id}", field="loss_id",
+                       code="compensation-not-found")
     return {**compensation_view(row),
             "blocks": blocks_view(session, cancelled_blocks(session, loss_id))}
 

@@ -109,7 +109,8 @@ def estimate(activity: EventActivity, start: date, end: date,
     lines = []
     for name, quantity, code, source_field in _wanted(activity):
         if quantity < 0:
-            raise Invalid(f"{name}: activity data cannot be negative", field=source_field)
+            raise Invalid(f"{name}: activity data cannot be negative", field=source_field,
+                          code="negative-activity-data")
         if quantity == 0:
             continue
         factor = version_for(versions, code, start, end, field=source_field)

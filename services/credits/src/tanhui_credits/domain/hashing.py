@@ -48,3 +48,20 @@ def first_broken_link(links: Iterable[ChainLink]) -> tuple[int, str] | None:
         expected_prev = link.hash
         expected_seq += 1
     return None
+
+
+# What the public certificate JSON adds to the certified fields: everything else is hashed.
+UNHASHED_KEYS = ("content_hash", "hash_recipe", "json_url", "pdf_url", "verification_url")
+# certificate_hash above, as one line of Python a third party can run on the public JSON `c`
+HASH_RECIPE_LINE = ('sha256(json.dumps(c, sort_keys=True, separators=(",", ":"), '
+                    'ensure_ascii=False).encode("utf-8")).hexdigest()')
+# certificate_hash above, in words: published with every certificate (GET /certificates/{id})
+HASH_RECIPE = (
+    "content_hash is the SHA-256, in lowercase hex, of the UTF-8 bytes of the certificate's "
+    f"JSON without its keys {', '.join(UNHASHED_KEYS)}, serialised with every object's keys "
+    "sorted by Unicode code point (at every level, arrays kept in their order), no whitespace "
+    "(separators ',' and ':'), characters outside ASCII written as themselves (not \\u "
+    "escapes; only '\"', '\\' and control characters are escaped, as RFC 8259 requires), and "
+    "every value exactly as the JSON gives it: integers in decimal, decimal tonnes and times "
+    "as strings, absent references as null. In Python, with c that JSON less those keys: "
+    + HASH_RECIPE_LINE)

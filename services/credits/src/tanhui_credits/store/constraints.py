@@ -9,7 +9,7 @@ QUANTITY = "quantity"
 describe_constraints({
     "ex_block_live_serials": ("these serials are already in another live block: the credits "
                               "were moved or retired by a concurrent request; nothing was "
-                              "written", None),
+                              "written", None, "credits-moved-meanwhile"),
     "ck_block_range": ("a serial block must be a non-empty range of positive serials", None),
     "ck_block_status": ("a serial block is active, retired, superseded or cancelled", None),
     "ck_block_compensation": ("cancelled serial blocks, and only they, compensate a loss", None),
@@ -27,7 +27,7 @@ describe_constraints({
     "serial_block_parent_block_id_fkey": ("a split block's parent must exist", None),
     "issuance_pkey": ("this issuance was already recorded", None),
     "uq_issuance_monitoring_report": ("this monitoring report was already issued",
-                                      "monitoring_report_id"),
+                                      "monitoring_report_id", "already-issued"),
     "ck_issuance_quantities": ("issued quantities cannot be negative", QUANTITY),
     "ck_issuance_serials": ("an issuance's serials must match its quantities", None),
     "ck_serial_counter_next": ("serial numbers start at 1", None),
@@ -57,10 +57,20 @@ describe_constraints({
     "ck_redemption_quantity": ("a redemption must ask for at least one credit", QUANTITY),
     "ck_redemption_status": ("a redemption is completed or rejected", None),
     "ck_listing_quantity": ("a listing must offer at least one credit", QUANTITY),
-    "ck_listing_remaining": ("a listing cannot sell more than it has left", QUANTITY),
+    "ck_listing_remaining": ("a listing cannot sell more than it has left", QUANTITY,
+                             "listing-exhausted"),
     "ck_listing_status": ("a listing is open, sold out or cancelled", None),
     "ck_listing_open": ("a listing is open exactly while it has credits left", None),
     "ck_payment_quantity": ("a payment must be for at least one credit", QUANTITY),
+    "ck_listing_purchase_quantity": ("a purchase must buy at least one credit", QUANTITY),
+    "ck_listing_purchase_total": ("a purchase's total is its quantity times the listing's "
+                                  "price", None),
+    "ck_listing_purchase_parties": ("a seller cannot buy from its own listing: cancel it "
+                                    "instead", "listing_id", "own-listing"),
+    "fk_listing_purchase_listing": ("credits can only be bought from an existing listing",
+                                    "listing_id"),
+    "fk_listing_purchase_buyer": ("credits can only be bought into an open holding account",
+                                  None),
     "ck_large_event_dates": ("an event cannot end before it starts", "end_date"),
     "fk_event_accounting_event": ("actual data can only be filed for a registered event", None),
     "uq_event_accounting_revision": ("another filing of this event's actual data was made at "

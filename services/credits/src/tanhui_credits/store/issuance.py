@@ -26,7 +26,7 @@ def remember_project(session: Session, verified: MonitoringVerified) -> Project:
     if project.project_number != verified.project_number:
         raise Conflict(f"project {project.id} already has registry number "
                        f"{project.project_number}, not {verified.project_number}",
-                       field="project_number")
+                       field="project_number", code="registry-number-mismatch")
     return project
 
 

@@ -49,7 +49,7 @@ class Listing(CreditsTable, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True)
     seller_account_id: str
-    seller_user_id: str
+    seller_user_id: str = Field(index=True)  # a seller's own listings (GET /listings?mine=true)
     project_id: str | None = None
     vintage: int | None = None
     quantity: int
@@ -106,3 +106,34 @@ class EventAccounting(CreditsTable, table=True):
     total_tco2e: Decimal = Field(sa_type=sa.Numeric(18, 6))
     filed_by_user_id: str
     filed_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class ListingPurchase(CreditsTable, table=True):
+    """A buyer took credits from a listing into its own holding (issue 14). Written once with
+    the movement it records; the payment is recorded here, not processed."""
+
+    __tablename__ = "listing_purchase"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["listing_id"], ["listing.id"], name="fk_listing_purchase_listing"),
+        sa.ForeignKeyConstraint(["buyer_account_id"], ["holding_account.id"],
+                                name="fk_listing_purchase_buyer"),
+        # a purchase buys something, and its total is exactly quantity x price
+        sa.CheckConstraint("quantity > 0", name="ck_listing_purchase_quantity"),
+        sa.CheckConstraint("price_total = quantity * price_per_tonne",
+                           name="ck_listing_purchase_total"),
+        # the seller never buys from itself (it would cancel the listing instead)
+        sa.CheckConstraint("buyer_account_id <> seller_account_id",
+                           name="ck_listing_purchase_parties"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    listing_id: str = Field(index=True)
+    buyer_account_id: str
+    buyer_user_id: str = Field(index=True)
+    seller_account_id: str
+    seller_user_id: str
+    quantity: int
+    price_per_tonne: Decimal = Field(sa_type=sa.Numeric(18, 2))
+    price_total: Decimal = Field(sa_type=sa.Numeric(20, 2))
+    entry_id: str  # the audit entry of the movement into the buyer's holding
+    purchased_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))

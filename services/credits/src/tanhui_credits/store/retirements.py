@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from tanhui_shared.messaging.outbox import utcnow
 
-from ..domain.hashing import canonical_json, certificate_hash
+from ..domain.hashing import HASH_RECIPE, canonical_json, certificate_hash
 from . import blocks as block_moves
 from .audit import Journal
 from .tables import Block, Certificate, Project, Retirement, new_id
@@ -65,5 +65,11 @@ def certificate_fields(session: Session, retirement: Retirement, rows: list[Bloc
 
 
 def certificate_view(certificate: Certificate, public_base_url: str) -> dict[str, Any]:
+    """The public certificate: its certified fields, their hash and how to recompute it, and
+    where to check it. verification_url is the console's page (what the QR code opens);
+    json_url and pdf_url are this document and its PDF."""
+    api = f"{public_base_url}/api/v1/certificates/{certificate.id}"
     return {**json.loads(certificate.fields), "content_hash": certificate.content_hash,
-            "verification_url": f"{public_base_url}/api/v1/certificates/{certificate.id}"}
+            "hash_recipe": HASH_RECIPE,
+            "verification_url": f"{public_base_url}/console/#/verify/{certificate.id}",
+            "json_url": api, "pdf_url": f"{api}/pdf"}

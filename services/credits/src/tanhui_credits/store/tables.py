@@ -218,7 +218,8 @@ class Retirement(CreditsTable, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True)
     account_id: str
-    retired_by_user_id: str | None  # None: the registry retired from its inclusion pool
+    # None: the registry retired from its inclusion pool; indexed for GET /retirements?mine=true
+    retired_by_user_id: str | None = Field(default=None, index=True)
     beneficiary: str
     purpose: str
     quantity: int

@@ -25,7 +25,7 @@ def issue_credits(uow: UnitOfWork, verified: MonitoringVerified, caused_by_event
     earlier = issuance_of_report(session, verified.monitoring_report_id)
     if earlier is not None:
         raise Conflict(f"monitoring report {verified.monitoring_report_id} was already issued "
-                       f"as {earlier.id}", field="monitoring_report_id")
+                       f"as {earlier.id}", field="monitoring_report_id", code="already-issued")
     remember_project(session, verified)
     # Event order across topics is not guaranteed: the owner's UserRegistered may come later.
     owner = open_account(session, verified.owner_user_id, verified.owner_username,

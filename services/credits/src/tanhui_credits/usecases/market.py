@@ -46,9 +46,10 @@ def cancel_listing(uow: UnitOfWork, seller_user_id: str, listing_id: str) -> Lis
     session = uow.session
     listing = lock_listing(session, listing_id)  # the same lock every purchase from it takes
     if listing is None:
-        raise NotFound(f"no listing {listing_id}", field="listing_id")
+        raise NotFound(f"no listing {listing_id}", field="listing_id", code="listing-not-found")
     if listing.seller_user_id != seller_user_id:
-        raise Forbidden("only the seller can cancel a listing", field="listing_id")
+        raise Forbidden("only the seller can cancel a listing", field="listing_id",
+                        code="not-the-seller")
     cancel(session, listing)  # first: a second canceller stops here, before touching blocks
     reserved = block_moves.listed_blocks(session, listing.id)
     block_moves.reassign(session, journal(uow), reserved, listing.seller_account_id,
@@ -73,9 +74,9 @@ def register_event(uow: UnitOfWork, organizer_user_id: str, *, name: str, start_
 def _organizers_event(session, organizer_user_id: str, event_id: str) -> LargeEvent:  # noqa: ANN001
     event = lock_event(session, event_id)
     if event is None:
-        raise NotFound(f"no event {event_id}")
+        raise NotFound(f"no event {event_id}", code="event-not-found")
     if event.organizer_user_id != organizer_user_id:
-        raise Forbidden("only the event's organizer can do this")
+        raise Forbidden("only the event's organizer can do this", code="not-the-organizer")
     return event
 
 
@@ -125,7 +126,8 @@ def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
                        retired_for_event(session, event.id))
     quantity = offset_quantity(state, quantity)
     if quantity <= 0:
-        raise Invalid("the estimate is zero: give a quantity", field="quantity")
+        raise Invalid("the estimate is zero: give a quantity", field="quantity",
+                      code="zero-estimate")
     bought, purchases, needed = [], [], quantity
     for listing in listings_to_buy_from(session, quantity):
         count = min(needed, listing.remaining)

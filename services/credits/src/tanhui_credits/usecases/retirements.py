@@ -62,7 +62,8 @@ def retire_credits(uow: UnitOfWork, user_id: str, quantity: int, *, beneficiary:
         report = report_for_retirement(session, report_id)  # share-locked: see there
         # Not filed yet, or not the caller's: the same 404, so report ids cannot be probed.
         if report is None or user_id not in json.loads(report.member_user_ids):
-            raise NotFound(f"no report {report_id!r} you may act for", field="report_id")
+            raise NotFound(f"no report {report_id!r} you may act for", field="report_id",
+                           code="report-not-found")
         if not report.is_current:
             current = current_revision(session, report.enterprise_id, report.period)
             raise ReportSuperseded(report.id, report.revision, report.period,

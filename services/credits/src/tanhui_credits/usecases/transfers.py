@@ -28,9 +28,10 @@ def transfer_credits(uow: UnitOfWork, sender_user_id: str, to_username: str, qua
     sender = require_account(session, sender_user_id)
     receiver = account_by_username(session, to_username)
     if receiver is None:
-        raise NotFound(f"no holding account for to_username {to_username!r}", field="to_username")
+        raise NotFound(f"no holding account for to_username {to_username!r}", field="to_username",
+                       code="recipient-not-found")
     if receiver.id == sender.id:
-        raise Invalid("cannot transfer to yourself", field="to_username")
+        raise Invalid("cannot transfer to yourself", field="to_username", code="self-transfer")
     lock_account(session, sender.id)  # debits of one account queue here
     rows = block_moves.spendable_blocks(session, sender.id, project_id, vintage)
     moving = block_moves.take(session, journal(uow), rows, quantity)
