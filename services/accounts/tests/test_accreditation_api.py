@@ -75,9 +75,11 @@ def test_a_granted_operator_feeds_its_licensed_modes_for_citizens_only(accounts)
     body = reply.json()
     assert (body["accepted"], body["points_awarded"]) == (1, 13)
     assert body["rejected"] == [
-        {"index": 1, "reason": "mode walk is not in this operator's licence (bus, metro)"},
-        {"index": 2, "reason": f"unknown citizen {firm['username']!r}"},  # not a citizen
-        {"index": 3, "reason": f"unknown citizen {nobody!r}"}]
+        {"index": 1, "reason": "mode walk is not in this operator's licence (bus, metro)",
+         "code": "mode-not-licensed"},
+        {"index": 2, "reason": f"unknown citizen {firm['username']!r}",  # not a citizen
+         "code": "unknown-citizen"},
+        {"index": 3, "reason": f"unknown citizen {nobody!r}", "code": "unknown-citizen"}]
     assert trips_of(accounts, citizen["id"]) == 1 and trips_of(accounts, firm["id"]) == 0
 
 

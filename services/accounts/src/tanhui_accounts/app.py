@@ -9,7 +9,8 @@ from tanhui_shared.service import create_service_app
 from tanhui_shared.uow import in_unit_of_work
 from tanhui_shared.web.trusted_keys import KeyCache
 
-from .api import accreditations, auth, citizens, claims, enterprises, jwks, methodology, stats
+from .api import (accreditations, auth, citizens, claims, enterprises, journeys, jwks,
+                  methodology, stats)
 from .domain.travel import travel_rules
 from .security import load_previous_keys, load_signing_key
 from .settings import AccountsSettings, get_settings
@@ -36,7 +37,7 @@ def create_app(settings: AccountsSettings | None = None) -> FastAPI:
     app = create_service_app(
         settings,
         [auth.router, jwks.router, enterprises.router, citizens.router, stats.router,
-         accreditations.router, claims.router, methodology.router],
+         accreditations.router, claims.router, methodology.router, journeys.router],
         key_lookup=lambda engine: live_key_lookup(published, engine),
         description="Identities and token issuer, enterprise and personal carbon accounts.",
     )

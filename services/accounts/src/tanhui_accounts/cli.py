@@ -31,11 +31,12 @@ def create_user(database_url: str, username: str, password: str, role: Role) -> 
     """Any role but the granted ones (grant-accreditation makes those); the password policy and
     the system accounts' names apply. Raises Invalid, or Conflict if the username is taken."""
     if role in GRANTED_ROLES:
-        raise Invalid(f"{role.value} accounts are made by grant-accreditation", field="role")
+        raise Invalid(f"{role.value} accounts are made by grant-accreditation", field="role",
+                      code="role-not-grantable")
     if problem := reserved_name_problem(username, chosen_by_public=False):
-        raise Invalid(f"username {problem}", field="username")
+        raise Invalid(f"username {problem}", field="username", code="invalid-username")
     if problem := password_problem(password, username):
-        raise Invalid(f"the password {problem}", field="password")
+        raise Invalid(f"the password {problem}", field="password", code="weak-password")
     engine = make_engine(database_url, pool_size=1)
     try:
         return in_unit_of_work(engine, lambda uow: register_user(uow, username,

@@ -98,12 +98,13 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 
 def _refused(detail: str, error: str, *, basic: bool = False) -> Problem:
     challenge = 'Basic realm="tanhui"' if basic else "Bearer"
-    return Problem(401, detail, headers={"WWW-Authenticate": challenge}, error=error)
+    return Problem(401, detail, headers={"WWW-Authenticate": challenge}, error=error,
+                   code="sign-in-refused")
 
 
 def _missing(field: str, grant_type: str) -> Problem:
     return Problem(422, f"{field} is required for grant_type={grant_type}", field=field,
-                   error="invalid_request")
+                   error="invalid_request", code="token-request-field-missing")
 
 
 @router.post("/auth/token", response_model=AccessToken)
@@ -125,7 +126,8 @@ def issue_token(session: SessionDep, request: Request, response: Response,
         if grant_type == "client_credentials":
             if basic and client_secret is not None:
                 raise Problem(400, "send the client secret once: by HTTP Basic or in the form",
-                              field="client_secret", error="invalid_request")
+                              field="client_secret", error="invalid_request",
+                              code="client-secret-twice")
             client_id, client_secret = basic or (client_id, client_secret)
             if not client_id:
                 raise _missing("client_id", grant_type)
@@ -142,7 +144,8 @@ def issue_token(session: SessionDep, request: Request, response: Response,
             ttl = settings.access_token_ttl_s
         else:
             raise Problem(400, "grant_type must be password or client_credentials",
-                          field="grant_type", error="unsupported_grant_type")
+                          field="grant_type", error="unsupported_grant_type",
+                          code="unsupported-grant-type")
     except SignInRefused as refused:
         raise _refused(refused.detail, refused.error, basic=basic is not None) from None
     token = request.app.state.signing_key.issue(
@@ -157,7 +160,7 @@ def issue_token(session: SessionDep, request: Request, response: Response,
 def me(principal: CurrentUser, session: SessionDep) -> User:
     user = session.get(User, principal.user_id)
     if user is None:
-        raise NotFound("this token's user no longer exists")
+        raise NotFound("this token's user no longer exists", code="account-not-found")
     return user
 
 
@@ -173,19 +176,21 @@ def change_my_password(body: PasswordChange, principal: CurrentUser,
     """Change the caller's password: the current one, then a new one the policy accepts."""
     user = session.get(User, principal.user_id)
     if user is None:
-        raise NotFound("this token's user no longer exists")
+        raise NotFound("this token's user no longer exists", code="account-not-found")
     username, role, checked_hash = user.username, user.role, user.password_hash
     session.rollback()  # the read's transaction ends here; the change runs in its own
     if role == Role.TRANSIT_OPERATOR.value:
         raise Forbidden("transit operators have no password: an administrator rotates their "
-                        "client secret", field="current_password")
+                        "client secret", field="current_password", code="operator-has-no-password")
     if problem := password_problem(body.new_password, username):
-        raise Invalid(f"new_password {problem}", field="new_password")
+        raise Invalid(f"new_password {problem}", field="new_password", code="weak-password")
     if body.new_password == body.current_password:
-        raise Invalid("new_password must differ from the current password", field="new_password")
+        raise Invalid("new_password must differ from the current password", field="new_password",
+                      code="password-unchanged")
     # argon2 is slow on purpose: both hashes are worked out before the transaction
     if not password_matches(checked_hash, body.current_password):
-        raise Forbidden("the current password is wrong", field="current_password")
+        raise Forbidden("the current password is wrong", field="current_password",
+                        code="wrong-password")
     new_hash = hash_password(body.new_password)
     run_unit_of_work(session, lambda uow: change_password(uow, principal.user_id, checked_hash,
                                                           new_hash))

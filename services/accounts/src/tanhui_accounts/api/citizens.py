@@ -85,6 +85,21 @@ class TripOut(BaseModel):
 class Rejection(BaseModel):
     index: int
     reason: str
+    code: str  # the refusal's machine name, e.g. unknown-citizen, implausible-speed
+
+
+class RecordResult(BaseModel):
+    """One record of the feed: what became of it, in feed order."""
+
+    index: int
+    external_id: str
+    outcome: Literal["accepted", "duplicate", "rejected"]
+    code: str = Field(description="credited or capped (accepted), duplicate-external-id, or "
+                      "the refusal's machine name (e.g. unknown-citizen, mode-not-licensed, "
+                      "implausible-speed, overlapping-trip, outside-claim-window)")
+    reason: str | None  # in words; None for a fully credited trip
+    trip_id: str | None  # the recorded trip (a duplicate: the first one); None if rejected
+    points: int
 
 
 class BatchOut(BaseModel):
@@ -92,6 +107,7 @@ class BatchOut(BaseModel):
     duplicates: int
     rejected: list[Rejection]
     points_awarded: int
+    results: list[RecordResult]
 
 
 @router.post("/trips", response_model=TripOut, status_code=201)
@@ -119,8 +135,11 @@ def record_trip_batch(batch: TripBatch, operator: TransitOperator, session: Sess
         outcome = trips.record_trip_batch(uow, operator.user_id, records,
                                           request.app.state.travel_rules)
         return BatchOut(accepted=outcome.accepted, duplicates=outcome.duplicates,
-                        rejected=[Rejection(index=i, reason=r) for i, r in outcome.rejected],
-                        points_awarded=outcome.points_awarded)
+                        rejected=[Rejection(index=i, reason=r,
+                                            code=getattr(r, "code", "trip-refused"))
+                                  for i, r in outcome.rejected],
+                        points_awarded=outcome.points_awarded,
+                        results=[RecordResult.model_validate(vars(o)) for o in outcome.results])
 
     return idem.execute(session, operator.user_id, record)
 
@@ -208,5 +227,5 @@ def redeem_points(body: RedemptionIn, citizen: Citizen, session: SessionDep, ide
 def my_redemption(redemption_id: Id, citizen: Citizen, session: SessionDep) -> Redemption:
     redemption = session.get(Redemption, redemption_id)
     if redemption is None or redemption.user_id != citizen.user_id:
-        raise NotFound("no such redemption")
+        raise NotFound("no such redemption", code="redemption-not-found")
     return redemption

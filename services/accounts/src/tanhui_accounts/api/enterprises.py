@@ -78,7 +78,7 @@ def read_enterprise(enterprise_id: Id, user: CurrentUser, session: SessionDep) -
     """Its members' (and the regulator's) view, with the claim's status and the reason given."""
     enterprise = session.get(Enterprise, enterprise_id)
     if enterprise is None or not _may_read(session, user, enterprise_id):
-        raise NotFound("no such enterprise")
+        raise NotFound("no such enterprise", code="enterprise-not-found")
     return enterprise
 
 
@@ -231,7 +231,7 @@ def _may_read(session, user: Principal, enterprise_id: str) -> bool:
 @router.get("/enterprises/{enterprise_id}/reports", response_model=list[ReportOut])
 def enterprise_reports(enterprise_id: Id, user: CurrentUser, session: SessionDep) -> list[ReportOut]:
     if session.get(Enterprise, enterprise_id) is None or not _may_read(session, user, enterprise_id):
-        raise NotFound("no such enterprise")
+        raise NotFound("no such enterprise", code="enterprise-not-found")
     reports = reports_of(session, enterprise_id)
     retirements = _retirements(session, reports)
     return [_report_out(session, r, retirements) for r in reports]
@@ -241,7 +241,7 @@ def enterprise_reports(enterprise_id: Id, user: CurrentUser, session: SessionDep
 def read_report(report_id: Id, user: CurrentUser, session: SessionDep) -> ReportOut:
     report = session.get(CarbonReport, report_id)
     if report is None or not _may_read(session, user, report.enterprise_id):
-        raise NotFound("no such report")
+        raise NotFound("no such report", code="report-not-found")
     return _report_out(session, report)
 
 

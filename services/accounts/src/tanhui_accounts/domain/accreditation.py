@@ -13,7 +13,7 @@ from enum import StrEnum
 from tanhui_shared.errors import Invalid
 
 from .identity import Role
-from .travel import Mode
+from .travel import Mode, TripRefusal
 from .trip_batch import CITY_TZ
 
 GRANTED_ROLES = frozenset({Role.VERIFIER, Role.TRANSIT_OPERATOR})
@@ -46,15 +46,16 @@ class Terms:
     def __post_init__(self) -> None:
         if self.role not in GRANTED_ROLES:
             raise Invalid(f"only {', '.join(sorted(GRANTED_ROLES))} accounts are granted",
-                          field="role")
+                          field="role", code="role-not-grantable")
         if self.valid_to < self.valid_from:
             raise Invalid("valid_to (the last valid day) must not be before valid_from",
-                          field="valid_to")
+                          field="valid_to", code="validity-reversed")
         if self.role is Role.TRANSIT_OPERATOR and not self.modes:
             raise Invalid("a transit operator's licence names at least one travel mode",
-                          field="modes")
+                          field="modes", code="licence-modes")
         if self.role is Role.VERIFIER and self.modes:
-            raise Invalid("a verifier's accreditation names no travel modes", field="modes")
+            raise Invalid("a verifier's accreditation names no travel modes", field="modes",
+                          code="licence-modes")
         # one entry per mode, in the enum's order, so equal licences read the same
         object.__setattr__(self, "modes", tuple(m for m in Mode if m in set(self.modes)))
 
@@ -99,8 +100,23 @@ def why_not_valid(grants: list[GrantFacts], today: date) -> str | None:
     return f"this account's accreditation expired after {latest.valid_to}"
 
 
-def licence_refusal(mode: Mode, licensed: tuple[Mode, ...] | list[Mode]) -> str | None:
+def standing(grants: list[GrantFacts], today: date) -> GrantStatus | None:
+    """A user's standing today, by the same order as `why_not_valid`: active if a grant is valid,
+    else not yet valid if one is to come, else how the latest one ended; None without grants."""
+    if not grants:
+        return None
+    statuses = [(grant_status(g.valid_from, g.valid_to, g.revoked_at is not None, today), g)
+                for g in grants]
+    for wanted in (GrantStatus.ACTIVE, GrantStatus.NOT_YET_VALID):
+        if any(status is wanted for status, _ in statuses):
+            return wanted
+    latest = max(grants, key=lambda g: (g.revoked_at.date() if g.revoked_at else g.valid_to))
+    return GrantStatus.REVOKED if latest.revoked_at is not None else GrantStatus.EXPIRED
+
+
+def licence_refusal(mode: Mode, licensed: tuple[Mode, ...] | list[Mode]) -> TripRefusal | None:
     """None if a transit operator licensed for `licensed` may feed a trip by `mode`."""
     if mode in licensed:
         return None
-    return f"mode {mode.value} is not in this operator's licence ({', '.join(licensed)})"
+    return TripRefusal(f"mode {mode.value} is not in this operator's licence "
+                       f"({', '.join(licensed)})", "mode", "mode-not-licensed")

@@ -46,7 +46,8 @@ def decide(current: str, decision: Decision, reason: str | None,
     reason = (reason or "").strip() or None
     if decision is Decision.REJECT:
         if reason is None:
-            raise Invalid("say why the claim is rejected: the enterprise reads it", field="reason")
+            raise Invalid("say why the claim is rejected: the enterprise reads it", field="reason",
+                          code="rejection-needs-reason")
         return Verdict(ClaimStatus.REJECTED, reason)
     if confirmed_rival is not None:
         raise CodeAlreadyConfirmed(confirmed_rival)

@@ -13,6 +13,8 @@ class InsufficientPoints(Conflict):
 
 
 class NoPointsAccount(NotFound):
+    code = "no-points-account"
+
     def __init__(self) -> None:
         super().__init__("no personal carbon account for this user")
 

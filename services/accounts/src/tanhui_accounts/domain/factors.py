@@ -31,4 +31,5 @@ def replacement(live: EmissionFactor, new: EmissionFactor) -> str:
         return "supersede"
     raise Conflict(f"{new.code} version {new.version} ({new.valid_from}..{new.valid_to or 'open'}) "
                    f"would cut version {live.version} ({live.valid_from}..{live.valid_to or 'open'})"
-                   " in two; publish versions in date order", field="valid_to")
+                   " in two; publish versions in date order", field="valid_to",
+                   code="factor-version-overlap")

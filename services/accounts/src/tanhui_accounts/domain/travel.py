@@ -70,13 +70,16 @@ class EvBaseline:
 
 class TripRefusal(str):
     """Why a trip is refused, naming the input it is about: a single trip's 422 names that field,
-    a feed's per-record rejection gives the text."""
+    a feed's per-record rejection gives the text and `code`, a stable machine name for it."""
 
     field: str
+    code: str
 
-    def __new__(cls, text: str, field: str = "trip") -> "TripRefusal":
+    def __new__(cls, text: str, field: str = "trip",
+                code: str = "trip-refused") -> "TripRefusal":
         refusal = super().__new__(cls, text)
         refusal.field = field
+        refusal.code = code
         return refusal
 
 
@@ -109,14 +112,14 @@ class ClaimWindow:
         """None if a trip of this span may be claimed at `now`, else why not."""
         latest = now + self.clock_skew
         if started_at > latest:
-            return TripRefusal("started_at is in the future", "started_at")
+            return TripRefusal("started_at is in the future", "started_at", "trip-in-future")
         if ended_at > latest:
             return TripRefusal("ended_at is in the future: record a trip once it has ended",
-                               "ended_at")
+                               "ended_at", "trip-not-ended")
         if started_at < now - self.max_age:
             return TripRefusal(f"started_at is more than {_span(self.max_age)} ago: trips are "
                                f"credited only within {_span(self.max_age)} of the trip",
-                               "started_at")
+                               "started_at", "outside-claim-window")
         return None
 
 
@@ -194,13 +197,14 @@ class TripCredit:
     capped_by: str | None  # why fewer points than the reduction earns, if so
 
 
-def implausible_speed(rules: TravelRules, mode: Mode, distance_km: Decimal, hours: Decimal) -> str | None:
+def implausible_speed(rules: TravelRules, mode: Mode, distance_km: Decimal,
+                      hours: Decimal) -> TripRefusal | None:
     if hours <= 0:
-        return "the trip must end after it starts"
+        return TripRefusal("the trip must end after it starts", code="trip-ends-before-start")
     speed = distance_km / hours
     if speed > rules.max_speed(mode):
-        return (f"average speed {speed:.1f} km/h is implausible for {mode.value} "
-                f"(at most {rules.max_speed(mode)} km/h)")
+        return TripRefusal(f"average speed {speed:.1f} km/h is implausible for {mode.value} "
+                           f"(at most {rules.max_speed(mode)} km/h)", code="implausible-speed")
     return None
 
 

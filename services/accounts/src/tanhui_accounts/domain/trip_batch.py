@@ -13,7 +13,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from .travel import ALL_MODES, Mode, TravelRules, credit_trip, implausible_speed
+from .travel import ALL_MODES, Mode, TravelRules, TripRefusal, credit_trip, implausible_speed
+
+DUPLICATE = TripRefusal("this external_id was already recorded", "external_id",
+                        "duplicate-external-id")
+OVERLAP = TripRefusal("overlaps in time with another recorded trip", code="overlapping-trip")
 
 CITY_TZ = ZoneInfo("Asia/Shanghai")  # daily caps follow the city's calendar day
 
@@ -107,12 +111,12 @@ def decide_trips(claims: list[TripClaim], history: dict[str, CitizenHistory],
 
 def _decide(claim: TripClaim, past: CitizenHistory, rules: TravelRules) -> TripDecision:
     if claim.external_id in past.external_ids:
-        return TripDecision(claim, "duplicate", "this external_id was already recorded")
+        return TripDecision(claim, "duplicate", DUPLICATE)
     hours = Decimal((claim.ended_at - claim.started_at).total_seconds()) / 3600
     if reason := implausible_speed(rules, claim.mode, claim.distance_km, hours):
         return TripDecision(claim, "rejected", reason)
     if past.overlaps(claim.started_at, claim.ended_at):
-        return TripDecision(claim, "rejected", "overlaps in time with another recorded trip")
+        return TripDecision(claim, "rejected", OVERLAP)
     credit = credit_trip(rules, claim.mode, claim.distance_km,
                          past.points_by_day_mode[(claim.local_day, claim.mode)],
                          past.points_by_day[claim.local_day])

@@ -136,6 +136,10 @@ class Enterprise(AccountsTable, table=True):
 
 class EnterpriseMember(AccountsTable, table=True):
     __tablename__ = "enterprise_member"
+    __table_args__ = (
+        # a user's own enterprises (GET /enterprises); the key leads with the enterprise
+        sa.Index("ix_enterprise_member_user", "user_id"),
+    )
 
     enterprise_id: str = Field(primary_key=True)
     user_id: str = Field(primary_key=True)

@@ -19,14 +19,15 @@ from sqlmodel import Session
 from tanhui_shared.messaging.outbox import utcnow
 
 from ..domain.points import EntryKind
-from ..domain.travel import TravelRules
+from ..domain.travel import TravelRules, TripRefusal
 from ..domain.trip_batch import (CitizenHistory, TripClaim, TripDecision, daily_earnings,
                                  decide_trips, within_claim_window)
 from .tables import DailyPoints, GreenTrip, PointsAccount, PointsEntry, new_id
 
 # A trip longer than this is implausible anyway; it bounds the history window we read.
 MAX_TRIP = timedelta(days=1)
-NO_ACCOUNT = "not a citizen with a personal carbon account"
+NO_ACCOUNT = TripRefusal("not a citizen with a personal carbon account", "username",
+                         "no-points-account")
 
 
 def _one_of(column, values: list[str]):
@@ -192,6 +193,19 @@ def _copy_rows(session: Session, model, rows: list[dict]) -> None:
         # Past SQLAlchemy, so wrap it as SQLAlchemy would: the unit of work then answers with
         # the named constraint (a 409), as for any other statement.
         raise IntegrityError(sql, None, exc) from exc
+
+
+def trip_ids_by_external_id(session: Session,
+                            keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(citizen, external id) -> the recorded trip's id, for those of `keys` recorded."""
+    if not keys:
+        return {}
+    t = GreenTrip.__table__
+    rows = session.execute(sa.select(t.c.user_id, t.c.external_id, t.c.id)
+                           .where(_one_of(t.c.user_id, sorted({u for u, _ in keys})))
+                           .where(_one_of(t.c.external_id, sorted({e for _, e in keys})))).all()
+    wanted = set(keys)
+    return {(u, e): trip_id for u, e, trip_id in rows if (u, e) in wanted}
 
 
 def first_trip(session: Session, user_id: str, external_id: str) -> GreenTrip:

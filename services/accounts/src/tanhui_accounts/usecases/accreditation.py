@@ -52,7 +52,7 @@ def grant_accreditation(uow: UnitOfWork, username: str, terms: Terms, credential
     account of the grant's role (`UserRegistered`) and its first credentials; a username that
     already holds grants of that role gets a renewal only (no new credentials)."""
     if problem := reserved_name_problem(username):
-        raise Invalid(problem, field="username")
+        raise Invalid(problem, field="username", code="invalid-username")
     session = uow.session
     user = find_user(session, username)
     created = user is None
@@ -63,16 +63,16 @@ def grant_accreditation(uow: UnitOfWork, username: str, terms: Terms, credential
                                     secret_hash=credentials.client_secret_digest))
     elif user.role != terms.role.value:
         raise Conflict(f"{username!r} is a {user.role} account; choose another username for the "
-                       f"{terms.role.value}", field="username")
+                       f"{terms.role.value}", field="username", code="username-not-grantable")
     elif not grants_of(session, user.id):
         # Registered by itself before accreditation existed: whoever did that holds its
         # credentials, so it is not trusted by being granted; the body gets a new account.
         raise Conflict(f"{username!r} registered itself and was never accredited; grant under a "
-                       f"new username", field="username")
+                       f"new username", field="username", code="username-not-grantable")
     elif clash := overlapping_grant(session, user.id, terms.valid_from, terms.valid_to):
         raise Conflict(f"{username!r} already holds grant {clash.id} valid {clash.valid_from} to "
                        f"{clash.valid_to}; start the renewal after it or revoke it first",
-                       field="valid_from", accreditation_id=clash.id)
+                       field="valid_from", accreditation_id=clash.id, code="grant-overlap")
     grant = Accreditation(user_id=user.id, role=terms.role.value, organisation=terms.organisation,
                           number=terms.number, valid_from=terms.valid_from,
                           valid_to=terms.valid_to, modes=[m.value for m in terms.modes],
@@ -95,10 +95,12 @@ def revoke_accreditation(uow: UnitOfWork, accreditation_id: str, reason: str, re
     """From `now` on the holder gets no token and creates no value under this grant."""
     grant = lock_grant(uow.session, accreditation_id)
     if grant is None:
-        raise NotFound(f"no accreditation {accreditation_id}", field="accreditation_id")
+        raise NotFound(f"no accreditation {accreditation_id}", field="accreditation_id",
+                       code="accreditation-not-found")
     if grant.revoked_at is not None:
         raise Conflict(f"accreditation {accreditation_id} was already revoked at "
-                       f"{grant.revoked_at.isoformat()}", field="accreditation_id")
+                       f"{grant.revoked_at.isoformat()}", field="accreditation_id",
+                       code="accreditation-already-revoked")
     grant.revoked_at, grant.revoked_by, grant.revocation_reason = now, revoked_by, reason
     uow.session.add(grant)
     uow.emit(AccreditationRevoked(accreditation_id=grant.id, user_id=grant.user_id,
@@ -119,13 +121,15 @@ def rotate_client_secret(uow: UnitOfWork, accreditation_id: str, new_secret_dige
     secret replaced before that is dropped at once (only the latest replaced one overlaps)."""
     grant = uow.session.get(Accreditation, accreditation_id)
     if grant is None:
-        raise NotFound(f"no accreditation {accreditation_id}", field="accreditation_id")
+        raise NotFound(f"no accreditation {accreditation_id}", field="accreditation_id",
+                       code="accreditation-not-found")
     if grant.role != Role.TRANSIT_OPERATOR.value:
         raise Conflict("only transit operators have client secrets; a verifier changes its "
-                       "password", field="accreditation_id")
+                       "password", field="accreditation_id", code="not-a-transit-operator")
     client = lock_client_of(uow.session, grant.user_id)
     if client is None:  # pragma: no cover - every granted operator got a client with its account
-        raise NotFound("this operator has no client credentials", field="accreditation_id")
+        raise NotFound("this operator has no client credentials", field="accreditation_id",
+                       code="no-client-credentials")
     client.previous_secret_hash, client.previous_valid_until = client.secret_hash, now + overlap
     client.secret_hash, client.rotated_at = new_secret_digest, now
     uow.session.add(client)

@@ -34,7 +34,8 @@ def decide_claim(uow: UnitOfWork, regulator_id: str, enterprise_id: str, decisio
     claims = {c.id: c for c in store.lock_claims_of_code(session, enterprise_id)}
     claim = claims.get(enterprise_id)
     if claim is None:
-        raise NotFound("no such enterprise claim", field="enterprise_id")
+        raise NotFound("no such enterprise claim", field="enterprise_id",
+                       code="enterprise-not-found")
     confirmed_rival = next((c.id for c in claims.values()
                             if c.id != claim.id and c.claim_status == ClaimStatus.CONFIRMED), None)
     verdict = decide(claim.claim_status, decision, reason, confirmed_rival)

@@ -39,7 +39,8 @@ def file_report(uow: UnitOfWork, user_id: str, enterprise_id: str, period: str,
     revision); a filing racing this one loses on the revision's unique key."""
     enterprise = store.enterprise_for_share(uow.session, enterprise_id)
     if enterprise is None or not store.is_member(uow.session, enterprise_id, user_id):
-        raise NotFound("no such enterprise")  # another tenant's: indistinguishable from absent
+        # another tenant's: indistinguishable from absent
+        raise NotFound("no such enterprise", code="enterprise-not-found")
     figures = _figures(uow, period, activities)
     if (current := store.current_report(uow.session, enterprise_id, period)) is not None:
         raise PeriodAlreadyFiled(period, current.id)
@@ -52,7 +53,7 @@ def revise_report(uow: UnitOfWork, user_id: str, report_id: str,
     the current one (a parallel revision of it finds it superseded and answers 409)."""
     report = uow.session.get(CarbonReport, report_id)
     if report is None or not store.is_member(uow.session, report.enterprise_id, user_id):
-        raise NotFound("no such report")
+        raise NotFound("no such report", code="report-not-found")
     enterprise = store.enterprise_for_share(uow.session, report.enterprise_id)
     figures = _figures(uow, report.period, activities)
     if not store.supersede(uow.session, report.id):
@@ -77,7 +78,8 @@ def _figures(uow: UnitOfWork, period: str, activities: list[Activity]) -> Report
     try:
         return compute_report(activities, factors)
     except ActivityError as exc:
-        raise Invalid(str(exc), field=f"activities[{exc.index}].{exc.field}") from None
+        raise Invalid(str(exc), field=f"activities[{exc.index}].{exc.field}",
+                      code="invalid-activity") from None
 
 
 def _add_revision(uow: UnitOfWork, enterprise: Enterprise, user_id: str, period: str,
@@ -119,8 +121,8 @@ def publish_factor(uow: UnitOfWork, factor: EmissionFactor) -> None:
     """A new version of a factor replaces the live ones it overlaps for new reports; filed reports keep
     the copy they were computed with. A version is published once."""
     if factor.scope not in REPORT_SCOPES:
-        raise Invalid("reports take scope 1 and 2 factors only", field="scope")
+        raise Invalid("reports take scope 1 and 2 factors only", field="scope", code="factor-scope")
     if is_published(uow.session, factor.code, factor.version):
         raise Conflict(f"{factor.code} version {factor.version} is already published; give the "
-                       "new values a new version", field="version")
+                       "new values a new version", field="version", code="factor-version-exists")
     publish_factor_version(uow.session, factor)

@@ -43,10 +43,11 @@ def retire_signing_key(uow: UnitOfWork, kid: str, current_kid: str) -> Published
     if kid == current_kid:
         raise Conflict("this is the key accounts signs tokens with now: rotate to a new key "
                        "(TANHUI_JWT_PRIVATE_KEY_FILE), restart accounts, then retire this one",
-                       field="kid")
+                       field="kid", code="signing-key-in-use")
     key = uow.session.get(PublishedSigningKey, kid, with_for_update=True)
     if key is None:
-        raise NotFound(f"no signing key with kid {kid!r} was ever published", field="kid")
+        raise NotFound(f"no signing key with kid {kid!r} was ever published", field="kid",
+                       code="signing-key-not-found")
     if key.retired_at is None:
         key.retired_at = utcnow()
         uow.session.add(key)

@@ -19,4 +19,4 @@ def change_password(uow: UnitOfWork, user_id: str, checked_hash: str, new_hash: 
                                   .values(password_hash=new_hash))
     if changed.rowcount != 1:
         raise Conflict("the password was changed by another request meanwhile; sign in again",
-                       field="current_password")
+                       field="current_password", code="password-changed-meanwhile")

@@ -29,7 +29,8 @@ def request_redemption(uow: UnitOfWork, citizen_id: str, username: str, points: 
     unit = RULES.redemption_unit_points
     if points % unit:
         raise Invalid(f"points must be a whole number of redemption units ({unit:,} points = "
-                      f"{RULES.redemption_unit_kg} kg CO2e each)", field="points")
+                      f"{RULES.redemption_unit_kg} kg CO2e each)", field="points",
+                      code="redemption-not-whole-units")
     expire_points(uow, citizen_id, utcnow())  # locks the account
     position = lock_position(uow.session, citizen_id)
     if position is None:

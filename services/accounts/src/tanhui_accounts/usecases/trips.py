@@ -11,9 +11,9 @@ from tanhui_shared.uow import UnitOfWork
 from ..domain.accreditation import city_today, licence_refusal, why_not_valid
 from ..domain.errors import NoPointsAccount, TripNotCredited
 from ..domain.identity import Role
-from ..domain.travel import RULES, Mode, TravelRules
-from ..domain.trip_batch import TripClaim
-from ..store.trips import NO_ACCOUNT, first_trip, record_trips
+from ..domain.travel import RULES, Mode, TravelRules, TripRefusal
+from ..domain.trip_batch import DUPLICATE, TripClaim, TripDecision
+from ..store.trips import NO_ACCOUNT, first_trip, record_trips, trip_ids_by_external_id
 from ..store.accreditations import facts, grants_of, live_grant
 from ..store.users import user_ids_by_name
 
@@ -62,11 +62,39 @@ class CardRecord:
 
 
 @dataclass(frozen=True)
+class RecordOutcome:
+    """What became of one record of a feed, for the operator to show and download."""
+
+    index: int  # position in the feed
+    external_id: str
+    outcome: str  # accepted | duplicate | rejected
+    code: str  # credited | capped (accepted); duplicate-external-id; the refusal's code
+    reason: str | None  # why, in words (None for a fully credited trip)
+    trip_id: str | None  # the recorded trip (a duplicate: the first one); None if rejected
+    points: int
+
+
+@dataclass(frozen=True)
 class BatchOutcome:
     accepted: int
     duplicates: int
     rejected: list[tuple[int, str]]  # (index in the feed, reason), in feed order
     points_awarded: int
+    results: list[RecordOutcome]  # one per record, in feed order
+
+
+def _outcome(record: CardRecord, index: int, decision: TripDecision | None,
+             refusal: str | None, trip_id: str | None) -> RecordOutcome:
+    if decision is None or decision.status == "rejected":
+        reason = refusal if decision is None else decision.reason or "refused"
+        return RecordOutcome(index, record.external_id, "rejected",
+                             getattr(reason, "code", "trip-refused"), str(reason), None, 0)
+    if decision.status == "duplicate":
+        return RecordOutcome(index, record.external_id, "duplicate", DUPLICATE.code,
+                             str(decision.reason), trip_id, 0)
+    return RecordOutcome(index, record.external_id, "accepted",
+                         "capped" if decision.reason else "credited", decision.reason, trip_id,
+                         decision.points)
 
 
 def record_trip_batch(uow: UnitOfWork, operator_id: str, records: list[CardRecord],
@@ -79,22 +107,36 @@ def record_trip_batch(uow: UnitOfWork, operator_id: str, records: list[CardRecor
     licence = live_grant(uow.session, operator_id, today, share_lock=True)
     if licence is None:
         why = why_not_valid([facts(g) for g in grants_of(uow.session, operator_id)], today)
-        raise Forbidden(f"{why}; no trips are recorded", field="trips")
+        raise Forbidden(f"{why}; no trips are recorded", field="trips",
+                        code="operator-not-licensed")
     licensed = tuple(Mode(m) for m in licence.modes)
     ids = user_ids_by_name(uow.session, sorted({r.username for r in records}), Role.CITIZEN)
     rejected: list[tuple[int, str]] = []
     claims: list[TripClaim] = []
+    refused: dict[int, str] = {}
     for i, r in enumerate(records):
-        reason = (f"unknown citizen {r.username!r}" if r.username not in ids
-                  else licence_refusal(r.mode, licensed))
+        reason = (TripRefusal(f"unknown citizen {r.username!r}", "username", "unknown-citizen")
+                  if r.username not in ids else licence_refusal(r.mode, licensed))
         if reason:
             rejected.append((i, reason))
+            refused[i] = reason
         else:
             claims.append(TripClaim(i, ids[r.username], r.mode, r.distance_km,
                                     r.started_at.astimezone(UTC), r.ended_at.astimezone(UTC),
                                     r.external_id))
-    decisions = [d for d, _ in record_trips(uow.session, claims, operator_id, rules)] if claims else []
+    recorded = record_trips(uow.session, claims, operator_id, rules) if claims else []
+    decisions = [d for d, _ in recorded]
     rejected += [(d.claim.index, d.reason or "refused") for d in decisions if d.status == "rejected"]
+    # a duplicate is answered with the trip recorded first under its external id
+    firsts = trip_ids_by_external_id(uow.session, [(d.claim.user_id, d.claim.external_id)
+                                                  for d in decisions if d.status == "duplicate"])
+    by_index = {d.claim.index: (d, trip_id or firsts.get((d.claim.user_id, d.claim.external_id)))
+                for d, trip_id in recorded}
+    results = []
+    for i, r in enumerate(records):
+        decision, trip_id = by_index.get(i, (None, None))
+        results.append(_outcome(r, i, decision, refused.get(i), trip_id))
     return BatchOutcome(accepted=sum(d.status == "accepted" for d in decisions),
                         duplicates=sum(d.status == "duplicate" for d in decisions),
-                        rejected=sorted(rejected), points_awarded=sum(d.points for d in decisions))
+                        rejected=sorted(rejected), points_awarded=sum(d.points for d in decisions),
+                        results=results)
