@@ -22,6 +22,13 @@ ALLOWED_PROJECT = [
     (P.SUBMITTED, A.APPROVE, P.REGISTERED),
     (P.SUBMITTED, A.REJECT, P.REJECTED),
     (P.SUBMITTED, A.REQUEST_CHANGES, P.CHANGES_REQUESTED),
+    # issue 14: the developer edits its filing while it is its own to change, and withdraws it
+    # at any point before a decision
+    (P.DRAFT, A.EDIT, P.DRAFT),
+    (P.CHANGES_REQUESTED, A.EDIT, P.CHANGES_REQUESTED),
+    (P.DRAFT, A.WITHDRAW, P.WITHDRAWN),
+    (P.SUBMITTED, A.WITHDRAW, P.WITHDRAWN),
+    (P.CHANGES_REQUESTED, A.WITHDRAW, P.WITHDRAWN),
 ]
 FORBIDDEN_PROJECT = [(s, a) for s, a in itertools.product(P, A)
                      if (s, a) not in {(s2, a2) for s2, a2, _ in ALLOWED_PROJECT}]
@@ -39,7 +46,7 @@ FORBIDDEN_REPORT = [(s, a) for s, a in itertools.product(R, RA)
 def test_the_tables_are_exactly_the_documented_transitions():
     assert PROJECT_TRANSITIONS == {(s, a): t for s, a, t in ALLOWED_PROJECT}
     assert REPORT_TRANSITIONS == {(s, a): t for s, a, t in ALLOWED_REPORT}
-    assert len(FORBIDDEN_PROJECT) == 5 * 4 - 5 and len(FORBIDDEN_REPORT) == 4 * 3 - 3
+    assert len(FORBIDDEN_PROJECT) == 6 * 6 - 10 and len(FORBIDDEN_REPORT) == 4 * 3 - 3
 
 
 @pytest.mark.parametrize(("state", "action", "after"), ALLOWED_PROJECT)
@@ -67,8 +74,8 @@ def test_forbidden_report_transition_names_the_state(state, action):
     assert caught.value.state == state.value
 
 
-def test_only_a_rejected_project_frees_its_certificate():
-    assert [s for s in P if not holds_certificate(s)] == [P.REJECTED]
+def test_only_a_rejected_or_withdrawn_project_frees_its_certificate():
+    assert [s for s in P if not holds_certificate(s)] == [P.REJECTED, P.WITHDRAWN]
 
 
 # CCER-14-001-V01: a crediting period of at least 20 and at most 40 years (issue 13; it was 20-60)

@@ -47,5 +47,5 @@ def decide_loss(loss_id: LossId, body: LossDecisionIn, verifier: Verifier, sessi
 def get_loss(loss_id: LossId, session: SessionDep, viewer: Viewer) -> LossView:
     loss = loss_queries.visible_loss(session, viewer, loss_id)
     if loss is None:  # a hidden project's losses answer like missing ones
-        raise NotFound(f"no loss event {loss_id}", field="loss_id")
+        raise NotFound(f"no loss event {loss_id}", field="loss_id", code="loss-not-found")
     return loss_view(loss)

@@ -56,7 +56,8 @@ def verify_report(report_id: ReportId, body: VerificationIn, verifier: Verifier,
 def get_report(report_id: ReportId, session: SessionDep, viewer: Viewer) -> ReportView:
     report = report_queries.visible_report(session, viewer, report_id)
     if report is None:  # a hidden project's reports answer like missing ones
-        raise NotFound(f"no monitoring report {report_id}", field="report_id")
+        raise NotFound(f"no monitoring report {report_id}", field="report_id",
+                       code="monitoring-report-not-found")
     return report_view(session, report)
 
 

@@ -138,3 +138,24 @@ class VerifierQueue(BaseModel):
     projects: list[ProjectView]
     monitoring_reports: list[ReportView]
     loss_events: list[LossView] = []
+
+
+class DecisionView(BaseModel):
+    """One of a verifier's decisions: a design review, a verification, a loss verification."""
+
+    kind: str  # review | verification | loss
+    decided_at: datetime
+    project_id: str
+    project_name: str
+    subject_id: str  # the project, the monitoring report or the loss event decided on
+    outcome: str  # approved | rejected | changes_requested | verified | confirmed
+    quantity: DecimalText | None  # tCO2e verified (a reversal: negative); else null
+    comment: str
+    accreditation_number: str | None
+
+
+class DecisionPage(BaseModel):
+    items: list[DecisionView]
+    total: int
+    limit: int
+    offset: int

@@ -1,6 +1,8 @@
 """The project lifecycle and the monitoring-report lifecycle as explicit, pure state machines.
 
 Project:  draft -> submitted -> (changes_requested -> submitted)* -> registered | rejected
+          draft and changes_requested are edited in place (edit: same state);
+          any state before registered or rejected -> withdrawn (terminal, by the developer)
 Report:   submitted -> verified -> issued,  submitted -> rejected
 
 Every pair (state, action) not in a table is illegal: `IllegalTransition`, a conflict (409)
@@ -19,6 +21,7 @@ class ProjectState(StrEnum):
     CHANGES_REQUESTED = "changes_requested"
     REGISTERED = "registered"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # the developer gave up before registration: terminal
 
 
 class ProjectAction(StrEnum):
@@ -26,6 +29,8 @@ class ProjectAction(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     REQUEST_CHANGES = "request_changes"
+    EDIT = "edit"
+    WITHDRAW = "withdraw"
 
 
 class ReportState(StrEnum):
@@ -47,6 +52,14 @@ PROJECT_TRANSITIONS: dict[tuple[ProjectState, ProjectAction], ProjectState] = {
     (ProjectState.SUBMITTED, ProjectAction.APPROVE): ProjectState.REGISTERED,
     (ProjectState.SUBMITTED, ProjectAction.REJECT): ProjectState.REJECTED,
     (ProjectState.SUBMITTED, ProjectAction.REQUEST_CHANGES): ProjectState.CHANGES_REQUESTED,
+    # the filing is edited only while it is the developer's to change: never under review
+    (ProjectState.DRAFT, ProjectAction.EDIT): ProjectState.DRAFT,
+    (ProjectState.CHANGES_REQUESTED, ProjectAction.EDIT): ProjectState.CHANGES_REQUESTED,
+    # withdrawn before a decision makes the filing final; a registered project has credits
+    # (or may have) and leaves the registry only through losses, never by withdrawal
+    (ProjectState.DRAFT, ProjectAction.WITHDRAW): ProjectState.WITHDRAWN,
+    (ProjectState.SUBMITTED, ProjectAction.WITHDRAW): ProjectState.WITHDRAWN,
+    (ProjectState.CHANGES_REQUESTED, ProjectAction.WITHDRAW): ProjectState.WITHDRAWN,
 }
 
 REPORT_TRANSITIONS: dict[tuple[ReportState, ReportAction], ReportState] = {
@@ -89,6 +102,11 @@ def next_report_state(state: ReportState | str, action: ReportAction | str) -> R
     return REPORT_TRANSITIONS[key]
 
 
+# States that release the project's forest-rights certificate for another filing.
+CLOSED_STATES = (ProjectState.REJECTED, ProjectState.WITHDRAWN)
+
+
 def holds_certificate(state: ProjectState | str) -> bool:
-    """An active project (anything but rejected) keeps its forest-rights certificate to itself."""
-    return ProjectState(state) is not ProjectState.REJECTED
+    """An active project (anything but rejected or withdrawn) keeps its forest-rights
+    certificate to itself."""
+    return ProjectState(state) not in CLOSED_STATES

@@ -6,18 +6,19 @@ The schema test checks that every constraint in a migrated database is listed he
 """
 from __future__ import annotations
 
-from tanhui_shared.errors import describe_constraints
+from tanhui_shared.errors import Described, describe_constraints
 
-CONSTRAINTS: dict[str, tuple[str, str | None]] = {
+# name -> (sentence, field[, problem code]); without a code, the kind's (tanhui_shared.errors)
+CONSTRAINTS: dict[str, Described] = {
     # project
     "project_project_number_key": ("this registry number belongs to another project",
                                    "project_number"),
     "ux_project_active_certificate": ("this forest-rights certificate (compared without spaces, "
                                       "case, full-width or invisible characters) is already "
                                       "used by another active project",
-                                      "forest_rights_certificate"),
+                                      "forest_rights_certificate", "certificate-in-use"),
     "ck_project_certificate_key": ("the forest-rights certificate number has no visible "
-                                   "characters", "forest_rights_certificate"),
+                                   "characters", "forest_rights_certificate", "certificate-empty"),
     "ck_project_state": ("not a project state", "state"),
     "ck_project_kind": ("not a project kind (forest_management has no current CCER methodology: "
                         "only projects filed before it remain)", "kind"),
@@ -64,7 +65,7 @@ CONSTRAINTS: dict[str, tuple[str, str | None]] = {
     "ck_monitoring_issued_quantities": ("issued and buffer quantities are not negative",
                                         "issued_quantity"),
     "ex_monitoring_report_period": ("the period overlaps another reported period of this project",
-                                    "period_start"),
+                                    "period_start", "period-overlap"),
     "project_timeline_loss_event_id_fkey": ("no such loss event", "loss_id"),
     # loss_event
     "loss_event_project_id_fkey": ("no such project", "project_id"),
@@ -97,7 +98,7 @@ CONSTRAINTS: dict[str, tuple[str, str | None]] = {
     "ck_verifier_accreditation_grant": ("a grant has its verifier, organisation, number, "
                                         "validity and time, all together", "accreditation_id"),
     "ck_verifier_accreditation_validity": ("an accreditation's valid_to is not before its "
-                                           "valid_from", "valid_to"),
+                                           "valid_from", "valid_to", "validity-reversed"),
     "ck_verifier_accreditation_revocation": ("a revocation has its time and its reason",
                                              "revoked_at"),
     "ck_verifier_accreditation_recorded": ("an accreditation row records a grant or a "

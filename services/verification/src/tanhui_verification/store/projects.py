@@ -3,11 +3,11 @@ row or a taken certificate means."""
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, func, or_, true
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from tanhui_shared.web.auth import Principal
 
-from ..domain.lifecycle import ProjectState
+from ..domain.lifecycle import CLOSED_STATES, ProjectState
 from .tables import Project, RegistryCounter
 
 # Roles that see every project whatever its state; anyone else sees registered projects (the
@@ -22,10 +22,14 @@ def lock_project(session: Session, project_id: str) -> Project | None:
     return session.exec(query).first()
 
 
-def certificate_in_use(session: Session, certificate_key: str) -> bool:
-    """Whether an active project holds the certificate with this normalized key."""
+def certificate_in_use(session: Session, certificate_key: str,
+                       other_than: str | None = None) -> bool:
+    """Whether an active project (other than `other_than`: the one being edited) holds the
+    certificate with this normalized key."""
     taken = select(Project.id).where(Project.forest_rights_certificate_key == certificate_key,
-                                     Project.state != ProjectState.REJECTED)
+                                     col(Project.state).not_in([str(s) for s in CLOSED_STATES]))
+    if other_than is not None:
+        taken = taken.where(Project.id != other_than)
     return session.exec(taken).first() is not None
 
 
@@ -57,8 +61,11 @@ def visible_project(session: Session, viewer: Principal | None, project_id: str)
 
 def list_projects(session: Session, viewer: Principal | None, *, state: str | None,
                   county: str | None, kind: str | None, limit: int,
-                  offset: int) -> tuple[list[Project], int]:
+                  offset: int, mine: bool = False) -> tuple[list[Project], int]:
+    """`mine`: only the viewer's own filings (the caller checked there is a viewer)."""
     conditions = [visible_to(viewer)]
+    if mine and viewer is not None:
+        conditions.append(Project.developer_user_id == viewer.user_id)
     if state is not None:
         conditions.append(Project.state == state)
     if county is not None:

@@ -51,9 +51,9 @@ class Project(VerificationTable, table=True):
         # gap-free registry numbers from the counter: each number names one project
         sa.UniqueConstraint("project_number", name="project_project_number_key"),
         # one active project per forest-rights certificate however it is spelled (compared by
-        # its normalized key: domain/certificates.py); a rejected project frees it
+        # its normalized key: domain/certificates.py); a rejected or withdrawn project frees it
         sa.Index("ux_project_active_certificate", "forest_rights_certificate_key", unique=True,
-                 postgresql_where=sa.text("state <> 'rejected'")),
+                 postgresql_where=sa.text("state NOT IN ('rejected', 'withdrawn')")),
         # a certificate number has something visible to compare
         sa.CheckConstraint("forest_rights_certificate_key <> ''",
                            name="ck_project_certificate_key"),
@@ -129,6 +129,8 @@ class TimelineEntry(VerificationTable, table=True):
         sa.ForeignKeyConstraint(["loss_event_id"], ["loss_event.id"],
                                 name="project_timeline_loss_event_id_fkey"),
         sa.Index("ix_project_timeline_project_id", "project_id", "seq"),
+        # a verifier's own decisions, newest first (GET /verifiers/me/decisions)
+        sa.Index("ix_project_timeline_actor", "actor_user_id", "seq"),
         # a verifier's step (a review or a verification decision) names the accreditation it
         # was made under, and nobody else's step names one. Migration 0004 validates this only
         # where no earlier decision lacks it (those predate accreditation); new rows always.

@@ -23,7 +23,8 @@ def record_accreditation_granted(uow: UnitOfWork, granted: AccreditationGranted)
         return False
     if granted.valid_to < granted.valid_from:
         raise Invalid(f"accreditation {granted.accreditation_id} ends ({granted.valid_to}) "
-                      f"before it starts ({granted.valid_from})", field="valid_to")
+                      f"before it starts ({granted.valid_from})", field="valid_to",
+                      code="validity-reversed")
     changed = accreditations.record_grant(
         uow.session, accreditation_id=granted.accreditation_id, user_id=granted.user_id,
         username=granted.username, organisation=granted.organisation, number=granted.number,

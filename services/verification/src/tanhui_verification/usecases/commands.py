@@ -68,6 +68,34 @@ class ProjectFiling(Body):
     burning_site_preparation: Annotated[bool, Field(strict=True)]
 
 
+class ProjectEdit(Body):
+    """A developer's changes to a draft or to a filing whose changes were requested: the fields
+    of ProjectFiling, each optional (absent: unchanged). The merged filing is checked again as a
+    whole, by the same rules as a new one. Documents given are added to those on record (a
+    document once attached stays: the reviewer saw it)."""
+
+    name: Text | None = None
+    kind: FilingKind | None = None
+    vegetation: Vegetation | None = None
+    county: Text | None = None
+    area_ha: AreaHa | None = None
+    forest_rights_holder: Text | None = None
+    forest_rights_certificate: Text | None = None
+    crediting_start: CreditingStart | None = None
+    crediting_years: Annotated[int, Field(strict=True, ge=1, le=100)] | None = None
+    description: Annotated[str, Field(max_length=20_000)] | None = None
+    documents: Annotated[list[DocumentIn], Field(max_length=100)] | None = None
+    non_forest_since: date | None = None
+    smallest_parcel_m2: ParcelM2 | None = None
+    land_is_wetland: Annotated[bool, Field(strict=True)] | None = None
+    burning_site_preparation: Annotated[bool, Field(strict=True)] | None = None
+    comments: Comments = ""  # what changed and why, for the reviewer (on the timeline)
+
+
+class WithdrawalIn(Body):
+    comments: Comments = ""
+
+
 class ReviewIn(Body):
     decision: Literal["approve", "reject", "request_changes"]
     comments: Comments = ""

@@ -35,7 +35,7 @@ def report_loss(uow: UnitOfWork, developer: Principal, project_id: str, filing: 
     session = uow.session
     project = projects.lock_project(session, project_id)
     if project is None:
-        raise NotFound(f"no project {project_id}", field="project_id")
+        raise NotFound(f"no project {project_id}", field="project_id", code="project-not-found")
     check_developer(project.developer_user_id, developer.user_id, "report its losses")
     if project.state != ProjectState.REGISTERED:
         raise Conflict(f"only a registered project reports losses; this one is {project.state}",
@@ -65,7 +65,7 @@ def decide_loss(uow: UnitOfWork, verifier: Principal, loss_id: str, decision: Lo
     grant = accreditation_for_decision(uow, verifier)
     loss = losses.lock_loss(session, loss_id)
     if loss is None:
-        raise NotFound(f"no loss event {loss_id}", field="loss_id")
+        raise NotFound(f"no loss event {loss_id}", field="loss_id", code="loss-not-found")
     project = session.get(Project, loss.project_id)
     assert project is not None  # a foreign key
     check_may_verify(project.developer_user_id, project.approved_by_user_id, verifier.user_id,
@@ -117,7 +117,7 @@ def record_compensation(uow: UnitOfWork, compensated: BufferCompensated) -> bool
     if loss is None or loss.project_id != compensated.project_id:
         # Not a loss this service published: an inconsistency to dead-letter, not to ignore.
         raise NotFound(f"no loss event {compensated.loss_id} of project "
-                       f"{compensated.project_id}", field="loss_id")
+                       f"{compensated.project_id}", field="loss_id", code="loss-not-found")
     if loss.state == LossState.COMPENSATED:
         return False
     after = next_loss_state(loss.state, LossAction.COMPENSATE)

@@ -32,7 +32,7 @@ def file_monitoring_report(uow: UnitOfWork, developer: Principal, project_id: st
     # earlier one; the exclusion constraint (ex_monitoring_report_period) backs it up.
     project = projects.lock_project(session, project_id)
     if project is None:
-        raise NotFound(f"no project {project_id}", field="project_id")
+        raise NotFound(f"no project {project_id}", field="project_id", code="project-not-found")
     check_developer(project.developer_user_id, developer.user_id, "report its monitoring")
     if project.state != ProjectState.REGISTERED:
         raise Conflict(f"only a registered project can report monitoring; this one is "
@@ -79,7 +79,8 @@ def verify_report(uow: UnitOfWork, verifier: Principal, report_id: str, decision
     grant = accreditation_for_decision(uow, verifier)
     report = monitoring.lock_report(session, report_id)
     if report is None:
-        raise NotFound(f"no monitoring report {report_id}", field="report_id")
+        raise NotFound(f"no monitoring report {report_id}", field="report_id",
+                       code="monitoring-report-not-found")
     project = session.get(Project, report.project_id)
     assert project is not None  # a foreign key
     check_may_verify(project.developer_user_id, project.approved_by_user_id, verifier.user_id,
@@ -144,7 +145,8 @@ def record_issuance(uow: UnitOfWork, issued: CreditsIssued) -> bool:
     if report is None or report.id != issued.monitoring_report_id:
         # Not an issuance this service asked for: an inconsistency to dead-letter, not to ignore.
         raise NotFound(f"no monitoring report {issued.monitoring_report_id} with issuance "
-                       f"{issued.issuance_id}", field="issuance_id")
+                       f"{issued.issuance_id}", field="issuance_id",
+                       code="monitoring-report-not-found")
     if report.state == ReportState.ISSUED:
         return False
     after = next_report_state(report.state, ReportAction.ISSUE)
