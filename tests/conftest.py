@@ -18,10 +18,11 @@ from tanhui_shared.settings import REPO_ROOT
 
 
 # Each test process (pytest-xdist worker gw0, gw1, ... or the only one) takes ports from its own
-# range of 2,000, ten a platform, so two processes' platforms never collide; all below Linux's
-# ephemeral range (32768+), where free_port() picks, and never the `make up` ports (8000s).
+# range of 2,000, ten a platform, so two workers' platforms never collide; within it a random
+# start, so separate runs side by side rarely do; all below Linux's ephemeral range (32768+),
+# where free_port() picks, and never the `make up` ports (8000s).
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-_blocks = itertools.count()
+_blocks = itertools.count(uuid.uuid4().int % 200)
 
 
 def _next_port_block() -> int:

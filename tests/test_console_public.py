@@ -101,8 +101,10 @@ def test_chinese_by_default_english_on_request_kept_across_reloads_and_errors_tr
     page.fill("[data-form=login] [name=username]", f"nobody-{uuid.uuid4().hex[:6]}")
     page.fill("[data-form=login] [name=password]", "not the password")
     page.click("[data-form=login] button[type=submit]")
-    error = page.wait_for_selector("[data-form=login] .form-error").inner_text()
-    assert error.startswith("Not authenticated:") and "wrong username or password" in error
+    # the catalogue's sentence for the problem's code, the API's detail on a smaller line
+    refused = "The user name, password or client credentials are wrong."
+    page.wait_for_selector(f"[data-form=login] .form-error .problem-title:text-is('{refused}')")
+    assert "wrong username or password" in page.inner_text("[data-form=login] .problem-detail")
     page.click("[data-action=lang]")
     assert page.inner_text("[data-form=login] button[type=submit]") == "登录"
 
@@ -117,7 +119,7 @@ def test_registration_errors_name_their_field_in_place(console):
     page.click("[data-form=register] button[type=submit]")
     page.wait_for_selector("[data-form=register] [data-field=username].invalid")
     assert page.locator("[data-form=register] [data-field=password].invalid .error").inner_text()
-    assert page.inner_text("[data-form=register] .form-error").startswith("输入有误")
+    page.wait_for_selector("[data-form=register] .problem-title:text-is('请求中有字段缺失或不合规。')")
 
 
 def test_anyone_reads_the_green_travel_methodology_in_both_languages(console):

@@ -1,7 +1,8 @@
 """Browser-test support for the web console: one Chromium for the session, a fresh context per
 flow, the browser log collected, screenshots under .var/screenshots/, and API seeding helpers.
 
-(No tests here; the flows are in test_console_roles.py and test_console_public.py.)
+(No tests here; the flows are in test_console_roles.py, test_console_journeys_a.py and
+test_console_public.py.)
 """
 from __future__ import annotations
 

@@ -98,6 +98,14 @@ def test_trips_outside_the_claim_window_and_unlicensed_feeds_pay_nothing(gw):
     assert fed.json()["accepted"] == 0 and fed.json()["points_awarded"] == 0, fed.text
     reasons = [r["reason"] for r in fed.json()["rejected"]]
     assert len(reasons) == 4 and "licence" in reasons[2] and "unknown citizen" in reasons[3], reasons
+    # issue 14: each record's outcome with a machine code, for the operator's console page
+    assert [(r["index"], r["outcome"], r["code"]) for r in fed.json()["results"]] == [
+        (0, "rejected", "outside-claim-window"), (1, "rejected", "outside-claim-window"),
+        (2, "rejected", "mode-not-licensed"), (3, "rejected", "unknown-citizen")]
+    # the console signs the operator in with client credentials (same origin: no CORS) and
+    # reads its identity through the gateway
+    who = gw.get("/api/v1/me", headers=operator)
+    assert who.status_code == 200 and who.json()["role"] == "transit_operator", who.text
     year_one = datetime(1, 1, 2, tzinfo=UTC)
     _refused(gw.post("/api/v1/trips", headers=me, json={
         "mode": "walk", "distance_km": "1", "started_at": year_one.isoformat(),

@@ -120,6 +120,30 @@ def trips_for(rng: random.Random, citizens: list[str], count: int, run: str) -> 
     return trips
 
 
+def operator_csv(path: Path, rng: random.Random, citizens: list[str], run: str) -> int:
+    """A day's card records for the operator page's upload (yesterday, one citizen's trips one
+    after another), with two lines the platform refuses: an unknown citizen and a walking trip
+    the operator is not licensed for. Returns the number of records."""
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    lines = [["username", "mode", "distance_km", "started_at", "ended_at", "external_id"]]
+    for n in range(60):
+        mode = rng.choice(OPERATOR_MODES)
+        (low, high), kmh = TRIP_SHAPES[mode]
+        km = round(rng.uniform(low, high), 2)
+        start = day + timedelta(minutes=45 * (n // len(citizens)) + 5)  # longest trip: 44 min
+        end = (start + timedelta(hours=km / kmh + 0.05)).replace(microsecond=0)
+        lines.append([citizens[n % len(citizens)], mode, str(km), start.isoformat(), end.isoformat(),
+                      f"csv-{run}-{n:04d}"])
+    start = day + timedelta(hours=23)
+    lines.append([f"nobody-{run}", "bus", "5", start.isoformat(),
+                  (start + timedelta(minutes=20)).isoformat(), f"csv-{run}-unknown"])
+    lines.append([citizens[0], "walk", "1.2", start.isoformat(),
+                  (start + timedelta(minutes=20)).isoformat(), f"csv-{run}-walk"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(",".join(row) + "\n" for row in lines), encoding="utf-8")
+    return len(lines) - 1
+
+
 def create_operator_user(username: str, role: str) -> str:
     """An admin or regulator, made with the operators' CLI on the accounts database."""
     from tanhui_shared.settings import local_database_url
@@ -135,7 +159,7 @@ def create_operator_user(username: str, role: str) -> str:
     return username
 
 
-def accredit(gw: Gateway, admin: str, role: str, username: str) -> str:
+def accredit(gw: Gateway, admin: str, role: str, username: str, shown: dict | None = None) -> str:
     """A verifier (logs in with the initial password the grant shows once) or a licensed bus and
     metro operator (a machine client: its token comes from client credentials)."""
     today = datetime.now(UTC).date()
@@ -154,6 +178,8 @@ def accredit(gw: Gateway, admin: str, role: str, username: str) -> str:
     else:
         form = {"grant_type": "client_credentials", "client_id": grant["client_id"],
                 "client_secret": grant["client_secret"]}
+        if shown is not None:  # printed at the end: the console's operator sign-in needs them
+            shown.update(client_id=grant["client_id"], client_secret=grant["client_secret"])
     return gw.call("POST", "/api/v1/auth/token", data=form)["access_token"]
 
 
@@ -173,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the platform at {gw.url} is not ready ({exc}); start it with `make up`", file=sys.stderr)
         return 2
     batches = max(1, -(-args.trips // 2000))
-    bar = Progress(5 + args.citizens + 2 * len(ENTERPRISES) + 7 + batches + 7)
+    bar = Progress(5 + args.citizens + 2 * len(ENTERPRISES) + 7 + batches + 9)
     admin = create_operator_user(f"ops-admin-{run}", "admin")
     regulator = create_operator_user(f"regulator-{run}", "regulator")
     admin_token = gw.call("POST", "/api/v1/auth/token", data={"username": admin, "password": PASSWORD})["access_token"]
@@ -183,8 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     names = {role: f"{role.replace('_', '-')[:9]}-{run}" for role in
              ("project_developer", "verifier", "organizer", "transit_operator")}
     tokens = {}
+    operator_client: dict = {}
     for role, username in names.items():
-        tokens[role] = (accredit(gw, admin_token, role, username) if role in ("verifier", "transit_operator")
+        tokens[role] = (accredit(gw, admin_token, role, username, operator_client)
+                        if role in ("verifier", "transit_operator")
                         else gw.user(role, username))
         bar.step(f"user {username}")
     names["auditor"] = f"auditor-{run}"  # verifies the monitoring the first verifier's approval led to
@@ -194,6 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     for username in citizens:
         gw.user("citizen", username, log_in=False)
         bar.step(f"citizen {username}")
+    # two citizens whose trips only the operator's CSV (uploaded in the console) will bring
+    csv_citizens = [f"citizen-{run}-csv{n}" for n in range(2)]
+    for username in csv_citizens:
+        gw.user("citizen", username, log_in=False)
+    sample = TOOLS.parent / ".var" / "demo" / f"operator-trips-{run}.csv"
+    sample_rows = operator_csv(sample, rng, csv_citizens, run)
+    bar.step(f"operator's sample CSV ({sample_rows} records)")
     for token in tokens.values():
         gw.opened(token)
 
@@ -214,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
                                              expect=201, json={"period": year, "activities": [
                                                  {"factor_code": c, "quantity": q, "unit": u} for c, q, u in lines]})))
         bar.step(f"report {year} of {name}")
+        # and the current year's latest finished quarter (the first quarter while it runs), so
+        # the regulator's default year (the latest with reports) is also the year of the trips
+        quarter = f"{datetime.now().year}-Q{max(1, (datetime.now().month - 1) // 3)}"
+        gw.call("POST", f"/api/v1/enterprises/{firm['id']}/reports", token, expect=201, json={
+            "period": quarter, "activities": [
+                {"factor_code": c, "quantity": str(round(float(q) / 4, 3)), "unit": u} for c, q, u in lines]})
 
     dev, verifier, auditor = tokens["project_developer"], tokens["verifier"], tokens["auditor"]
     project = gw.call("POST", "/api/v1/projects", dev, expect=201, json={
@@ -240,6 +281,17 @@ def main(argv: list[str] | None = None) -> int:
     gw.call("POST", f"/api/v1/monitoring-reports/{report['id']}/verifications", auditor, expect=201,
             retry_403=True, json={"decision": "verified", "verified_tco2e": "5000", "comments": "现场核查一致"})
     bar.step("monitoring verified")
+    # a second filing the reviewer sent back: the developer has changes to make and resubmit
+    second = gw.call("POST", "/api/v1/projects", dev, expect=201, json={
+        "name": f"营山县退化林修复碳汇项目·{run}", "kind": "afforestation", "county": "营山县",
+        "area_ha": "640", "forest_rights_holder": "营山县国有林场",
+        "forest_rights_certificate": f"川(2022)营山县林权第{run}号", "crediting_start": "2022-01-01",
+        "crediting_years": 30, "vegetation": "tree", "non_forest_since": "2012-01-01",
+        "smallest_parcel_m2": "4000", "land_is_wetland": False, "burning_site_preparation": False})
+    gw.call("POST", f"/api/v1/projects/{second['id']}/submit", dev)
+    gw.call("POST", f"/api/v1/projects/{second['id']}/reviews", verifier, expect=201, retry_403=True, json={
+        "decision": "request_changes", "comments": "请补充各地块的土地权属证明和基线调查样地数据"})
+    bar.step("a second project sent back with changes requested")
     deadline = time.monotonic() + 60
     while gw.call("GET", "/api/v1/holdings", dev)["total"] == 0:
         if time.monotonic() > deadline:
@@ -260,12 +312,15 @@ def main(argv: list[str] | None = None) -> int:
 
     # Citizens redeem every whole unit (1,000 points = 10 kg) they earned: the inclusion pool
     # retires a whole serial when the kg left on its earlier ones do not cover a redemption.
+    # The first citizen redeems one unit only and keeps the rest to redeem in the console.
     pooled_kg = 0
     for username in citizens:
         token = gw.call("POST", "/api/v1/auth/token",
                         data={"username": username, "password": PASSWORD})["access_token"]
         account = gw.call("GET", "/api/v1/me/carbon-account", token)
         units = account["available"] // account["redemption_unit_points"]
+        if username == citizens[0]:
+            units = 1 if units >= 2 else 0
         if units:
             asked = gw.call("POST", "/api/v1/me/redemptions", token, expect=202,
                             json={"points": units * account["redemption_unit_points"]})
@@ -310,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
                            ("verifier", names["verifier"]), ("organizer", names["organizer"])]:
         print(f"  {role:<18} {username}")
     print(f"  {'regulator':<18} {regulator}\n  {'administrator':<18} {admin}")
+    print(f"  {'transit operator':<18} client_id {operator_client['client_id']}  "
+          f"client_secret {operator_client['client_secret']}\n"
+          f"  {'':<18} its sample day of trips to upload: {sample}")
     print(f"  certificates       {console}#/verify/{offset['certificate']['certificate_id']}\n"
           f"                     {console}#/verify/{retired['certificate_id']}")
     print(f"  registry           {console}#/registry  (serial {offset['certificate']['serials'][0]})")

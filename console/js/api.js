@@ -10,13 +10,34 @@ export class ApiError extends Error {
     this.problem = problem || {};
   }
 
-  /** [{field, message}] from a validation error's errors[], or the problem's own field. */
+  /** The problem's catalogue code ("" when the answer was not a problem document). */
+  get code() { return this.problem.code || ""; }
+
+  /** [{field, message, kind?, ctx?}] from a validation error's errors[] (kind: pydantic's error
+   * type), or the problem's own field (no kind: the code's sentence is its message). */
   fieldErrors() {
     const p = this.problem;
     if (Array.isArray(p.errors)) return p.errors.filter((e) => e.field);
     return p.field ? [{ field: p.field, message: p.detail }] : [];
   }
 }
+
+// The gateway's catalogue of problem types (GET /problems), fetched once per page load: code ->
+// {status, title_zh, title_en}. Until it arrives (or if it cannot), errors fall back per status.
+let problemTypes = null;
+let problemTypesLoading = null;
+
+export function loadProblemTypes() {
+  problemTypesLoading ??= fetch("/problems", { headers: { Accept: "application/json" } })
+    .then((reply) => (reply.ok ? reply.json() : []))
+    .then((rows) => { problemTypes = Object.fromEntries(rows.map((row) => [row.code, row])); })
+    .catch(() => { problemTypesLoading = null; }) // offline: try again on the next error
+    .then(() => problemTypes);
+  return problemTypesLoading;
+}
+
+/** The catalogue's entry for `code`, if it is loaded and knows the code. */
+export const problemType = (code) => (problemTypes && code ? problemTypes[code] : undefined);
 
 export const auth = {
   get token() { return sessionStorage.getItem(TOKEN); },

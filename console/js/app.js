@@ -9,6 +9,7 @@ import * as citizen from "./pages/citizen.js";
 import * as developer from "./pages/developer.js";
 import * as enterprise from "./pages/enterprise.js";
 import * as methodology from "./pages/methodology.js";
+import * as operator from "./pages/operator.js";
 import * as organizer from "./pages/organizer.js";
 import * as password from "./pages/password.js";
 import * as publicPages from "./pages/public.js";
@@ -29,6 +30,7 @@ const ROUTES = {
   developer: [developer.render, "project_developer"],
   verifier: [verifier.render, "verifier"],
   organizer: [organizer.render, "organizer"],
+  operator: [operator.render, "transit_operator"],
   regulator: [regulator.render, "regulator"],
   admin: [admin.render, "admin"],
 };
@@ -36,6 +38,7 @@ const ROUTES = {
 const HOME = {
   citizen: "citizen", enterprise: "enterprise", project_developer: "developer",
   verifier: "verifier", organizer: "organizer", regulator: "regulator", admin: "admin",
+  transit_operator: "operator",
 };
 
 export const homeOf = (role) => HOME[role] || "registry";
@@ -56,6 +59,7 @@ function topBar(me) {
   });
   const who = me ? h("span", { class: "who" },
     h("a", { href: "#/password", text: me.username, title: t("password.title"), "data-route": "password" }),
+    h("a", { href: "#/password", class: "pw", "data-link": "password", text: t("password.link") }),
     h("button", { type: "button", class: "link", "data-action": "logout", text: t("nav.logout"),
       onclick: () => { auth.clear(); location.hash = "#/login"; } })) : null;
   return h("div", { class: "bar" }, h("a", { class: "brand", href: "#/", text: t("app.name") }), nav,

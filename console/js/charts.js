@@ -1,36 +1,22 @@
-// Horizontal bar charts drawn as inline SVG (no library): one bar per item, scaled to the largest.
-import { h } from "./ui.js";
-import { num } from "./ui.js";
+// Horizontal bar charts (no library): one row per item, the label and value as HTML text (so
+// they keep the page's font size on a phone) and the bar as a small SVG scaled to the largest.
+import { h, num } from "./ui.js";
 
-const ROW = 30;
-const LABEL_W = 170;
-const WIDTH = 640;
-
-/** items: [{label, value}]; returns a <figure> with a responsive SVG and a caption. */
+/** items: [{label, value}]; returns a <figure> with one row per item and a caption. */
 export function barChart({ title, items, unit = "", name }) {
   const max = Math.max(0, ...items.map((i) => Number(i.value) || 0)) || 1;
-  const barSpace = WIDTH - LABEL_W - 110;
-  const height = Math.max(1, items.length) * ROW + 10;
-  const svg = h("svg:svg", {
-    viewBox: `0 0 ${WIDTH} ${height}`, role: "img", "aria-label": title,
-    class: "chart", preserveAspectRatio: "xMinYMin meet",
-  });
-  items.forEach((item, i) => {
-    const y = 5 + i * ROW;
+  const rows = items.map((item, i) => {
     const value = Number(item.value) || 0;
-    const w = Math.max(1, (value / max) * barSpace);
-    svg.append(
-      h("svg:text", { x: LABEL_W - 8, y: y + ROW / 2 + 1, "text-anchor": "end", class: "chart-label" },
-        item.label),
-      h("svg:rect", { x: LABEL_W, y: y + 4, width: w.toFixed(1), height: ROW - 10, rx: 3,
-        class: `bar bar-${i % 6}`, "data-value": value },
-      h("svg:title", {}, `${item.label}: ${num(value, 3)} ${unit}`)),
-      h("svg:text", { x: LABEL_W + w + 6, y: y + ROW / 2 + 1, class: "chart-value" },
-        `${num(value, 1)} ${unit}`),
-    );
+    // the bar's length in per cent of the track; at least a sliver so zero still shows a mark
+    const width = Math.max(0.5, (value / max) * 100);
+    const bar = h("svg:svg", { class: "chart-bar", viewBox: "0 0 100 10", preserveAspectRatio: "none",
+      "aria-hidden": "true" },
+    h("svg:rect", { x: 0, y: 0, width: width.toFixed(2), height: 10, class: `bar bar-${i % 6}`, "data-value": value },
+      h("svg:title", {}, `${item.label}: ${num(value, 3)} ${unit}`)));
+    return h("div", { class: "chart-row" }, h("span", { class: "chart-label", text: item.label }), bar,
+      h("span", { class: "chart-value", text: `${num(value, 1)} ${unit}` }));
   });
-  if (!items.length) {
-    svg.append(h("svg:text", { x: 10, y: 25, class: "chart-label" }, "—"));
-  }
-  return h("figure", { class: "chart-figure", "data-chart": name }, h("figcaption", { text: title }), svg);
+  return h("figure", { class: "chart-figure", "data-chart": name },
+    h("figcaption", { text: title }),
+    h("div", { class: "chart" }, rows.length ? rows : h("span", { class: "chart-label", text: "—" })));
 }

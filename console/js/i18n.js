@@ -3,6 +3,9 @@
 
 import { POINTS_STRINGS } from "./strings-points.js";
 import { TRUST_STRINGS } from "./strings-trust.js";
+import { JOURNEYS_A_STRINGS } from "./strings-journeys-a.js";
+import { JOURNEYS_B_STRINGS } from "./strings-journeys-b.js";
+import { PROBLEM_STRINGS } from "./strings-problems.js";
 
 const LANG_KEY = "tanhui.lang";
 
@@ -383,6 +386,9 @@ const STRINGS = {
   "state.neutral": ["已碳中和", "carbon neutral"],
   ...TRUST_STRINGS,
   ...POINTS_STRINGS,
+  ...JOURNEYS_A_STRINGS,
+  ...JOURNEYS_B_STRINGS,
+  ...PROBLEM_STRINGS,
 };
 
 let lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "zh";

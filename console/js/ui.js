@@ -1,6 +1,8 @@
 // Small DOM helpers: an element builder, labelled fields, forms that show problem+json errors.
-import { ApiError } from "./api.js";
+import { ApiError, loadProblemTypes, problemType } from "./api.js";
 import { getLang, has, t } from "./i18n.js";
+
+loadProblemTypes(); // the error sentences, ready before the first error is shown
 
 /** h("div", {class: "x", onclick: fn}, child, [children], "text") -> element; text is never HTML. */
 export function h(tag, props = {}, ...children) {
@@ -60,28 +62,77 @@ function clearErrors(form) {
   form.querySelector(".form-error")?.remove();
 }
 
-/** The problem's detail under a translated prefix, and each named field's message by its input. */
+/** The sentence for a problem in the user's language: the catalogue's title for its code, else
+ * one per status. */
+function problemTitle(err) {
+  const known = problemType(err.code);
+  if (known) return getLang() === "en" ? known.title_en : known.title_zh;
+  const key = `problem.status.${err.status}`;
+  return has(key) ? t(key) : t("problem.status.other");
+}
+
+/** A field's message: from pydantic's `kind` and its limits when the request was refused by
+ * validation; else (a rule of the domain naming the field) the problem's own sentence. */
+function fieldMessage(error, err) {
+  if (!error.kind) return problemTitle(err);
+  const key = `problem.kind.${error.kind}`;
+  if (getLang() === "en" && (!has(key) || error.kind === "value_error")) {
+    return String(error.message || "").replace(/^Value error, /, ""); // pydantic's own English
+  }
+  return has(key) ? t(key, error.ctx || {}) : t("problem.field_invalid");
+}
+
+/** The problem in the user's language: its sentence on top, each field's message beside its input
+ * (fields the form lacks listed below the sentence), the API's English detail as a smaller line
+ * in English and folded away in Chinese. */
 export function showProblem(form, err) {
   clearErrors(form);
-  const status = err instanceof ApiError ? err.status : 0;
-  const prefix = has(`err.${status}`) ? t(`err.${status}`) : t("err.generic");
+  const api = err instanceof ApiError ? err : new ApiError(0, { detail: String(err?.message || err) });
   const unplaced = [];
-  if (err instanceof ApiError) {
-    for (const { field: name, message } of err.fieldErrors()) {
-      const slot = form.querySelector(`[data-field="${CSS.escape(name)}"]`);
-      if (slot) {
-        slot.classList.add("invalid");
-        slot.querySelector(".error").textContent = message;
-      } else {
-        unplaced.push(`${name}: ${message}`);
-      }
+  for (const error of api.fieldErrors()) {
+    const message = fieldMessage(error, api);
+    const slot = form.querySelector(`[data-field="${CSS.escape(error.field)}"]`);
+    if (slot) {
+      slot.classList.add("invalid");
+      slot.querySelector(".error").textContent = message;
+    } else if (error.kind) { // a domain rule's sentence is the title already
+      unplaced.push(`${error.field}: ${message}`);
     }
   }
-  const detail = err instanceof ApiError ? err.problem.detail || err.message : String(err);
-  const box = h("div", { class: "form-error", role: "alert" },
-    h("strong", { text: `${prefix}: ` }), detail,
-    unplaced.length ? h("ul", {}, unplaced.map((u) => h("li", { text: u }))) : null);
+  const title = h("strong", { class: "problem-title", text: problemTitle(api) });
+  const detail = api.problem.detail || api.message;
+  const more = !detail || detail === title.textContent ? null : getLang() === "en"
+    ? h("small", { class: "problem-detail", text: detail })
+    : h("details", { class: "problem-detail" }, h("summary", { text: t("problem.details") }),
+      h("small", { text: detail }));
+  const box = h("div", { class: "form-error", role: "alert", "data-problem": api.code || api.status },
+    title, more, unplaced.length ? h("ul", {}, unplaced.map((u) => h("li", { text: u }))) : null);
   form.prepend(box);
+  if (!problemType(api.code) && api.code) {
+    // the catalogue was still loading: put its sentence in once it is there
+    loadProblemTypes().then(() => {
+      if (box.isConnected && problemType(api.code)) title.textContent = problemTitle(api);
+      for (const error of api.fieldErrors().filter((e) => !e.kind)) {
+        const slot = form.querySelector(`[data-field="${CSS.escape(error.field)}"].invalid .error`);
+        if (slot) slot.textContent = problemTitle(api);
+      }
+    });
+  }
+}
+
+/** Success messages (`.ok`) that belong to `form`: inside it, or in the nearest result area
+ * (`.result`) beside it or beside one of its three nearest containers. */
+function staleSuccess(form) {
+  const found = [...form.querySelectorAll(".ok")];
+  let node = form;
+  for (let level = 0; level < 3 && node.parentElement; level++, node = node.parentElement) {
+    const results = [...node.parentElement.children].filter((c) => c !== node && c.matches(".result"));
+    if (results.length) {
+      results.forEach((r) => found.push(...r.querySelectorAll(".ok")));
+      break;
+    }
+  }
+  return found;
 }
 
 /** Field errors found before sending (e.g. a redemption that is not whole credits). */
@@ -102,9 +153,10 @@ export function form(props, children, action) {
     if (button) button.disabled = true;
     clearErrors(el);
     try {
-      await action(Object.fromEntries(new FormData(el)), el);
+      await action(Object.fromEntries(new FormData(el)), el); // errors were cleared above
     } catch (err) {
       if (!(err instanceof ApiError)) console.warn(err);
+      staleSuccess(el).forEach((ok) => ok.remove()); // nor an error under an older success
       showProblem(el, err);
     } finally {
       if (button) button.disabled = false;

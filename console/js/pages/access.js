@@ -1,6 +1,6 @@
 // Login and registration. Regulator and admin accounts come from the operators' CLI; verifiers and
 // transit operators are accredited by an administrator (they create value), never registered here.
-import { api, login as logIn } from "../api.js";
+import { api, auth, login as logIn } from "../api.js";
 import { t } from "../i18n.js";
 import { card, field, form, h, input, select, submit } from "../ui.js";
 
@@ -20,6 +20,21 @@ export function login(view, { go }) {
       submit("login.submit"),
       h("p", { class: "alt" }, t("login.no_account"), " ", h("a", { href: "#/register", text: t("login.register_link") })),
     ], (v) => enter(v.username.trim(), v.password, go))));
+  // Transit operators are machine clients (OAuth2 client_credentials): their own sign-in form.
+  view.append(card("operator.signin_title", h("p", { class: "hint", text: t("operator.signin_hint") }),
+    form({ "data-form": "operator-login" }, [
+      field("operator.client_id", "client_id", input("client_id", { autocomplete: "username" })),
+      field("operator.client_secret", "client_secret", input("client_secret", { type: "password", autocomplete: "current-password" })),
+      submit("login.submit"),
+    ], async (v) => {
+      const token = await api("/auth/token", { anonymous: true,
+        form: { grant_type: "client_credentials", client_id: v.client_id.trim(), client_secret: v.client_secret } });
+      auth.save(token.access_token, null);
+      const me = await api("/me");
+      auth.save(token.access_token, me);
+      const { homeOf } = await import("../app.js");
+      go(homeOf(me.role));
+    })));
   view.append(card("login.public_title", h("p", { text: t("login.public_text") }),
     h("p", {}, h("a", { href: "#/registry", class: "button", text: t("nav.registry") }), " ",
       h("a", { href: "#/verify", class: "button", text: t("nav.verify") }))));

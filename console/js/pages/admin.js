@@ -2,7 +2,7 @@
 // clients), revoke grants and rotate client secrets. Secrets are shown once, never stored here.
 import { api } from "../api.js";
 import { t } from "../i18n.js";
-import { card, field, form, h, input, load, replace, select, submit } from "../ui.js";
+import { badge, card, field, form, h, input, load, num, replace, select, submit, table, when } from "../ui.js";
 import { accreditationTable } from "./accreditations.js";
 
 const MODES = ["bus", "metro"];
@@ -22,8 +22,37 @@ export async function render(view) {
   }
 
   view.append(h("h1", { text: t("admin.title") }), h("p", { class: "hint", text: t("admin.hint") }),
-    secret, card("admin.grant", grantForm(shown)), card("admin.list", list));
+    secret, card("admin.grant", grantForm(shown)), card("admin.list", list), usersCard());
   await refresh();
+}
+
+// Roles an administrator can filter the user list by (accounts' Role values).
+const ROLES = ["citizen", "enterprise", "project_developer", "verifier", "organizer", "transit_operator",
+  "regulator", "admin"];
+
+/** Every user (GET /users, admin only), by role and a search on the username. */
+function usersCard() {
+  const list = h("div", { "data-part": "users" });
+  const filter = form({ class: "inline", "data-form": "users" }, [
+    field("users.role", "role", select("role", [["", t("users.all_roles")], ...ROLES.map((r) => [r, t(`role.${r}`)])])),
+    field("users.q", "q", input("q", { type: "search", autocomplete: "off" })),
+    submit("users.search"),
+  ], async (v) => show(v));
+  async function show(v = {}) {
+    const query = new URLSearchParams({ limit: "200" });
+    if (v.role) query.set("role", v.role);
+    if (v.q?.trim()) query.set("q", v.q.trim());
+    await load(list, async () => {
+      const page = await api(`/users?${query}`);
+      return [h("p", { class: "hint", "data-users-total": page.total, text: t("users.count", { n: num(page.total) }) }), table([
+        ["login.username", (u) => u.username], ["users.role", (u) => t(`role.${u.role}`)],
+        ["users.created", (u) => when(u.created_at)],
+        ["admin.status", (u) => (u.accreditation_status ? badge(u.accreditation_status) : "—")],
+      ], page.items, { "data-table": "users" })];
+    });
+  }
+  show();
+  return h("section", { class: "card", "data-card": "users" }, h("h2", { text: t("users.title") }), filter, list);
 }
 
 function grantForm(shown) {
@@ -78,5 +107,19 @@ function secretNote(reply) {
   if (reply.client_secret) lines.push([t("admin.client_secret"), reply.client_secret]);
   if (!lines.length) return h("p", { class: "ok", text: t("admin.done") });
   return h("div", { class: "ok secret" }, h("p", { text: t("admin.once") }),
-    h("dl", {}, lines.map(([k, v]) => [h("dt", { text: k }), h("dd", {}, h("code", { text: v }))])));
+    h("dl", {}, lines.map(([k, v]) => [h("dt", { text: k }), h("dd", {}, h("code", { text: v }), " ", copyButton(v))])));
+}
+
+/** Copies a shown-once value to the clipboard (127.0.0.1 and https are secure contexts). */
+function copyButton(value) {
+  const button = h("button", { type: "button", class: "copy", "data-action": "copy", text: t("admin.copy"),
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(value);
+        button.textContent = t("admin.copied");
+      } catch {
+        button.textContent = t("admin.copy_failed"); // the value stays selectable (user-select: all)
+      }
+    } });
+  return button;
 }

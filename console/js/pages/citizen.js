@@ -1,7 +1,7 @@
 // A citizen's carbon account: points (and which expire soon), green trips, and redeeming points
 // for a share of sink credits retired from the city's pooled inclusion account.
 import { api, newId, poll } from "../api.js";
-import { t } from "../i18n.js";
+import { has, t } from "../i18n.js";
 import { badge, card, field, form, h, input, load, localError, num, replace, select, stat, submit,
   table, when } from "../ui.js";
 
@@ -13,13 +13,48 @@ function localInput(date) {
   return shifted.toISOString().slice(0, 16);
 }
 
+// The citizen's own trips (mode, distance, points) and redemptions, from the API: nothing is kept
+// in the browser, so a second device shows the same.
+async function history(tripsEl, redemptionsEl) {
+  await Promise.all([
+    load(tripsEl, async () => {
+      const page = await api("/me/trips?limit=20");
+      return [h("p", { class: "hint", text: t("citizen.trips_total", { n: num(page.total), shown: num(page.items.length) }) }),
+        // four columns, details under the figures, so a 390 px phone shows whole rows
+        table([
+          ["citizen.when", (x) => h("span", {}, when(x.started_at), h("br"), h("small", { class: "hint",
+            title: x.source, text: t(x.source === "app" ? "citizen.source_app" : "citizen.source_operator") }))],
+          ["trip.mode", (x) => h("span", {}, h("span", { "data-mode": x.mode, text: t(`mode.${x.mode}`) }), h("br"),
+            h("span", { "data-distance": x.distance_km, text: `${num(x.distance_km, 3)} km` }))],
+          ["citizen.trip_kg", (x) => num(x.reduction_kg, 3)],
+          ["citizen.points", (x) => h("span", {}, h("strong", { "data-points": x.points, text: num(x.points) }),
+            x.status === "credited" ? null : [h("br"), h("small", { class: "hint", "data-trip-status": x.status,
+              title: x.capped_by || "", text: has(`trip_status.${x.status}`) ? t(`trip_status.${x.status}`) : x.status })])],
+        ], page.items, { "data-table": "trips" })];
+    }),
+    load(redemptionsEl, async () => {
+      const page = await api("/me/redemptions?limit=20");
+      return table([
+        ["citizen.when", (r) => when(r.created_at)],
+        ["citizen.points_kg", (r) => t("redeem.kg", { kg: num(r.kg), points: num(r.points) })],
+        ["citizen.state", (r) => badge(r.state)],
+        ["citizen.certificate", (r) => (r.certificate_id ? h("span", {},
+          h("a", { href: `#/verify/${r.certificate_id}`, "data-link": "verify", text: t("citizen.verify") }), " · ",
+          h("a", { href: `/api/v1/certificates/${r.certificate_id}/pdf`, "data-link": "pdf", text: "PDF" })) : "—")],
+      ], page.items, { "data-table": "redemptions" });
+    }),
+  ]);
+}
+
 export async function render(view) {
   const account = h("div", { "data-part": "account" });
+  const tripsEl = h("div", { "data-part": "trips" });
+  const redemptionsEl = h("div", { "data-part": "redemptions" });
   let unit = 1000;
   const hint = h("p", { class: "hint", "data-part": "redeem-hint" });
 
   async function refresh() {
-    await load(account, async () => {
+    await Promise.all([history(tripsEl, redemptionsEl), load(account, async () => {
       const a = await api("/me/carbon-account?limit=10");
       unit = a.redemption_unit_points;
       const redeem = view.querySelector("[data-form=redeem] input[name=points]");
@@ -47,7 +82,7 @@ export async function render(view) {
           ["citizen.balance_after", (e) => num(e.balance_after)],
         ], a.entries, { "data-table": "ledger" }),
       ];
-    });
+    })]);
   }
 
   const now = new Date();
@@ -101,6 +136,8 @@ export async function render(view) {
     h("h1", { text: t("citizen.title") }),
     card("citizen.account", account),
     card("trip.title", h("p", { class: "hint", text: t("trip.hint") }), tripForm, tripResult),
-    card("redeem.title", redeemForm, redemption));
+    card("redeem.title", redeemForm, redemption),
+    card("citizen.trips", tripsEl),
+    card("citizen.redemptions", redemptionsEl));
   await refresh();
 }

@@ -6,16 +6,20 @@ import { card, field, form, h, input, load, num, replace, select, submit, table,
 export const COUNTIES = ["顺庆区", "高坪区", "嘉陵区", "阆中市", "南部县", "西充县", "营山县", "蓬安县", "仪陇县"];
 const INDUSTRIES = ["石油化工", "电力热力", "建材", "食品加工", "纺织丝绸", "机械制造", "汽车零部件"];
 
-const storeKey = (me) => `tanhui.enterprise.${me.id}`;
+// Lists answer {items, total, limit, offset}; the public listings may still be a bare array.
+const itemsOf = (reply) => (Array.isArray(reply) ? reply : reply.items);
 
-export async function render(view, { me }) {
-  const saved = () => JSON.parse(localStorage.getItem(storeKey(me)) || "null");
+export async function render(view, { me, params = [] }) {
   view.append(h("h1", { text: t("enterprise.title") }));
-  if (!saved()) {
-    view.append(registration(me, () => { view.replaceChildren(); render(view, { me }); }));
+  // The user's enterprises come from the API (never the browser's storage): a second browser or
+  // device shows the same ones.
+  const mine = itemsOf(await api("/enterprises?limit=200"));
+  const again = () => { view.replaceChildren(); render(view, { me, params }); };
+  if (!mine.length) {
+    view.append(registration(again));
     return;
   }
-  const enterprise = saved();
+  const enterprise = mine.find((e) => e.id === params[0]) || mine[0];
   // every version is listed (issue 13); a line names a code, and the report's period picks the
   // version, so the choice shows each live code once (its latest version)
   const factors = [...new Map((await api("/factors")).filter((f) => !f.superseded_at)
@@ -23,61 +27,127 @@ export async function render(view, { me }) {
   const reports = h("div", { "data-part": "reports" });
   const retire = h("div", { "data-part": "retire" });
   const retired = h("div", { class: "result", "data-result": "retirement" });
+  const market = h("div", { "data-part": "market" });
+  const bought = h("div", { class: "result", "data-result": "purchase" });
+  const certificates = h("div", { "data-part": "certificates" });
 
   async function refresh() {
     let list = [];
-    await load(reports, async () => {
-      list = await api(`/enterprises/${enterprise.id}/reports`);
-      return reportTable(list);
-    });
+    await Promise.all([
+      load(reports, async () => {
+        list = await api(`/enterprises/${enterprise.id}/reports`);
+        return reportTable(list, factors, refresh);
+      }),
+      load(market, async () => listingsTable(itemsOf(await api("/listings")), refresh, bought)),
+      load(certificates, async () => certificateTable(itemsOf(await api("/certificates?mine=true&limit=50")))),
+    ]);
     replace(retire, await retirementForm(enterprise, list.filter((r) => r.is_current), refresh, retired));
   }
 
+  const chooser = mine.length > 1 ? h("p", {}, mine.map((e) => h("a", {
+    href: `#/enterprise/${e.id}`, class: e.id === enterprise.id ? "button primary" : "button",
+    "data-enterprise": e.id, text: e.name }))) : null;
+  if (chooser) view.append(chooser);
   view.append(
-    h("p", { class: "lead" }, h("strong", { text: enterprise.name }), ` · ${t("enterprise.id")}: `,
-      h("code", { text: enterprise.id })),
+    h("p", { class: "lead", "data-enterprise-current": enterprise.id }, h("strong", { text: enterprise.name }),
+      ` · ${t("enterprise.uscc")}: `, h("code", { text: enterprise.uscc }), " · ",
+      h("span", { "data-claim-status": enterprise.claim_status, text: t(`claim_status.${enterprise.claim_status}`) })),
     card("report.title", reportForm(enterprise, factors, refresh)),
     card("report.past", reports),
-    card("retire.title", retire, retired));
+    card("market.title", h("p", { class: "hint", text: t("market.hint") }), market, bought),
+    card("retire.title", retire, retired),
+    card("certs.title", certificates),
+    h("details", { class: "card" }, h("summary", { text: t("enterprise.register_another") }), registration(again)));
   await refresh();
 }
 
-function registration(me, done) {
+function registration(done) {
   const datalist = h("datalist", { id: "industries" }, INDUSTRIES.map((i) => h("option", { value: i })));
-  return h("div", {},
-    card("enterprise.register",
-      form({ "data-form": "enterprise" }, [
-        field("enterprise.name", "name", input("name")),
-        field("enterprise.uscc", "uscc", input("uscc", { maxlength: 18, autocapitalize: "characters" }), "enterprise.uscc_hint"),
-        field("enterprise.county", "county", select("county", COUNTIES.map((c) => [c, c]))),
-        field("enterprise.industry", "industry", input("industry", { list: "industries" })), datalist,
-        submit("enterprise.submit"),
-      ], async (v) => {
-        const firm = await api("/enterprises", { json: v });
-        localStorage.setItem(storeKey(me), JSON.stringify({ id: firm.id, name: firm.name }));
-        done();
-      })),
-    card("enterprise.existing",
-      form({ "data-form": "enterprise-existing" }, [
-        field("enterprise.id", "enterprise_id", input("enterprise_id")),
-        field("enterprise.name", "name", input("name")),
-        submit("enterprise.use_existing"),
-      ], async (v) => {
-        await api(`/enterprises/${encodeURIComponent(v.enterprise_id.trim())}/reports`);
-        localStorage.setItem(storeKey(me), JSON.stringify({ id: v.enterprise_id.trim(), name: v.name || v.enterprise_id }));
-        done();
-      })));
+  return card("enterprise.register",
+    form({ "data-form": "enterprise" }, [
+      field("enterprise.name", "name", input("name")),
+      field("enterprise.uscc", "uscc", input("uscc", { maxlength: 18, autocapitalize: "characters" }), "enterprise.uscc_hint"),
+      field("enterprise.county", "county", select("county", COUNTIES.map((c) => [c, c]))),
+      field("enterprise.industry", "industry", input("industry", { list: "industries" })), datalist,
+      submit("enterprise.submit"),
+    ], async (v) => {
+      await api("/enterprises", { json: v });
+      done();
+    }));
 }
 
-function activityLine(factors, index) {
-  const unit = input(`unit`, { value: factors[0]?.activity_unit || "" });
-  const choose = select("factor_code", factors.map((f) => [f.code, `${f.name} (${f.code}, v${f.version})`]),
-    { onchange: (e) => { unit.value = factors.find((f) => f.code === e.target.value)?.activity_unit || ""; } });
+// Open listings, cheapest first: buy into the enterprise's holding, then retire below.
+// `result` lives outside the list, which is re-read after a purchase.
+function listingsTable(listings, refresh, result) {
+  const open = listings.filter((l) => l.status === "open" && l.remaining > 0);
+  return table([
+    ["market.vintage", (l) => String(l.vintage ?? "—")],
+    ["market.remaining", (l) => num(l.remaining)],
+    ["market.price", (l) => `¥${num(l.price_per_tonne, 2)}`],
+    ["market.buy", (l) => form({ "data-form": "buy", "data-listing": l.id, class: "inline" }, [
+      field("market.quantity", "quantity", input("quantity", { type: "number", step: "1", min: "1", max: String(l.remaining), value: "1" })),
+      submit("market.buy"),
+    ], async (v) => {
+      const bought = await api(`/listings/${l.id}/purchases`, { json: { quantity: Number(v.quantity) } });
+      replace(result, h("p", { class: "ok", text: t("market.bought", {
+        n: num(bought.quantity), amount: num(bought.price_total, 2) }) }),
+      h("p", { class: "hint" }, bought.serials.map((x) => h("code", { text: x })).flatMap((c) => [c, " "])));
+      await refresh();
+    })],
+  ], open, { "data-table": "listings" });
+}
+
+function certificateTable(list) {
+  return table([
+    ["certs.retired_at", (c) => when(c.retired_at)],
+    // four columns, the purpose under the beneficiary: the links stay on a phone's screen
+    ["certs.beneficiary", (c) => h("span", {}, c.beneficiary, h("br"), h("small", { class: "hint", text: c.purpose }))],
+    ["certs.quantity", (c) => num(c.quantity)],
+    ["certs.links", (c) => h("span", {},
+      h("a", { href: `#/verify/${c.certificate_id}`, "data-link": "verify", text: t("certs.verify") }), " · ",
+      h("a", { href: `/api/v1/certificates/${c.certificate_id}/pdf`, "data-link": "pdf",
+        download: `certificate-${c.certificate_id}.pdf`, text: "PDF" }))],
+  ], list, { "data-table": "certificates" });
+}
+
+// "50000.000000" (the API's fixed decimals) -> "50000", kept as text: no float rounding
+const trimZeros = (q) => (q.includes(".") ? q.replace(/\.?0+$/, "") : q);
+
+// One activity line; `preset` (a report's line) prefills it for a correction.
+function activityLine(factors, index, preset = null) {
+  const unit = input(`unit`, { value: preset?.unit ?? factors[0]?.activity_unit ?? "" });
+  const options = factors.map((f) => [f.code, `${f.name} (${f.code}, v${f.version})`]);
+  if (preset && !factors.some((f) => f.code === preset.factor_code)) options.push([preset.factor_code, preset.factor_code]);
+  const choose = select("factor_code", options, { value: preset?.factor_code,
+    onchange: (e) => { unit.value = factors.find((f) => f.code === e.target.value)?.activity_unit || ""; } });
   const line = h("div", { class: "grid activity", "data-line": index },
     field("report.factor", `activities[${index}].factor_code`, choose),
-    field("report.quantity", `activities[${index}].quantity`, input("quantity", { type: "number", step: "any", min: "0" })),
+    field("report.quantity", `activities[${index}].quantity`, input("quantity", {
+      type: "number", step: "any", min: "0", value: preset ? trimZeros(String(preset.quantity)) : undefined })),
     field("report.unit", `activities[${index}].unit`, unit));
   return line;
+}
+
+const linesOf = (el) => [...el.querySelectorAll("[data-line]")].map((line) => ({
+  factor_code: line.querySelector("[name=factor_code]").value,
+  quantity: line.querySelector("[name=quantity]").value,
+  unit: line.querySelector("[name=unit]").value,
+}));
+
+// A correction of the current revision: the form starts from its lines; filing it makes revision
+// n+1 (the earlier one stays readable, the period's retirements carry over).
+function correctionForm(report, factors, refresh) {
+  const lines = h("div", { class: "lines" }, report.lines.map((l, i) => activityLine(factors, i, l)));
+  const addLine = h("button", { type: "button", "data-action": "add-line", text: t("report.add_line"),
+    onclick: () => lines.append(activityLine(factors, lines.children.length)) });
+  return h("details", { class: "correction", "data-correct": report.id },
+    h("summary", { text: t("report.correct", { revision: report.revision + 1 }) }),
+    form({ "data-form": "revision", "data-report": report.id }, [
+      h("p", { class: "hint", text: t("report.correct_hint") }), lines, addLine, submit("report.correct_submit"),
+    ], async (v, el) => {
+      await api(`/reports/${report.id}/revisions`, { json: { activities: linesOf(el) } });
+      await refresh();
+    }));
 }
 
 function reportForm(enterprise, factors, refresh) {
@@ -89,11 +159,7 @@ function reportForm(enterprise, factors, refresh) {
     field("report.period", "period", input("period", { value: String(new Date().getFullYear() - 1) }), "report.period_hint"),
     lines, addLine, submit("report.submit"),
   ], async (v, el) => {
-    const activities = [...el.querySelectorAll("[data-line]")].map((line) => ({
-      factor_code: line.querySelector("[name=factor_code]").value,
-      quantity: line.querySelector("[name=quantity]").value,
-      unit: line.querySelector("[name=unit]").value,
-    }));
+    const activities = linesOf(el);
     const report = await api(`/enterprises/${enterprise.id}/reports`, { json: { period: v.period.trim(), activities } });
     replace(result, reportSummary(report));
     await refresh();
@@ -115,7 +181,7 @@ function reportSummary(report) {
     ], report.lines, { "data-table": "lines" }));
 }
 
-function reportTable(list) {
+function reportTable(list, factors, refresh) {
   return h("div", {}, list.length ? list.map((r) => h("details", { class: "report", "data-report-id": r.id },
     h("summary", {}, h("strong", { text: r.period }), ` · ${t("report.revision")} ${r.revision}`,
       r.is_current ? "" : ` (${t("report.superseded")})`,
@@ -125,7 +191,8 @@ function reportTable(list) {
       h("span", { "data-net": r.id, text: `${t("report.net")} ${num(r.net_tco2e, 4)} t` })),
     h("p", { class: "hint", text: `${t("report.filed_at")} ${when(r.filed_at)}` }),
     retirementsOf(r),
-    reportSummary(r))) : h("p", { class: "empty", text: t("common.none") }));
+    reportSummary(r),
+    r.is_current ? correctionForm(r, factors, refresh) : null)) : h("p", { class: "empty", text: t("common.none") }));
 }
 
 // Credits retired for the period, each with the revision it was made against: a correction

@@ -4,7 +4,7 @@
 import { api } from "../api.js";
 import { barChart } from "../charts.js";
 import { t } from "../i18n.js";
-import { badge, card, field, form, h, input, load, num, replace, select, submit, table } from "../ui.js";
+import { badge, card, field, form, h, input, load, num, replace, select, submit, table, when } from "../ui.js";
 
 const TRAVEL = ["air", "rail", "car", "bus", "metro"];
 const AMOUNTS = [["electricity_kwh", "event.electricity"], ["heat_gj", "event.heat"], ["accommodation_nights", "event.nights"],
@@ -12,32 +12,58 @@ const AMOUNTS = [["electricity_kwh", "event.electricity"], ["heat_gj", "event.he
   ["waste_kg", "event.waste"]];
 const FUELS = [["diesel_t", "event.diesel"], ["gasoline_t", "event.gasoline"], ["natural_gas_nm3", "event.gas"]];
 
-const storeKey = (me) => `tanhui.events.${me.id}`;
+// Lists answer {items, total, limit, offset}.
+const itemsOf = (reply) => (Array.isArray(reply) ? reply : reply.items);
 
-export async function render(view, { me }) {
+export async function render(view, { params = [] }) {
   const current = h("div", { "data-part": "event" });
   const past = h("div", { "data-part": "events" });
-  const known = () => JSON.parse(localStorage.getItem(storeKey(me)) || "[]");
+  const certificates = h("div", { "data-part": "certificates" });
 
   async function show(eventId) {
     await load(current, async () => eventView(await api(`/events/${eventId}`), show));
+    await listPast();
   }
 
-  function listPast() {
-    replace(past, known().length ? h("ul", {}, known().map((e) => h("li", {},
-      h("a", { href: "#", text: e.name, onclick: (ev) => { ev.preventDefault(); show(e.id); } }))))
-      : h("p", { class: "empty", text: t("common.none") }));
+  // The organizer's events and certificates come from the API, never the browser's storage: a
+  // second browser shows the same.
+  let events = [];
+  async function listPast() {
+    await Promise.all([
+      load(past, async () => table([
+        // three columns: a phone shows the whole row without scrolling sideways
+        ["event.name", (e) => h("span", {}, h("a", { href: `#/organizer/${e.id}`, "data-event-link": e.id, text: e.name,
+          onclick: (ev) => { ev.preventDefault(); show(e.id); } }), h("br"),
+        h("small", { class: "hint", text: e.start_date === e.end_date ? e.start_date : `${e.start_date} → ${e.end_date}` }))],
+        ["event.retired_of_needed", (e) => `${num(e.retired_credits ?? 0)} / ${num(e.credits_needed ?? 0)}`],
+        ["event.state", (e) => (e.neutral ? badge("neutral") : t(e.final ? "event.state_final" : "event.state_plan"))],
+      ], events = itemsOf(await api("/events?limit=50")), { "data-table": "events" })),
+      load(certificates, async () => table([
+        ["certs.retired_at", (c) => when(c.retired_at)],
+        ["certs.beneficiary", (c) => c.beneficiary],
+        ["certs.quantity", (c) => num(c.quantity)],
+        ["certs.links", (c) => h("span", {},
+          h("a", { href: `#/verify/${c.certificate_id}`, "data-link": "verify", text: t("certs.verify") }), " · ",
+          h("a", { href: `/api/v1/certificates/${c.certificate_id}/pdf`, "data-link": "pdf",
+            download: `certificate-${c.certificate_id}.pdf`, text: "PDF" }))],
+      ], itemsOf(await api("/certificates?mine=true&limit=50")), { "data-table": "certificates" })),
+    ]);
   }
 
-  view.append(h("h1", { text: t("organizer.title") }),
-    card("event.register", eventForm(async (event) => {
-      localStorage.setItem(storeKey(me), JSON.stringify([{ id: event.id, name: event.name }, ...known()].slice(0, 20)));
-      listPast();
+  const register = h("details", { class: "card", "data-part": "register" },
+    h("summary", { text: t("event.register") }), eventForm(async (event, el) => {
+      register.open = false;
+      el.reset();
       await show(event.id);
-    })),
+    }));
+  view.append(h("h1", { text: t("organizer.title") }),
+    card("event.mine", past),
     h("section", { class: "card", id: "event" }, current),
-    card("event.mine", past));
-  listPast();
+    card("certs.title", certificates),
+    register);
+  if (params[0]) await show(params[0]);
+  else await listPast();
+  register.open = !events.length; // open for a first event, folded away once there are some
 }
 
 const numberInput = (name, value = "") => input(name, { type: "number", step: "any", min: "0", value });
@@ -70,12 +96,12 @@ function eventForm(registered) {
       field("event.attendees", "attendees", numberInput("attendees", "0")),
       activityFields()),
     submit("event.submit"),
-  ], async (v) => {
+  ], async (v, el) => {
     const body = {
       name: v.name, venue: v.venue, start_date: v.start_date, end_date: v.end_date,
       attendees: Number(v.attendees || 0), ...activityBody(v),
     };
-    await registered(await api("/events", { json: body }));
+    await registered(await api("/events", { json: body }), el);
   });
 }
 

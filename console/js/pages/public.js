@@ -64,19 +64,64 @@ export async function verify(view, { params, go }) {
   }
 }
 
+// The keys the certificate JSON adds to the certified fields; the hash covers every other key
+// (GET /certificates/{id} hash_recipe, credits' domain/hashing.py UNHASHED_KEYS).
+const UNHASHED = ["content_hash", "hash_recipe", "json_url", "pdf_url", "verification_url"];
+
+/** Keys sorted by code point at every level, arrays in order, no whitespace, non-ASCII as is:
+ * JSON.stringify already writes strings and numbers the way the recipe's json.dumps does. */
+export function canonicalJson(value) {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const keys = Object.keys(value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+async function sha256Hex(text) {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function certificateView(c) {
   const row = (key, value) => (value === null || value === undefined ? null
     : h("div", { class: "kv" }, h("span", { text: t(key) }), h("strong", { text: String(value) })));
+  const certified = Object.fromEntries(Object.entries(c).filter(([k]) => !UNHASHED.includes(k)));
+  const json = h("textarea", { class: "json", "data-json": "certified", rows: 10, spellcheck: "false",
+    value: JSON.stringify(certified, null, 2) });
+  const outcome = h("div", { class: "result", "data-result": "recompute" });
+  const recompute = form({ "data-form": "recompute" }, [
+    field("verify.json", "json", json, "verify.json_hint"),
+    submit("verify.recompute"),
+  ], async () => {
+    let parsed;
+    try { parsed = JSON.parse(json.value); } catch (err) {
+      return replace(outcome, h("p", { class: "bad", "data-match": "invalid", text: t("verify.json_invalid", { why: err.message }) }));
+    }
+    const canonical = canonicalJson(Object.fromEntries(Object.entries(parsed).filter(([k]) => !UNHASHED.includes(k))));
+    const computed = await sha256Hex(canonical);
+    const match = computed === c.content_hash;
+    return replace(outcome, h("div", { class: match ? "ok" : "bad", "data-match": match ? "match" : "mismatch" },
+      h("p", { text: t(match ? "verify.match" : "verify.mismatch") }),
+      h("div", { class: "kv" }, h("span", { text: t("verify.computed") }), h("code", { "data-computed": "", text: computed })),
+      h("div", { class: "kv" }, h("span", { text: t("verify.hash") }), h("code", { text: c.content_hash }))));
+  });
   return h("section", { class: "card certificate", "data-certificate": c.certificate_id },
     h("h2", {}, t("verify.valid"), " ✓"),
+    row("verify.status", t(`certificate.status.${c.status || "retired"}`)),
     row("verify.id", c.certificate_id), row("verify.beneficiary", c.beneficiary),
     row("verify.purpose", c.purpose), row("verify.quantity", `${num(c.quantity)} tCO2e`),
     row("verify.retired_at", when(c.retired_at)), row("verify.report", c.report_id),
     row("verify.event", c.event_id), row("verify.redemption", c.redemption_id),
     h("h3", { text: t("verify.projects") }),
-    h("ul", {}, c.projects.map((p) => h("li", { text: `${String(p.project_number).padStart(4, "0")} ${p.project_name} · ${p.vintage} · ${num(p.quantity)} t` }))),
+    h("ul", {}, (c.projects || []).map((p) => h("li", { text: `${String(p.project_number).padStart(4, "0")} ${p.project_name} · ${p.vintage} · ${num(p.quantity)} t` }))),
     h("h3", { text: t("verify.serials") }),
-    h("ul", {}, c.serials.map((s) => h("li", {}, h("code", { text: s })))),
+    h("ul", {}, (c.serials || []).map((s) => h("li", {}, h("code", { text: s })))),
     row("verify.hash", c.content_hash),
-    h("p", {}, h("a", { class: "button", href: `/api/v1/certificates/${c.certificate_id}/pdf`, text: t("event.pdf") })));
+    h("p", {}, h("a", { class: "button", "data-link": "pdf", href: `/api/v1/certificates/${encodeURIComponent(c.certificate_id)}/pdf`, text: t("event.pdf") })),
+    h("h3", { text: t("verify.recipe") }),
+    h("p", { text: t("verify.recipe_summary") }),
+    h("p", { class: "recipe", "data-recipe": "", text: c.hash_recipe || t("verify.no_recipe") }),
+    recompute, outcome);
 }

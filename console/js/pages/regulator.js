@@ -2,40 +2,89 @@
 // the carbon-peak plan's targets beside them, and the enterprises' public disclosures.
 import { api } from "../api.js";
 import { barChart } from "../charts.js";
+import { download, toCsv, toXlsx } from "../export.js";
 import { t } from "../i18n.js";
 import { card, field, form, h, input, load, num, submit, table, when } from "../ui.js";
 import { claimsQueue } from "./claims.js";
 
+// What each of the plan's targets would need that the platform does not hold: every target is
+// per unit of GDP, a share of the whole city's energy use or installed capacity, while the
+// platform records only its enterprises' filed reports and its citizens' green trips.
+export const UNMEASURABLE = {
+  co2_per_gdp_reduction_vs_2020_pct: "target_why.gdp_and_city_co2",
+  co2_per_gdp_reduction_vs_2005_pct: "target_why.gdp_and_city_co2",
+  energy_per_gdp_reduction_vs_2020_pct: "target_why.gdp_and_energy",
+  non_fossil_energy_share_pct: "target_why.energy_mix",
+  hydro_wind_solar_capacity_mw: "target_why.capacity",
+};
+
+/** The latest year any disclosed report falls in: the dashboard opens on data, not on an empty year. */
+export function latestYear(disclosures, fallback) {
+  // a period after this year cannot hold measured data yet: never open on one
+  const years = disclosures.map((d) => Number(String(d.period).slice(0, 4)))
+    .filter((y) => Number.isFinite(y) && y <= Number(fallback));
+  return years.length ? String(Math.max(...years)) : fallback;
+}
+
 export async function render(view) {
   const dashboard = h("div", { "data-part": "dashboard" });
   const disclosures = h("div", { "data-part": "disclosures" });
+  const listed = await api("/disclosures");
+  const all = Array.isArray(listed) ? listed : listed.items;
+  let shown = { period: "", stats: null, rows: [] };
 
   async function show(period) {
     await Promise.all([
-      load(dashboard, async () => cityView(await api(`/stats/city?period=${encodeURIComponent(period)}`))),
+      load(dashboard, async () => {
+        const stats = await api(`/stats/city?period=${encodeURIComponent(period)}`);
+        shown = { ...shown, period, stats };
+        return cityView(stats);
+      }),
       // Every report whose period falls in the year (annual, quarterly, monthly), as the stats count.
-      load(disclosures, async () => disclosureTable((await api("/disclosures"))
-        .filter((d) => d.period.startsWith(period)))),
+      load(disclosures, async () => {
+        shown.rows = all.filter((d) => d.period.startsWith(period));
+        return disclosureTable(shown.rows);
+      }),
     ]);
   }
 
-  const year = String(new Date().getFullYear());
+  const year = latestYear(all, String(new Date().getFullYear()));
+  const exporter = (kind, format) => h("button", { type: "button", "data-export": `${kind}-${format}`,
+    text: t(`export.${kind}_${format}`),
+    onclick: () => {
+      const rows = kind === "disclosures" ? disclosureRows(shown.rows) : statsRows(shown.stats);
+      const name = `${kind}-${shown.period}`;
+      download(format === "csv" ? new Blob([toCsv(rows)], { type: "text/csv" }) : toXlsx(name, rows), `${name}.${format}`);
+    } });
   view.append(h("h1", { text: t("regulator.title") }),
     form({ "data-form": "period", class: "inline" }, [
       field("regulator.period", "period", input("period", { value: year, inputmode: "numeric", maxlength: 4 })),
       submit("regulator.show"),
     ], async (v) => show(v.period.trim())),
+    h("p", { class: "actions", "data-part": "exports" }, exporter("stats", "csv"), " ", exporter("stats", "xlsx"), " ",
+      exporter("disclosures", "csv"), " ", exporter("disclosures", "xlsx")),
     dashboard, card("regulator.disclosures", disclosures));
   const claims = claimsQueue();
   view.append(card("claims.title", h("p", { class: "hint", text: t("claims.hint") }), claims.el));
   await Promise.all([show(year), claims.refresh()]);
 }
 
+// Each target beside what the platform measures for it: none can be measured from the platform's
+// data, and the reason is said; the enterprises' reported total is shown as what it does know.
+function targetTable(s) {
+  const rows = Object.entries(s.targets).flatMap(([year, goals]) =>
+    Object.entries(goals).map(([key, value]) => ({ year, key, value })));
+  // three columns, so the reason stays readable on a 390 px phone
+  return table([
+    ["target.name", (r) => h("span", {}, h("strong", { text: r.year }), ` · ${t(`target.${r.key}`)}`)],
+    ["target.value", (r) => num(r.value)],
+    ["target.measured", (r) => h("span", {},
+      h("strong", { "data-measured": r.key, text: UNMEASURABLE[r.key] ? t("target.not_measurable") : "—" }),
+      h("br"), h("small", { class: "hint", text: t(UNMEASURABLE[r.key] || "target_why.unknown") }))],
+  ], rows, { "data-table": "targets" });
+}
+
 function cityView(s) {
-  const targets = Object.entries(s.targets).map(([year, goals]) => h("div", { class: "target" },
-    h("h3", { text: t("regulator.target_year", { year }) }),
-    h("ul", {}, Object.entries(goals).map(([k, v]) => h("li", {}, t(`target.${k}`), ": ", h("strong", { text: num(v) })))),
-  ));
   const totalTrips = s.trips_by_mode.reduce((n, m) => n + m.trips, 0);
   const totalKg = s.trips_by_mode.reduce((n, m) => n + Number(m.reduction_kg), 0);
   return h("div", { class: "dashboard" },
@@ -52,7 +101,30 @@ function cityView(s) {
         items: s.trips_by_mode.map((m) => ({ label: t(`mode.${m.mode}`), value: m.trips })) })),
       card("regulator.reduction_by_mode", barChart({ title: t("regulator.reduction_unit"), name: "reduction", unit: "kg",
         items: s.trips_by_mode.map((m) => ({ label: t(`mode.${m.mode}`), value: m.reduction_kg })) }))),
-    card("regulator.targets", h("p", { class: "hint", text: s.targets_source }), h("div", { class: "two" }, targets)));
+    card("regulator.targets", h("p", { class: "hint", text: s.targets_source }),
+      h("p", { class: "hint", "data-part": "targets-note",
+        text: t("target.note", { year: s.period, t: num(s.emissions_tco2e, 1), kg: num(totalKg, 1) }) }),
+      targetTable(s)));
+}
+
+const n = (v) => (v === null || v === undefined || v === "" ? "" : Number(v));
+
+function statsRows(s) {
+  if (!s) return [[t("common.none")]];
+  const rows = [[t("export.section"), t("export.key"), t("export.count"), t("export.value"), t("export.unit")]];
+  s.by_county.forEach((g) => rows.push([t("regulator.by_county"), g.key, g.reports, n(g.total_tco2e), "tCO2e"]));
+  s.by_industry.forEach((g) => rows.push([t("regulator.by_industry"), g.key, g.reports, n(g.total_tco2e), "tCO2e"]));
+  s.trips_by_mode.forEach((m) => rows.push([t("regulator.reduction_by_mode"), t(`mode.${m.mode}`), m.trips, n(m.reduction_kg), "kg CO2"]));
+  Object.entries(s.targets).forEach(([year, goals]) => Object.entries(goals).forEach(([key, value]) =>
+    rows.push([t("regulator.targets"), `${year} ${t(`target.${key}`)}`, "", n(value), t(UNMEASURABLE[key] || "target_why.unknown")])));
+  return rows;
+}
+
+function disclosureRows(list) {
+  return [[t("disclosure.enterprise"), t("disclosure.county"), t("disclosure.industry"), t("disclosure.period"),
+    t("report.revision"), t("disclosure.gross"), t("disclosure.retired"), t("disclosure.net"), t("disclosure.filed")],
+  ...list.map((d) => [d.enterprise, d.county, d.industry, d.period, d.revision, n(d.gross_tco2e),
+    n(d.retired_tco2e), n(d.net_tco2e), d.filed_at])];
 }
 
 // Gross, retired and net side by side (GHG Protocol Corporate Standard, revised 2004, ch. 9:

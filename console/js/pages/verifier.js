@@ -1,9 +1,12 @@
 // A verifier's queue: projects awaiting design review, monitoring reports awaiting verification.
 import { api } from "../api.js";
-import { t } from "../i18n.js";
-import { card, field, form, h, input, load, num, replace } from "../ui.js";
+import { has, t } from "../i18n.js";
+import { badge, card, field, form, h, input, load, num, replace, select, table, when } from "../ui.js";
+import { timeline } from "./developer.js";
 
-export async function render(view) {
+const KINDS = ["review", "verification", "loss"];
+
+export async function render(view, { params }) {
   const queue = h("div", { "data-part": "queue" });
   const done = h("div", { class: "result", "data-result": "decision" });
 
@@ -21,15 +24,51 @@ export async function render(view) {
     });
   }
 
+  const decisions = decisionsCard();
   async function decided(messageKey, subject) {
     replace(done, h("p", { class: "ok", text: t(messageKey, { name: subject }) }));
-    await refresh();
+    await Promise.all([refresh(), decisions.show()]);
   }
 
   const refreshButton = h("button", { type: "button", "data-action": "refresh", text: t("common.refresh"), onclick: refresh });
+  const project = h("div", { "data-part": "project" });
   view.append(h("h1", { text: t("verifier.title") }), h("p", { class: "hint", text: t("verifier.hint") }),
-    refreshButton, done, h("section", { class: "card" }, queue));
-  await refresh();
+    refreshButton, done, h("section", { class: "card" }, queue), h("section", { class: "card" }, project),
+    decisions.el);
+  // #/verifier/<project id>: the project a past decision was about, read-only
+  await Promise.all([refresh(), params[0] ? load(project, async () => projectView(await api(`/projects/${params[0]}`))) : null]);
+  if (params[0]) project.scrollIntoView({ block: "start" });
+}
+
+function projectView(p) {
+  return h("div", { "data-project": p.id, "data-state": p.state },
+    h("h2", {}, p.name, " ", badge(p.state)),
+    h("p", { class: "hint", text: `${t(`kind.${p.kind}`)} · ${p.county} · ${num(p.area_ha)} ha · ${t("queue.by")} ${p.developer_username ?? ""}` }),
+    timeline(p));
+}
+
+/** The verifier's own past decisions, newest first, filtered by kind; each links to its project.
+ * Returns the card and `show()`, which reloads it (after each new decision). */
+function decisionsCard() {
+  const list = h("div", { "data-part": "decisions" });
+  const kind = select("kind", [["", t("decisions.all")], ...KINDS.map((k) => [k, t(`decisions.kind.${k}`)])],
+    { "data-filter": "kind" });
+  const show = () => load(list, async () => {
+    const page = await api(`/verifiers/me/decisions?limit=200${kind.value ? `&kind=${kind.value}` : ""}`);
+    return [h("p", { class: "hint", text: t("decisions.count", { n: num(page.total) }) }), table([
+      ["decisions.when", (d) => when(d.decided_at)],
+      ["decisions.kind", (d) => t(`decisions.kind.${d.kind}`)],
+      ["decisions.project", (d) => h("a", { href: `#/verifier/${d.project_id}`, "data-project-link": d.project_id, text: d.project_name })],
+      ["decisions.outcome", (d) => h("span", { class: `badge state-${d.outcome}`,
+        text: has(`decisions.outcome.${d.outcome}`) ? t(`decisions.outcome.${d.outcome}`) : d.outcome })],
+      ["decisions.quantity", (d) => (d.quantity === null || d.quantity === undefined ? "—" : `${num(d.quantity, 4)} t`)],
+      ["queue.comments", (d) => d.comment || ""],
+    ], page.items, { "data-table": "decisions" })];
+  });
+  kind.addEventListener("change", show);
+  show();
+  return { show, el: h("section", { class: "card", "data-card": "decisions" }, h("h2", { text: t("decisions.title") }),
+    h("div", { class: "field filter" }, h("label", { text: t("decisions.filter") }), kind), list) };
 }
 
 /** Three buttons share one form; the one clicked is the decision. */
