@@ -67,45 +67,40 @@ def test_unknown_paths_and_made_up_methods_share_a_few_series(gateway):
           f"/metrics {len(text):,} bytes, {len(series)} request series")
 
 
-def _p50_ms(url: str, samples: int) -> tuple[float, float]:
-    timings = []
-    with httpx.Client(timeout=30) as client:
-        for _ in range(samples):
-            started = time.perf_counter()
-            assert client.get(url).status_code == 200
-            timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings), max(timings)
-
-
-def _healthz_during_bursts(gateway, path: str, headers: dict, status: int,
-                          rounds: int = 12) -> tuple[float, float]:
-    """/healthz p50 and max (ms), each asked while 20 concurrent GETs of `path` are in flight
-    (the issue's measure: one /healthz behind 20 /metrics calls)."""
-    timings = []
+def _healthz_during_bursts(gateway, bursts: dict[str, tuple[str, dict, int]],
+                          rounds: int = 12) -> dict[str, tuple[float, float]]:
+    """/healthz p50 and max (ms) for each kind of burst, each asked while 20 concurrent GETs are
+    in flight (the issue's measure: one /healthz behind 20 /metrics calls). The kinds take turns
+    round by round, so a machine that is busy for other reasons slows them all alike."""
+    timings: dict[str, list[float]] = {how: [] for how in bursts}
     with ThreadPoolExecutor(20) as pool, httpx.Client(timeout=30) as probe, \
             httpx.Client(timeout=30, limits=httpx.Limits(max_connections=20)) as callers:
         for _ in range(rounds):
-            burst = [pool.submit(callers.get, path, headers=headers) for _ in range(20)]
-            time.sleep(0.05)  # the 20 calls are on their way
-            started = time.perf_counter()
-            assert probe.get(gateway.url + "/healthz").status_code == 200
-            timings.append((time.perf_counter() - started) * 1000)
-            assert {running.result().status_code for running in burst} == {status}
-    return statistics.median(timings), max(timings)
+            for how, (url, headers, status) in bursts.items():
+                burst = [pool.submit(callers.get, url, headers=headers) for _ in range(20)]
+                time.sleep(0.05)  # the 20 calls are on their way
+                started = time.perf_counter()
+                assert probe.get(gateway.url + "/healthz").status_code == 200
+                timings[how].append((time.perf_counter() - started) * 1000)
+                assert {running.result().status_code for running in burst} == {status}
+    return {how: (statistics.median(t), max(t)) for how, t in timings.items()}
 
 
 def test_twenty_concurrent_metrics_calls_do_not_slow_healthz(gateway):
-    quiet_p50, _ = _p50_ms(gateway.url + "/healthz", 20)
-    figures = {
-        "anonymous": _healthz_during_bursts(gateway, gateway.url + "/metrics", {}, 401),
-        "with the token": _healthz_during_bursts(gateway, gateway.url + "/metrics", BEARER, 200),
-        "scrape port": _healthz_during_bursts(gateway, gateway.scrape_url, {}, 200),
-    }
-    print(f"\n[gateway:metrics] /healthz p50 {quiet_p50:.1f} ms alone; behind 20 concurrent "
-          "/metrics calls: " + "; ".join(f"{how} p50 {p50:.1f} ms (max {worst:.0f})"
-                                         for how, (p50, worst) in figures.items()))
-    # Generous: before, /healthz waited for 20 renderings of 4.5 MB on the event loop (2.5 s in
-    # the issue; p50 75 s here under a load average of 10). The quiet figure scales the bound
-    # on a machine that is slow for other reasons.
-    bound = max(250.0, 4 * quiet_p50)
-    assert all(p50 < bound for p50, _ in figures.values()), (bound, figures)
+    figures = _healthz_during_bursts(gateway, {
+        # the control: 20 concurrent calls that cost the gateway next to nothing
+        "/healthz": (gateway.url + "/healthz", {}, 200),
+        "anonymous": (gateway.url + "/metrics", {}, 401),
+        "with the token": (gateway.url + "/metrics", BEARER, 200),
+        "scrape port": (gateway.scrape_url, {}, 200),
+    })
+    print("\n[gateway:metrics] /healthz behind 20 concurrent calls: "
+          + "; ".join(f"{how} p50 {p50:.1f} ms (max {worst:.0f})"
+                      for how, (p50, worst) in figures.items()))
+    # Before, /healthz waited for 20 renderings of 4.5 MB on the event loop: 2.5 s in the issue
+    # against 13 ms alone, 200 times. Compared with the control measured in the same rounds (the
+    # second worker of `make test` loads the machine unevenly, 100 ms for a quiet /healthz has
+    # been seen), a scrape may cost /healthz at most 3 times the control, or 150 ms more.
+    control, _ = figures.pop("/healthz")
+    bound = max(3 * control, control + 150.0)
+    assert all(p50 < bound for p50, _ in figures.values()), (control, bound, figures)

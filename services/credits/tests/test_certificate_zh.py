@@ -108,7 +108,8 @@ def test_a_certificate_longer_than_a_page_goes_on_over_the_next_inside_the_margi
             "serials": [f"NC-FS-0007-2025-{i:09d}-{i:09d}" for i in range(1, 300, 2)],
             "content_hash": "0" * 64, "verification_url": "http://h/console/#/verify/c-long",
             "json_url": "http://h/api/v1/certificates/c-long"}
-    settings = CreditsSettings(env="test")
+    # The font settings as the service reads them; the database is never opened here.
+    settings = CreditsSettings(env="test", database_url="postgresql+psycopg://unused@127.0.0.1/unused")
     pdf = render_certificate(view, settings.certificate_font_path, settings.certificate_font_index)
     document = pypdfium2.PdfDocument(io.BytesIO(pdf))
     assert len(document) >= 2
