@@ -1,4 +1,4 @@
-"""The platform's sagas end to end, through the gateway and real Kafka (DESIGN.md §2)."""
+"""The platform's sagas end to end, through the gateway and real Kafka (docs/architecture.md §2)."""
 from __future__ import annotations
 
 import re

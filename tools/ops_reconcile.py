@@ -1,4 +1,4 @@
-"""`tanhui_ops reconcile`: the three services' databases compared with each other (DESIGN.md §6).
+"""`tanhui_ops reconcile`: the three services' databases compared with each other (docs/architecture.md §6).
 
 - redemptions: accounts' completed and rejected redemptions vs credits' answers (its redemption
   rows and the retirements it made for them: same ids, same kg, same certificate; a pooled

@@ -1,7 +1,7 @@
 """Disclosures: gross emissions, credits retired and net side by side; retirements follow a
 report's corrections (PostgreSQL, through the API).
 
-Worked example, by hand from the cited sources (DESIGN.md §8: China enterprise GHG accounting
+Worked example, by hand from the cited sources (docs/architecture.md §8: China enterprise GHG accounting
 guidelines, industry defaults for diesel: 42.652 GJ/t x 20.2 tC/TJ x 0.98 oxidation x 44/12):
   100 t diesel: 100 x 42.652 x 20.2 x 0.98 x 44/12 / 1000 = 309.5910 tCO2 (gross)
   120 t diesel: 120 x 42.652 x 20.2 x 0.98 x 44/12 / 1000 = 371.5092 tCO2 (gross, revised)

@@ -1,4 +1,4 @@
-"""The published inputs the factor library derives from (DESIGN.md §8): fuels as their
+"""The published inputs the factor library derives from (docs/architecture.md §8): fuels as their
 components, and grid electricity factors. One copy, so the enterprise reports, the trips and the
 large-event estimates can never disagree about diesel or the Sichuan grid."""
 from __future__ import annotations

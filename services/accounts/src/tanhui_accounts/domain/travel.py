@@ -1,7 +1,7 @@
 """Green travel (碳普惠): the reduction a trip earns against a city-wide mixed-mode baseline.
 
 Methodology: Shenzhen's low-carbon public travel methodology (深圳市低碳公共出行碳普惠方法学,
-2021), the one DESIGN.md §8 already takes bus and metro from. Like Beijing DB11/T 3043-2024 and
+2021), the one docs/architecture.md §8 already takes bus and metro from. Like Beijing DB11/T 3043-2024 and
 Zhejiang DB33/T 1312-2023 it uses the mean-value method (均值法): the baseline is the city's
 average emission per person-km over all motorised modes, and a trip's reduction is that
 baseline minus its own mode's emission. We chose it because it is the one whose per-mode
@@ -25,7 +25,7 @@ SICHUAN_GRID = GRID[("sichuan", 2023)]  # the newest published provincial factor
 GASOLINE = FUELS["gasoline"]
 
 # Shenzhen low-carbon public travel methodology (2021): reductions per person-km against the
-# mixed-mode baseline (DESIGN.md §8).
+# mixed-mode baseline (docs/architecture.md §8).
 BUS_G_PER_PKM = Decimal("26.9")  # e-bus
 METRO_G_PER_PKM = Decimal("46.7")  # metro
 # Walking and cycling emit nothing, so their reduction is the baseline itself. We could not read

@@ -1,4 +1,4 @@
-"""Serial blocks after the UNDP registry (DESIGN.md §6): pure values and rules, no I/O.
+"""Serial blocks after the UNDP registry (docs/architecture.md §6): pure values and rules, no I/O.
 
 A block is a consecutive range of serial numbers of one project and vintage; 1 serial = 1 credit =
 1 tCO2e. A partial transfer or retirement splits a block: the holder keeps the LOWER range and the
