@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 
 from tanhui_shared.contracts import events as contracts
-from tanhui_shared.contracts.topics import ALL_TOPICS, CONSUMER_GROUPS, PARTITIONS, dlq_topic
+from tanhui_shared.contracts.topics import CONSUMER_GROUPS, dlq_topic, topic_plan
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "docs" / "events.md"
 SERVICES = ("accounts", "verification", "credits")
@@ -64,23 +64,30 @@ def render() -> str:
         "Every event travels as a CloudEvents 1.0 structured JSON envelope (`id` is the consumers'",
         "dedup key, `subject` the aggregate id, plus the `correlationid` and `causationid`",
         "extensions). The Kafka key is the aggregate id below, so one aggregate's events stay in",
-        f"order. Topics have {PARTITIONS} partitions. A consumer applies a type only from the topic and",
-        "`source` that own it; anything else, an unknown type or a handler that keeps failing goes to",
-        "its group's dead-letter topic.",
+        "order. A consumer applies a type only from the topic and `source` that own it; anything",
+        "else, an unknown type or a handler that keeps failing goes to its group's dead-letter topic.",
         "",
         "## Topics",
         "",
-        "| topic | written by | read by |",
-        "|---|---|---|",
+        "From `libs/tanhui-shared/src/tanhui_shared/contracts/topics.toml`. Partitions, replication",
+        "factor and `min.insync.replicas` are given for the `local` profile (deploy/, compose) and",
+        "the `production` one (three brokers or more).",
+        "",
+        "| topic | written by | read by | partitions | replicas / min in sync | retention |",
+        "|---|---|---|---|---|---|",
     ]
-    for topic in ALL_TOPICS:
-        if topic.endswith(".dlq"):
+    for local, production in zip(topic_plan("local"), topic_plan("production"), strict=True):
+        topic = local.name
+        shape = (f"{local.partitions} / {production.partitions} | {local.replication_factor}/"
+                 f"{local.min_insync_replicas} / {production.replication_factor}/"
+                 f"{production.min_insync_replicas} | {local.retention_hours // 24} days")
+        if local.role == "dead-letter":
             group = topic.split(".")[1]
-            lines.append(f"| `{topic}` | the `{group}` consumer group (dead letters) | operators |")
+            lines.append(f"| `{topic}` | the `{group}` consumer group (dead letters) | operators | {shape} |")
             continue
         producer = topic.split(".")[1]
         readers = sorted({s for c in ordered if c.TOPIC == topic for s in applied.get(c.TYPE, [])})
-        lines.append(f"| `{topic}` | {producer} (outbox relay) | {', '.join(readers) or 'nobody yet'} |")
+        lines.append(f"| `{topic}` | {producer} (outbox relay) | {', '.join(readers) or 'nobody yet'} | {shape} |")
     lines += ["", "## Events", ""]
     for contract in ordered:
         readers = applied.get(contract.TYPE, [])

@@ -7,6 +7,7 @@ topics and, given the services' passwords, their SCRAM principals and ACLs (kafk
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from ..contracts.topics import ALL_TOPICS, PARTITIONS, qualified
+from ..contracts.topics import TopicSpec, qualified, topic_plan
 from ..settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -98,31 +99,58 @@ def connect_admin(kafka: Kafka, client_id: str, timeout_s: float = 60) -> KafkaA
             time.sleep(1)
 
 
-def ensure_topics(kafka: Kafka, namespace: str = "", replication_factor: int = 1,
+def ensure_topics(kafka: Kafka, namespace: str = "", profile: str | None = None,
                   timeout_s: float = 60) -> list[str]:
-    """Create the platform's topics if missing (the broker never auto-creates). Returns those made."""
+    """Create the platform's topics if missing (the broker never auto-creates), as topics.toml's
+    `profile` (default: TANHUI_KAFKA_TOPIC_PROFILE, else "local") says. Returns those made.
+
+    A topic that exists with fewer partitions than the plan is reported, not changed: adding
+    partitions moves keys between them, which reorders an aggregate's events (an operator's
+    decision, with `kafka-topics.sh --alter`)."""
+    profile = profile or os.environ.get("TANHUI_KAFKA_TOPIC_PROFILE", "local")
+    plan = topic_plan(profile)
     admin = connect_admin(kafka, "tanhui-bootstrap", timeout_s)
     try:
+        brokers = len(admin.describe_cluster()["brokers"])
+        needed = max(spec.replication_factor for spec in plan)
+        if needed > brokers:
+            raise RuntimeError(
+                f"topic profile {profile!r} keeps {needed} copies of every partition but the "
+                f"cluster has {brokers} broker(s): start more brokers, or set "
+                "TANHUI_KAFKA_TOPIC_PROFILE=local for a single-broker deployment")
         existing = set(admin.list_topics())
-        missing = [qualified(t, namespace) for t in ALL_TOPICS if qualified(t, namespace) not in existing]
         created = []
-        for topic in missing:
+        for spec in plan:
+            topic = qualified(spec.name, namespace)
+            if topic in existing:
+                continue
             try:
                 admin.create_topics(
-                    {topic: {"num_partitions": PARTITIONS, "replication_factor": replication_factor}},
+                    {topic: {"num_partitions": spec.partitions,
+                             "replication_factor": spec.replication_factor,
+                             "configs": spec.configs()}},
                     wait_for_metadata=True,
                 )
                 created.append(topic)
             except TopicAlreadyExistsError:
                 pass  # another bootstrap won the race
+        _report_short_topics(admin, plan, namespace)
         return created
     finally:
         admin.close()
 
 
-def main() -> None:
-    import os
+def _report_short_topics(admin: KafkaAdminClient, plan: tuple[TopicSpec, ...], namespace: str) -> None:
+    described = admin.describe_topics([qualified(s.name, namespace) for s in plan])
+    have = {t["name"]: len(t.get("partitions") or []) for t in described}
+    for spec in plan:
+        topic = qualified(spec.name, namespace)
+        if have.get(topic, spec.partitions) < spec.partitions:
+            log.warning("topic %s has %d partitions, the plan %d: at most %d consumers of a group "
+                        "share it", topic, have[topic], spec.partitions, have[topic])
 
+
+def main() -> None:
     from .kafka_security import bootstrap_principals, service_passwords
 
     access = KafkaAccess.from_settings(KafkaSettings())
