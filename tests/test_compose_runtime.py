@@ -137,6 +137,7 @@ def test_every_long_running_process_of_make_up_runs_in_compose():
     for svc in ("accounts", "verification", "credits"):
         assert any(c == f"python -m tanhui_{svc}.relay" for c in commands)
         assert any(c == f"python -m tanhui_{svc}.consumer" for c in commands)
+        assert any(c == f"python -m tanhui_shared.messaging.retention {svc} --every 3600" for c in commands)
 
 
 def test_compose_runs_the_versions_deploy_runs():

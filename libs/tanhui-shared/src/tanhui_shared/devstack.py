@@ -1,7 +1,7 @@
 """Run the whole platform as local processes: `make up`, and the end-to-end tests.
 
 Each service runs as three processes (API, outbox relay, consumer), plus the gateway and the
-accounts' points-expiry job: eleven in all.
+accounts' points-expiry job and the messaging tables' retention job: twelve in all.
 Their logs go to `<var>/logs/<process>.log`. Each service has its own PostgreSQL database: for
 `make up`, `tanhui_<service>` on the local cluster deploy/postgres.sh runs (created if missing).
 """
@@ -79,6 +79,14 @@ class Stack:
         procs.append(Process("accounts-expiry-job",
                              [py, "-m", "tanhui_accounts.cli", "expire-points", "--every", "3600"],
                              self.service_env("accounts")))
+        # Published outbox rows, old inbox rows and idempotency records pruned hourly, for the
+        # three databases in one process (messaging/retention.py says why each age is safe).
+        procs.append(Process("retention-job",
+                             [py, "-m", "tanhui_shared.messaging.retention", *self.service_ports,
+                              "--every", "3600"],
+                             {**os.environ, **self.extra_env,
+                              **{f"TANHUI_{s.upper()}_DATABASE_URL": self.database_urls.get(s, "")
+                                 for s in self.service_ports}}))
         gw_env = {**os.environ, **self.extra_env,
                   **{f"TANHUI_{s.upper()}_URL": f"http://127.0.0.1:{p}"
                      for s, p in self.service_ports.items()}}
