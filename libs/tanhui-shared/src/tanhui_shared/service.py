@@ -77,27 +77,40 @@ def relay_main(settings: ServiceSettings) -> None:
     )
 
 
-def consumer_main(settings: ServiceSettings, topics: list[str], handlers: dict[str, Handler]) -> None:
-    configure_logging(f"{settings.service_name}-consumer", settings.log_level)
-    group = settings.service_name
-    runner = ConsumerRunner(
-        group=group,
+def make_runner(settings: ServiceSettings, topics: list[str], handlers: dict[str, Handler]) -> ConsumerRunner:
+    """The service's consumer group, as its consumer process and its DLQ tool both apply events."""
+    return ConsumerRunner(
+        group=settings.service_name,
         topics=topics,
         handlers=handlers,
         engine=make_engine(settings.effective_database_url(), pool_size=2),
-        dlq_topic=dlq_topic(group),
+        dlq_topic=dlq_topic(settings.service_name),
         max_attempts=settings.consumer_max_attempts,
         backoff_s=settings.consumer_backoff_s,
         namespace=settings.topic_namespace,
         session_timeout_ms=settings.consumer_session_timeout_ms,
         instance_id=settings.consumer_instance_id,
     )
+
+
+def consumer_main(settings: ServiceSettings, topics: list[str], handlers: dict[str, Handler]) -> None:
+    configure_logging(f"{settings.service_name}-consumer", settings.log_level)
+    runner = make_runner(settings, topics, handlers)
     kafka = KafkaAccess.from_settings(settings)
     runner.run(
         kafka,
-        lambda: make_producer(kafka, f"{group}-dlq"),
+        lambda: make_producer(kafka, f"{runner.group}-dlq"),
         stop_on_signals(),
     )
+
+
+def dlq_main(settings: ServiceSettings, topics: list[str], handlers: dict[str, Handler]) -> int:
+    """`python -m tanhui_<service>.dlq list | show ID | replay ID... | --all` (messaging/dlq.py)."""
+    from .messaging.dlq import dlq_command
+
+    configure_logging(f"{settings.service_name}-dlq", "WARNING")
+    return dlq_command(None, lambda: make_runner(settings, topics, handlers),
+                       KafkaAccess.from_settings(settings))
 
 
 def migrate_main(settings: ServiceSettings, migrations_dir: Path) -> None:
