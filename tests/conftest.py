@@ -30,7 +30,7 @@ def _next_port_block() -> int:
 
 
 @contextmanager
-def running_platform(infra, new_database, var_dir) -> Iterator[Stack]:
+def running_platform(infra, migrated_database, var_dir) -> Iterator[Stack]:
     """Ten processes (3 services x API/relay/consumer + gateway) on ports, databases and a Kafka
     topic namespace of their own."""
     namespace = f"e2e{uuid.uuid4().hex[:8]}"
@@ -39,7 +39,8 @@ def running_platform(infra, new_database, var_dir) -> Iterator[Stack]:
     stack = Stack(
         kafka_bootstrap=infra.kafka_bootstrap,
         redis_url=infra.redis_url,
-        database_urls={svc: new_database(svc) for svc in SERVICES},
+        # copies of databases migrated once a session (the fixture's templates), at head already
+        database_urls={svc: migrated_database(svc) for svc in SERVICES},
         var_dir=var_dir,
         gateway_port=offset,
         service_ports={svc: offset + i + 1 for i, svc in enumerate(SERVICES)},
@@ -59,7 +60,6 @@ def running_platform(infra, new_database, var_dir) -> Iterator[Stack]:
                    "TANHUI_TRIP_CLAIM_WINDOW_DAYS": "366"},
     )
     stack.namespace = namespace
-    stack.migrate()
     # The platform's administrator and regulator, made as operators make them (the CLI's
     # create_user): they accredit the verifiers and transit operators the tests need and
     # confirm enterprises' credit codes (e2e_support.accredit, confirm_enterprise).
@@ -77,15 +77,15 @@ def running_platform(infra, new_database, var_dir) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-def platform(infra, new_database, tmp_path_factory):
+def platform(infra, migrated_database, tmp_path_factory):
     """The platform shared by every cross-service test of the run."""
-    with running_platform(infra, new_database, tmp_path_factory.mktemp("platform")) as stack:
+    with running_platform(infra, migrated_database, tmp_path_factory.mktemp("platform")) as stack:
         yield stack
 
 
 @pytest.fixture(scope="module")
-def own_platform(infra, new_database, tmp_path_factory):
+def own_platform(infra, migrated_database, tmp_path_factory):
     """A platform for one module's tests alone, for those whose figures another test's
     activity would change (e.g. the city's carbon-inclusion pool)."""
-    with running_platform(infra, new_database, tmp_path_factory.mktemp("own-platform")) as stack:
+    with running_platform(infra, migrated_database, tmp_path_factory.mktemp("own-platform")) as stack:
         yield stack
