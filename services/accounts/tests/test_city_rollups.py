@@ -144,3 +144,35 @@ def test_trip_rollup_equals_the_scan_after_api_trips_concurrent_batches_and_corr
                              "WHERE user_id = :u)"), {"u": ids[1]})
         conn.execute(sa.text("DELETE FROM green_trip WHERE user_id = :u"), {"u": ids[1]})
     assert_rollups_equal_scans(accounts, regulator)
+
+
+def test_a_report_filed_while_its_claim_is_confirmed_is_counted_once(accounts):
+    """Both orders of the race: the confirmation's trigger re-reads the enterprise's reports and
+    the report's trigger reads the claim; the report's FOR SHARE lock on its enterprise makes
+    the later of the two see the other's outcome, so neither order loses the report."""
+    _, regulator = accounts.user("regulator")
+    for report_first in (False, True):
+        _, owner = accounts.user("enterprise")
+        firm = enterprise(accounts, owner, "营山县", "textiles")
+        report = ("INSERT INTO carbon_report VALUES (:id, :firm, :year, 1, true, NULL, 10, 5, 15, "
+                  "'owner', now())")
+        confirm = ("UPDATE enterprise SET claim_status = 'confirmed', decided_at = now(), "
+                   "decided_by = 'regulator', decision_reason = 'checked' WHERE id = :firm")
+        first, second = (report, confirm) if report_first else (confirm, report)
+        params = {"id": str(uuid.uuid4()), "firm": firm["id"], "year": YEAR}
+        with accounts.engine.connect() as holder:
+            holder.execute(sa.text(first), params)  # in flight: not committed yet
+
+            def race() -> None:
+                with accounts.engine.begin() as other:
+                    other.execute(sa.text(second), params)  # waits for the lock, if any
+
+            with ThreadPoolExecutor(1) as pool:
+                racing = pool.submit(race)
+                try:
+                    racing.result(timeout=1)  # without the lock it finishes first
+                except TimeoutError:
+                    pass
+                holder.commit()
+                racing.result()
+        assert_rollups_equal_scans(accounts, regulator)
