@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -233,6 +234,8 @@ def scans(place: Place, year: int) -> dict[str, float]:
 
 
 def main() -> None:
+    # a SIGTERM unwinds like Ctrl-C, so the API processes started below are stopped too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     infra = provide_infrastructure()
     progress(f"PostgreSQL from {infra.source}; scale {SCALE}")
     city = Place(infra.database_url, "city", CITIZENS, ENTERPRISES, BLOCKS, PORTS[:2])
