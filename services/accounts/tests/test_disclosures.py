@@ -137,3 +137,18 @@ def test_a_retirement_naming_a_report_never_filed_is_refused(accounts):
     with pytest.raises(Conflict) as refused:
         retire(accounts, "never-filed", 10, "ghost")
     assert refused.value.field == "report_id"
+
+
+def test_disclosures_page_by_page_are_the_whole_list(accounts, firm):
+    for n in range(3):
+        accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports", headers=firm["headers"],
+                           json={"period": f"2019-{n + 1:02d}", "activities": diesel(10)})
+    whole = accounts.http.get("/api/v1/disclosures").json()
+    pages, offset = [], 0
+    while page := accounts.http.get(f"/api/v1/disclosures?limit=2&offset={offset}").json():
+        assert len(page) <= 2
+        pages += page
+        offset += 2
+    assert [d["report_id"] for d in pages] == [d["report_id"] for d in whole]
+    assert len(whole) >= 3
+    assert accounts.http.get("/api/v1/disclosures?limit=0").status_code == 422

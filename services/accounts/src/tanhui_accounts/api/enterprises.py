@@ -264,11 +264,15 @@ class DisclosureOut(BaseModel):
 
 @router.get("/disclosures", response_model=list[DisclosureOut])
 def disclosures(session: SessionDep,
-                period: Annotated[str | None, Query(pattern=PERIOD)] = None) -> list[DisclosureOut]:
+                period: Annotated[str | None, Query(pattern=PERIOD)] = None,
+                limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[DisclosureOut]:
     """Public: every confirmed enterprise's current revision per period, its gross emissions,
     the credits retired for the period (against any of its revisions) and the net, side by
-    side. Enterprises whose claim to their USCC is pending or rejected are left out."""
-    rows = current_reports(session, period)
+    side. Enterprises whose claim to their USCC is pending or rejected are left out.
+    `limit`/`offset`: one page (newest period first, then by name); without `limit`, all: a
+    city's thousands of enterprises are better read a page at a time."""
+    rows = current_reports(session, period, limit=limit, offset=offset)
     retirements = _retirements(session, [r for r, _ in rows])
     out = []
     for r, e in rows:

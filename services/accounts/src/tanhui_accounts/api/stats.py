@@ -6,15 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import func
-from sqlmodel import col, select
-
 from tanhui_shared.service import SessionDep
 from tanhui_shared.web.auth import Principal, require_role
 
 from ..domain.targets import PLAN, TARGETS
-from ..store.enterprises import DISCLOSED
-from ..store.tables import CarbonReport, Enterprise, GreenTrip
+from ..store.rollups import emissions_by, trips_by_mode
 
 router = APIRouter(prefix="/api/v1", tags=["regulator"])
 Regulator = Annotated[Principal, Depends(require_role("regulator"))]
@@ -48,26 +44,19 @@ def city_stats(_: Regulator, session: SessionDep,
                period: Annotated[str, Query(pattern=r"^[0-9]{4}$",  # ASCII: \d takes ٢٠٢٤ too
                                             description="a year, e.g. 2025")]) -> CityStats:
     """Reports whose period falls in the year (annual, quarterly or monthly), current revisions,
-    of confirmed enterprises only (a pending claim's reports are drafts)."""
-    in_year = (col(CarbonReport.is_current)) & (col(CarbonReport.period).startswith(period))
+    of confirmed enterprises only (a pending claim's reports are drafts). Read from the rollups
+    the writes keep (store/rollups.py): no scan of the year's trips or reports."""
+    def grouped(column: str) -> list[Group]:
+        return [Group(key=k, reports=n, total_tco2e=t)
+                for k, n, t in emissions_by(session, period, column)]
 
-    def grouped(column) -> list[Group]:
-        rows = session.exec(select(column, func.count(), func.sum(CarbonReport.total_tco2e))
-                            .join(Enterprise, col(Enterprise.id) == col(CarbonReport.enterprise_id))
-                            .where(in_year).where(DISCLOSED)
-                            .group_by(column).order_by(column)).all()
-        return [Group(key=k, reports=n, total_tco2e=t) for k, n, t in rows]
-
-    trips = session.exec(select(GreenTrip.mode, func.count(), func.sum(GreenTrip.distance_km),
-                                func.sum(GreenTrip.reduction_g))
-                         .where(func.extract("year", GreenTrip.local_day) == int(period))
-                         .group_by(GreenTrip.mode).order_by(GreenTrip.mode)).all()
-    by_county = grouped(Enterprise.county)
+    trips = trips_by_mode(session, int(period))
+    by_county = grouped("county")
     return CityStats(
         period=period,
         emissions_tco2e=sum((g.total_tco2e for g in by_county), Decimal(0)),
         by_county=by_county,
-        by_industry=grouped(Enterprise.industry),
+        by_industry=grouped("industry"),
         trips_by_mode=[ModeFigures(mode=m, trips=n, distance_km=d,
                                    reduction_kg=(Decimal(r) / 1000).quantize(Decimal("0.001")))
                        for m, n, d, r in trips],

@@ -165,11 +165,17 @@ def retirements_of_periods(session: Session, periods: set[tuple[str, str]]
     return found
 
 
-def current_reports(session: Session, period: str | None = None):
-    """The public disclosures: current reports of confirmed enterprises only."""
+def current_reports(session: Session, period: str | None = None, *, limit: int | None = None,
+                    offset: int = 0):
+    """The public disclosures: current reports of confirmed enterprises only (a page of them
+    with `limit`; ids break ties between namesakes so pages never overlap)."""
     query = (select(CarbonReport, Enterprise)
              .join(Enterprise, col(Enterprise.id) == col(CarbonReport.enterprise_id))
              .where(col(CarbonReport.is_current)).where(DISCLOSED))
     if period:
         query = query.where(CarbonReport.period == period)
-    return session.exec(query.order_by(col(CarbonReport.period).desc(), col(Enterprise.name))).all()
+    query = query.order_by(col(CarbonReport.period).desc(), col(Enterprise.name),
+                           col(CarbonReport.id))
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return session.exec(query).all()

@@ -4,6 +4,7 @@ from tanhui_shared.schema import with_shared_tables
 from tanhui_shared.web.idempotency import IdempotencyRecord
 
 from . import access_tables  # noqa: F401 - accreditations and OAuth clients join the metadata
+from . import rollups  # noqa: F401 - the city figures' rollup tables and their triggers
 from .tables import AccountsTable
 
 METADATA = with_shared_tables(AccountsTable.metadata, OutboxMessage, InboxEntry, IdempotencyRecord)

@@ -12,8 +12,8 @@ from ..domain.serials import SerialBlock, parse_range
 from ..store.audit import verify_chain
 from ..store.reconcile import registry_discrepancies
 from ..store.registry import (blocks_containing, blocks_of_project, blocks_view,
-                              cancelled_blocks, compensation_view, compensations, lineage,
-                              project_totals)
+                              cancelled_blocks, compensation_view, compensations, lineage)
+from ..store.totals import project_totals
 from ..store.pooling import pool_summary
 from ..store.tables import BufferCompensation
 from ..usecases.pooled_redemptions import POOL_BENEFICIARY, POOL_PURPOSE
@@ -30,7 +30,8 @@ def _serial(text: str, field: str) -> SerialBlock:
 
 @router.get("/projects")
 def projects(session: SessionDep) -> list[dict[str, Any]]:
-    """issued, held, retired and buffer credits per project and vintage."""
+    """issued, held, retired and buffer credits per project and vintage (from the rollup the
+    registry's writes keep, not a scan)."""
     return project_totals(session)
 
 

@@ -14,9 +14,10 @@ from .blocks import serial_range
 from .tables import Block, BufferCompensation, Issuance, Project, Retirement
 
 
-def project_totals(session: Session) -> list[dict[str, Any]]:
-    """issued, held, retired, buffer and cancelled (compensating a loss) per project and
-    vintage (issued = held + retired + buffer + cancelled)."""
+def scanned_project_totals(session: Session) -> list[dict[str, Any]]:
+    """issued, held, retired, buffer and cancelled per project and vintage, summed from every
+    issuance and block: the reference the rollup (store/totals.py, which the API reads) must
+    equal, for checks and tests; a scan of the whole registry."""
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     projects = {p.id: p for p in session.exec(select(Project)).all()}
 
