@@ -34,6 +34,7 @@ def test_the_limit_holds_under_concurrency_and_every_key_expires(infra):
         assert 0 < ttl <= 60
         other = await rl.hit("write", "user:u2", "write")       # callers do not share a window
         assert other.allowed and other.remaining == 24
+        await rl.close()
         await rl.client.aclose()
 
     run_coroutine(scenario())
@@ -45,6 +46,7 @@ def test_the_window_closes_after_its_ttl(infra):
         assert [(await rl.hit("read", "ip:1", "read")).allowed for _ in range(3)] == [True, True, False]
         await asyncio.sleep(1.1)
         assert (await rl.hit("read", "ip:1", "read")).allowed
+        await rl.close()
         await rl.client.aclose()
 
     run_coroutine(scenario())
@@ -58,6 +60,7 @@ def test_a_key_that_lost_its_ttl_gets_one_again(infra):
         assert (await rl.hit("read", "ip:2", "read")).remaining == 1
         assert 0 < await rl.client.ttl(key) <= 60
         await rl.client.delete(key)
+        await rl.close()
         await rl.client.aclose()
 
     run_coroutine(scenario())
@@ -76,6 +79,7 @@ def test_without_redis_reads_pass_uncounted_and_writes_are_refused():
         assert read.allowed and not read.counted and read.headers() == {}
         with pytest.raises(LimiterUnavailable):
             await rl.hit("write", "user:u3", "write")
+        await rl.close()
         await rl.client.aclose()
 
     run_coroutine(scenario())

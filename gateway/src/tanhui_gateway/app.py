@@ -159,6 +159,7 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
                 if scrape is not None:
                     scrape.shutdown()
                     scrape.server_close()
+                await limiter.close()
                 await store.aclose()
                 for upstream in upstreams.values():
                     await upstream.close()

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from .redis_pipe import RedisPipe, script_sha
+
 log = logging.getLogger(__name__)
 
 # KEYS[1] = counter; ARGV[1] = window in ms. Returns {count, ms until the window closes}.
@@ -68,7 +70,8 @@ class RateLimiter:
         self.limits = limits
         self.fail_open = {"read": fail_open_reads, "write": fail_open_writes}
         self.retry_after_failure_s = retry_after_failure_s
-        self._script = client.register_script(WINDOW_SCRIPT)
+        self._sha = script_sha(WINDOW_SCRIPT)
+        self.pipe = _pipe_like(client)
         self._down_until = 0.0
 
     def window_s(self, rate_class: str) -> int:
@@ -84,8 +87,8 @@ class RateLimiter:
         if time.monotonic() >= self._down_until:
             try:
                 window_ms = self.windows_ms.get(rate_class, self.window_ms)
-                count, ttl_ms = await self._script(keys=[self.key(rate_class, identity)],
-                                                   args=[window_ms])
+                count, ttl_ms = await self.pipe.eval_script(
+                    WINDOW_SCRIPT, self._sha, [self.key(rate_class, identity)], [window_ms])
                 return verdict(int(count), int(ttl_ms), limit)
             except (RedisError, OSError) as exc:
                 # Do not ask again for a moment: a dead Redis must not add a timeout to each request.
@@ -95,8 +98,22 @@ class RateLimiter:
             return Verdict(True, limit, limit, 0, counted=False)
         raise LimiterUnavailable()
 
+    async def close(self) -> None:
+        await self.pipe.close()
+
     async def ping(self) -> bool:
         try:
             return bool(await self.client.ping())
         except (RedisError, OSError):
             return False
+
+
+def _pipe_like(client: redis.Redis) -> RedisPipe:
+    """A pipelined connection to the Redis `client` talks to (same address, database, login and
+    timeout); `client` itself stays for what is not on the hot path (readiness)."""
+    options = client.connection_pool.connection_kwargs
+    if "host" not in options:
+        raise ValueError("the rate limits need Redis over TCP (redis://host:port/db)")
+    return RedisPipe(options["host"], int(options.get("port", 6379)), int(options.get("db", 0)),
+                     options.get("username"), options.get("password"),
+                     options.get("socket_timeout") or 1.0)

@@ -10,6 +10,7 @@ compares it with the services' own dependencies).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 Access = Literal["public", "optional", "token"]
@@ -156,18 +157,40 @@ class Match:
     allowed: tuple[str, ...] = ()   # the methods the path answers to (for 405's Allow)
 
 
+_Entry = tuple[Route, tuple[str, ...], tuple[int, int]]
+
+
+@lru_cache(maxsize=8)
+def _table(routes: tuple[Route, ...]) -> tuple[dict[int, list[_Entry]], list[_Entry]]:
+    """The routes with their segments and specificity, worked out once per table rather than on
+    every request (it was a tenth of the proxy's CPU per request): templates without a wildcard
+    by segment count (a path can only match those of its own length), then the wildcard ones."""
+    by_length: dict[int, list[_Entry]] = {}
+    wildcards: list[_Entry] = []
+    for route in routes:
+        entry = (route, route.segments, _specificity(route))
+        if entry[1][-1] == "*":
+            wildcards.append(entry)
+        else:
+            by_length.setdefault(len(entry[1]), []).append(entry)
+    return by_length, wildcards
+
+
 def match(method: str, path: str, routes: tuple[Route, ...] = ROUTES) -> Match | None:
     """The route for `method` on `path`; a Match without a route when only the method is wrong;
     None when nothing owns the path."""
     parts = tuple(path.strip("/").split("/"))
     if path != "/" and (path.endswith("/") or "" in parts):
         return None  # no empty segments: `/api/v1/projects//x` is nobody's
-    candidates = [r for r in routes if _matches(r.segments, parts)]
+    by_length, wildcards = _table(routes)
+    candidates = [(r, rank) for r, segments, rank in (*by_length.get(len(parts), ()), *wildcards)
+                  if _matches(segments, parts)]
     if not candidates:
         return None
-    best = max(_specificity(r) for r in candidates)
-    owners = [r for r in candidates if _specificity(r) == best]
+    best = max(rank for _, rank in candidates)
+    owners = [r for r, rank in candidates if rank == best]
+    allowed = tuple(sorted({m for r in owners for m in r.methods}))
     for route in owners:
         if method in route.methods:
-            return Match(route, tuple(sorted({m for r in owners for m in r.methods})))
-    return Match(None, tuple(sorted({m for r in owners for m in r.methods})))
+            return Match(route, allowed)
+    return Match(None, allowed)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import h11
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,6 +46,7 @@ class GuardedH11Protocol(H11Protocol):
         self._head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
+        _no_delay(transport)
         super().connection_made(transport)
         self._watch_head()
 
@@ -83,6 +85,16 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.write(_raw_408(f"the request head was not complete within "
                                           f"{self.header_timeout_s:g}s"))
         self.transport.close()
+
+
+def _no_delay(transport) -> None:
+    """TCP_NODELAY on the client's connection. asyncio sets it only on sockets whose `proto` is
+    IPPROTO_TCP, and with `--workers N` uvicorn binds the listener itself with proto 0, which
+    accepted sockets inherit (Kludex/uvicorn issue 3149): Nagle then holds each answer's body,
+    sent after its head, until the client's delayed ACK, about 40 ms per keep-alive request."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class BodyTimeout(Exception):
