@@ -90,3 +90,13 @@ def test_a_dead_redis_is_a_connection_error():
         await pipe.close()
 
     run_coroutine(scenario())
+
+
+def test_a_rediss_url_makes_a_tls_pipe():
+    import redis.asyncio as redis
+
+    from tanhui_gateway.ratelimit import _pipe_like
+
+    assert _pipe_like(redis.Redis.from_url("rediss://cache.internal:6380/2")).tls is not None
+    plain = _pipe_like(redis.Redis.from_url("redis://127.0.0.1:6379/0"))
+    assert plain.tls is None and (plain.host, plain.port, plain.db) == ("127.0.0.1", 6379, 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -114,6 +115,9 @@ def _pipe_like(client: redis.Redis) -> RedisPipe:
     options = client.connection_pool.connection_kwargs
     if "host" not in options:
         raise ValueError("the rate limits need Redis over TCP (redis://host:port/db)")
+    tls = None
+    if issubclass(client.connection_pool.connection_class, redis.SSLConnection):  # rediss://
+        tls = ssl.create_default_context(cafile=options.get("ssl_ca_certs"))
     return RedisPipe(options["host"], int(options.get("port", 6379)), int(options.get("db", 0)),
                      options.get("username"), options.get("password"),
-                     options.get("socket_timeout") or 1.0)
+                     options.get("socket_timeout") or 1.0, tls)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ssl
 from collections import deque
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -19,8 +20,9 @@ from redis.exceptions import ResponseError
 
 class RedisPipe:
     def __init__(self, host: str, port: int, db: int = 0, username: str | None = None,
-                 password: str | None = None, timeout_s: float = 1.0) -> None:
-        self.host, self.port, self.db = host, port, db
+                 password: str | None = None, timeout_s: float = 1.0,
+                 tls: ssl.SSLContext | None = None) -> None:
+        self.host, self.port, self.db, self.tls = host, port, db, tls
         self.username, self.password = username, password
         self.timeout_s = timeout_s
         self._writer: asyncio.StreamWriter | None = None
@@ -65,7 +67,7 @@ class RedisPipe:
             if self._ready:
                 return
             try:
-                reader, self._writer = await asyncio.open_connection(self.host, self.port)
+                reader, self._writer = await asyncio.open_connection(self.host, self.port, ssl=self.tls)
                 self._reading = asyncio.create_task(self._read_replies(reader))
                 setup = []
                 if self.password is not None:
