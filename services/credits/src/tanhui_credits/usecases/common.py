@@ -8,19 +8,21 @@ from tanhui_shared.errors import NotFound
 from tanhui_shared.uow import UnitOfWork
 
 from ..store.accounts import account_of
-from ..store.audit import Journal
+from ..store.audit import Journal, chain_pending
 from ..store.tables import HoldingAccount
 
 _JOURNAL = "credits.journal"
 
 
 def journal(uow: UnitOfWork) -> Journal:
-    """The unit of work's one journal: its movements are chained onto the audit log once, just
-    before the commit, so the chain head is the last row any registry transaction locks."""
+    """The unit of work's one journal: its entries are written (pending) just before the
+    commit, once every row they name has its id, and chained by the sequencer right after it."""
     found = uow.extras.get(_JOURNAL)
     if found is None:
         found = uow.extras[_JOURNAL] = Journal()
         uow.before_commit(found.write)
+        engine = uow.session.get_bind()
+        uow.after_commit(lambda: found.written and chain_pending(engine))
     return found
 
 
