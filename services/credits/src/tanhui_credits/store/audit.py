@@ -16,6 +16,8 @@ order between movements that depend on each other.
 from __future__ import annotations
 
 import json
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -32,9 +34,23 @@ from .tables import AuditEntry, AuditHead, AuditPending, new_id
 # credits takes advisory locks, so any fixed key does.
 SEQUENCER_LOCK = 15_001
 _TRY_LOCK = sa.text("SELECT pg_try_advisory_xact_lock(:key)")
-# the oldest committed pending entries, taken out of audit_pending in the same statement
-_TAKE = sa.text("DELETE FROM audit_pending WHERE stamp IN (SELECT stamp FROM audit_pending "
-                "ORDER BY stamp LIMIT :n) RETURNING stamp, entry_id, kind, body")
+# The chain's head and the oldest committed pending entries, taken out of audit_pending, in one
+# statement (one row with NULL entry fields when nothing is pending); read after the lock.
+_TAKE = sa.text("""
+    WITH taken AS (DELETE FROM audit_pending WHERE stamp IN (
+                       SELECT stamp FROM audit_pending ORDER BY stamp LIMIT :n)
+                   RETURNING stamp, entry_id, kind, body)
+    SELECT h.last_seq, h.last_hash, t.stamp, t.entry_id, t.kind, t.body
+    FROM audit_head h LEFT JOIN taken t ON true WHERE h.id = 1""")
+# The chained entries and the new head in one statement; the head moves only from the head this
+# pass read (compare-and-set: 0 rows if another sequencer moved it).
+_WRITE = sa.text("""
+    WITH chained AS (INSERT INTO audit_entry (seq, entry_id, kind, body, prev_hash, hash)
+                     SELECT * FROM unnest(CAST(:seq AS int[]), CAST(:entry_id AS varchar[]),
+                                          CAST(:kind AS varchar[]), CAST(:body AS text[]),
+                                          CAST(:prev_hash AS varchar[]), CAST(:hash AS varchar[])))
+    UPDATE audit_head SET last_seq = :last_seq, last_hash = :last_hash
+    WHERE id = 1 AND last_seq = :read_seq""")
 
 
 class Journal:
@@ -87,26 +103,63 @@ def chain_pending(engine: Engine, batch: int = 1000) -> int:
             return chained
 
 
+class _Passes:
+    """This process's after-commit sequencing on one engine: one pass at a time."""
+
+    def __init__(self) -> None:
+        self.mutex = threading.Lock()
+        self.running = False
+        self.again = False
+
+
+_PASSES: weakref.WeakKeyDictionary[Engine, _Passes] = weakref.WeakKeyDictionary()
+_PASSES_MUTEX = threading.Lock()
+MAX_PASSES = 4  # then the next commit, or the relay's next pass, takes over
+
+
+def chain_after_commit(engine: Engine) -> None:
+    """`chain_pending` right after a unit of work committed. While another thread of this
+    process runs a pass, this one asks it for one more (its pass may have looked before our
+    commit) instead of opening a connection just to find the lock taken."""
+    with _PASSES_MUTEX:
+        passes = _PASSES.setdefault(engine, _Passes())
+    with passes.mutex:
+        if passes.running:
+            passes.again = True
+            return
+        passes.running = True
+    try:
+        for _ in range(MAX_PASSES):
+            chain_pending(engine)
+            with passes.mutex:
+                if not passes.again:
+                    break
+                passes.again = False
+    finally:
+        with passes.mutex:
+            passes.running = False
+
+
 def _chain_batch(conn: Connection, batch: int) -> int:
     """Under the lock: head + 1, + 2, ... for the oldest pending entries, and the new head.
     The lock keeps sequencers apart; audit_entry's primary key (seq) and the head's
     compare-and-set refuse a second chain from one head should anything bypass it."""
-    head = conn.execute(sa.select(AuditHead.last_seq, AuditHead.last_hash)
-                        .where(AuditHead.id == 1)).one()
-    taken = sorted(conn.execute(_TAKE, {"n": batch}).all(), key=lambda row: row.stamp)
+    rows = conn.execute(_TAKE, {"n": batch}).all()
+    head, taken = rows[0], sorted((r for r in rows if r.stamp is not None), key=lambda r: r.stamp)
     if not taken:
         return 0
-    seq, prev_hash, rows = head.last_seq, head.last_hash, []
+    seq, prev_hash = head.last_seq, head.last_hash
+    chained: dict[str, list] = {"seq": [], "entry_id": [], "kind": [], "body": [],
+                                "prev_hash": [], "hash": []}
     for entry in taken:
         seq += 1
         link = link_hash(prev_hash, entry.body)
-        rows.append({"seq": seq, "entry_id": entry.entry_id, "kind": entry.kind,
-                     "body": entry.body, "prev_hash": prev_hash, "hash": link})
+        for column, value in (("seq", seq), ("entry_id", entry.entry_id), ("kind", entry.kind),
+                              ("body", entry.body), ("prev_hash", prev_hash), ("hash", link)):
+            chained[column].append(value)
         prev_hash = link
-    conn.execute(sa.insert(AuditEntry.__table__).values(rows))
-    moved = conn.execute(sa.update(AuditHead.__table__)
-                         .where(AuditHead.id == 1, AuditHead.last_seq == head.last_seq)
-                         .values(last_seq=seq, last_hash=prev_hash)).rowcount
+    moved = conn.execute(_WRITE, {**chained, "last_seq": seq, "last_hash": prev_hash,
+                                  "read_seq": head.last_seq}).rowcount
     if moved != 1:
         raise ChainHeadMoved(f"the audit chain's head moved past {head.last_seq} meanwhile")
     return len(taken)
