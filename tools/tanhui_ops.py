@@ -254,7 +254,8 @@ def audit_command(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     if chain.get("intact"):
-        print(f"audit chain intact: {chain.get('entries')} entries")
+        print(f"audit chain intact: {chain.get('entries')} entries"
+              f" ({chain.get('pending')} pending, not chained yet)")
     else:
         broken = chain.get("first_broken") or {}
         print(f"audit chain BROKEN at entry {broken.get('seq')}: {broken.get('reason')}")

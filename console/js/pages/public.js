@@ -35,8 +35,8 @@ export async function registry(view) {
 function lineageView(found) {
   const step = (s) => h("li", { "data-block": s.block_id },
     h("code", { text: s.serials }), ` · ${s.holder ?? "—"} · ${t(`block.${s.status}`)}`,
-    h("br"), h("small", { class: "hint", text: `#${s.created_by.seq} ${s.created_by.action ?? s.created_by.kind ?? ""}` +
-      (s.closed_by ? ` → #${s.closed_by.seq} ${s.closed_by.action ?? s.closed_by.kind ?? ""}` : "") }));
+    h("br"), h("small", { class: "hint", text: `#${s.created_by.seq ?? "…"} ${s.created_by.action ?? s.created_by.kind ?? ""}` +
+      (s.closed_by ? ` → #${s.closed_by.seq ?? "…"} ${s.closed_by.action ?? s.closed_by.kind ?? ""}` : "") }));
   return h("div", { "data-serial": found.serial },
     h("h3", {}, t("registry.lineage_of"), " ", h("code", { text: found.serial })),
     found.issuance ? h("p", { text: t("registry.issued_by", { vintage: found.issuance.vintage,

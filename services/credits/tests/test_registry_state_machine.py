@@ -64,7 +64,8 @@ CHECK = sa.text("SELECT " + ", ".join(f"({sql}) AS \"{name}\"" for name, sql in 
 EMPTY = ["DELETE FROM payment", "DELETE FROM serial_block", "DELETE FROM listing",
          "DELETE FROM large_event", "DELETE FROM redemption", "DELETE FROM certificate",
          "DELETE FROM retirement", "DELETE FROM issuance", "DELETE FROM serial_counter",
-         "DELETE FROM registry_project", "DELETE FROM audit_entry", "DELETE FROM outbox",
+         "DELETE FROM registry_project", "DELETE FROM audit_entry", "DELETE FROM audit_pending",
+         "DELETE FROM outbox",
          "DELETE FROM holding_account WHERE kind <> 'system'",
          "UPDATE audit_head SET last_seq = 0, last_hash = repeat('0', 64)"]
 SPENDABLE = sa.text("""

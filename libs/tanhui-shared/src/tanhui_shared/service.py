@@ -63,7 +63,9 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def relay_main(settings: ServiceSettings) -> None:
+def relay_main(settings: ServiceSettings, each_pass: Callable[[Engine], object] | None = None
+               ) -> None:
+    """The outbox relay; `each_pass(engine)`: the service's periodic upkeep, once per pass."""
     configure_logging(f"{settings.service_name}-relay", settings.log_level)
     engine = make_engine(settings.effective_database_url(), pool_size=2)
     kafka = KafkaAccess.from_settings(settings)
@@ -74,6 +76,7 @@ def relay_main(settings: ServiceSettings) -> None:
         settings.relay_idle_poll_s,
         stop_on_signals(),
         settings.topic_namespace,
+        each_pass,
     )
 
 

@@ -3,10 +3,12 @@
     result = run_unit_of_work(session, lambda uow: retire_credits(uow, ...))
 
 opens the transaction, runs the use case, lets it stage outbox events (`uow.emit`) and writes
-that must come last (`uow.before_commit`, e.g. credits' hash-chained audit journal, whose head
-row is the last lock a transaction takes), flushes so every constraint is checked while the
+that must come last (`uow.before_commit`, e.g. credits' audit journal, which reads the ids the
+use case's rows were given), flushes so every constraint is checked while the
 transaction is still ours, and commits. Any exception rolls everything back: a state change and
-its events are written together or not at all.
+its events are written together or not at all. Work staged with `uow.after_commit` (e.g.
+credits' audit sequencer) runs once the commit succeeded; it cannot undo the commit, so its
+failure is logged, not raised.
 
 A violated unique, check or exclusion constraint leaves as `errors.Conflict` (409), named by
 its constraint. A serialization failure or deadlock (PostgreSQL's own refusal of a race) is
@@ -43,6 +45,7 @@ class UnitOfWork:
         self.events: list[CloudEvent] = []
         self.extras: dict[str, Any] = {}
         self._before_commit: list[Callable[[Session], None]] = []
+        self._after_commit: list[Callable[[], None]] = []
 
     def emit(self, contract: EventContract) -> CloudEvent:
         """Stage an event in the outbox of this transaction (published after commit)."""
@@ -53,6 +56,18 @@ class UnitOfWork:
     def before_commit(self, write: Callable[[Session], None]) -> None:
         """Run `write` once, after the use case and before the commit, in registration order."""
         self._before_commit.append(write)
+
+    def after_commit(self, work: Callable[[], None]) -> None:
+        """Run `work` once after a successful commit (never after a rollback), on its own
+        connection: best effort, since the unit of work is already committed."""
+        self._after_commit.append(work)
+
+    def committed(self) -> None:
+        for work in self._after_commit:
+            try:
+                work()
+            except Exception:  # noqa: BLE001 - committed already; whatever it was owes a retry
+                log.exception("after-commit work failed; the unit of work stays committed")
 
     def finish(self) -> None:
         while self._before_commit:
@@ -82,6 +97,7 @@ def run_unit_of_work(session: Session, operation: Callable[[UnitOfWork], T], *,
                 uow = UnitOfWork(session)
                 result = operation(uow)
                 uow.finish()
+            uow.committed()
             return result
         except IntegrityError as exc:
             session.rollback()

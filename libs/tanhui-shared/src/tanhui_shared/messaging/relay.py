@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kafka import KafkaProducer
 from sqlalchemy import update
@@ -107,12 +107,20 @@ def _headers(row: OutboxMessage) -> list[tuple[str, bytes]]:
 
 
 def run_relay(engine: Engine, make_producer, batch_size: int, idle_poll_s: float,
-              stop: threading.Event | None = None, namespace: str = "") -> None:
-    """Loop until `stop` is set (or SIGTERM/SIGINT), surviving broker and database outages."""
+              stop: threading.Event | None = None, namespace: str = "",
+              each_pass: Callable[[Engine], object] | None = None) -> None:
+    """Loop until `stop` is set (or SIGTERM/SIGINT), surviving broker and database outages.
+    `each_pass(engine)`, if given, runs once per pass, before the batch (a service's periodic
+    upkeep, e.g. credits' audit sequencer); its failure is logged and the next pass retries."""
     stop = stop or threading.Event()
     producer: KafkaProducer | None = None
     backoff = idle_poll_s
     while not stop.is_set():
+        if each_pass is not None:
+            try:
+                each_pass(engine)
+            except Exception:  # noqa: BLE001 - not the relay's own work: it carries on
+                log.exception("the relay's periodic work failed; retrying on the next pass")
         try:
             if producer is None:
                 producer = make_producer()

@@ -18,7 +18,12 @@ def canonical_json(value: Any) -> str:
 
 def chain_hash(prev_hash: str, entry: Any) -> str:
     """entry hash = sha256(prev_hash + canonical JSON of the entry)."""
-    return hashlib.sha256((prev_hash + canonical_json(entry)).encode()).hexdigest()
+    return link_hash(prev_hash, canonical_json(entry))
+
+
+def link_hash(prev_hash: str, canonical_entry: str) -> str:
+    """chain_hash of an entry already in canonical JSON (as audit entries are stored)."""
+    return hashlib.sha256((prev_hash + canonical_entry).encode()).hexdigest()
 
 
 def certificate_hash(fields: dict[str, Any]) -> str:
@@ -34,8 +39,10 @@ class ChainLink:
     hash: str
 
 
-def first_broken_link(links: Iterable[ChainLink]) -> tuple[int, str] | None:
-    """(seq, reason) of the first entry whose link does not hold, or None if the chain is intact."""
+def first_broken_link(links: Iterable[ChainLink], head: tuple[int, str] | None = None
+                      ) -> tuple[int, str] | None:
+    """(seq, reason) of the first entry whose link does not hold, or None if the chain is intact.
+    With `head` (the last seq and hash the chain's head row names), the chain must end there."""
     expected_prev = GENESIS_HASH
     expected_seq = 1
     for link in links:
@@ -47,6 +54,9 @@ def first_broken_link(links: Iterable[ChainLink]) -> tuple[int, str] | None:
             return link.seq, "content does not match its hash"
         expected_prev = link.hash
         expected_seq += 1
+    if head is not None and (expected_seq - 1, expected_prev) != head:
+        return expected_seq, (f"the chain does not end at its head (entry {head[0]}): "
+                              "entries missing or rewritten")
     return None
 
 

@@ -21,8 +21,10 @@ INCLUSION_POOL_USERNAME = "city-inclusion-pool"
 SYSTEM_ACCOUNTS = {BUFFER_POOL_USERNAME: BUFFER_POOL_ID, INCLUSION_POOL_USERNAME: INCLUSION_POOL_ID}
 
 
-def account_of(session: Session, user_id: str) -> HoldingAccount | None:
-    return session.exec(select(HoldingAccount).where(HoldingAccount.owner_user_id == user_id)).first()
+def account_of(session: Session, user_id: str, *, lock: bool = False) -> HoldingAccount | None:
+    """The user's account; with `lock`, locked as `lock_account` does (one statement for both)."""
+    query = select(HoldingAccount).where(HoldingAccount.owner_user_id == user_id)
+    return session.exec(query.with_for_update() if lock else query).first()
 
 
 def account_by_username(session: Session, username: str) -> HoldingAccount | None:

@@ -1,48 +1,67 @@
-"""The append-only, hash-chained audit log of registry movements."""
+"""The append-only, hash-chained audit log of registry movements.
+
+Movements do not chain their entries themselves (that would serialize every movement on the
+chain head): each unit of work inserts its entries into `audit_pending`, sharing no lock with
+other movements. The sequencer (`chain_pending`) then, one at a time, moves the committed
+pending entries into `audit_entry` in stamp order, giving each seq = head + 1, prev_hash = the
+head's hash and its hash. It runs right after every unit of work that wrote entries (try-lock:
+if another sequencer is at work, that one or the next pass chains ours) and on every pass of the
+credits relay's loop, so nothing stays pending.
+
+Order: a movement draws its stamp after taking its locks, so one that waited for another's
+locks (or read its effects) has the later stamp and commits after it; the sequencer sees
+committed entries only, oldest stamp first. Chain order therefore never contradicts commit
+order between movements that depend on each other.
+"""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, func, select
 
 from tanhui_shared.messaging.outbox import utcnow
 
-from ..domain.hashing import ChainLink, canonical_json, chain_hash, first_broken_link
-from .tables import AuditEntry, AuditHead, new_id
+from ..domain.hashing import ChainLink, canonical_json, first_broken_link, link_hash
+from .tables import AuditEntry, AuditHead, AuditPending, new_id
 
-
-def append(session: Session, kind: str, details: dict[str, Any], entry_id: str | None = None
-           ) -> AuditEntry:
-    """Chain one movement onto the log, in the caller's transaction.
-
-    The head row is locked FOR UPDATE, so concurrent appends queue here; callers take this lock
-    last (after their account, listing and block locks), which keeps the lock order acyclic.
-    """
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
-    entry_id = entry_id or new_id()
-    body = {"entry_id": entry_id, "kind": kind, "recorded_at": utcnow().isoformat(),
-            "details": details}
-    seq = head.last_seq + 1
-    link = chain_hash(head.last_hash, body)
-    entry = AuditEntry(seq=seq, entry_id=entry_id, kind=kind, body=canonical_json(body),
-                       prev_hash=head.last_hash, hash=link)
-    head.last_seq, head.last_hash = seq, link
-    session.add(entry)
-    session.add(head)
-    return entry
+# The sequencer's pg advisory lock (one database, one sequencer at a time). No other code of
+# credits takes advisory locks, so any fixed key does.
+SEQUENCER_LOCK = 15_001
+_TRY_LOCK = sa.text("SELECT pg_try_advisory_xact_lock(:key)")
+# The chain's head and the oldest committed pending entries, taken out of audit_pending, in one
+# statement (one row with NULL entry fields when nothing is pending); read after the lock.
+_TAKE = sa.text("""
+    WITH taken AS (DELETE FROM audit_pending WHERE stamp IN (
+                       SELECT stamp FROM audit_pending ORDER BY stamp LIMIT :n)
+                   RETURNING stamp, entry_id, kind, body)
+    SELECT h.last_seq, h.last_hash, t.stamp, t.entry_id, t.kind, t.body
+    FROM audit_head h LEFT JOIN taken t ON true WHERE h.id = 1""")
+# The chained entries and the new head in one statement; the head moves only from the head this
+# pass read (compare-and-set: 0 rows if another sequencer moved it).
+_WRITE = sa.text("""
+    WITH chained AS (INSERT INTO audit_entry (seq, entry_id, kind, body, prev_hash, hash)
+                     SELECT * FROM unnest(CAST(:seq AS int[]), CAST(:entry_id AS varchar[]),
+                                          CAST(:kind AS varchar[]), CAST(:body AS text[]),
+                                          CAST(:prev_hash AS varchar[]), CAST(:hash AS varchar[])))
+    UPDATE audit_head SET last_seq = :last_seq, last_hash = :last_hash
+    WHERE id = 1 AND last_seq = :read_seq""")
 
 
 class Journal:
-    """Collects one operation's movements and appends them together at its end.
+    """Collects one operation's movements and writes them together at its end.
 
-    Appending last means the chain head is always the last lock a transaction takes. Details are
-    callables so block ids (assigned at flush) are read when the entry is written.
+    Details are callables so block ids (assigned at flush) are read when the entry is written.
     """
 
     def __init__(self) -> None:
         self._pending: list[tuple[str, str, Callable[[], dict[str, Any]]]] = []
+        self.written = 0
 
     def record(self, kind: str, details: Callable[[], dict[str, Any]],
                entry_id: str | None = None) -> str:
@@ -50,31 +69,122 @@ class Journal:
         self._pending.append((entry_id, kind, details))
         return entry_id
 
-    def write(self, session: Session) -> list[AuditEntry]:
+    def write(self, session: Session) -> None:
+        """One INSERT of every entry, unchained, into audit_pending."""
         if not self._pending:
-            return []  # nothing moved (e.g. a rejected redemption): no need for the head's lock
+            return  # nothing moved (e.g. a rejected redemption)
         session.flush()
-        written = [append(session, kind, details(), entry_id)
-                   for entry_id, kind, details in self._pending]
+        recorded_at = utcnow().isoformat()
+        rows = [{"entry_id": entry_id, "kind": kind, "body": canonical_json(
+                    {"entry_id": entry_id, "kind": kind, "recorded_at": recorded_at,
+                     "details": details()})}
+                for entry_id, kind, details in self._pending]
+        session.execute(sa.insert(AuditPending.__table__).values(rows))
+        self.written += len(rows)
         self._pending.clear()
-        return written
+
+
+class ChainHeadMoved(RuntimeError):
+    """Another sequencer extended the chain meanwhile: nothing of this pass was written."""
+
+
+def chain_pending(engine: Engine, batch: int = 1000) -> int:
+    """Chain the committed pending entries, oldest stamp first; returns how many were chained.
+    Returns at once (0) if another sequencer holds the lock: it chains what it finds, and the
+    relay's next pass chains anything that committed after it looked."""
+    chained = 0
+    while True:
+        with engine.begin() as conn:
+            if not conn.execute(_TRY_LOCK, {"key": SEQUENCER_LOCK}).scalar_one():
+                return chained
+            done = _chain_batch(conn, batch)
+        chained += done
+        if done < batch:
+            return chained
+
+
+class _Passes:
+    """This process's after-commit sequencing on one engine: one pass at a time."""
+
+    def __init__(self) -> None:
+        self.mutex = threading.Lock()
+        self.running = False
+        self.again = False
+
+
+_PASSES: weakref.WeakKeyDictionary[Engine, _Passes] = weakref.WeakKeyDictionary()
+_PASSES_MUTEX = threading.Lock()
+MAX_PASSES = 4  # then the next commit, or the relay's next pass, takes over
+
+
+def chain_after_commit(engine: Engine) -> None:
+    """`chain_pending` right after a unit of work committed. While another thread of this
+    process runs a pass, this one asks it for one more (its pass may have looked before our
+    commit) instead of opening a connection just to find the lock taken."""
+    with _PASSES_MUTEX:
+        passes = _PASSES.setdefault(engine, _Passes())
+    with passes.mutex:
+        if passes.running:
+            passes.again = True
+            return
+        passes.running = True
+    try:
+        for _ in range(MAX_PASSES):
+            chain_pending(engine)
+            with passes.mutex:
+                if not passes.again:
+                    break
+                passes.again = False
+    finally:
+        with passes.mutex:
+            passes.running = False
+
+
+def _chain_batch(conn: Connection, batch: int) -> int:
+    """Under the lock: head + 1, + 2, ... for the oldest pending entries, and the new head.
+    The lock keeps sequencers apart; audit_entry's primary key (seq) and the head's
+    compare-and-set refuse a second chain from one head should anything bypass it."""
+    rows = conn.execute(_TAKE, {"n": batch}).all()
+    head, taken = rows[0], sorted((r for r in rows if r.stamp is not None), key=lambda r: r.stamp)
+    if not taken:
+        return 0
+    seq, prev_hash = head.last_seq, head.last_hash
+    chained: dict[str, list] = {"seq": [], "entry_id": [], "kind": [], "body": [],
+                                "prev_hash": [], "hash": []}
+    for entry in taken:
+        seq += 1
+        link = link_hash(prev_hash, entry.body)
+        for column, value in (("seq", seq), ("entry_id", entry.entry_id), ("kind", entry.kind),
+                              ("body", entry.body), ("prev_hash", prev_hash), ("hash", link)):
+            chained[column].append(value)
+        prev_hash = link
+    moved = conn.execute(_WRITE, {**chained, "last_seq": seq, "last_hash": prev_hash,
+                                  "read_seq": head.last_seq}).rowcount
+    if moved != 1:
+        raise ChainHeadMoved(f"the audit chain's head moved past {head.last_seq} meanwhile")
+    return len(taken)
 
 
 def verify_chain(session: Session, batch: int = 1000) -> dict[str, Any]:
-    """Recompute every link; report the first entry that does not hold."""
-    links = _links(session, batch)
-    broken = first_broken_link(links)
-    checked = session.exec(select(AuditHead.last_seq).where(AuditHead.id == 1)).one()
-    if broken is None:
-        return {"intact": True, "entries": checked, "first_broken": None}
-    seq, reason = broken
-    return {"intact": False, "entries": checked, "first_broken": {"seq": seq, "reason": reason}}
+    """Recompute every link up to the head, and check the chain ends at the head (a deleted
+    last entry is caught too); report the first entry that does not hold, and how many entries
+    are still pending (committed movements not chained yet)."""
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
+    pending = session.exec(select(func.count()).select_from(AuditPending)).one()
+    broken = first_broken_link(_links(session, batch, head.last_seq),
+                               head=(head.last_seq, head.last_hash))
+    report = {"intact": broken is None, "entries": head.last_seq, "pending": pending,
+              "first_broken": None}
+    if broken is not None:
+        report["first_broken"] = {"seq": broken[0], "reason": broken[1]}
+    return report
 
 
-def _links(session: Session, batch: int):  # noqa: ANN202 - a generator of ChainLink
+def _links(session: Session, batch: int, last_seq: int) -> Iterator[ChainLink]:
     after = 0
     while True:
-        rows = session.exec(select(AuditEntry).where(AuditEntry.seq > after)
+        rows = session.exec(select(AuditEntry).where(AuditEntry.seq > after,
+                                                     AuditEntry.seq <= last_seq)
                             .order_by(AuditEntry.seq).limit(batch)).all()
         if not rows:
             return
@@ -87,8 +197,20 @@ def _links(session: Session, batch: int):  # noqa: ANN202 - a generator of Chain
         after = rows[-1].seq
 
 
-def entries_by_id(session: Session, entry_ids: set[str]) -> dict[str, AuditEntry]:
+class Recorded(NamedTuple):
+    """An audit entry as the lineage shows it: seq is None while it is pending."""
+
+    seq: int | None
+    body: str
+
+
+def entries_by_id(session: Session, entry_ids: set[str]) -> dict[str, Recorded]:
+    """Chained or pending, read in one statement (so in one snapshot: each entry once)."""
     if not entry_ids:
         return {}
-    rows = session.exec(select(AuditEntry).where(AuditEntry.entry_id.in_(entry_ids))).all()
-    return {row.entry_id: row for row in rows}
+    chained = sa.select(AuditEntry.entry_id, AuditEntry.seq, AuditEntry.body
+                        ).where(AuditEntry.entry_id.in_(entry_ids))
+    pending = sa.select(AuditPending.entry_id, sa.null().label("seq"), AuditPending.body
+                        ).where(AuditPending.entry_id.in_(entry_ids))
+    rows = session.execute(sa.union_all(chained, pending)).all()
+    return {row.entry_id: Recorded(row.seq, row.body) for row in rows}

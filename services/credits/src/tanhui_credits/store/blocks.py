@@ -7,6 +7,7 @@ A block leaves `active` only through `close`: a conditional UPDATE whose row cou
 a block some other transaction already closed (a lock forgotten somewhere) is refused, not
 closed twice. Its replacements are inserted after it is closed: the exclusion constraint
 `ex_block_live_serials` refuses a live block over serials another live block still holds.
+Parts carved by this unit of work and moved on in it are written once, already closed.
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from tanhui_shared.errors import Conflict
 
 from ..domain.serials import SerialBlock, choose_blocks, format_range, split
 from .audit import Journal
-from .tables import Block, new_id
+from .tables import Block, Project, new_id
+
+PROJECT_NAMES = "credits.project_names"  # session.info key: project id -> name
 
 
 class BlockAlreadyClosed(Conflict):
@@ -45,24 +48,55 @@ def describe(row: Block) -> dict[str, Any]:
 def spendable_blocks(session: Session, account_id: str, project_id: str | None = None,
                      vintage: int | None = None) -> list[Block]:
     """The account's active blocks not reserved by a listing, locked FOR UPDATE in id order."""
-    query = (select(Block).where(Block.account_id == account_id, Block.status == "active",
-                                 Block.listing_id.is_(None)))
+    query = (_with_project_names().where(Block.account_id == account_id,
+                                         Block.status == "active", Block.listing_id.is_(None)))
     if project_id is not None:
         query = query.where(Block.project_id == project_id)
     if vintage is not None:
         query = query.where(Block.vintage == vintage)
-    return list(session.exec(query.order_by(Block.id).with_for_update()).all())
+    return _locked(session, query)
 
 
 def listed_blocks(session: Session, listing_id: str) -> list[Block]:
-    query = select(Block).where(Block.listing_id == listing_id, Block.status == "active")
-    return list(session.exec(query.order_by(Block.id).with_for_update()).all())
+    query = _with_project_names().where(Block.listing_id == listing_id, Block.status == "active")
+    return _locked(session, query)
+
+
+def _with_project_names() -> Any:
+    return select(Block, Project.name).join(Project, Project.id == Block.project_id, isouter=True)
+
+
+def _locked(session: Session, query: Any) -> list[Block]:
+    """The blocks, locked (not their projects) in id order; their projects' names are kept in
+    the session for the certificate (`project_names`), sparing it a query."""
+    rows = session.exec(query.order_by(Block.id).with_for_update(of=Block)).all()
+    known = session.info.setdefault(PROJECT_NAMES, {})
+    known.update((block.project_id, name) for block, name in rows if name is not None)
+    return [block for block, _ in rows]
+
+
+def project_names(session: Session, project_ids: set[str]) -> dict[str, str]:
+    """Names of these projects: from the session if its block queries saw them (a project's
+    name never changes once the registry knows it: store/issuance.remember_project)."""
+    known = session.info.setdefault(PROJECT_NAMES, {})
+    missing = project_ids - known.keys()
+    if missing:
+        known.update(session.exec(select(Project.id, Project.name)
+                                  .where(Project.id.in_(missing))).all())
+    return {pid: known[pid] for pid in project_ids if pid in known}
 
 
 def close(session: Session, row: Block, status: str, closed_by: str,
           retirement_id: str | None = None, compensation_id: str | None = None) -> None:
     """Close an active block (superseded or retired), once: 0 rows changed means someone else
-    closed it first, and the whole unit of work is refused."""
+    closed it first, and the whole unit of work is refused.
+
+    A block this unit of work carved and has not written yet (no id) is written closed: no other
+    transaction can have seen it, and it saves an UPDATE per movement."""
+    if row.id is None:
+        row.status, row.closed_by = status, closed_by
+        row.retirement_id, row.compensation_id = retirement_id, compensation_id
+        return
     changed = session.execute(
         update(Block).where(Block.id == row.id, Block.status == "active")
         .values(status=status, closed_by=closed_by, retirement_id=retirement_id,
@@ -88,7 +122,8 @@ def take(session: Session, journal: Journal, rows: list[Block], quantity: int) -
     """Carve `quantity` credits out of `rows` (oldest vintage, lowest serial first).
 
     A partially used block is split: it is superseded by a kept LOWER part and a moved UPPER part,
-    both where the parent was. Returns the whole blocks to move. Raises InsufficientCredits.
+    both where the parent was. Returns the whole blocks to move, the moved parts not written yet
+    (the next step writes them closed, see `close`). Raises InsufficientCredits.
     """
     picks = choose_blocks([(row, as_value(row)) for row in rows], quantity)
     moving: list[Block] = []
@@ -107,7 +142,6 @@ def take(session: Session, journal: Journal, rows: list[Block], quantity: int) -
         journal.record("split", lambda p=row, k=kept_row, m=moved_row: {
             "parent": describe(p), "kept": describe(k), "moved": describe(m)}, entry_id)
         moving.append(moved_row)
-    session.flush()
     return moving
 
 
@@ -118,24 +152,24 @@ def reassign(session: Session, journal: Journal, rows: list[Block], to_account_i
     if not rows:
         return []
     entry_id = new_id()
-    moved = []
     for row in rows:
         close(session, row, "superseded", entry_id)
-        moved.append(_child(row, as_value(row), entry_id, account_id=to_account_id,
-                            listing_id=listing_id))
+    if any(row.id is None for row in rows):
+        session.flush()  # carved parts, written superseded: their ids are the children's parents
+    moved = [_child(row, as_value(row), entry_id, account_id=to_account_id, listing_id=listing_id)
+             for row in rows]
     session.add_all(moved)
     journal.record(kind, lambda: {
         "from_account_id": rows[0].account_id, "to_account_id": to_account_id,
         "listing_id": listing_id, "quantity": sum(r.quantity for r in rows),
         "blocks": [{"from": describe(old), "to": describe(new)} for old, new in zip(rows, moved)],
         **references}, entry_id)
-    session.flush()
-    return moved
+    return moved  # not written yet: a retirement that follows writes them retired
 
 
 def retire(session: Session, journal: Journal, rows: list[Block], retirement_id: str,
            **references: Any) -> None:
-    """Close whole blocks as retired: final, they never move again."""
+    """Close whole blocks as retired: final, they never move again. The caller flushes."""
     entry_id = new_id()
     for row in rows:
         close(session, row, "retired", entry_id, retirement_id)
@@ -143,7 +177,6 @@ def retire(session: Session, journal: Journal, rows: list[Block], retirement_id:
         "retirement_id": retirement_id, "account_id": rows[0].account_id,
         "quantity": sum(r.quantity for r in rows), "blocks": [describe(r) for r in rows],
         **references}, entry_id)
-    session.flush()
 
 
 def cancel(session: Session, journal: Journal, rows: list[Block], loss_id: str,

@@ -87,6 +87,7 @@ def lineage(session: Session, serial: SerialBlock) -> dict[str, Any] | None:
             "block_id": row.id, "serials": serial_range(row), "holder": names.get(row.account_id),
             "status": row.status, "parent_block_id": row.parent_block_id,
             "listing_id": row.listing_id,
+            # seq is None while the movement waits for the sequencer (pending)
             "created_by": {"seq": created.seq, **json.loads(created.body)},
             "closed_by": {"seq": closed.seq, **json.loads(closed.body)} if closed else None,
         })

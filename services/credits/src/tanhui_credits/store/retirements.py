@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from tanhui_shared.messaging.outbox import utcnow
 
 from ..domain.hashing import HASH_RECIPE, canonical_json, certificate_hash
 from . import blocks as block_moves
 from .audit import Journal
-from .tables import Block, Certificate, Project, Retirement, new_id
+from .tables import Block, Certificate, Retirement, new_id
 
 
 def retire_blocks(session: Session, journal: Journal, rows: list[Block], *, account_id: str,
@@ -25,11 +25,11 @@ def retire_blocks(session: Session, journal: Journal, rows: list[Block], *, acco
                             quantity=sum(r.quantity for r in rows), report_id=report_id,
                             event_id=event_id, redemption_id=redemption_id,
                             certificate_id=new_id(), retired_at=utcnow())
-    session.add(retirement)
-    session.flush()  # a unique redemption_id stops a duplicate here
     block_moves.retire(session, journal, rows, retirement.id, beneficiary=beneficiary,
                        purpose=purpose, report_id=report_id, event_id=event_id,
                        redemption_id=redemption_id)
+    session.add(retirement)
+    session.flush()  # the retired blocks and the retirement; a unique redemption_id stops here
     fields = certificate_fields(session, retirement, rows)
     certificate = Certificate(id=retirement.certificate_id, retirement_id=retirement.id,
                               fields=canonical_json(fields), content_hash=certificate_hash(fields))
@@ -41,8 +41,7 @@ def certificate_fields(session: Session, retirement: Retirement, rows: list[Bloc
                        ) -> dict[str, Any]:
     """What a certificate states; content_hash is the sha256 of exactly this, canonicalised."""
     ordered = sorted(rows, key=lambda r: (r.project_number, r.vintage, r.first))
-    names = {p.id: p.name for p in session.exec(
-        select(Project).where(Project.id.in_({r.project_id for r in rows}))).all()}
+    names = block_moves.project_names(session, {r.project_id for r in rows})
     projects: dict[tuple[str, int], dict[str, Any]] = {}
     for row in ordered:
         entry = projects.setdefault((row.project_id, row.vintage), {

@@ -188,12 +188,27 @@ class BufferCompensation(CreditsTable, table=True):
     entry_id: str  # the audit entry of the cancellation
 
 
+class AuditPending(CreditsTable, table=True):
+    """A committed movement not chained yet: movements insert here, with no shared lock, and the
+    sequencer (store/audit.py) moves them into audit_entry, in stamp order, once committed."""
+
+    __tablename__ = "audit_pending"
+
+    # drawn when the movement writes its journal, after it took all its locks: a movement that
+    # waited for another's locks or read its effects draws a later stamp
+    stamp: int | None = Field(default=None, sa_column=sa.Column(
+        sa.BigInteger, sa.Identity(always=True), primary_key=True))
+    entry_id: str = Field(unique=True)
+    kind: str
+    body: str = Field(sa_type=sa.Text)  # canonical JSON of {entry_id, kind, recorded_at, details}
+
+
 class AuditEntry(CreditsTable, table=True):
     """One registry movement, chained: hash = sha256(prev_hash + canonical JSON of body)."""
 
     __tablename__ = "audit_entry"
 
-    seq: int = Field(primary_key=True)  # assigned from the locked chain head: no gaps
+    seq: int = Field(primary_key=True)  # head + 1 under the sequencer's lock: one entry per seq
     entry_id: str = Field(unique=True)
     kind: str  # issue | split | transfer | retire | reserve | release
     body: str = Field(sa_type=sa.Text)  # canonical JSON of {entry_id, kind, recorded_at, details}
@@ -202,7 +217,7 @@ class AuditEntry(CreditsTable, table=True):
 
 
 class AuditHead(CreditsTable, table=True):
-    """The single row every append locks FOR UPDATE, so appends are serialized."""
+    """The chain's last link. Only the sequencer writes it, comparing last_seq first."""
 
     __tablename__ = "audit_head"
 

@@ -6,7 +6,8 @@ same everywhere so concurrent writes queue instead of deadlocking:
   listings (price, id order; one listing for a purchase or cancellation), or the debited
   account, or the serial counter (issuance)
   -> their serial blocks (id order) -> new rows
-  -> the audit chain head (the unit of work's journal, written last).
+  -> the unit of work's journal, written last into audit_pending (no lock shared with other
+  movements; the sequencer chains it after the commit, store/audit.py).
 """
 from .accounts import open_holding_account, remember_report
 from .issuance import issue_credits

@@ -8,19 +8,21 @@ from tanhui_shared.errors import NotFound
 from tanhui_shared.uow import UnitOfWork
 
 from ..store.accounts import account_of
-from ..store.audit import Journal
+from ..store.audit import Journal, chain_after_commit
 from ..store.tables import HoldingAccount
 
 _JOURNAL = "credits.journal"
 
 
 def journal(uow: UnitOfWork) -> Journal:
-    """The unit of work's one journal: its movements are chained onto the audit log once, just
-    before the commit, so the chain head is the last row any registry transaction locks."""
+    """The unit of work's one journal: its entries are written (pending) just before the
+    commit, once every row they name has its id, and chained by the sequencer right after it."""
     found = uow.extras.get(_JOURNAL)
     if found is None:
         found = uow.extras[_JOURNAL] = Journal()
         uow.before_commit(found.write)
+        engine = uow.session.get_bind()
+        uow.after_commit(lambda: found.written and chain_after_commit(engine))
     return found
 
 
@@ -28,8 +30,9 @@ class NoHoldingAccount(NotFound):
     code = "no-holding-account"
 
 
-def require_account(session: Session, user_id: str) -> HoldingAccount:
-    account = account_of(session, user_id)
+def require_account(session: Session, user_id: str, *, lock: bool = False) -> HoldingAccount:
+    """The caller's account; `lock`: locked for a debit (see store.accounts.lock_account)."""
+    account = account_of(session, user_id, lock=lock)
     if account is None:
         # Accounts open asynchronously from UserRegistered; right after registration this is normal.
         raise NoHoldingAccount("no holding account yet: it opens shortly after registration; retry")

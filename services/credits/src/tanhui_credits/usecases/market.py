@@ -12,7 +12,6 @@ from tanhui_shared.uow import UnitOfWork
 from ..domain.event_estimate import EventActivity, estimate
 from ..domain.event_trueup import check_actuals_may_be_filed, neutrality, offset_quantity
 from ..store import blocks as block_moves
-from ..store.accounts import lock_account
 from ..store.market import (cancel, latest_accounting, listings_to_buy_from, lock_event,
                             lock_listing, retired_for_event, sell_from_listing)
 from ..store.market_tables import EventAccounting, LargeEvent, Listing, Payment
@@ -26,8 +25,8 @@ def create_listing(uow: UnitOfWork, seller_user_id: str, quantity: int, price_pe
     """Reserve the credits for the listing: they move into blocks marked with its id, so no
     transfer or retirement can spend them while it is open. Raises InsufficientCredits."""
     session = uow.session
-    seller = require_account(session, seller_user_id)
-    lock_account(session, seller.id)  # the same queue as the seller's transfers and retirements
+    # locked: the same queue as the seller's transfers and retirements
+    seller = require_account(session, seller_user_id, lock=True)
     rows = block_moves.spendable_blocks(session, seller.id, project_id, vintage)
     moving = block_moves.take(session, journal(uow), rows, quantity)
     listing = Listing(seller_account_id=seller.id, seller_user_id=seller_user_id,
@@ -120,22 +119,25 @@ def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
     session = uow.session
     event = _organizers_event(session, organizer_user_id, event_id)
     buyer = require_account(session, organizer_user_id)
-    final = latest_accounting(session, event.id)
-    state = neutrality(json.loads(event.estimate)["credits_to_neutralise"],
-                       json.loads(final.estimate)["credits_to_neutralise"] if final else None,
-                       retired_for_event(session, event.id))
-    quantity = offset_quantity(state, quantity)
+    if quantity is None:  # what is uncovered: only then are the figures and retirements read
+        final = latest_accounting(session, event.id)
+        state = neutrality(json.loads(event.estimate)["credits_to_neutralise"],
+                           json.loads(final.estimate)["credits_to_neutralise"] if final else None,
+                           retired_for_event(session, event.id))
+        quantity = offset_quantity(state, quantity)
     if quantity <= 0:
         raise Invalid("the estimate is zero: give a quantity", field="quantity",
                       code="zero-estimate")
     bought, purchases, needed = [], [], quantity
     for listing in listings_to_buy_from(session, quantity):
         count = min(needed, listing.remaining)
+        # first: its UPDATE flushes the session, and the bought blocks must still be unwritten
+        # when the retirement below writes them (retired, in one INSERT)
+        sell_from_listing(session, listing, count)
         moving = block_moves.take(session, journal(uow),
                                   block_moves.listed_blocks(session, listing.id), count)
         bought += block_moves.reassign(session, journal(uow), moving, buyer.id, kind="transfer",
                                        from_listing_id=listing.id, event_id=event.id)
-        sell_from_listing(session, listing, count)
         purchases.append((listing, count))
         needed -= count
     certificate = certify_retirement(

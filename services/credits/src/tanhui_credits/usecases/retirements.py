@@ -41,7 +41,7 @@ def certify_retirement(uow: UnitOfWork, rows: list[Block], *, account_id: str, b
 def _retire_from_account(uow: UnitOfWork, account_id: str, quantity: int, *,
                          project_id: str | None = None, vintage: int | None = None,
                          **certified: str | None) -> Certificate:
-    lock_account(uow.session, account_id)  # debits of one account queue here
+    """The caller holds the account's lock: debits of one account queue there."""
     rows = block_moves.spendable_blocks(uow.session, account_id, project_id, vintage)
     chosen = block_moves.take(uow.session, journal(uow), rows, quantity)
     return certify_retirement(uow, chosen, account_id=account_id, **certified)
@@ -57,7 +57,7 @@ def retire_credits(uow: UnitOfWork, user_id: str, quantity: int, *, beneficiary:
     (retirements follow revisions there), or the revision commits first and the retirement is
     refused. Raises InsufficientCredits or ReportSuperseded, writing nothing."""
     session = uow.session
-    account = require_account(session, user_id)
+    account = require_account(session, user_id, lock=True)  # debits of one account queue here
     if report_id is not None:
         report = report_for_retirement(session, report_id)  # share-locked: see there
         # Not filed yet, or not the caller's: the same 404, so report ids cannot be probed.

@@ -7,7 +7,7 @@ from tanhui_shared.errors import Invalid, NotFound
 from tanhui_shared.uow import UnitOfWork
 
 from ..store import blocks as block_moves
-from ..store.accounts import account_by_username, lock_account
+from ..store.accounts import account_by_username
 from .common import journal, require_account
 
 
@@ -25,14 +25,13 @@ def transfer_credits(uow: UnitOfWork, sender_user_id: str, to_username: str, qua
     """Move whole credits, oldest vintage first, lowest serials kept. Raises InsufficientCredits,
     writing nothing."""
     session = uow.session
-    sender = require_account(session, sender_user_id)
+    sender = require_account(session, sender_user_id, lock=True)  # debits of one account queue here
     receiver = account_by_username(session, to_username)
     if receiver is None:
         raise NotFound(f"no holding account for to_username {to_username!r}", field="to_username",
                        code="recipient-not-found")
     if receiver.id == sender.id:
         raise Invalid("cannot transfer to yourself", field="to_username", code="self-transfer")
-    lock_account(session, sender.id)  # debits of one account queue here
     rows = block_moves.spendable_blocks(session, sender.id, project_id, vintage)
     moving = block_moves.take(session, journal(uow), rows, quantity)
     moved = block_moves.reassign(session, journal(uow), moving, receiver.id, kind="transfer",
