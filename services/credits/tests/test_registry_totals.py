@@ -88,12 +88,12 @@ def test_totals_equal_the_scan_after_concurrent_writers_and_sql_corrections(migr
     engine.dispose()
 
 
-def test_0010_fills_the_totals_from_the_registry_already_there(new_database):
+def test_0011_fills_the_totals_from_the_registry_already_there(new_database):
     url = new_database("credits_0009")
     config = Config()
     config.set_main_option("script_location", str(REPO_ROOT / "services" / "credits" / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "0009")
+    command.upgrade(config, "0010")
     engine = make_engine(url, pool_size=2)
     in_unit_of_work(engine, lambda uow: open_holding_account(uow, "dev", "dev", "organisation", "s"))
     for n in range(3):

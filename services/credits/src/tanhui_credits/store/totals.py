@@ -4,9 +4,11 @@ Why: the public registry's totals summed every issuance and every live block (hu
 thousands after a few years) on each request. Statement-level triggers with transition tables
 on issuance and serial_block (every path: issuance, splits, transfers, listings, retirements,
 cancellations, an operator's SQL) add each statement's delta to registry_total in the same
-transaction, so the totals never drift from the blocks. Registry writes already queue on the
-audit chain's head, so one row per (project, vintage) adds no new contention.
-The migration (0010) holds a frozen copy of these statements.
+transaction, so the totals never drift from the blocks. Movements of one project run side by
+side (the audit chain no longer serializes them), so a transaction adds its delta to one of
+SHARDS rows per (project, vintage), picked by its transaction id, and readers sum the shards:
+one row would make every movement of a project wait for the one before it to commit.
+The migration (0011) holds a frozen copy of these statements.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ class RegistryTotal(CreditsTable, table=True):
 
     project_id: str = Field(primary_key=True)
     vintage: int = Field(primary_key=True)
+    shard: int = Field(primary_key=True, sa_type=sa.SmallInteger)  # txid % SHARDS of the writer
     issuances: int = Field(sa_type=sa.BigInteger)  # rows, so a 0-credit issuance still shows
     live_blocks: int = Field(sa_type=sa.BigInteger)  # blocks not superseded
     issued: int = Field(sa_type=sa.BigInteger)
@@ -33,7 +36,8 @@ class RegistryTotal(CreditsTable, table=True):
     cancelled: int = Field(sa_type=sa.BigInteger)
 
 
-COLUMNS = "project_id, vintage, issuances, live_blocks, issued, held, retired, buffer, cancelled"
+SHARDS = 16
+COLUMNS = "project_id, vintage, shard, issuances, live_blocks, issued, held, retired, buffer, cancelled"
 _Q = '("last" - "first" + 1)'
 _BUFFER = f"account_id = '{BUFFER_POOL_ID}'"
 # each row's contribution to (issuances, live_blocks, issued, held, retired, buffer, cancelled)
@@ -57,12 +61,12 @@ CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- one upsert per statement, rows in key order so concurrent writers lock them alike
     INSERT INTO registry_total AS t ({COLUMNS})
-    SELECT project_id, vintage, {sums}
+    SELECT project_id, vintage, (txid_current() % {SHARDS})::smallint, {sums}
     FROM (
 {delta}
     ) AS delta (project_id, vintage, {", ".join(_AMOUNTS)})
     GROUP BY project_id, vintage ORDER BY project_id, vintage
-    ON CONFLICT (project_id, vintage) DO UPDATE SET {sets};
+    ON CONFLICT (project_id, vintage, shard) DO UPDATE SET {sets};
     RETURN NULL;
 END $$"""
 
@@ -96,11 +100,15 @@ def _create_triggers(target, connection, **_) -> None:
 def project_totals(session: Session) -> list[dict[str, Any]]:
     """issued, held, retired, buffer and cancelled (compensating a loss) per project and
     vintage (issued = held + retired + buffer + cancelled), from the rollup."""
-    t, p = RegistryTotal.__table__, Project.__table__
+    r, p = RegistryTotal.__table__, Project.__table__
+    t = (sa.select(r.c.project_id, r.c.vintage,
+                   *(sa.func.sum(r.c[a]).label(a) for a in _AMOUNTS))
+         .group_by(r.c.project_id, r.c.vintage)
+         .having((sa.func.sum(r.c.issuances) > 0) | (sa.func.sum(r.c.live_blocks) > 0))
+         .subquery())
     rows = session.execute(
         sa.select(t, p.c.project_number, p.c.name)
         .outerjoin(p, p.c.id == t.c.project_id)
-        .where((t.c.issuances > 0) | (t.c.live_blocks > 0))
         .order_by(sa.func.coalesce(p.c.project_number, 0), t.c.vintage, t.c.project_id)).all()
     return [{"project_id": r.project_id, "project_number": r.project_number,
              "project_name": r.name or "", "vintage": r.vintage, "issued": r.issued,

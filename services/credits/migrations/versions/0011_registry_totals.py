@@ -6,13 +6,13 @@ by statement-level triggers on issuance and serial_block in each writing transac
 (store/totals.py says why) and filled here from the rows already recorded. A frozen copy of the
 trigger statements: later changes to the module do not rewrite this revision.
 
-Revision ID: 0010
+Revision ID: 0011
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -43,13 +43,14 @@ def _function(name: str, amounts: list[str], sources: list[tuple[str, int]]) -> 
     return f"""
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO registry_total AS t (project_id, vintage, {", ".join(AMOUNTS)})
-    SELECT project_id, vintage, {", ".join(f"sum({a})" for a in AMOUNTS)}
+    INSERT INTO registry_total AS t (project_id, vintage, shard, {", ".join(AMOUNTS)})
+    SELECT project_id, vintage, (txid_current() % 16)::smallint,
+           {", ".join(f"sum({a})" for a in AMOUNTS)}
     FROM (
 {delta}
     ) AS delta (project_id, vintage, {", ".join(AMOUNTS)})
     GROUP BY project_id, vintage ORDER BY project_id, vintage
-    ON CONFLICT (project_id, vintage) DO UPDATE
+    ON CONFLICT (project_id, vintage, shard) DO UPDATE
     SET {", ".join(f"{a} = t.{a} + EXCLUDED.{a}" for a in AMOUNTS)};
     RETURN NULL;
 END $$"""
@@ -60,16 +61,19 @@ def upgrade() -> None:
         "registry_total",
         sa.Column("project_id", sa.String(), nullable=False),
         sa.Column("vintage", sa.Integer(), nullable=False),
+        # one of 16 rows per (project, vintage), by the writer's transaction id: movements of a
+        # project do not queue on one row (store/totals.py)
+        sa.Column("shard", sa.SmallInteger(), nullable=False),
         *(sa.Column(a, sa.BigInteger(), nullable=False) for a in AMOUNTS),
-        sa.PrimaryKeyConstraint("project_id", "vintage"))
+        sa.PrimaryKeyConstraint("project_id", "vintage", "shard"))
     # no write between the fill and the triggers: they start from exactly what is counted
     op.execute("LOCK TABLE issuance, serial_block IN SHARE ROW EXCLUSIVE MODE")
     for table, (_, amounts) in CONTRIBUTIONS.items():
         op.execute(f"""
-INSERT INTO registry_total AS t (project_id, vintage, {", ".join(AMOUNTS)})
-SELECT project_id, vintage, {", ".join(f"sum({a})" for a in amounts)} FROM {table}
+INSERT INTO registry_total AS t (project_id, vintage, shard, {", ".join(AMOUNTS)})
+SELECT project_id, vintage, 0, {", ".join(f"sum({a})" for a in amounts)} FROM {table}
 GROUP BY project_id, vintage
-ON CONFLICT (project_id, vintage) DO UPDATE
+ON CONFLICT (project_id, vintage, shard) DO UPDATE
 SET {", ".join(f"{a} = t.{a} + EXCLUDED.{a}" for a in AMOUNTS)}""")
     for table, (short, amounts) in CONTRIBUTIONS.items():
         for name, (referencing, sources) in OPERATIONS.items():
