@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
+from functools import cached_property
 
 from tanhui_shared.methodology import FUELS, GRID
 
@@ -150,14 +151,23 @@ class TravelRules:
     daily_cap_total: int = 1000
     claim_window: ClaimWindow = ClaimWindow()
 
+    # Per-mode figures computed once per rules object, not once per trip (a feed has 10,000).
+    @cached_property
+    def _g_per_pkm(self) -> dict[Mode, Decimal]:
+        return {Mode.WALK: self.walk_bike_g_per_pkm, Mode.BIKE: self.walk_bike_g_per_pkm,
+                Mode.BUS: self.bus_g_per_pkm, Mode.METRO: self.metro_g_per_pkm,
+                Mode.EV: self.ev.ev_saving_g_per_pkm()}
+
+    @cached_property
+    def _max_kmh(self) -> dict[Mode, int]:
+        return dict(self.max_kmh)
+
+    @cached_property
+    def _mode_caps(self) -> dict[Mode, int]:
+        return dict(self.daily_cap_points)
+
     def reduction_g_per_pkm(self, mode: Mode) -> Decimal:
-        return {
-            Mode.WALK: self.walk_bike_g_per_pkm,
-            Mode.BIKE: self.walk_bike_g_per_pkm,
-            Mode.BUS: self.bus_g_per_pkm,
-            Mode.METRO: self.metro_g_per_pkm,
-            Mode.EV: self.ev.ev_saving_g_per_pkm(),
-        }[mode]
+        return self._g_per_pkm[mode]
 
     @property
     def points_per_credit(self) -> int:
@@ -169,10 +179,10 @@ class TravelRules:
         return self.redemption_unit_points // self.points_per_kg
 
     def max_speed(self, mode: Mode) -> int:
-        return dict(self.max_kmh)[mode]
+        return self._max_kmh[mode]
 
     def mode_cap(self, mode: Mode) -> int:
-        return dict(self.daily_cap_points)[mode]
+        return self._mode_caps[mode]
 
     def daily_caps(self, mode: Mode) -> tuple[tuple[str, int], ...]:
         """The cap groups a trip of `mode` counts towards, each with its cap: its mode's, the total."""

@@ -2,6 +2,7 @@
 agrees). Every constraint is named, and store/constraints.py says what each one means to a user."""
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,6 +24,17 @@ class AccountsTable(SQLModel, registry=registry()):
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def new_ids(count: int) -> list[str]:
+    """`count` random (version 4) UUIDs as text, like new_id's, from one read of the OS's random
+    source: uuid.uuid4() one by one took a tenth of a 10,000-trip batch."""
+    raw = bytearray(os.urandom(16 * count))
+    raw[6::16] = bytes(b & 0x0F | 0x40 for b in raw[6::16])  # version 4
+    raw[8::16] = bytes(b & 0x3F | 0x80 for b in raw[8::16])  # RFC 4122 variant
+    text = raw.hex()
+    return [f"{text[i:i + 8]}-{text[i + 8:i + 12]}-{text[i + 12:i + 16]}-{text[i + 16:i + 20]}-"
+            f"{text[i + 20:i + 32]}" for i in range(0, 32 * count, 32)]
 
 
 def _ts() -> sa.DateTime:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -22,7 +22,7 @@ from ..domain.points import EntryKind
 from ..domain.travel import TravelRules, TripRefusal
 from ..domain.trip_batch import (CitizenHistory, TripClaim, TripDecision, daily_earnings,
                                  decide_trips, within_claim_window)
-from .tables import DailyPoints, GreenTrip, PointsAccount, PointsEntry, new_id
+from .tables import DailyPoints, GreenTrip, PointsAccount, PointsEntry, new_ids
 
 # A trip longer than this is implausible anyway; it bounds the history window we read.
 MAX_TRIP = timedelta(days=1)
@@ -101,33 +101,46 @@ def record_trips(session: Session, claims: list[TripClaim], recorded_by: str,
     if inside:
         decided.update((d.claim.index, d)
                        for d in decide_trips(inside, _history(session, inside), rules))
-    trips, entries = [], []
-    earned: dict[str, _Earned] = defaultdict(_Earned)
-    results: list[tuple[TripDecision, str | None]] = []
-    for claim in claims:
-        decision = decided.get(claim.index) or TripDecision(claim, "rejected", NO_ACCOUNT)
-        if decision.status != "accepted":
-            results.append((decision, None))
-            continue
-        trip_id = new_id()
-        trips.append({"id": trip_id, "user_id": claim.user_id, "mode": claim.mode.value,
-                      "distance_km": claim.distance_km, "started_at": claim.started_at,
-                      "ended_at": claim.ended_at, "local_day": claim.local_day,
-                      "external_id": claim.external_id, "recorded_by": recorded_by,
-                      "reduction_g": decision.reduction_g, "points": decision.points,
-                      "capped_by": decision.reason, "created_at": now})
-        earned[claim.user_id].reduction_g += decision.reduction_g
-        if decision.points:
-            earned[claim.user_id].points += decision.points
-            entries.append({"user_id": claim.user_id, "kind": EntryKind.EARN.value,
-                            "points": decision.points, "balance_after": None, "held_after": None,
-                            "trip_id": trip_id, "redemption_id": None, "created_at": now})
-        results.append((decision, trip_id))
-    _copy_rows(session, GreenTrip, trips)
-    _add_daily_points(session, daily_earnings([d for d, _ in results], rules))
-    _running_figures(entries, _add_to_accounts(session, earned))
-    _copy_rows(session, PointsEntry, entries)
-    return results
+    decisions = [decided.get(c.index) or TripDecision(c, "rejected", NO_ACCOUNT) for c in claims]
+    wins = [d for d in decisions if d.status == "accepted"]
+    accepted = list(zip(wins, new_ids(len(wins))))
+    _write_accepted(session, accepted, recorded_by, rules, now)
+    ids = {d.claim.index: trip_id for d, trip_id in accepted}
+    return [(d, ids.get(d.claim.index)) for d in decisions]
+
+
+def _write_accepted(session: Session, accepted: list[tuple[TripDecision, str]],
+                    recorded_by: str, rules: TravelRules, now: datetime) -> None:
+    """The accepted trips (each with its new id), their days' cap rows, their accounts and their
+    ledger entries: one statement per table, whatever the batch's size."""
+    if not accepted:
+        return
+    _copy_rows(session, GreenTrip, _TRIP_COLUMNS, [
+        (trip_id, d.claim.user_id, d.claim.mode.value, d.claim.distance_km, d.claim.started_at,
+         d.claim.ended_at, d.claim.local_day, d.claim.external_id, recorded_by, d.reduction_g,
+         d.points, d.reason, now) for d, trip_id in accepted])
+    _add_daily_points(session, daily_earnings([d for d, _ in accepted], rules))
+    after = _add_to_accounts(session, [d for d, _ in accepted])
+    earning = [(d, trip_id) for d, trip_id in accepted if d.points]
+    _copy_rows(session, PointsEntry, _ENTRY_COLUMNS, [
+        (d.claim.user_id, EntryKind.EARN.value, d.points, balance, held, trip_id, now)
+        for (d, trip_id), (balance, held) in zip(earning, _running_figures(earning, after))])
+
+
+_TRIP_COLUMNS = ("id", "user_id", "mode", "distance_km", "started_at", "ended_at", "local_day",
+                 "external_id", "recorded_by", "reduction_g", "points", "capped_by", "created_at")
+_ENTRY_COLUMNS = ("user_id", "kind", "points", "balance_after", "held_after", "trip_id",
+                  "created_at")
+
+# One statement for the whole batch: its rows arrive in (citizen, day, group) order, so two
+# batches never wait on each other's rows in opposite orders.
+_ADD_DAILY_POINTS = sa.text("""
+INSERT INTO daily_points (user_id, local_day, cap_group, earned, cap)
+SELECT * FROM unnest(CAST(:user_ids AS text[]), CAST(:days AS date[]), CAST(:groups AS text[]),
+                     CAST(:earned AS integer[]), CAST(:caps AS integer[]))
+ON CONFLICT (user_id, local_day, cap_group)
+DO UPDATE SET earned = daily_points.earned + excluded.earned, cap = excluded.cap
+""")
 
 
 def _add_daily_points(session: Session, added: dict) -> None:
@@ -135,14 +148,11 @@ def _add_daily_points(session: Session, added: dict) -> None:
     sum above the cap, which a path that skipped the account lock would otherwise reach."""
     if not added:
         return
-    d = DailyPoints.__table__
-    upsert = postgresql.insert(d)
-    upsert = upsert.on_conflict_do_update(
-        index_elements=[d.c.user_id, d.c.local_day, d.c.cap_group],
-        set_={"earned": d.c.earned + upsert.excluded.earned, "cap": upsert.excluded.cap})
-    session.execute(upsert, [
-        {"user_id": user_id, "local_day": day, "cap_group": group, "earned": earned, "cap": cap}
-        for (user_id, day, group), (earned, cap) in sorted(added.items())])
+    keys = sorted(added)
+    session.execute(_ADD_DAILY_POINTS, {
+        "user_ids": [k[0] for k in keys], "days": [k[1] for k in keys],
+        "groups": [k[2] for k in keys], "earned": [added[k][0] for k in keys],
+        "caps": [added[k][1] for k in keys]})
 
 
 # One statement for the whole batch, returning each account's figures as the database has them.
@@ -156,11 +166,16 @@ RETURNING a.user_id, a.balance, a.held
 """)
 
 
-def _add_to_accounts(session: Session, earned: dict[str, _Earned]) -> dict[str, tuple[int, int]]:
-    """Add the batch to each account as increments (a concurrent writer's points are kept and the
-    range checks see the true sum); returns each account's (balance, held) afterwards."""
-    if not earned:
+def _add_to_accounts(session: Session, accepted: list[TripDecision]
+                     ) -> dict[str, tuple[int, int]]:
+    """Add the accepted trips to each account as increments (a concurrent writer's points are
+    kept and the range checks see the true sum); returns each account's (balance, held) after."""
+    if not accepted:
         return {}
+    earned: dict[str, _Earned] = defaultdict(_Earned)
+    for decision in accepted:
+        earned[decision.claim.user_id].points += decision.points
+        earned[decision.claim.user_id].reduction_g += decision.reduction_g
     user_ids = sorted(earned)
     rows = session.execute(_ADD_TO_ACCOUNTS, {
         "user_ids": user_ids, "points": [earned[u].points for u in user_ids],
@@ -168,27 +183,48 @@ def _add_to_accounts(session: Session, earned: dict[str, _Earned]) -> dict[str, 
     return {user_id: (balance, held) for user_id, balance, held in rows}
 
 
-def _running_figures(entries: list[dict], after: dict[str, tuple[int, int]]) -> None:
-    """Each entry's balance_after, counted back from what the database returned, so the ledger
-    agrees with its account even if a concurrent writer slipped in (a path without the lock)."""
+def _running_figures(earning: list[tuple[TripDecision, str]],
+                     after: dict[str, tuple[int, int]]) -> list[tuple[int, int]]:
+    """Each entry's (balance_after, held_after), counted back from what the database returned, so
+    the ledger agrees with its account even if a concurrent writer slipped in (a path without
+    the lock)."""
     balance = {user_id: figures[0] for user_id, figures in after.items()}
-    for entry in reversed(entries):
-        user_id = entry["user_id"]
-        entry["balance_after"], entry["held_after"] = balance[user_id], after[user_id][1]
-        balance[user_id] -= entry["points"]
+    figures: list[tuple[int, int]] = []
+    for decision, _ in reversed(earning):
+        user_id = decision.claim.user_id
+        figures.append((balance[user_id], after[user_id][1]))
+        balance[user_id] -= decision.points
+    figures.reverse()
+    return figures
 
 
-def _copy_rows(session: Session, model, rows: list[dict]) -> None:
+def _copy_type(column: sa.Column) -> str:
+    """The PostgreSQL type a binary COPY sends for `column` (binary: text COPY's formatting of
+    dates and decimals took longer than the database's own work on the rows)."""
+    kind = column.type
+    if isinstance(kind, sa.TypeDecorator):  # e.g. SQLModel's AutoString, over a VARCHAR
+        kind = kind.impl_instance
+    for sa_type, name in ((sa.BigInteger, "int8"), (sa.Integer, "int4"), (sa.Numeric, "numeric"),
+                          (sa.Date, "date"), (sa.String, "text")):
+        if isinstance(kind, sa_type):
+            return name
+    if isinstance(kind, sa.DateTime):
+        return "timestamptz" if kind.timezone else "timestamp"
+    raise TypeError(f"no COPY type for {column.name} ({kind!r})")
+
+
+def _copy_rows(session: Session, model, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """COPY is several times faster than a multi-row INSERT for transit operators' batches."""
     if not rows:
         return
-    columns = list(rows[0])
-    sql = f"COPY {model.__table__.name} ({', '.join(columns)}) FROM STDIN"
+    table = model.__table__
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
     raw = session.connection().connection.driver_connection
     try:
         with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            copy.set_types([_copy_type(table.c[name]) for name in columns])
             for row in rows:
-                copy.write_row([row[c] for c in columns])
+                copy.write_row(row)
     except psycopg.IntegrityError as exc:
         # Past SQLAlchemy, so wrap it as SQLAlchemy would: the unit of work then answers with
         # the named constraint (a 409), as for any other statement.
