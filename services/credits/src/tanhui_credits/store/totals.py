@@ -102,7 +102,8 @@ def project_totals(session: Session) -> list[dict[str, Any]]:
     vintage (issued = held + retired + buffer + cancelled), from the rollup."""
     r, p = RegistryTotal.__table__, Project.__table__
     t = (sa.select(r.c.project_id, r.c.vintage,
-                   *(sa.func.sum(r.c[a]).label(a) for a in _AMOUNTS))
+                   # sum(bigint) is numeric in PostgreSQL: back to whole credits
+                   *(sa.cast(sa.func.sum(r.c[a]), sa.BigInteger).label(a) for a in _AMOUNTS))
          .group_by(r.c.project_id, r.c.vintage)
          .having((sa.func.sum(r.c.issuances) > 0) | (sa.func.sum(r.c.live_blocks) > 0))
          .subquery())
