@@ -18,6 +18,7 @@ from sqlmodel import Session
 from .contracts import dlq_topic
 from .db import make_engine, migrate
 from .logs import configure_logging
+from .memory import tune_malloc
 from .messaging.consumer import ConsumerRunner, Handler
 from .messaging.kafka import KafkaAccess, make_producer
 from .messaging.relay import run_relay
@@ -41,6 +42,7 @@ def create_service_app(settings: ServiceSettings, routers: Sequence[APIRouter], 
                        key_lookup: Callable[[Engine], KeyLookup], description: str = "",
                        engine: Engine | None = None) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level)
+    tune_malloc()
     engine = engine or make_engine(settings.effective_database_url())
     app = FastAPI(title=settings.service_name, description=description, version="0.1.0",
                   dependencies=[Depends(refuse_unstorable_params)])
@@ -67,6 +69,7 @@ def relay_main(settings: ServiceSettings, each_pass: Callable[[Engine], object] 
                ) -> None:
     """The outbox relay; `each_pass(engine)`: the service's periodic upkeep, once per pass."""
     configure_logging(f"{settings.service_name}-relay", settings.log_level)
+    tune_malloc()
     engine = make_engine(settings.effective_database_url(), pool_size=2)
     kafka = KafkaAccess.from_settings(settings)
     run_relay(
@@ -98,6 +101,7 @@ def make_runner(settings: ServiceSettings, topics: list[str], handlers: dict[str
 
 def consumer_main(settings: ServiceSettings, topics: list[str], handlers: dict[str, Handler]) -> None:
     configure_logging(f"{settings.service_name}-consumer", settings.log_level)
+    tune_malloc()
     runner = make_runner(settings, topics, handlers)
     kafka = KafkaAccess.from_settings(settings)
     runner.run(

@@ -63,13 +63,19 @@ def kafka_access(kafka: Kafka) -> KafkaAccess:
 
 
 def make_producer(kafka: Kafka, client_id: str) -> KafkaProducer:
-    # acks=all + idempotence: a retried send never duplicates or reorders within a partition.
+    # acks=all + idempotence: a retried send never duplicates or reorders within a partition
+    # (kafka-python then keeps one batch in flight per partition).
+    # gzip, the one codec kafka-python has without extra packages: besides the bytes, it saves
+    # CPU, as kafka-python checksums each batch (CRC-32C) in pure Python, after compression; JSON
+    # envelopes shrink several times. Larger batches than the 16 KiB default: fewer requests.
     return KafkaProducer(
         **kafka_access(kafka).client_options(),
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
+        compression_type="gzip",
+        batch_size=256 * 1024,
         request_timeout_ms=15_000,
         max_block_ms=15_000,
     )

@@ -11,43 +11,52 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
+import sqlalchemy as sa
 from kafka import KafkaProducer
-from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
 from ..contracts import qualified
 from ..faults import crash_point
-from .outbox import OutboxMessage, utcnow
+from .outbox import utcnow
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 30
 
+# One round trip claims a batch and says, per row, whether it may go now. `claimed` locks the
+# oldest unpublished rows no other relay holds. `held_elsewhere` finds, per key, the first earlier
+# unpublished row this relay did not get (another relay holds it): publishing ours first would
+# reorder the aggregate's events, so rows at or after it stay unpublished for a later batch. One
+# statement is one snapshot, so both parts see the same rows.
+_CLAIM = sa.text("""
+WITH claimed AS (
+    SELECT seq, topic, key, event_id, envelope FROM outbox
+    WHERE published_at IS NULL
+    ORDER BY seq
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+), held_elsewhere AS (
+    SELECT o.key, min(o.seq) AS seq FROM outbox o
+    WHERE o.published_at IS NULL
+      AND o.key IN (SELECT key FROM claimed)
+      AND o.seq < (SELECT max(seq) FROM claimed)
+      AND o.seq NOT IN (SELECT seq FROM claimed)
+    GROUP BY o.key
+)
+SELECT c.seq, c.topic, c.key, c.event_id, c.envelope, h.seq AS held_from
+FROM claimed c LEFT JOIN held_elsewhere h ON h.key = c.key
+ORDER BY c.seq
+""")
 
-def _publishable_in_key_order(session: Session, batch: Sequence[OutboxMessage]) -> list[OutboxMessage]:
-    """Drop rows whose key has an earlier unpublished row this relay does not hold.
+# One array parameter, not one bind per row.
+_MARK = sa.text("UPDATE outbox SET published_at = :now WHERE seq = ANY(:seqs)").bindparams(
+    sa.bindparam("seqs", type_=sa.ARRAY(sa.Integer)))
 
-    Another relay holds that earlier row; publishing ours first would reorder the aggregate's
-    events. Ours stay unpublished and are picked up once the earlier row is out.
-    """
-    mine = {row.seq for row in batch}
-    keys = {row.key for row in batch}
-    pending = session.exec(
-        select(OutboxMessage.key, OutboxMessage.seq)
-        .where(col(OutboxMessage.published_at).is_(None))
-        .where(col(OutboxMessage.key).in_(keys))
-        .where(col(OutboxMessage.seq) <= max(mine))
-        .order_by(col(OutboxMessage.seq))
-    ).all()
-    # the first seq, per key, of an earlier unpublished row held by another relay
-    first_foreign: dict[str, int] = {}
-    for key, seq in pending:  # ordered by seq
-        if seq not in mine:
-            first_foreign.setdefault(key, seq)
-    allowed = [row for row in batch if row.seq < first_foreign.get(row.key, row.seq + 1)]
-    return allowed
+_ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit = off")
+
+_CONTENT_TYPE = ("content-type", b"application/cloudevents+json; charset=utf-8")
 
 
 class OutboxRelay:
@@ -59,48 +68,38 @@ class OutboxRelay:
         self.namespace = namespace
 
     def publish_batch(self) -> int:
-        """Publish up to one batch; returns how many rows were locked (0 = outbox empty)."""
-        with Session(self.engine) as session, session.begin():
-            batch = session.exec(
-                select(OutboxMessage)
-                .where(col(OutboxMessage.published_at).is_(None))
-                .order_by(col(OutboxMessage.seq))
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
+        """Publish up to one batch; returns how many rows were locked (0 = outbox empty).
+
+        Every row is handed to the producer, then one flush, then every future is checked: only
+        when the broker acknowledged them all (acks=all) are they marked published, in the
+        transaction that still holds their locks. Any failure raises and rolls back: nothing is
+        marked and the whole batch goes again (consumers' inboxes drop the copies)."""
+        with self.engine.begin() as conn:
+            batch = conn.execute(_CLAIM, {"limit": self.batch_size}).all()
             if not batch:
                 return 0
-            rows = _publishable_in_key_order(session, batch)
-            futures = [
-                self.producer.send(
-                    qualified(row.topic, self.namespace),
-                    key=row.key.encode(),
-                    value=row.envelope.encode(),
-                    headers=_headers(row),
-                )
-                for row in rows
-            ]
+            rows = [row for row in batch if row.held_from is None or row.seq < row.held_from]
+            send = self.producer.send
+            futures = [send(qualified(row.topic, self.namespace), key=row.key.encode(),
+                            value=row.envelope.encode(), headers=_headers(row))
+                       for row in rows]
             self.producer.flush(timeout=SEND_TIMEOUT_S)
             for future in futures:
                 future.get(timeout=SEND_TIMEOUT_S)  # raises if the broker did not take it
             crash_point("relay.after_publish")
             if rows:
-                session.exec(
-                    update(OutboxMessage)
-                    .where(col(OutboxMessage.seq).in_([r.seq for r in rows]))
-                    .values(published_at=utcnow())
-                )
+                # A mark lost in a database crash only sends its rows again (the inboxes drop
+                # the copies): not worth waiting for the WAL flush of every batch.
+                conn.execute(_ASYNC_COMMIT)
+                conn.execute(_MARK, {"now": utcnow(), "seqs": [row.seq for row in rows]})
             return len(batch)
 
 
-def _headers(row: OutboxMessage) -> list[tuple[str, bytes]]:
+def _headers(row: Any) -> list[tuple[str, bytes]]:
     # Structured-mode CloudEvents; a few attributes repeated as headers for routing and tracing.
+    # (Parsed here, not by PostgreSQL: its json operators took ~40 ms a 1,000-row claim.)
     envelope = json.loads(row.envelope)
-    headers = [
-        ("content-type", b"application/cloudevents+json; charset=utf-8"),
-        ("ce_id", row.event_id.encode()),
-        ("ce_type", envelope["type"].encode()),
-    ]
+    headers = [_CONTENT_TYPE, ("ce_id", row.event_id.encode()), ("ce_type", envelope["type"].encode())]
     if envelope.get("correlationid"):
         headers.append(("x-request-id", envelope["correlationid"].encode()))
     return headers

@@ -8,19 +8,33 @@ section forbids them): the blocklist below refuses what attackers try first inst
 """
 from __future__ import annotations
 
+import importlib.util
 import re
-
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
+from pathlib import Path
 
 MIN_LENGTH = 10  # platform rule (issue 12); NIST SP 800-63B-4 §3.1.1.2: 15 single-factor, 8 MFA
 # NIST SP 800-63B-4 §3.1.1.2 asks to permit at least 64; 128 bounds the argon2 and blocklist work
 # an anonymous request can cause (platform assumption).
 MAX_LENGTH = 128
 
+
+def _breached_passwords() -> frozenset[str]:
+    # Importing zxcvbn builds ranked dictionaries of all six of its lists, ~11 MB held for the
+    # process's life; running its data file alone and keeping this one list holds ~5 MB.
+    package = importlib.util.find_spec("zxcvbn")  # finds it without running its __init__
+    assert package is not None and package.origin is not None
+    spec = importlib.util.spec_from_file_location(
+        "_zxcvbn_frequency_lists", Path(package.origin).with_name("frequency_lists.py"))
+    assert spec is not None and spec.loader is not None
+    data = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(data)
+    return frozenset(data.FREQUENCY_LISTS["passwords"])
+
+
 # zxcvbn 4.5.0's "passwords" frequency list: the 30,000 most frequent passwords of Mark Burnett's
 # corpus of 10 million passwords leaked in breaches (credited in Dropbox's zxcvbn README), all
 # lower case. A password whose lower-cased form is one of them is refused, whatever its case.
-COMMON_PASSWORDS = frozenset(FREQUENCY_LISTS["passwords"])
+COMMON_PASSWORDS = _breached_passwords()
 
 
 def password_problem(password: str, username: str | None = None) -> str | None:
