@@ -7,6 +7,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,25 @@ from jwt.algorithms import RSAAlgorithm
 
 from .settings import AccountsSettings
 
-_hasher = PasswordHasher()
-# Verifying against this when the user does not exist keeps the two answers equally slow.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+# argon2-cffi's defaults (RFC 9106's second recommended option: t=3, 64 MiB, 4 lanes).
+PRODUCTION_HASHER = PasswordHasher()
+# argon2's minimum cost, for test platforms only (AccountsSettings.password_hash_cost).
+_TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+_hasher = PRODUCTION_HASHER
+
+
+def use_password_hash_cost(settings: AccountsSettings) -> PasswordHasher:
+    """The hasher new passwords get from now on in this process (set as the app starts); hashes
+    carry their parameters, so those made at another cost still verify."""
+    global _hasher
+    _hasher = _TEST_HASHER if settings.password_hash_cost == "test" else PRODUCTION_HASHER
+    return _hasher
+
+
+@lru_cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    # Verifying against this when the user does not exist keeps the two answers equally slow.
+    return hasher.hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
@@ -30,7 +47,7 @@ def hash_password(password: str) -> str:
 
 def password_matches(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(_hasher), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
