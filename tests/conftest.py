@@ -57,7 +57,10 @@ def running_platform(infra, migrated_database, var_dir) -> Iterator[Stack]:
                    # A citizen needs 100,000 points (101 days of capped trips) for one redemption:
                    # the test platform credits a season of trips so the saga can be driven; the
                    # default 7-day window is tested in services/accounts (test_trip_window.py).
-                   "TANHUI_TRIP_CLAIM_WINDOW_DAYS": "366"},
+                   "TANHUI_TRIP_CLAIM_WINDOW_DAYS": "366",
+                   # argon2 at its minimum cost (a test-only setting; the production cost is
+                   # asserted in services/accounts/tests/test_password_hash_cost.py)
+                   "TANHUI_PASSWORD_HASH_COST": "test"},
     )
     stack.namespace = namespace
     # The platform's administrator and regulator, made as operators make them (the CLI's

@@ -23,8 +23,8 @@ class AccountsClient:
     def __init__(self, url: str, **settings) -> None:
         self.url = url
         self.app = create_app(AccountsSettings(
-            env="test", database_url=url,
-            jwt_private_key_file=REPO_ROOT / "tests" / "keys" / "test-signing-key.pem", **settings))
+            env="test", database_url=url, **{"password_hash_cost": "test", **settings},
+            jwt_private_key_file=REPO_ROOT / "tests" / "keys" / "test-signing-key.pem"))
         self.engine = self.app.state.engine
         self.http = TestClient(self.app)
         self._admin: dict | None = None

@@ -4,10 +4,17 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from argon2 import PasswordHasher
 
 from tanhui_accounts import security
 from tanhui_accounts.security import hash_password, password_matches
+
+
+@pytest.fixture(autouse=True)
+def production_cost(monkeypatch):
+    # an app built for a test platform in this process may have chosen the test cost
+    monkeypatch.setattr(security, "_hasher", security.PRODUCTION_HASHER)
 
 
 def test_new_hashes_use_owasps_minimum_argon2id_parameters():

@@ -12,7 +12,7 @@ from tanhui_shared.web.trusted_keys import KeyCache
 from .api import (accreditations, auth, citizens, claims, enterprises, journeys, jwks,
                   methodology, stats)
 from .domain.travel import travel_rules
-from .security import load_previous_keys, load_signing_key
+from .security import load_previous_keys, load_signing_key, use_password_hash_cost
 from .settings import AccountsSettings, get_settings
 from .store.users import retired_kids
 from .usecases.identity import publish_signing_keys
@@ -31,6 +31,7 @@ def live_key_lookup(published: dict[str, dict], engine: Engine) -> KeyCache:
 
 def create_app(settings: AccountsSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    use_password_hash_cost(settings)
     key = load_signing_key(settings)
     # Tokens are signed with `key`; tokens of the previous keys stay valid until they expire.
     published = {k.kid: k.public_jwk() for k in [key, *load_previous_keys(settings)]}

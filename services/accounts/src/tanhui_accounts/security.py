@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,28 @@ from .settings import AccountsSettings
 # default (RFC 9106's second recommendation) takes 64 MiB a hash, which alone put the API past its
 # 150 MB budget (issue 15) at one sign-in at a time. Hashes made with other parameters still verify:
 # each hash carries its own.
-_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+PRODUCTION_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# argon2's minimum cost, for test platforms only (AccountsSettings.password_hash_cost).
+_TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+_hasher = PRODUCTION_HASHER
 # A hash holds its memory while it runs, and sign-ins run on the server's thread pool (40 threads):
 # two at once at most (38 MiB) bounds that memory; on the platform's 2-core machines more would
 # not finish sooner.
 _hashing = threading.BoundedSemaphore(min(2, os.cpu_count() or 1))
-# Verifying against this when the user does not exist keeps the two answers equally slow.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def use_password_hash_cost(settings: AccountsSettings) -> PasswordHasher:
+    """The hasher new passwords get from now on in this process (set as the app starts); hashes
+    carry their parameters, so those made at another cost still verify."""
+    global _hasher
+    _hasher = _TEST_HASHER if settings.password_hash_cost == "test" else PRODUCTION_HASHER
+    return _hasher
+
+
+@lru_cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    # Verifying against this when the user does not exist keeps the two answers equally slow.
+    return hasher.hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
@@ -41,7 +57,7 @@ def hash_password(password: str) -> str:
 def password_matches(password_hash: str | None, password: str) -> bool:
     try:
         with _hashing:
-            matches = _hasher.verify(password_hash or _DUMMY_HASH, password)
+            matches = _hasher.verify(password_hash or _dummy_hash(_hasher), password)
         return matches and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False

@@ -3,6 +3,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from tanhui_shared.settings import ServiceSettings
@@ -28,6 +30,10 @@ class AccountsSettings(ServiceSettings):
     # MaaS scheme); a platform may choose another window, e.g. to replay a season of feeds.
     trip_claim_window_days: int = Field(default=7, ge=1, le=366)
     client_secret_overlap_s: int = Field(default=3600, ge=0, le=7 * 24 * 3600)
+    # Test-support setting: "test" hashes passwords at argon2's minimum cost, so a test platform's
+    # hundreds of registrations and logins do not each pay the production cost (over a second
+    # each on a loaded CI machine); refused in any environment but test.
+    password_hash_cost: Literal["production", "test"] = "production"
 
     @model_validator(mode="after")
     def _signing_key_outside_development(self) -> "AccountsSettings":
@@ -36,6 +42,8 @@ class AccountsSettings(ServiceSettings):
                 "set TANHUI_JWT_PRIVATE_KEY_PEM or TANHUI_JWT_PRIVATE_KEY_FILE outside development "
                 "(the generated development key is refused)"
             )
+        if self.password_hash_cost != "production" and self.env != "test":
+            raise ValueError("TANHUI_PASSWORD_HASH_COST=test is for test platforms only (TANHUI_ENV=test)")
         return self
 
 
