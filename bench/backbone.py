@@ -122,6 +122,10 @@ def latency(infra, runs: int = 3) -> list[tuple[float, float]]:
             effects = session.exec(select(PingEffect.event_id, PingEffect.applied_at)).all()
         waits = sorted((applied_at - committed[event_id]) / timedelta(milliseconds=1)
                        for event_id, applied_at in effects)
+        if len(waits) < sent:  # a latency of the events that made it would flatter the figure
+            raise RuntimeError(f"only {len(waits):,} of {sent:,} events were applied within 60 s of the "
+                               "last send: the machine is too loaded for this measurement (see `uptime`), "
+                               "or the consumer failed: run again on a quiet machine")
         results.append((percentile(waits, 50), percentile(waits, 99)))
         progress(f"latency at {RATE}/s, run {run + 1}/{runs}: {len(waits):,} events, "
                  f"p50 {results[-1][0]:.1f} ms, p99 {results[-1][1]:.1f} ms")
