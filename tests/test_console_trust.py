@@ -55,7 +55,10 @@ def test_an_admin_accredits_a_verifier_who_changes_its_password_then_revokes_it(
                  if g["username"] == username)
     revoke = f"[data-revoke='{grant['id']}']"
     page.fill(f"{revoke} [name=reason]", "认可证书被暂停")
-    page.click(f"{revoke} button[type=submit]")
+    # the result box still shows the grant's note: wait for the revocation's own answer
+    with page.expect_response(lambda r: r.url.endswith(f"/accreditations/{grant['id']}/revoke")) as answer:
+        page.click(f"{revoke} button[type=submit]")
+    assert answer.value.status == 200
     page.wait_for_selector("[data-result=secret] .ok")
     refused = gw.post("/api/v1/auth/token", data={"username": username, "password": PASSWORD})
     assert refused.status_code == 401, refused.text

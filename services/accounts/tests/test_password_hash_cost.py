@@ -10,8 +10,11 @@ from tanhui_accounts.settings import AccountsSettings
 from tanhui_shared.settings import REPO_ROOT
 
 KEY = REPO_ROOT / "tests" / "keys" / "test-signing-key.pem"
+# named, never opened: CI sets no TANHUI_DATABASE_URL, and outside development one is required
+DATABASE = "postgresql+psycopg://unused@127.0.0.1/unused"
 # what else a production accounts service must be given, so the settings validate
-PRODUCTION = {"env": "production", "jwt_private_key_file": KEY, "kafka_security_protocol": "SASL_SSL",
+PRODUCTION = {"env": "production", "database_url": DATABASE, "jwt_private_key_file": KEY,
+              "kafka_security_protocol": "SASL_SSL",
               "kafka_sasl_username": "accounts", "kafka_sasl_password": "a-secret"}
 
 
@@ -42,8 +45,8 @@ def test_the_cheap_cost_is_refused_outside_test_platforms(env):
 
 def test_a_test_platform_hashes_cheaply_and_still_verifies_production_hashes(restore_cost):
     production = security.PRODUCTION_HASHER.hash("correct horse battery")
-    security.use_password_hash_cost(AccountsSettings(env="test", jwt_private_key_file=KEY,
-                                                     password_hash_cost="test"))
+    security.use_password_hash_cost(AccountsSettings(
+        env="test", database_url=DATABASE, jwt_private_key_file=KEY, password_hash_cost="test"))
     stored = security.hash_password("correct horse battery")
     assert stored.startswith("$argon2id$v=19$m=8,t=1,p=1$"), stored
     # a hash carries its parameters: those made at either cost are checked at their own
