@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
@@ -74,11 +73,9 @@ class IdempotentRequest:
             return replay
 
         def remembered(uow: UnitOfWork) -> Any:
-            result = operation(uow)
-            # A model dumps itself to JSON types in pydantic's core; jsonable_encoder would walk
-            # every field of a 10,000-record answer in Python again.
-            body = (result.model_dump(mode="json", by_alias=True) if isinstance(result, BaseModel)
-                    else jsonable_encoder(result))
+            # jsonable_encoder, not model_dump(mode="json"): a Decimal stays a JSON number here,
+            # as clients of these answers have always read it (model_dump would make it a string)
+            body = jsonable_encoder(operation(uow))
             if self.key is not None:
                 uow.finish()  # the operation's own conflicts (and its journal) surface before ours
                 uow.session.add(IdempotencyRecord(scope=scope, key=self.key,
