@@ -13,7 +13,7 @@ from e2e_support import OFFICIALS, PASSWORD
 from tanhui_accounts.cli import create_user
 from tanhui_accounts.domain.identity import Role
 from tanhui_shared.devstack import SERVICES, Stack
-from tanhui_shared.messaging.kafka import ensure_topics
+from tanhui_shared.messaging.kafka import namespace_topics
 from tanhui_shared.settings import REPO_ROOT
 
 
@@ -34,7 +34,11 @@ def running_platform(infra, migrated_database, var_dir) -> Iterator[Stack]:
     """Ten processes (3 services x API/relay/consumer + gateway) on ports, databases and a Kafka
     topic namespace of their own."""
     namespace = f"e2e{uuid.uuid4().hex[:8]}"
-    ensure_topics(infra.kafka_bootstrap, namespace)
+    with namespace_topics(infra.kafka_bootstrap, namespace):
+        yield from _platform_on(infra, migrated_database, var_dir, namespace)
+
+
+def _platform_on(infra, migrated_database, var_dir, namespace: str) -> Iterator[Stack]:
     offset = _next_port_block()
     stack = Stack(
         kafka_bootstrap=infra.kafka_bootstrap,

@@ -10,7 +10,6 @@ from tanhui_accounts.domain.identity import Role
 from tanhui_accounts.usecases.identity import register_user
 from tanhui_shared.db import make_engine
 from tanhui_shared.devstack import Stack
-from tanhui_shared.messaging.kafka import ensure_topics
 from tanhui_shared.settings import REPO_ROOT
 from tanhui_shared.uow import in_unit_of_work
 
@@ -25,9 +24,8 @@ def scalar(engine, sql: str) -> int:
 
 
 def test_a_relay_killed_between_publish_and_mark_leaves_every_effect_applied_once(
-        infra, migrated_database, tmp_path):
-    namespace = f"relay{uuid.uuid4().hex[:8]}"
-    ensure_topics(infra.kafka_bootstrap, namespace)
+        infra, topic_namespace, migrated_database, tmp_path):
+    namespace = topic_namespace
     urls = {"accounts": migrated_database("accounts"), "credits": migrated_database("credits")}
     stack = Stack(kafka_bootstrap=infra.kafka_bootstrap, database_urls=urls, var_dir=tmp_path,
                   extra_env={"TANHUI_TOPIC_NAMESPACE": namespace, "TANHUI_ENV": "test",

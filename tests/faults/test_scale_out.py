@@ -16,7 +16,7 @@ from sqlalchemy import text
 from tanhui_shared.contracts import CloudEvent, MonitoringVerified, UserRegistered, qualified
 from tanhui_shared.db import make_engine
 from tanhui_shared.devstack import Process, Stack
-from tanhui_shared.messaging.kafka import ensure_topics, make_producer
+from tanhui_shared.messaging.kafka import make_producer
 
 from fault_support import free_port, report, wait_for
 
@@ -47,9 +47,8 @@ def verified(owner_id: str, owner: str, n: int, tonnes: int) -> MonitoringVerifi
 
 
 def test_three_credits_instances_one_killed_mid_run_issue_and_transfer_exactly_once(
-        infra, migrated_database, signing_key, tmp_path):
-    namespace = f"scale{uuid.uuid4().hex[:8]}"
-    ensure_topics(infra.kafka_bootstrap, namespace)
+        infra, topic_namespace, migrated_database, signing_key, tmp_path):
+    namespace = topic_namespace
     url = migrated_database("credits")
     engine = make_engine(url)
     signing_key.trust_in(engine)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from ..db import make_engine
-from ..messaging.kafka import ensure_topics
+from ..messaging.kafka import namespace_topics
 from .infra import Infrastructure, provide_infrastructure
 
 
@@ -62,11 +62,10 @@ def new_database(infra: Infrastructure) -> Iterator[DatabaseFactory]:
 
 
 @pytest.fixture
-def topic_namespace(infra: Infrastructure) -> str:
-    """A namespace of freshly created platform topics, private to one test."""
-    namespace = f"t{uuid.uuid4().hex[:10]}"
-    ensure_topics(infra.kafka_bootstrap, namespace)
-    return namespace
+def topic_namespace(infra: Infrastructure) -> Iterator[str]:
+    """A namespace of freshly created platform topics, private to one test (deleted after)."""
+    with namespace_topics(infra.kafka_bootstrap, f"t{uuid.uuid4().hex[:10]}") as namespace:
+        yield namespace
 
 
 @pytest.fixture(scope="session")
