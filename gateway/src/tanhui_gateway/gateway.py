@@ -8,9 +8,11 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
+from opentelemetry.trace import SpanKind, StatusCode
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from tanhui_shared.tracing import traceparent_of, tracer
 from tanhui_shared.web.problems import problem_response
 
 from .login import UnreadableLogin, bucket, login_names
@@ -61,6 +63,7 @@ class Gateway:
         self.limiter = limiter
         self.metrics = metrics
         self.trusted = settings.trusted_networks()
+        self.tracer = tracer()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -126,19 +129,32 @@ class Gateway:
                 raise Refusal(400, str(exc), code="unreadable-login") from None
             for name in sorted(names):
                 await self._count("login", bucket(name), method_class, "for this user name")
+        upstream = self.upstreams[route.service]
+        # The call to the service: a client span, child of the request's, whose context the
+        # service continues (`traceparent`).
+        span = self.tracer.start_span(f"{method} {route.label}", kind=SpanKind.CLIENT, attributes={
+            "http.request.method": method, "http.route": route.label,
+            "server.address": upstream.host, "server.port": upstream.port})
         forwarded = upstream_headers(scope["headers"], client_ip, current_request_id(),
-                                     body is not None, len(body or b""))
+                                     body is not None, len(body or b""), traceparent_of(span))
         query = scope.get("query_string", b"")
         target = _raw_path(scope) + ("?" + query.decode("latin-1") if query else "")
         try:
-            return await forward(self.upstreams[route.service], method, target, forwarded, body,
-                                 verdict.headers())
+            response = await forward(upstream, method, target, forwarded, body, verdict.headers())
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(StatusCode.ERROR)
+            return response
         except UpstreamError as failure:
+            span.set_attribute("error.type", failure.kind)
+            span.set_status(StatusCode.ERROR)
             self.metrics.upstream_errors.labels(route.service, failure.kind).inc()
             if failure.status == 504:
                 raise Refusal(504, f"the {route.service} service did not answer in time") from None
             raise Refusal(503, f"the {route.service} service is unavailable; retry shortly",
                           {"Retry-After": "2"}) from None
+        finally:
+            span.end()
 
     async def _count(self, rate_class: str, identity: str, method_class: str,
                      whose: str = "") -> Verdict:
