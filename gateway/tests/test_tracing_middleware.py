@@ -8,7 +8,6 @@ import json
 
 import httpx
 import pytest
-from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -17,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from tanhui_gateway.observability import SCOPE_KEY, Metrics, ObserveRequests
 from tanhui_gateway.proxy import upstream_headers
 from tanhui_gateway.tracing import TraceRequests
-from tanhui_shared.tracing import configure_tracing, traceparent_of
+from tanhui_shared.tracing import configure_tracing, export_to, traceparent_of
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -27,7 +26,7 @@ PARENT = "00f067aa0ba902b7"
 def exported() -> InMemorySpanExporter:
     configure_tracing("gateway-tests")  # a no-op if this process configured it already
     exporter = InMemorySpanExporter()
-    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
+    export_to(SimpleSpanProcessor(exporter))
     return exporter
 
 

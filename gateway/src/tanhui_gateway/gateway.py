@@ -8,11 +8,11 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import StatusCode
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from tanhui_shared.tracing import traceparent_of, tracer
+from tanhui_shared.tracing import traceparent_of
 from tanhui_shared.web.problems import problem_response
 
 from .login import UnreadableLogin, bucket, login_names
@@ -24,6 +24,7 @@ from .routes import match
 from .settings import GatewaySettings
 from .slowclients import BodyTimeout
 from .tokens import Caller, InvalidToken, KeySet, bearer_token, unverified_kid, verify
+from .tracing import call_span
 from .upstream import Upstream, UpstreamError
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -63,7 +64,6 @@ class Gateway:
         self.limiter = limiter
         self.metrics = metrics
         self.trusted = settings.trusted_networks()
-        self.tracer = tracer()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -132,9 +132,7 @@ class Gateway:
         upstream = self.upstreams[route.service]
         # The call to the service: a client span, child of the request's, whose context the
         # service continues (`traceparent`).
-        span = self.tracer.start_span(f"{method} {route.label}", kind=SpanKind.CLIENT, attributes={
-            "http.request.method": method, "http.route": route.label,
-            "server.address": upstream.host, "server.port": upstream.port})
+        span = call_span(method, route.label, upstream.host, upstream.port)
         forwarded = upstream_headers(scope["headers"], client_ip, current_request_id(),
                                      body is not None, len(body or b""), traceparent_of(span))
         query = scope.get("query_string", b"")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import Span, SpanKind, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tanhui_shared.tracing import remote_parent, tracer
@@ -35,9 +35,9 @@ class TraceRequests:
             elif name == b"tracestate":
                 tracestate = value.decode("latin-1")
         method = method_label(scope["method"])
+        # attributes all set once at the end: each call cleans and copies them (the SDK's cost)
         span = self.tracer.start_span(method, context=remote_parent(traceparent, tracestate),
-                                      kind=SpanKind.SERVER,
-                                      attributes={"http.request.method": method})
+                                      kind=SpanKind.SERVER)
         token = otel_context.attach(trace.set_span_in_context(span))
         status = 500
 
@@ -52,9 +52,17 @@ class TraceRequests:
         finally:
             route = scope[SCOPE_KEY]["route"]  # left there by ObserveRequests and the layers in it
             span.update_name(f"{method} {route}")
-            span.set_attribute("http.route", route)
-            span.set_attribute("http.response.status_code", status)
+            span.set_attributes({"http.request.method": method, "http.route": route,
+                                 "http.response.status_code": status})
             if status >= 500:
                 span.set_status(StatusCode.ERROR)
             otel_context.detach(token)
             span.end()
+
+
+def call_span(method: str, route: str, host: str, port: int) -> Span:
+    """The client span of the call to a service (a child of the request's); the service
+    continues its context (`traceparent_of(span)` in the request). The caller ends it."""
+    return tracer().start_span(f"{method} {route}", kind=SpanKind.CLIENT, attributes={
+        "http.request.method": method, "http.route": route, "server.address": host,
+        "server.port": port})

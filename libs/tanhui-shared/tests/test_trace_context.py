@@ -10,7 +10,6 @@ import logging
 import httpx
 import pytest
 from fastapi import FastAPI
-from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -19,7 +18,7 @@ from sqlmodel import Session
 from tanhui_shared.contracts import CloudEvent, UserRegistered, parse_event
 from tanhui_shared.logs import JsonFormatter
 from tanhui_shared.messaging.outbox import OutboxMessage, record_event
-from tanhui_shared.tracing import (FASTAPI_TELEMETRY, configure_tracing, consuming,
+from tanhui_shared.tracing import (FASTAPI_TELEMETRY, configure_tracing, consuming, export_to,
                                    traceparent_of, tracer)
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -40,7 +39,7 @@ MALFORMED = [
 def exported() -> InMemorySpanExporter:
     configure_tracing("tanhui-shared-tests")  # a no-op if this process configured it already
     exporter = InMemorySpanExporter()
-    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
+    export_to(SimpleSpanProcessor(exporter))
     return exporter
 
 
@@ -159,3 +158,20 @@ def test_log_lines_carry_the_current_trace_and_span_ids(spans):
         line = json.loads(formatter.format(record))
     assert line["trace_id"] == f"{span.get_span_context().trace_id:032x}"
     assert line["span_id"] == f"{span.get_span_context().span_id:016x}"
+
+
+def test_spans_are_recorded_only_once_exported_unless_a_sampler_is_chosen(monkeypatch):
+    from opentelemetry.sdk.trace.sampling import Decision
+
+    from tanhui_shared.tracing import _Sampler
+
+    def decision(sampler) -> Decision:
+        return sampler.should_sample(None, int(TRACE, 16), "GET /x").decision
+
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    quiet = _Sampler()
+    assert decision(quiet) is Decision.DROP  # ids still made; the span costs less
+    quiet.record()  # what an exporter switches on
+    assert decision(quiet) is Decision.RECORD_AND_SAMPLE
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
+    assert decision(_Sampler()) is Decision.RECORD_AND_SAMPLE

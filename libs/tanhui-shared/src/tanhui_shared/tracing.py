@@ -5,8 +5,9 @@ crosses into a service over HTTP (the `traceparent` header), and into other serv
 through the events the service records (the CloudEvents distributed-tracing extension:
 `traceparent` and `tracestate` in the envelope). Spans are exported over OTLP/HTTP only when the
 standard `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set; without
-it ids are still made and passed on (logs carry them), nothing leaves the process. The sampler
-is the SDK's, from the standard `OTEL_TRACES_SAMPLER` (default parent-based, always on).
+it ids are still made and passed on (logs carry them) but spans are not recorded, and nothing
+leaves the process. The sampler is the SDK's, from the standard `OTEL_TRACES_SAMPLER` (default
+parent-based, always on; see _Sampler).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ _ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDP
 # record_event directly) every span is a no-op with no ids, and nothing is propagated.
 _TRACER = trace.get_tracer("tanhui")
 _configured: str | None = None
+_sampler = None  # the _Sampler below, once configure_tracing made it
 
 # The services' server spans are FastAPI's own (it traces each request once a tracer provider is
 # set, continuing the caller's `traceparent`): one span per request, named by the route
@@ -53,14 +55,53 @@ def configure_tracing(process: str) -> None:
 
     # shutdown_on_exit (the default) flushes the batch processor at interpreter exit, which
     # every process reaches on SIGTERM (uvicorn's and stop_on_signals' orderly stop).
-    provider = TracerProvider(resource=Resource.create({"service.name": process}))
+    global _sampler
+    _sampler = _Sampler()
+    provider = TracerProvider(resource=Resource.create({"service.name": process}),
+                              sampler=_sampler)
     if exporting():
         # imported only when used: it brings `requests` and protobuf into every process start
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        _sampler.record()
     trace.set_tracer_provider(provider)
     _configured = process
+
+
+def export_to(processor) -> None:
+    """Spans also go to `processor` (an SDK span processor), and are recorded from now on even
+    where no OTLP endpoint is set (tests collect them in memory this way). After
+    configure_tracing."""
+    if _sampler is None:
+        raise RuntimeError("configure_tracing first")
+    trace.get_tracer_provider().add_span_processor(processor)
+    _sampler.record()
+
+
+class _Sampler:
+    """Records nothing while nothing is exported (recording costs the gateway several times
+    what unrecorded spans do: bench/results/tracing.md), yet every span still gets ids, which
+    are passed on and logged. Once spans are exported: the SDK's sampler from the standard
+    OTEL_TRACES_SAMPLER (default parent-based, always on). An explicit OTEL_TRACES_SAMPLER
+    applies either way."""
+
+    def __init__(self) -> None:
+        from opentelemetry.sdk.trace import TracerProvider, sampling
+
+        # the sampler the SDK reads from the environment, as a provider given none has it
+        self._chosen = TracerProvider(shutdown_on_exit=False).sampler
+        self._inner = self._chosen if os.environ.get("OTEL_TRACES_SAMPLER") else sampling.ALWAYS_OFF
+
+    def record(self) -> None:
+        self._inner = self._chosen
+
+    def should_sample(self, *args, **kwargs):
+        return self._inner.should_sample(*args, **kwargs)
+
+    def get_description(self) -> str:
+        return f"tanhui({self._inner.get_description()})"
+
 
 
 def tracer() -> trace.Tracer:

@@ -148,8 +148,7 @@ class ConsumerRunner:
             decoded = [self._decode(record) for record in records]
         except DeadLetter:
             return False
-        wanted = [(record.topic, event, payload, self.handlers[event.type])
-                  for record, (event, payload) in zip(records, decoded, strict=True)
+        wanted = [(event, payload, self.handlers[event.type]) for event, payload in decoded
                   if event.type in self.handlers]
         if not wanted:
             return True
@@ -157,8 +156,8 @@ class ConsumerRunner:
             count = 0
             seen = set(uow.session.exec(
                 select(InboxEntry.event_id).where(InboxEntry.consumer_group == self.group)
-                .where(col(InboxEntry.event_id).in_([e.id for _, e, _, _ in wanted]))).all())
-            for topic, event, payload, handler in wanted:
+                .where(col(InboxEntry.event_id).in_([e.id for e, _, _ in wanted]))).all())
+            for event, payload, handler in wanted:
                 if event.id in seen:
                     continue  # a redelivery
                 seen.add(event.id)
@@ -168,7 +167,8 @@ class ConsumerRunner:
                                            event_type=event.type))
                 # Each record its own span, a child of its own event's: the records of one batch
                 # belong to as many traces, and what a handler records continues its trace.
-                with consuming(event, topic, self.group, len(wanted)):
+                # (One partition's records: one topic.)
+                with consuming(event, records[0].topic, self.group, len(wanted)):
                     handler(uow, event, payload)
                 count += 1
             return count
