@@ -3,7 +3,6 @@ other starts a new trace; attributes are bounded labels, never the path; and wha
 service is the gateway's own trace context, never the client's copy."""
 from __future__ import annotations
 
-import asyncio
 import json
 
 import httpx
@@ -16,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from tanhui_gateway.observability import SCOPE_KEY, Metrics, ObserveRequests
 from tanhui_gateway.proxy import upstream_headers
 from tanhui_gateway.tracing import TraceRequests
+from tanhui_shared.testing.coroutines import run_coroutine
 from tanhui_shared.tracing import configure_tracing, export_to, traceparent_of
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -52,7 +52,7 @@ def _call(method: str, headers: dict[str, str]) -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                      base_url="http://gateway") as client:
             return await client.request(method, "/api/v1/things/8f1c", headers=headers)
-    return asyncio.run(call())
+    return run_coroutine(call())  # not asyncio.run: another test's loop may be running
 
 
 def test_a_well_formed_traceparent_is_continued_with_bounded_attributes(spans):

@@ -3,7 +3,6 @@ out of them into a consumer's span, in from HTTP headers; malformed contexts are
 The spans are the SDK's own, collected by its in-memory exporter."""
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -18,6 +17,7 @@ from sqlmodel import Session
 from tanhui_shared.contracts import CloudEvent, UserRegistered, parse_event
 from tanhui_shared.logs import JsonFormatter
 from tanhui_shared.messaging.outbox import OutboxMessage, record_event
+from tanhui_shared.testing.coroutines import run_coroutine
 from tanhui_shared.tracing import (FASTAPI_TELEMETRY, configure_tracing, consuming, export_to,
                                    traceparent_of, tracer)
 
@@ -130,7 +130,7 @@ def _get(path: str, headers: dict[str, str]) -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app()),
                                      base_url="http://service") as client:
             return await client.get(path, headers=headers)
-    return asyncio.run(call())
+    return run_coroutine(call())  # not asyncio.run: another test's loop may be running
 
 
 def test_a_service_has_one_server_span_per_request_continuing_its_caller(spans):
