@@ -38,7 +38,7 @@ unit: install  ## only the tests that need no server
 
 bench: install  ## benchmarks on local PostgreSQL; figures go to bench/results/
 	@deploy/infra.sh up
-	@eval "$$(deploy/infra.sh env)" && for b in bench/trip_ingestion.py bench/retirements.py bench/gateway_proxy.py bench/backbone.py bench/city_scale.py; do $(UV) run --frozen python $$b || exit 1; done
+	@eval "$$(deploy/infra.sh env)" && for b in bench/trip_ingestion.py bench/retirements.py bench/gateway_proxy.py bench/tracing_overhead.py bench/backbone.py bench/city_scale.py; do $(UV) run --frozen python $$b || exit 1; done
 	@$(UV) run --frozen python bench/report.py
 
 infra-up:

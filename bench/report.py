@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ["trip_ingestion", "retirements", "gateway_proxy", "backbone", "city_scale"]
+ORDER = ["trip_ingestion", "retirements", "gateway_proxy", "tracing", "backbone", "city_scale"]
 
 
 def main() -> None:

@@ -30,9 +30,10 @@ def _next_port_block() -> int:
 
 
 @contextmanager
-def running_platform(infra, migrated_database, var_dir) -> Iterator[Stack]:
+def running_platform(infra, migrated_database, var_dir,
+                     extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     """Ten processes (3 services x API/relay/consumer + gateway) on ports, databases and a Kafka
-    topic namespace of their own."""
+    topic namespace of their own; `extra_env` added to every process's environment."""
     namespace = f"e2e{uuid.uuid4().hex[:8]}"
     with namespace_topics(infra.kafka_bootstrap, namespace):
         yield from _platform_on(infra, migrated_database, var_dir, namespace)
@@ -64,7 +65,7 @@ def _platform_on(infra, migrated_database, var_dir, namespace: str) -> Iterator[
                    "TANHUI_TRIP_CLAIM_WINDOW_DAYS": "366",
                    # argon2 at its minimum cost (a test-only setting; the production cost is
                    # asserted in services/accounts/tests/test_password_hash_cost.py)
-                   "TANHUI_PASSWORD_HASH_COST": "test"},
+                   "TANHUI_PASSWORD_HASH_COST": "test", **(extra_env or {})},
     )
     stack.namespace = namespace
     # The platform's administrator and regulator, made as operators make them (the CLI's

@@ -36,6 +36,8 @@ def test_one_json_access_log_line_per_request_with_the_route_template(platform, 
     assert (line["method"], line["route"], line["status"], line["user"]) == \
         ("GET", "/api/v1/projects/{id}", 404, user["id"])
     assert line["request_id"] == request_id and line["duration_ms"] >= 0
+    # no spans are exported on this platform, yet each request has its trace ids
+    assert len(line["trace_id"]) == 32 and len(line["span_id"]) == 16
     assert project not in json.dumps(line)  # templates, never the ids
 
 
@@ -50,11 +52,31 @@ def test_prometheus_metrics(platform, start_gateway):
     assert 'tanhui_gateway_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/factors"}' in text
 
 
-def test_ready_means_every_service_and_redis(gw):
+def test_ready_is_about_the_gateway_and_deep_ready_about_everything_it_needs(gw):
     reply = gw.get("/readyz")
-    assert reply.status_code == 200
-    assert reply.json()["services"] == {"accounts": "ok", "verification": "ok", "credits": "ok",
-                                        "redis": "ok", "jwks": "ok"}
+    assert reply.status_code == 200 and reply.json()["checks"] == {"jwks": "ok"}
+    deep = gw.get("/readyz", params={"deep": "true"})
+    assert deep.status_code == 200
+    assert deep.json()["checks"] == {"accounts": "ok", "verification": "ok", "credits": "ok",
+                                     "redis": "ok", "jwks": "ok"}
+
+
+def test_a_service_down_leaves_the_gateway_ready_and_deep_readiness_names_it(platform,
+                                                                             start_gateway):
+    services = {s: f"http://127.0.0.1:{p}" for s, p in platform.service_ports.items()}
+    gateway = start_gateway({**services, "credits": f"http://127.0.0.1:{free_port()}"})
+    # An orchestrator keeps this gateway (and every other one) serving accounts and verification.
+    assert httpx.get(gateway.url + "/readyz").status_code == 200
+    assert httpx.get(gateway.url + "/api/v1/factors").status_code == 200
+    deep = httpx.get(gateway.url + "/readyz?deep=true")
+    assert deep.status_code == 503
+    assert deep.json()["checks"]["credits"].startswith("unreachable")
+
+
+def test_a_gateway_that_never_loaded_the_signing_keys_is_not_ready(start_gateway):
+    gateway = start_gateway()  # accounts (and every service) on ports nobody listens on
+    reply = httpx.get(gateway.url + "/readyz")
+    assert reply.status_code == 503 and reply.json()["checks"] == {"jwks": "not loaded"}
 
 
 def test_one_openapi_document_for_every_service_and_its_docs(gw):

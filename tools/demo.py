@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(run)
     gw = Gateway(args.gateway)
     try:
-        gw.call("GET", "/readyz")
+        gw.call("GET", "/readyz?deep=true")
     except (httpx.HTTPError, SystemExit) as exc:
         print(f"the platform at {gw.url} is not ready ({exc}); start it with `make up`", file=sys.stderr)
         return 2

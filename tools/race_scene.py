@@ -176,13 +176,13 @@ def record_own_trips(api: Api, citizen: User, trips: list[dict]) -> list[dict]:
 def prepare(url: str, n: int) -> Scene:
     api = Api(url)
     try:
-        ready = httpx.get(api.gw.url + "/readyz", timeout=10)
+        ready = httpx.get(api.gw.url + "/readyz?deep=true", timeout=10)
     except httpx.HTTPError as exc:
         raise SetupError(f"nothing answers at {api.gw.url} ({exc.__class__.__name__}): is "
                          f"`make up` running there? Give its gateway URL as the first argument."
                          ) from None
     if ready.status_code != 200:
-        raise SetupError(f"the platform at {api.gw.url} is not ready (/readyz answered "
+        raise SetupError(f"the platform at {api.gw.url} is not ready (/readyz?deep=true answered "
                          f"{ready.status_code}: {ready.text[:200]}); wait for `make up` to say "
                          f"ready, or see .var/logs/")
     run = uuid.uuid4().hex[:6]

@@ -12,6 +12,8 @@ import os
 
 import uvicorn
 
+from tanhui_shared.logs import uvicorn_log_config
+
 from .settings import get_settings
 
 
@@ -22,14 +24,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int,
                         default=int(os.environ.get("TANHUI_GATEWAY_WORKERS", "1")))
     args = parser.parse_args()
-    if args.workers > 1 and get_settings().gateway_metrics_port is not None:
+    settings = get_settings()
+    if args.workers > 1 and settings.gateway_metrics_port is not None:
         # each worker has its own registry and cannot share one port
         parser.error("TANHUI_GATEWAY_METRICS_PORT serves one worker's metrics: with several "
                      "workers use TANHUI_METRICS_TOKEN and scrape each worker, or run one worker")
     uvicorn.run("tanhui_gateway.app:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, proxy_headers=False, access_log=False,
                 h11_max_incomplete_event_size=16 * 1024,
-                http="tanhui_gateway.slowclients:GuardedH11Protocol", ws="none")
+                http="tanhui_gateway.slowclients:GuardedH11Protocol", ws="none",
+                # JSON from the first line, also the worker supervisor's (it loads no app)
+                log_config=uvicorn_log_config("gateway", settings.log_level))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The gateway: one port in front of every service.
 
-Layers, outermost first: request id -> access log and metrics -> security headers -> body
+Layers, outermost first: request id -> trace span -> access log and metrics -> security headers -> body
 deadline -> CORS (the console's origin only) -> header-size limit -> either the proxy path
 (gateway.py, for /api/ and /.well-known/) or the gateway's own endpoints (health, metrics
 behind a token, the merged OpenAPI and its docs, the console). Request heads are timed by the
@@ -24,6 +24,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tanhui_shared.logs import configure_logging
+from tanhui_shared.tracing import NO_FASTAPI_TELEMETRY, configure_tracing
 from tanhui_shared.settings import REPO_ROOT
 from tanhui_shared.web.problem_types import PROBLEM_TYPES, catalogue
 from tanhui_shared.web.problems import install_problem_handlers, problem_response
@@ -37,6 +38,7 @@ from .security_headers import SecurityHeaders, docs_csp
 from .settings import GatewaySettings, get_settings
 from .slowclients import BodyDeadline
 from .tokens import KeySet
+from .tracing import TraceRequests
 from .upstream import Upstream
 
 CONSOLE_DIR = REPO_ROOT / "console"
@@ -117,6 +119,7 @@ class HeaderLimit:
 def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     settings = settings or get_settings()
     configure_logging("gateway", settings.log_level)
+    configure_tracing("gateway")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
     services = settings.service_urls()
     metrics = Metrics()
@@ -165,7 +168,8 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
                     await upstream.close()
 
     own = FastAPI(title="tanhui gateway", version="0.1.0", lifespan=lifespan,
-                  openapi_url=None, docs_url=None, redoc_url=None)
+                  openapi_url=None, docs_url=None, redoc_url=None,
+                  telemetry=NO_FASTAPI_TELEMETRY)  # TraceRequests spans every path already
     install_problem_handlers(own)
 
     async def probe(name: str, path: str) -> tuple[str, str]:
@@ -184,14 +188,20 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
         return JSONResponse({"status": "ok", "services": await probe_services("/healthz")})
 
     @own.get("/readyz", tags=["health"])
-    async def readyz() -> JSONResponse:
-        """Ready when every service is ready and Redis (the rate limits' store) answers."""
-        results = await probe_services("/readyz")
-        results["redis"] = "ok" if await state["limiter"].ping() else "unreachable"
-        await state["keys"].ensure("")  # no token can pass before accounts' keys are known
-        results["jwks"] = "ok" if state["keys"].keys else "not loaded"
+    async def readyz(deep: bool = False) -> JSONResponse:
+        """Ready when this gateway can serve: started, and accounts' signing keys loaded (before
+        that every token would get a false 401). Not its dependencies: every gateway shares them,
+        so a service or Redis down would pull all gateways out at once, turning a partial outage
+        (the other services; reads, which pass while Redis is away) into a total one.
+        `?deep=true`: also every service's readiness and Redis, 503 unless all answer (for
+        `make up`, tests and operators, not for an orchestrator's probe)."""
+        await state["keys"].ensure("")  # loaded once, kept through accounts' later outages
+        results = {"jwks": "ok" if state["keys"].keys else "not loaded"}
+        if deep:
+            results |= await probe_services("/readyz")
+            results["redis"] = "ok" if await state["limiter"].ping() else "unreachable"
         ok = all(v == "ok" for v in results.values())
-        return JSONResponse({"status": "ok" if ok else "degraded", "services": results},
+        return JSONResponse({"status": "ok" if ok else "degraded", "checks": results},
                             status_code=200 if ok else 503)
 
     if settings.metrics_token:
@@ -251,4 +261,6 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     app = BodyDeadline(app, settings.body_timeout_s, settings.body_min_rate)
     app = SecurityHeaders(app, docs_csp(docs_html))
     app = ObserveRequests(app, metrics)
+    # the span around the access log, so its line carries the trace id
+    app = TraceRequests(app)
     return RequestIdMiddleware(app)

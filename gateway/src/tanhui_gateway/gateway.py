@@ -8,9 +8,11 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
+from opentelemetry.trace import StatusCode
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from tanhui_shared.tracing import traceparent_of
 from tanhui_shared.web.problems import problem_response
 
 from .login import UnreadableLogin, bucket, login_names
@@ -22,6 +24,7 @@ from .routes import match
 from .settings import GatewaySettings
 from .slowclients import BodyTimeout
 from .tokens import Caller, InvalidToken, KeySet, bearer_token, unverified_kid, verify
+from .tracing import call_span
 from .upstream import Upstream, UpstreamError
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -126,19 +129,30 @@ class Gateway:
                 raise Refusal(400, str(exc), code="unreadable-login") from None
             for name in sorted(names):
                 await self._count("login", bucket(name), method_class, "for this user name")
+        upstream = self.upstreams[route.service]
+        # The call to the service: a client span, child of the request's, whose context the
+        # service continues (`traceparent`).
+        span = call_span(method, route.label, upstream.host, upstream.port)
         forwarded = upstream_headers(scope["headers"], client_ip, current_request_id(),
-                                     body is not None, len(body or b""))
+                                     body is not None, len(body or b""), traceparent_of(span))
         query = scope.get("query_string", b"")
         target = _raw_path(scope) + ("?" + query.decode("latin-1") if query else "")
         try:
-            return await forward(self.upstreams[route.service], method, target, forwarded, body,
-                                 verdict.headers())
+            response = await forward(upstream, method, target, forwarded, body, verdict.headers())
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(StatusCode.ERROR)
+            return response
         except UpstreamError as failure:
+            span.set_attribute("error.type", failure.kind)
+            span.set_status(StatusCode.ERROR)
             self.metrics.upstream_errors.labels(route.service, failure.kind).inc()
             if failure.status == 504:
                 raise Refusal(504, f"the {route.service} service did not answer in time") from None
             raise Refusal(503, f"the {route.service} service is unavailable; retry shortly",
                           {"Retry-After": "2"}) from None
+        finally:
+            span.end()
 
     async def _count(self, rate_class: str, identity: str, method_class: str,
                      whose: str = "") -> Verdict:

@@ -24,6 +24,8 @@ _HOP_BY_HOP = {
 # from the token they verify themselves, and the client's address from us.
 _IDENTITY_EXACT = {"forwarded", "x-real-ip", "x-client-ip", "x-request-id", "x-roles", "x-role"}
 _IDENTITY_PREFIXES = ("x-user-", "x-role", "x-authenticated-", "x-forwarded-", "x-auth-")
+# The trace context the service gets is the gateway's own span's, never the client's copy.
+_TRACE_CONTEXT = {"traceparent", "tracestate"}
 _DROP_RESPONSE = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length",
                   b"x-request-id", b"date", b"server"}  # uvicorn sets its own
 
@@ -34,17 +36,24 @@ def is_client_identity_header(name: str) -> bool:
 
 
 def upstream_headers(raw: Iterable[tuple[bytes, bytes]], client_ip: str, request_id: str,
-                     has_body: bool, body_length: int) -> list[tuple[str, str]]:
+                     has_body: bool, body_length: int,
+                     trace_context: tuple[str | None, str | None] = (None, None)
+                     ) -> list[tuple[str, str]]:
     """What the service receives: the client's headers minus hop-by-hop and identity claims,
-    plus our request id and the client address we determined."""
+    plus our request id, the client address we determined and our trace context."""
     headers = []
     for key, value in raw:
         name = key.decode("latin-1").lower()
-        if name in _HOP_BY_HOP or is_client_identity_header(name):
+        if name in _HOP_BY_HOP or name in _TRACE_CONTEXT or is_client_identity_header(name):
             continue
         headers.append((name, value.decode("latin-1")))
     headers.append(("x-request-id", request_id))
     headers.append(("x-forwarded-for", client_ip))
+    traceparent, tracestate = trace_context
+    if traceparent:
+        headers.append(("traceparent", traceparent))
+        if tracestate:
+            headers.append(("tracestate", tracestate))
     if has_body:
         headers.append(("content-length", str(body_length)))
     return headers

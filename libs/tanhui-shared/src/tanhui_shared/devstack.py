@@ -144,7 +144,8 @@ class Stack:
             if dead:
                 raise RuntimeError(f"{', '.join(dead)} exited; see {self.var_dir / 'logs'}")
             try:
-                reply = httpx.get(self.gateway_url + "/readyz", timeout=2)
+                # deep: every service and Redis ready too, not only the gateway itself
+                reply = httpx.get(self.gateway_url + "/readyz?deep=true", timeout=2)
                 if reply.status_code == 200:
                     return time.monotonic() - started
                 last = reply.text

@@ -23,6 +23,7 @@ from .messaging.consumer import ConsumerRunner, Handler
 from .messaging.kafka import KafkaAccess, make_producer
 from .messaging.relay import run_relay
 from .settings import ServiceSettings
+from .tracing import FASTAPI_TELEMETRY, configure_tracing
 from .web import health
 from .web.auth import KeyLookup, TokenVerifier
 from .web.problems import install_problem_handlers
@@ -42,10 +43,11 @@ def create_service_app(settings: ServiceSettings, routers: Sequence[APIRouter], 
                        key_lookup: Callable[[Engine], KeyLookup], description: str = "",
                        engine: Engine | None = None) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name)
     tune_malloc()
     engine = engine or make_engine(settings.effective_database_url())
     app = FastAPI(title=settings.service_name, description=description, version="0.1.0",
-                  dependencies=[Depends(refuse_unstorable_params)])
+                  dependencies=[Depends(refuse_unstorable_params)], telemetry=FASTAPI_TELEMETRY)
     app.state.settings = settings
     app.state.engine = engine
     app.state.token_verifier = TokenVerifier(key_lookup(engine), settings.jwt_issuer,
@@ -69,6 +71,7 @@ def relay_main(settings: ServiceSettings, each_pass: Callable[[Engine], object] 
                ) -> None:
     """The outbox relay; `each_pass(engine)`: the service's periodic upkeep, once per pass."""
     configure_logging(f"{settings.service_name}-relay", settings.log_level)
+    configure_tracing(f"{settings.service_name}-relay")
     tune_malloc()
     engine = make_engine(settings.effective_database_url(), pool_size=2)
     kafka = KafkaAccess.from_settings(settings)
@@ -101,6 +104,7 @@ def make_runner(settings: ServiceSettings, topics: list[str], handlers: dict[str
 
 def consumer_main(settings: ServiceSettings, topics: list[str], handlers: dict[str, Handler]) -> None:
     configure_logging(f"{settings.service_name}-consumer", settings.log_level)
+    configure_tracing(f"{settings.service_name}-consumer")
     tune_malloc()
     runner = make_runner(settings, topics, handlers)
     kafka = KafkaAccess.from_settings(settings)
@@ -116,6 +120,7 @@ def dlq_main(settings: ServiceSettings, topics: list[str], handlers: dict[str, H
     from .messaging.dlq import dlq_command
 
     configure_logging(f"{settings.service_name}-dlq", "WARNING")
+    configure_tracing(f"{settings.service_name}-dlq")  # a replay continues the event's trace
     return dlq_command(None, lambda: make_runner(settings, topics, handlers),
                        KafkaAccess.from_settings(settings))
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import sys
 import time
 
 from tanhui_shared.db import make_engine
 from tanhui_shared.errors import Conflict, DomainError, Invalid
+from tanhui_shared.logs import configure_logging
 from tanhui_shared.messaging.outbox import utcnow
 from tanhui_shared.uow import in_unit_of_work
 
@@ -75,13 +77,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def expire_points_job(database_url: str, every: float | None) -> int:
-    """Run the expiry once, or every `every` seconds until interrupted."""
+    """Run the expiry once, or every `every` seconds until interrupted (the periodic job, which
+    logs JSON lines like every other process; a single run answers the operator in text)."""
+    if every is not None:
+        configure_logging("accounts-expiry-job")
+    report = logging.getLogger("tanhui_accounts.expiry").info if every is not None else print
     engine = make_engine(database_url, pool_size=1)
     try:
         while True:
             run = expire_all(engine, utcnow())
-            print(f"expired {run.expired_points} points of {run.expired_citizens} citizens "
-                  f"({run.citizens} looked at)", flush=True)
+            report(f"expired {run.expired_points} points of {run.expired_citizens} citizens "
+                   f"({run.citizens} looked at)")
             if every is None:
                 return 0
             time.sleep(every)

@@ -30,6 +30,11 @@ class CloudEvent(BaseModel):
     data: dict[str, Any]
     correlationid: str | None = None
     causationid: str | None = None
+    # CloudEvents' distributed-tracing extension: the W3C trace context of the span that recorded
+    # the event; a consumer's span continues it. Not validated here: a malformed one starts a
+    # new trace (tracing.remote_parent), it never makes the event undeliverable.
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     def to_json(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()

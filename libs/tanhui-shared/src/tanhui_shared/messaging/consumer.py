@@ -25,6 +25,7 @@ from ..context import causation_id_var, request_id_var
 from ..contracts import CONTRACTS, CloudEvent, EventContract, parse_event, qualified
 from ..contracts.envelope import MalformedEvent, UnknownEventType
 from ..faults import crash_point
+from ..tracing import consuming
 from ..uow import UnitOfWork, run_unit_of_work
 from .kafka import Kafka, make_consumer
 from .outbox import InboxEntry
@@ -100,6 +101,11 @@ class ConsumerRunner:
             return "ignored"  # a known event this group has no use for
         request_id_var.set(event.correlationid)
         causation_id_var.set(event.id)
+        with consuming(event, record.topic, self.group):
+            return self._apply_with_retries(event, payload, handler)
+
+    def _apply_with_retries(self, event: CloudEvent, payload: EventContract,
+                            handler: Handler) -> str:
         last_error: Exception | None = None
         for attempt in range(1, self.max_attempts + 1):
             try:
@@ -159,7 +165,11 @@ class ConsumerRunner:
                 causation_id_var.set(event.id)
                 uow.session.add(InboxEntry(consumer_group=self.group, event_id=event.id,
                                            event_type=event.type))
-                handler(uow, event, payload)
+                # Each record its own span, a child of its own event's: the records of one batch
+                # belong to as many traces, and what a handler records continues its trace.
+                # (One partition's records: one topic.)
+                with consuming(event, records[0].topic, self.group, len(wanted)):
+                    handler(uow, event, payload)
                 count += 1
             return count
 

@@ -13,6 +13,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from ..context import causation_id_var, request_id_var
 from ..contracts import CloudEvent, EventContract
+from ..tracing import traceparent_of
 
 if TYPE_CHECKING:  # only migrations need Alembic; services would pay a second to import it
     from alembic.operations import Operations
@@ -53,6 +54,7 @@ class InboxEntry(SQLModel, table=True):
 
 def record_event(session: Session, contract: EventContract) -> CloudEvent:
     """Stage `contract` for publication in the caller's transaction; returns its envelope."""
+    traceparent, tracestate = traceparent_of()  # the request's or the consumed event's span
     envelope = CloudEvent(
         type=contract.TYPE,
         source=contract.SOURCE,
@@ -60,6 +62,8 @@ def record_event(session: Session, contract: EventContract) -> CloudEvent:
         data=contract.model_dump(mode="json"),
         correlationid=request_id_var.get(),
         causationid=causation_id_var.get(),
+        traceparent=traceparent,
+        tracestate=tracestate,
     )
     session.add(
         OutboxMessage(

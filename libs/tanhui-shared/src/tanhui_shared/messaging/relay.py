@@ -102,6 +102,8 @@ def _headers(row: Any) -> list[tuple[str, bytes]]:
     headers = [_CONTENT_TYPE, ("ce_id", row.event_id.encode()), ("ce_type", envelope["type"].encode())]
     if envelope.get("correlationid"):
         headers.append(("x-request-id", envelope["correlationid"].encode()))
+    if envelope.get("traceparent"):  # for tools that read Kafka headers, not envelopes
+        headers.append(("traceparent", envelope["traceparent"].encode()))
     return headers
 
 
