@@ -2,12 +2,14 @@
 login), the regulator's dashboard, the language switch and how API errors are shown."""
 from __future__ import annotations
 
+import csv
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from e2e_support import PASSWORD
+from e2e_support import OFFICIALS, PASSWORD, confirm_enterprise
 from tanhui_accounts.cli import create_user
 from tanhui_accounts.domain.identity import Role
 from test_console_support import (PHONE, api_user, browser, console, gw, issue_credits,  # noqa: F401
@@ -85,6 +87,51 @@ def test_the_regulator_sees_the_city_dashboard_beside_the_plan_targets_and_discl
     page.wait_for_selector(f"[data-table=disclosures] >> text={name}")
     assert "总排放（t）" in page.inner_text("[data-table=disclosures] thead")  # gross beside net
     tab.shot("desktop-regulator")
+
+
+PERIODS_OF_2016 = ["2016", *(f"2016-Q{q}" for q in range(1, 5)), *(f"2016-{m:02d}" for m in range(1, 13))]
+
+
+def test_the_regulator_reads_a_years_disclosures_a_bounded_page_at_a_time(console, gw):
+    # 3 enterprises x 17 periods of 2016 (a year no other test files in): 51, one page and one more
+    _, firm = api_user(gw, "enterprise")
+    for n in range(3):
+        enterprise = gw.post("/api/v1/enterprises", headers=firm, json={
+            "name": f"顺庆纸业-{n}-{uuid.uuid4().hex[:4]}", "uscc": uscc(), "county": "顺庆区",
+            "industry": "造纸"}).json()
+        confirm_enterprise(gw, enterprise["id"])
+        for period in PERIODS_OF_2016:
+            filed = gw.post(f"/api/v1/enterprises/{enterprise['id']}/reports", headers=firm, json={
+                "period": period, "activities": [{"factor_code": "fuel.diesel", "quantity": "1", "unit": "t"}]})
+            assert filed.status_code == 201, filed.text
+    total = gw.get("/api/v1/disclosures", params={"year": "2016", "limit": 1}).json()["total"]
+    assert total >= 51
+
+    tab = console()
+    page = tab.page
+    asked: list[dict] = []
+    page.on("request", lambda r: asked.append(parse_qs(urlparse(r.url).query))
+            if urlparse(r.url).path == "/api/v1/disclosures" else None)
+    tab.login(*OFFICIALS[str(gw.base_url).rstrip("/")]["regulator"], lands_on="regulator")
+    page.fill("[data-form=period] [name=period]", "2016")
+    page.click("[data-form=period] button[type=submit]")
+    pager = "[data-part=disclosures-pager]"
+    page.wait_for_selector(f"{pager} >> text=第 1–50 条，共 {total} 条")
+    assert page.locator("[data-table=disclosures] tbody tr").count() == 50
+    assert page.is_disabled("[data-action=disclosures-prev]")
+    tab.shot("desktop-regulator-disclosures-page-1", full_page=False)
+    page.click("[data-action=disclosures-next]")
+    page.wait_for_selector(f"{pager} >> text=第 51–{min(100, total)} 条，共 {total} 条")
+    assert page.locator("[data-table=disclosures] tbody tr").count() == min(100, total) - 50
+    page.click("[data-action=disclosures-prev]")
+    page.wait_for_selector(f"{pager} >> text=第 1–50 条，共 {total} 条")
+    # the export holds the whole year, read page by page like the table
+    with page.expect_download() as saved:
+        page.click("[data-export=disclosures-csv]")
+    rows = list(csv.reader(open(saved.value.path(), encoding="utf-8-sig")))
+    assert len(rows) - 1 == total and all(r[3].startswith("2016") for r in rows[1:])
+    # every request the page made asked for one bounded page: never the whole list
+    assert asked and all(q.get("limit") and int(q["limit"][0]) <= 200 for q in asked), asked
 
 
 def test_chinese_by_default_english_on_request_kept_across_reloads_and_errors_translated(console):

@@ -152,7 +152,8 @@ def test_an_enterprise_retires_credits_against_its_report_and_discloses_net_emis
         lambda r: r.status_code != 404, what="credits knowing the report (ReportFiled)")
     assert retired.status_code == 201, retired.text
     disclosed = eventually(
-        lambda: [d for d in gw.get("/api/v1/disclosures", params={"period": "2025"}).json()
+        lambda: [d for d in gw.get("/api/v1/disclosures",
+                                   params={"period": "2025", "limit": 200}).json()["items"]
                  if d["report_id"] == report.json()["id"]],
         lambda found: found and found[0]["retired_tco2e"] == 300, what="CreditsRetired in accounts")
     # gross stays the inventory's figure, the retirement beside it, net their difference

@@ -199,13 +199,28 @@ DATASETS = {
 }
 
 
+def _read_all(url: str, dataset: str, period: str | None) -> list[dict]:
+    """The registry's totals are one list; the disclosures come a page at a time (at most 200
+    each), read until the total they announce."""
+    if dataset != "disclosures":
+        reply = httpx.get(url, timeout=60)
+        reply.raise_for_status()
+        return reply.json()
+    items: list[dict] = []
+    while True:
+        params = {"limit": 200, "offset": len(items), **({"period": period} if period else {})}
+        reply = httpx.get(url, params=params, timeout=60)
+        reply.raise_for_status()
+        page = reply.json()
+        items += page["items"]
+        if not page["items"] or len(items) >= page["total"]:
+            return items
+
+
 def fetch_rows(gateway: str, dataset: str, period: str | None = None) -> list[list[object]]:
     path, columns = DATASETS[dataset]
-    params = {"period": period} if period and dataset == "disclosures" else None
-    reply = httpx.get(gateway + path, params=params, timeout=60)
-    reply.raise_for_status()
     rows: list[list[object]] = [[name for name, _ in columns]]
-    for item in reply.json():
+    for item in _read_all(gateway + path, dataset, period):
         rows.append([Decimal(str(item[name])) if numeric and item.get(name) is not None
                      else item.get(name) for name, numeric in columns])
     return rows

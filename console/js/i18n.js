@@ -20,6 +20,8 @@ const STRINGS = {
   "common.none": ["暂无记录", "Nothing yet"],
   "common.not_found": ["页面不存在", "No such page"],
   "common.refresh": ["刷新", "Refresh"],
+  "common.prev": ["上一页", "Previous"],
+  "common.next": ["下一页", "Next"],
   "common.wrong_role": ["此页面供「{role}」使用", "This page is for the {role} role"],
 
   "err.generic": ["请求未成功", "The request failed"],
@@ -369,6 +371,7 @@ const STRINGS = {
   "disclosure.gross": ["总排放（t）", "Gross emissions (t)"],
   "disclosure.by_revision": ["注销所针对的版本", "Retired against"],
   "disclosure.against": ["{n} t（第 {revision} 版）", "{n} t (revision {revision})"],
+  "disclosure.range": ["第 {from}–{to} 条，共 {n} 条", "{from}–{to} of {n}"],
   "disclosure.hint": ["总排放不因注销碳汇而减少：抵消量单独列示，净排放为两者之差（温室气体核算体系企业标准 2004 修订版第 9 章）。", "Gross emissions are never reduced by retired credits: offsets are shown beside them and net is the difference (GHG Protocol Corporate Standard, revised edition 2004, ch. 9)."],
   "disclosure.retired": ["抵消（t）", "Retired (t)"],
   "disclosure.net": ["净排放（t）", "Net (t)"],

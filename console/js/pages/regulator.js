@@ -26,12 +26,35 @@ export function latestYear(disclosures, fallback) {
   return years.length ? String(Math.max(...years)) : fallback;
 }
 
+// The disclosures are read a page at a time: a city's ten thousand enterprises never in one reply.
+export const PAGE = 50;
+const EXPORT_PAGE = 200; // the API's largest page
+
+/** Every disclosure of a year, page after page (an export asked for by the regulator). */
+async function wholeYear(period) {
+  const rows = [];
+  for (;;) {
+    const page = await api(`/disclosures?year=${encodeURIComponent(period)}&limit=${EXPORT_PAGE}&offset=${rows.length}`);
+    rows.push(...page.items);
+    if (!page.items.length || rows.length >= page.total) return rows;
+  }
+}
+
 export async function render(view) {
   const dashboard = h("div", { "data-part": "dashboard" });
   const disclosures = h("div", { "data-part": "disclosures" });
-  const listed = await api("/disclosures");
-  const all = Array.isArray(listed) ? listed : listed.items;
-  let shown = { period: "", stats: null, rows: [] };
+  // the newest disclosures, newest period first: enough to open on the latest year with data
+  const newest = (await api(`/disclosures?limit=${PAGE}`)).items;
+  let shown = { period: "", stats: null };
+
+  // One page of the year's disclosures (every report whose period falls in the year: annual,
+  // quarterly, monthly, as the stats count), with its place in the whole and the way on.
+  async function showPage(period, offset) {
+    await load(disclosures, async () => {
+      const page = await api(`/disclosures?year=${encodeURIComponent(period)}&limit=${PAGE}&offset=${offset}`);
+      return disclosureTable(page, (to) => showPage(period, to));
+    });
+  }
 
   async function show(period) {
     await Promise.all([
@@ -40,19 +63,15 @@ export async function render(view) {
         shown = { ...shown, period, stats };
         return cityView(stats);
       }),
-      // Every report whose period falls in the year (annual, quarterly, monthly), as the stats count.
-      load(disclosures, async () => {
-        shown.rows = all.filter((d) => d.period.startsWith(period));
-        return disclosureTable(shown.rows);
-      }),
+      showPage(period, 0),
     ]);
   }
 
-  const year = latestYear(all, String(new Date().getFullYear()));
+  const year = latestYear(newest, String(new Date().getFullYear()));
   const exporter = (kind, format) => h("button", { type: "button", "data-export": `${kind}-${format}`,
     text: t(`export.${kind}_${format}`),
-    onclick: () => {
-      const rows = kind === "disclosures" ? disclosureRows(shown.rows) : statsRows(shown.stats);
+    onclick: async () => {
+      const rows = kind === "disclosures" ? disclosureRows(await wholeYear(shown.period)) : statsRows(shown.stats);
       const name = `${kind}-${shown.period}`;
       download(format === "csv" ? new Blob([toCsv(rows)], { type: "text/csv" }) : toXlsx(name, rows), `${name}.${format}`);
     } });
@@ -130,7 +149,15 @@ function disclosureRows(list) {
 // Gross, retired and net side by side (GHG Protocol Corporate Standard, revised 2004, ch. 9:
 // offsets are reported beside the inventory, never subtracted from it), with the revision each
 // retirement named: a correction carries the period's retirements over.
-function disclosureTable(rows) {
+function disclosureTable(page, goTo) {
+  const last = page.offset + page.items.length;
+  const pager = h("p", { class: "actions", "data-part": "disclosures-pager", "data-disclosures-total": page.total },
+    h("span", { class: "hint", text: t("disclosure.range", { from: num(page.items.length ? page.offset + 1 : 0),
+      to: num(last), n: num(page.total) }) }), " ",
+    h("button", { type: "button", "data-action": "disclosures-prev", text: t("common.prev"),
+      disabled: page.offset === 0, onclick: () => goTo(Math.max(0, page.offset - page.limit)) }), " ",
+    h("button", { type: "button", "data-action": "disclosures-next", text: t("common.next"),
+      disabled: last >= page.total, onclick: () => goTo(last) }));
   return h("div", {}, h("p", { class: "hint", text: t("disclosure.hint") }), table([
     ["disclosure.enterprise", (d) => d.enterprise], ["disclosure.county", (d) => d.county],
     ["disclosure.industry", (d) => d.industry], ["disclosure.period", (d) => `${d.period} r${d.revision}`],
@@ -138,5 +165,5 @@ function disclosureTable(rows) {
     ["disclosure.net", (d) => num(d.net_tco2e, 4)],
     ["disclosure.by_revision", (d) => d.retirements.map((x) => t("disclosure.against", { n: num(x.quantity), revision: x.revision })).join("; ")],
     ["disclosure.filed", (d) => when(d.filed_at)],
-  ], rows, { "data-table": "disclosures" }));
+  ], page.items, { "data-table": "disclosures" }), pager);
 }

@@ -62,3 +62,35 @@ def test_an_unprintable_idempotency_key_is_a_422() -> None:
         else:
             raise AssertionError(f"{key!r} was accepted")
     assert IdempotentRequest("order-42", "POST", "/x", b"{}").key == "order-42"
+
+
+def test_a_statement_past_a_postgresql_limit_is_a_500_not_database_unavailable(infra) -> None:
+    """10,000 pairs in a row IN list pass max_stack_depth (SQLSTATE 54001, an OperationalError
+    to SQLAlchemy): the whole-year disclosures did this. A retry fails alike, so it is our
+    fault (500), not the 503 'database unavailable' with a Retry-After; the database still answers."""
+    import sqlalchemy as sa
+
+    from tanhui_shared.db import make_engine
+
+    engine = make_engine(infra.database_url, pool_size=1)
+    app = FastAPI()
+    install_problem_handlers(app)
+    pairs = ",".join(f"({n}, {n})" for n in range(10_000))
+
+    @app.get("/deep")
+    def deep() -> list:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(f"SELECT 1 WHERE (1, 2) IN ({pairs})")).scalars())
+
+    @app.get("/shallow")
+    def shallow() -> list:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text("SELECT 1 WHERE (1, 1) IN ((0, 0), (1, 1))")).scalars())
+
+    client = TestClient(app, raise_server_exceptions=False)
+    reply = client.get("/deep")
+    assert reply.status_code == 500, reply.text
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert "Retry-After" not in reply.headers and reply.json().get("code") != "database-unavailable"
+    assert client.get("/shallow").json() == [1]
+    engine.dispose()

@@ -75,3 +75,17 @@ def cap_mismatches(engine) -> list[tuple]:
 def scalar(engine, sql: str, **params):
     with engine.connect() as conn:
         return conn.execute(sa.text(sql), params).scalar_one()
+
+
+def every_disclosure(http, **params) -> list[dict]:
+    """The disclosures, read a page at a time as every client must (the test database is shared,
+    so one page need not hold the rows a test looks for)."""
+    found: list[dict] = []
+    while True:
+        reply = http.get("/api/v1/disclosures", params={**params, "limit": 200,
+                                                        "offset": len(found)})
+        assert reply.status_code == 200, reply.text
+        page = reply.json()
+        found += page["items"]
+        if not page["items"] or len(found) >= page["total"]:
+            return found

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import pytest
 
+from accounts_support import every_disclosure
 from tanhui_accounts.domain.disclosure import disclose
 from tanhui_accounts.domain.uscc import ALPHABET, check_character
 from tanhui_accounts.events.handlers import on_credits_retired
@@ -73,7 +74,7 @@ def retire(accounts, report_id: str, quantity: int, tag: str) -> None:
 
 
 def disclosed(accounts, firm, period: str) -> dict:
-    rows = [d for d in accounts.http.get(f"/api/v1/disclosures?period={period}").json()
+    rows = [d for d in every_disclosure(accounts.http, period=period)
             if d["enterprise"] == firm["name"]]
     assert len(rows) == 1, rows
     return rows[0]
@@ -139,16 +140,45 @@ def test_a_retirement_naming_a_report_never_filed_is_refused(accounts):
     assert refused.value.field == "report_id"
 
 
-def test_disclosures_page_by_page_are_the_whole_list(accounts, firm):
-    for n in range(3):
-        accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports", headers=firm["headers"],
-                           json={"period": f"2019-{n + 1:02d}", "activities": diesel(10)})
-    whole = accounts.http.get("/api/v1/disclosures").json()
+def test_disclosures_are_always_a_page_and_pages_are_the_whole_list(accounts, firm):
+    for period in ("2019-01", "2019-02", "2019-Q3", "2019"):
+        filed = accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports",
+                                   headers=firm["headers"],
+                                   json={"period": period, "activities": diesel(10)})
+        assert filed.status_code == 201, filed.text
+    # no limit asked: still one bounded page, never the whole list
+    first = accounts.http.get("/api/v1/disclosures").json()
+    assert (first["limit"], first["offset"]) == (50, 0) and len(first["items"]) <= 50
     pages, offset = [], 0
-    while page := accounts.http.get(f"/api/v1/disclosures?limit=2&offset={offset}").json():
-        assert len(page) <= 2
-        pages += page
+    while items := accounts.http.get(f"/api/v1/disclosures?year=2019&limit=2&offset={offset}"
+                                     ).json()["items"]:
+        assert len(items) <= 2
+        pages += items
         offset += 2
-    assert [d["report_id"] for d in pages] == [d["report_id"] for d in whole]
-    assert len(whole) >= 3
-    assert accounts.http.get("/api/v1/disclosures?limit=0").status_code == 422
+    ids = [d["report_id"] for d in pages]
+    assert len(set(ids)) == len(ids)  # no row on two pages
+    # newest period first, whatever the page size (names within a period follow the
+    # database's collation, which Python's sort need not share)
+    periods = [d["period"] for d in pages]
+    assert periods == sorted(periods, key=_desc)
+    assert {d["period"] for d in pages if d["enterprise"] == firm["name"]} == \
+        {"2019-01", "2019-02", "2019-Q3", "2019"}
+    assert all(d["period"].startswith("2019") for d in pages)
+    # the year's total (from the emission rollup, not a count) is what the pages held
+    assert accounts.http.get("/api/v1/disclosures?year=2019&limit=1").json()["total"] == len(pages)
+    assert accounts.http.get("/api/v1/disclosures?period=2019-Q3&limit=1").json()["total"] == \
+        sum(d["period"] == "2019-Q3" for d in pages)
+
+
+def _desc(period: str) -> list[int]:
+    return [-ord(c) for c in period] + [1]  # a prefix sorts after its longer periods, as in SQL
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("limit=0", "limit"), ("limit=201", "limit"), ("limit=x", "limit"), ("offset=-1", "offset"),
+    ("year=19", "year"), ("year=2019-Q1", "year"), ("period=2019-Q5", "period")])
+def test_bad_paging_of_disclosures_is_a_422_naming_the_field(accounts, query, field):
+    reply = accounts.http.get(f"/api/v1/disclosures?{query}")
+    assert reply.status_code == 422, reply.text
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in reply.json()["errors"]] == [field]

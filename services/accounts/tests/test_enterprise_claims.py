@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from accounts_support import PROBLEM, scalar
+from accounts_support import PROBLEM, every_disclosure, scalar
 from tanhui_accounts.domain.claims import RIVAL_CONFIRMED
 from tanhui_shared.db import make_engine
 from tanhui_shared.testing.live_server import live_server, race
@@ -57,8 +57,7 @@ def file(accounts, headers, firm: dict, period: str) -> dict:
 
 
 def disclosed(accounts, period: str) -> set[str]:
-    return {d["report_id"] for d in accounts.http.get("/api/v1/disclosures",
-                                                      params={"period": period}).json()}
+    return {d["report_id"] for d in every_disclosure(accounts.http, period=period)}
 
 
 def counties(accounts, year: str) -> dict[str, int]:

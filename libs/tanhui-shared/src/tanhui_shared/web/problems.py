@@ -124,6 +124,12 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        if str(getattr(exc.orig, "sqlstate", "") or "").startswith("54"):
+            # program_limit_exceeded (e.g. 54001: a statement past max_stack_depth): the query
+            # the code built is at fault and a retry fails alike, so not "unavailable"
+            log.exception("statement beyond a PostgreSQL limit")
+            return problem_response(500, "Internal error; quote the request id when reporting it.",
+                                    instance=request.url.path)
         log.error("database unavailable: %s", exc.__class__.__name__)
         return problem_response(503, "The database is unavailable; retry with the same "
                                 "Idempotency-Key shortly.", headers={"Retry-After": "2"},

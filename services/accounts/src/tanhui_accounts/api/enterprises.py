@@ -24,6 +24,7 @@ from ..store.enterprises import (current_reports, is_member, lines_of, reports_o
 from ..store.factors import list_versions, to_domain
 from ..store.tables import CarbonReport, Enterprise
 from ..usecases import enterprises as usecases
+from .pages import Limit, Offset, Page
 from .params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["enterprise carbon accounts"])
@@ -31,6 +32,7 @@ EnterpriseUser = Annotated[Principal, Depends(require_role("enterprise"))]
 
 # A year, a quarter or a month, in ASCII digits only: `\d` would also take ２０２４ or ٢٠٢٤.
 PERIOD = r"^[0-9]{4}(-(Q[1-4]|0[1-9]|1[0-2]))?$"
+YEAR = r"^[0-9]{4}$"
 
 
 class EnterpriseIn(ApiModel):
@@ -262,17 +264,18 @@ class DisclosureOut(BaseModel):
     filed_at: datetime
 
 
-@router.get("/disclosures", response_model=list[DisclosureOut])
+@router.get("/disclosures", response_model=Page[DisclosureOut])
 def disclosures(session: SessionDep,
                 period: Annotated[str | None, Query(pattern=PERIOD)] = None,
-                limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
-                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[DisclosureOut]:
+                year: Annotated[str | None, Query(pattern=YEAR, description=(
+                    "every period of the year: 2025, 2025-Q1 .. 2025-Q4, 2025-01 .. 2025-12"))] = None,
+                limit: Limit = 50, offset: Offset = 0) -> Page[DisclosureOut]:
     """Public: every confirmed enterprise's current revision per period, its gross emissions,
     the credits retired for the period (against any of its revisions) and the net, side by
     side. Enterprises whose claim to their USCC is pending or rejected are left out.
-    `limit`/`offset`: one page (newest period first, then by name); without `limit`, all: a
-    city's thousands of enterprises are better read a page at a time."""
-    rows = current_reports(session, period, limit=limit, offset=offset)
+    Always one page (newest period first, then by name) with the total: a city's ten thousand
+    enterprises are never answered in one reply."""
+    total, rows = current_reports(session, period, year, limit=limit, offset=offset)
     retirements = _retirements(session, [r for r, _ in rows])
     out = []
     for r, e in rows:
@@ -283,4 +286,4 @@ def disclosures(session: SessionDep,
                                  report_id=r.id, gross_tco2e=figures.gross_tco2e,
                                  retired_tco2e=figures.retired_tco2e, net_tco2e=figures.net_tco2e,
                                  retirements=mine, filed_at=r.filed_at))
-    return out
+    return Page(items=out, total=total, limit=limit, offset=offset)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
@@ -22,21 +22,12 @@ from ..store import journeys
 from ..store.accreditations import facts
 from .citizens import RedemptionOut
 from .enterprises import EnterpriseOut
+from .pages import Limit, Offset, Page
 
 router = APIRouter(prefix="/api/v1", tags=["lists"])
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Citizen = Annotated[Principal, Depends(require_role("citizen"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 EnterpriseReader = Annotated[Principal, Depends(require_role("enterprise", "regulator"))]
-Item = TypeVar("Item")
-
-
-class Page(BaseModel, Generic[Item]):
-    items: list[Item]
-    total: int
-    limit: int
-    offset: int
 
 
 @router.get("/enterprises", response_model=Page[EnterpriseOut])
