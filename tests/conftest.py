@@ -36,10 +36,11 @@ def running_platform(infra, migrated_database, var_dir,
     topic namespace of their own; `extra_env` added to every process's environment."""
     namespace = f"e2e{uuid.uuid4().hex[:8]}"
     with namespace_topics(infra.kafka_bootstrap, namespace):
-        yield from _platform_on(infra, migrated_database, var_dir, namespace)
+        yield from _platform_on(infra, migrated_database, var_dir, namespace, extra_env)
 
 
-def _platform_on(infra, migrated_database, var_dir, namespace: str) -> Iterator[Stack]:
+def _platform_on(infra, migrated_database, var_dir, namespace: str,
+                 extra_env: dict[str, str] | None) -> Iterator[Stack]:
     offset = _next_port_block()
     stack = Stack(
         kafka_bootstrap=infra.kafka_bootstrap,
