@@ -1,6 +1,8 @@
 """Listings (credits reserved for sale) and the queries of event offsets."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlalchemy import case, func, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
@@ -52,6 +54,35 @@ def listings_to_buy_from(session: Session, quantity: int) -> list[Listing]:
         if available >= quantity:
             return listings
     raise InsufficientCredits(quantity, available)
+
+
+def sell_cheapest(session: Session, quantity: int) -> Iterator[tuple[Listing, int]]:
+    """Sell `quantity` from the cheapest open listings: yields each listing with the count
+    sold from it (sold, i.e. its remaining taken down, before it is yielded; the caller moves
+    its blocks before the next one is locked). Raises InsufficientCredits, having written
+    nothing, if they cannot cover it.
+
+    The common case, the cheapest listing covering it all, is ONE statement: a conditional,
+    relative UPDATE of that listing (its row lock, taken as `listings_to_buy_from` would take
+    it first). If another purchase sold it down meanwhile, the condition, checked again on the
+    row as that purchase committed it, fails: 0 rows, and the general path runs."""
+    cheapest = (select(Listing.id).where(Listing.status == "open")
+                .order_by(Listing.price_per_tonne, Listing.id).limit(1).scalar_subquery())
+    covering = session.execute(
+        update(Listing).where(Listing.id == cheapest, Listing.status == "open",
+                              Listing.remaining >= quantity)
+        .values(remaining=Listing.remaining - quantity,
+                status=case((Listing.remaining == quantity, "sold_out"), else_="open"))
+        .returning(Listing).execution_options(populate_existing=True)).scalars().first()
+    if covering is not None:
+        yield covering, quantity
+        return
+    needed = quantity
+    for listing in listings_to_buy_from(session, quantity):
+        count = min(needed, listing.remaining)
+        sell_from_listing(session, listing, count)
+        yield listing, count
+        needed -= count
 
 
 def sell_from_listing(session: Session, listing: Listing, count: int) -> None:

@@ -20,7 +20,7 @@ def journal(uow: UnitOfWork) -> Journal:
     found = uow.extras.get(_JOURNAL)
     if found is None:
         found = uow.extras[_JOURNAL] = Journal()
-        uow.before_commit(found.write)
+        uow.before_commit(lambda session: found.write(session, uow.insert_rows))
         engine = uow.session.get_bind()
         uow.after_commit(lambda: found.written and chain_after_commit(engine))
     return found
