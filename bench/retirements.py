@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import threading
@@ -202,6 +203,7 @@ def main() -> None:
     statements = Statements(engine)
     progress(f"starting {PROCESSES} worker processes")
     processes = Processes(url, holder_ids, buyer.id, event.id)
+    load_before = os.getloadavg()[0]  # the machine is shared: say how busy it was
     rates: dict[str, list[float]] = {}
     per_movement: dict[str, list[float]] = {"spread": [], "hot": []}
     try:
@@ -226,7 +228,8 @@ Machine: {machine()}; PostgreSQL from {infra.source}. {THREADS} threads, {PER_RU
 per run, {runs} runs per path, in-process use cases (no HTTP), one transaction each. Each path
 runs in one process ({THREADS} threads, one interpreter lock: one API instance) and in
 {PROCESSES} processes of {THREADS // PROCESSES} threads (two instances), the paths taking turns
-round by round.
+round by round. Load average (1 min) at the start and the end of the measurements: {load_before:.1f},
+{os.getloadavg()[0]:.1f}.
 
 | path | one process | {PROCESSES} processes |
 |---|---|---|
