@@ -11,7 +11,7 @@ from tanhui_shared.errors import Conflict
 
 from ..domain.serials import InsufficientCredits
 from .market_tables import EventAccounting, LargeEvent, Listing
-from .tables import Retirement
+from .tables import HoldingAccount, Retirement
 
 
 class ListingNotOpen(Conflict):
@@ -123,6 +123,17 @@ def lock_event(session: Session, event_id: str) -> LargeEvent | None:
     default offset reads what is retired only after any offset ahead of it committed."""
     return session.exec(select(LargeEvent).where(LargeEvent.id == event_id).with_for_update()
                         .execution_options(populate_existing=True)).first()
+
+
+def lock_event_with_account(session: Session, event_id: str, user_id: str
+                            ) -> tuple[LargeEvent | None, HoldingAccount | None]:
+    """`lock_event`, and the user's holding account (not locked; an account never changes once
+    opened) read by the same statement."""
+    row = session.exec(select(LargeEvent, HoldingAccount)
+                       .join(HoldingAccount, HoldingAccount.owner_user_id == user_id, isouter=True)
+                       .where(LargeEvent.id == event_id).with_for_update(of=LargeEvent)
+                       .execution_options(populate_existing=True)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def latest_accounting(session: Session, event_id: str) -> EventAccounting | None:

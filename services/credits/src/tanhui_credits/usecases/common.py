@@ -32,7 +32,11 @@ class NoHoldingAccount(NotFound):
 
 def require_account(session: Session, user_id: str, *, lock: bool = False) -> HoldingAccount:
     """The caller's account; `lock`: locked for a debit (see store.accounts.lock_account)."""
-    account = account_of(session, user_id, lock=lock)
+    return opened(account_of(session, user_id, lock=lock))
+
+
+def opened(account: HoldingAccount | None) -> HoldingAccount:
+    """The account found, or NoHoldingAccount."""
     if account is None:
         # Accounts open asynchronously from UserRegistered; right after registration this is normal.
         raise NoHoldingAccount("no holding account yet: it opens shortly after registration; retry")
