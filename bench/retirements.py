@@ -7,13 +7,21 @@
 3. raw: 8 threads decrementing one PostgreSQL row in a loop (`UPDATE ... SET n = n - 1`),
    the floor for anything that serialises on a single row.
 
+Each path runs in one process (8 threads: Python's one interpreter lock, as one API instance
+has), and again in two processes of 4 threads each (as two instances of the credits API would
+be), taking turns round by round so that a load change on the shared machine hits every path
+alike. The statements each movement sends (its own and the audit sequencer's) are counted.
+
 Run: `make bench` (or `uv run python bench/retirements.py`).
 """
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import statistics
 import sys
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -35,9 +43,10 @@ from tanhui_shared.settings import REPO_ROOT
 from tanhui_shared.uow import in_unit_of_work
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
-from common import RESULTS, fresh_database, machine, progress, provide_infrastructure, repeat, summary  # noqa: E402
+from common import RESULTS, fresh_database, machine, progress, provide_infrastructure, summary  # noqa: E402
 
 THREADS = 8
+PROCESSES = 2  # the second variant: two processes of THREADS // PROCESSES threads
 PER_RUN = 400  # operations per run and path
 
 
@@ -83,12 +92,99 @@ def seed(engine, runner, runs: int):
     return holders, event, buyer
 
 
-def in_threads(work) -> float:
-    """Run `work(thread_index, count)` on THREADS threads, PER_RUN operations in all."""
+def in_threads(work, threads: int = THREADS, first: int = 0) -> float:
+    """Run `work(thread_index, count)` on `threads` threads (indexes from `first`), each doing
+    its share of PER_RUN operations; returns operations per second."""
     started = time.perf_counter()
-    with ThreadPoolExecutor(THREADS) as pool:
-        list(pool.map(lambda t: work(t, PER_RUN // THREADS), range(THREADS)))
-    return PER_RUN / (time.perf_counter() - started)
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda t: work(first + t, PER_RUN // THREADS), range(threads)))
+    return PER_RUN // THREADS * threads / (time.perf_counter() - started)
+
+
+RAW = sa.text("UPDATE bench_counter SET n = n - 1 WHERE id = 1 AND n > 0")
+
+
+def paths(engine, holder_ids: list[str], buyer_id: str, event_id: str) -> dict:
+    """The three measured paths, as `work(thread_index, count)`; raw does ten times `count`."""
+    def spread(thread: int, count: int) -> None:
+        for i in range(count):
+            in_unit_of_work(engine, lambda uow, i=i: retire_credits(
+                uow, holder_ids[2 * thread + i % 2], 1, beneficiary="bench", purpose="benchmark"))
+
+    def hot(thread: int, count: int) -> None:
+        for _ in range(count):
+            in_unit_of_work(engine, lambda uow: offset_event(uow, buyer_id, event_id, 1))
+
+    raw_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def raw(thread: int, count: int) -> None:
+        with raw_engine.connect() as conn:
+            for _ in range(count * 10):  # ten times as many: each is far quicker
+                conn.execute(RAW)
+
+    return {"spread": spread, "hot": hot, "raw": raw}
+
+
+def worker(pipe, url: str, holder_ids: list[str], buyer_id: str, event_id: str,  # noqa: ANN001
+           index: int) -> None:
+    """One of the PROCESSES: runs the path it is sent on its share of the threads."""
+    threads = THREADS // PROCESSES
+    engine = make_engine(url, pool_size=threads + 2)
+    work = paths(engine, holder_ids, buyer_id, event_id)
+    pipe.send("ready")
+    while (path := pipe.recv()) is not None:
+        in_threads(work[path], threads, first=index * threads)
+        pipe.send("done")
+    engine.dispose()
+
+
+class Processes:
+    """PROCESSES worker processes (spawned: no inherited connections), started once."""
+
+    def __init__(self, url: str, holder_ids: list[str], buyer_id: str, event_id: str) -> None:
+        spawn = multiprocessing.get_context("spawn")
+        self.pipes, self.procs = [], []
+        for index in range(PROCESSES):
+            mine, theirs = spawn.Pipe()
+            proc = spawn.Process(target=worker, args=(theirs, url, holder_ids, buyer_id,
+                                                      event_id, index))
+            proc.start()
+            self.pipes.append(mine)
+            self.procs.append(proc)
+        for pipe in self.pipes:
+            assert pipe.recv() == "ready"
+
+    def rate(self, path: str) -> float:
+        started = time.perf_counter()
+        for pipe in self.pipes:
+            pipe.send(path)
+        for pipe in self.pipes:
+            assert pipe.recv() == "done"
+        return PER_RUN // THREADS * THREADS / (time.perf_counter() - started)
+
+    def stop(self) -> None:
+        for pipe in self.pipes:
+            pipe.send(None)
+        for proc in self.procs:
+            proc.join(timeout=30)
+
+
+class Statements:
+    """Statements sent on an engine (by every thread), counted while `counting`."""
+
+    def __init__(self, engine) -> None:  # noqa: ANN001
+        self.count, self.mutex = 0, threading.Lock()
+        sa.event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_) -> None:
+        with self.mutex:
+            self.count += 1
+
+    def per_movement(self, measure) -> tuple[float, float]:  # noqa: ANN001
+        """(rate, statements per movement) of one run of `measure`."""
+        before = self.count
+        rate = measure()
+        return rate, (self.count - before) / PER_RUN
 
 
 def main() -> None:
@@ -98,46 +194,57 @@ def main() -> None:
     runner = ConsumerRunner(group="credits", topics=TOPICS, handlers=HANDLERS, engine=engine,
                             dlq_topic="unused", max_attempts=1)
     runs = 5
-    holders, event, buyer = seed(engine, runner, runs)
-
-    def spread(thread: int, count: int) -> None:
-        for i in range(count):
-            in_unit_of_work(engine, lambda uow, i=i: retire_credits(
-                uow, holders[2 * thread + i % 2].id, 1, beneficiary="bench", purpose="benchmark"))
-
-    def hot(thread: int, count: int) -> None:
-        for _ in range(count):
-            in_unit_of_work(engine, lambda uow: offset_event(uow, buyer.id, event.id, 1))
-
+    holders, event, buyer = seed(engine, runner, 2 * runs)  # one-process and two-process runs
+    holder_ids = [holder.id for holder in holders]
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE bench_counter (id int primary key, n bigint not null)"))
         conn.execute(sa.text("INSERT INTO bench_counter VALUES (1, 1000000000)"))
-    raw_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-
-    def raw(thread: int, count: int) -> None:
-        with raw_engine.connect() as conn:
-            for _ in range(count * 10):  # ten times as many: each is far quicker
-                conn.execute(sa.text("UPDATE bench_counter SET n = n - 1 WHERE id = 1 AND n > 0"))
-
-    spread_rates = repeat("spread retirements", runs, lambda r: in_threads(spread))
-    hot_rates = repeat("hot-listing offsets", runs, lambda r: in_threads(hot))
-    raw_rates = repeat("raw single-row updates", runs, lambda r: in_threads(raw) * 10)
+    work = paths(engine, holder_ids, buyer.id, event.id)
+    statements = Statements(engine)
+    progress(f"starting {PROCESSES} worker processes")
+    processes = Processes(url, holder_ids, buyer.id, event.id)
+    load_before = os.getloadavg()[0]  # the machine is shared: say how busy it was
+    rates: dict[str, list[float]] = {}
+    per_movement: dict[str, list[float]] = {"spread": [], "hot": []}
+    try:
+        for run in range(runs):
+            for path in ("spread", "hot", "raw"):
+                scale = 10 if path == "raw" else 1
+                rate, sent = statements.per_movement(lambda: in_threads(work[path]) * scale)
+                if path in per_movement:
+                    per_movement[path].append(sent)
+                rates.setdefault(path, []).append(rate)
+                rates.setdefault(f"{path}2", []).append(processes.rate(path) * scale)
+                progress(f"round {run + 1}/{runs}: {path}: {rate:,.0f}/s in one process, "
+                         f"{rates[f'{path}2'][-1]:,.0f}/s in {PROCESSES}")
+    finally:
+        processes.stop()
     with engine.connect() as conn:
         intact = conn.execute(sa.text("SELECT count(*) FROM retirement")).scalar_one()
+    m = {path: statistics.median(values) for path, values in rates.items()}
     report = f"""# Retirement benchmark
 
 Machine: {machine()}; PostgreSQL from {infra.source}. {THREADS} threads, {PER_RUN} operations
-per run, {runs} runs per path, in-process use cases (no HTTP), one transaction each.
+per run, {runs} runs per path, in-process use cases (no HTTP), one transaction each. Each path
+runs in one process ({THREADS} threads, one interpreter lock: one API instance) and in
+{PROCESSES} processes of {THREADS // PROCESSES} threads (two instances), the paths taking turns
+round by round. Load average (1 min) at the start and the end of the measurements: {load_before:.1f},
+{os.getloadavg()[0]:.1f}.
 
-| path | rate |
-|---|---|
-| spread: 1-credit retirements from 16 holders (split, retire, certificate, audit, outbox) | {summary(spread_rates)} |
-| hot listing: 1-credit offset purchases from one listing (buy, split, retire, payment) | {summary(hot_rates)} |
-| raw single-row `UPDATE` loop (the floor for one hot row) | {summary(raw_rates)} |
+| path | one process | {PROCESSES} processes |
+|---|---|---|
+| spread: 1-credit retirements from 16 holders (split, retire, certificate, audit, outbox) | {summary(rates["spread"])} | {summary(rates["spread2"])} |
+| hot listing: 1-credit offset purchases from one listing (buy, split, retire, payment) | {summary(rates["hot"])} | {summary(rates["hot2"])} |
+| raw single-row `UPDATE` loop (the floor for one hot row) | {summary(rates["raw"])} | {summary(rates["raw2"])} |
 
-Ratios in the same run: spread / raw = {statistics.median(spread_rates) / statistics.median(raw_rates):.3f};
-hot listing / raw = {statistics.median(hot_rates) / statistics.median(raw_rates):.3f};
-hot listing / spread = {statistics.median(hot_rates) / statistics.median(spread_rates):.2f}.
+Ratios in the same run, one process: spread / raw = {m["spread"] / m["raw"]:.3f};
+hot listing / raw = {m["hot"] / m["raw"]:.3f};
+hot listing / spread = {m["hot"] / m["spread"]:.2f}.
+{PROCESSES} processes, to the one-process raw floor: spread / raw = {m["spread2"] / m["raw"]:.3f};
+hot listing / raw = {m["hot2"] / m["raw"]:.3f}; to the {PROCESSES}-process raw loop: spread = {m["spread2"] / m["raw2"]:.3f}, hot listing = {m["hot2"] / m["raw2"]:.3f}.
+Statements sent per movement (one process; its own, and the audit sequencer's passes, which
+coalesce under load): spread {statistics.median(per_movement["spread"]):.1f},
+hot listing {statistics.median(per_movement["hot"]):.1f}.
 Retirements recorded: {intact:,}.
 """
     RESULTS.mkdir(exist_ok=True)

@@ -5,7 +5,10 @@
 opens the transaction, runs the use case, lets it stage outbox events (`uow.emit`) and writes
 that must come last (`uow.before_commit`, e.g. credits' audit journal, which reads the ids the
 use case's rows were given), flushes so every constraint is checked while the
-transaction is still ours, and commits. Any exception rolls everything back: a state change and
+transaction is still ours, and commits. Rows nothing in the transaction reads back or
+references (outbox events, and what a use case stages with `uow.insert_last`) are written
+together by one INSERT statement at the end, not one statement each: fewer round trips while
+the use case's row locks are held. Any exception rolls everything back: a state change and
 its events are written together or not at all. Work staged with `uow.after_commit` (e.g.
 credits' audit sequencer) runs once the commit succeeded; it cannot undo the commit, so its
 failure is logged, not raised.
@@ -16,17 +19,19 @@ retried a few times from the start, since the use case then runs again on fresh 
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from .contracts import CloudEvent, EventContract
 from .errors import Conflict, constraint_conflict
-from .messaging.outbox import record_event
+from .messaging.outbox import OutboxMessage, outbox_row
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,6 +39,7 @@ T = TypeVar("T")
 # SQLSTATEs: 40001 serialization_failure, 40P01 deadlock_detected
 _RETRYABLE = {"40001", "40P01"}
 MAX_ATTEMPTS = 4
+_UNIT = "tanhui.unit_of_work"  # session.info key: the unit of work running on the session
 
 
 class UnitOfWork:
@@ -46,12 +52,44 @@ class UnitOfWork:
         self.extras: dict[str, Any] = {}
         self._before_commit: list[Callable[[Session], None]] = []
         self._after_commit: list[Callable[[], None]] = []
+        self._last: dict[tuple[sa.Table, tuple[str, ...]], list[dict[str, Any]]] = {}
 
     def emit(self, contract: EventContract) -> CloudEvent:
         """Stage an event in the outbox of this transaction (published after commit)."""
-        envelope = record_event(self.session, contract)
+        envelope, row = outbox_row(contract)
+        self.insert_rows(OutboxMessage.__table__, [row])
         self.events.append(envelope)
         return envelope
+
+    def insert_last(self, row: SQLModel) -> None:
+        """Insert `row` (a table model) with the unit's last writes (see `flush`), not through
+        the session: for rows no other row written before them references. Reads see them:
+        any statement run through the session first writes what is staged. A column left None
+        that the database fills (an identity, a serial, a server default) is left to it."""
+        table = row.__table__
+        self.insert_rows(table, [{c.name: value for c in table.columns
+                                  if (value := getattr(row, c.key)) is not None
+                                  or not _database_fills(table, c)}])
+
+    def insert_rows(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Insert these rows (column values) with the unit's last writes."""
+        for row in rows:
+            self._last.setdefault((table, tuple(row)), []).append(row)
+
+    def flush(self) -> None:
+        """Write what the session holds, then every row staged for the end, in ONE statement
+        (an INSERT per table, chained as data-modifying CTEs; their order within it is
+        unspecified, so staged rows must not reference each other)."""
+        self.session.flush()
+        if not self._last:
+            return
+        shape = tuple((table, columns, len(rows)) for (table, columns), rows in self._last.items())
+        params = {f"p{n}_{i}_{column}": row[column]
+                  for n, rows in enumerate(self._last.values())
+                  for i, row in enumerate(rows) for column in row}
+        self._last = {}
+        connection = self.session.connection()
+        connection.exec_driver_sql(_last_insert_sql(connection.dialect, shape), params)
 
     def before_commit(self, write: Callable[[Session], None]) -> None:
         """Run `write` once, after the use case and before the commit, in registration order."""
@@ -72,7 +110,36 @@ class UnitOfWork:
     def finish(self) -> None:
         while self._before_commit:
             self._before_commit.pop(0)(self.session)
-        self.session.flush()
+        self.flush()
+
+
+@functools.lru_cache(maxsize=256)
+def _last_insert_sql(dialect: sa.Dialect, shape: tuple[tuple[sa.Table, tuple[str, ...], int], ...]
+                     ) -> str:
+    """The last INSERT for rows of this shape ((table, columns, row count) ...), compiled once:
+    SQLAlchemy does not cache multi-row INSERTs in CTEs, and compiling one costs more than
+    everything else the unit of work does in Python."""
+    inserts = [sa.insert(table).values([
+        {column: sa.bindparam(f"p{n}_{i}_{column}", type_=table.c[column].type)
+         for column in columns} for i in range(count)])
+        for n, (table, columns, count) in enumerate(shape)]
+    *first, last = inserts
+    if first:
+        last = last.add_cte(*(insert.cte(f"last_{n}") for n, insert in enumerate(first)))
+    return str(last.compile(dialect=dialect))
+
+
+def _database_fills(table: sa.Table, column: sa.Column) -> bool:
+    return (column.server_default is not None or column.identity is not None
+            or column is table.autoincrement_column)
+
+
+@sa.event.listens_for(Session, "do_orm_execute")
+def _staged_rows_before_any_statement(state) -> None:  # noqa: ANN001
+    """A query of the unit's own session sees the rows it staged: they are written first."""
+    uow = state.session.info.get(_UNIT)
+    if uow is not None and uow._last:
+        uow.flush()
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -94,9 +161,12 @@ def run_unit_of_work(session: Session, operation: Callable[[UnitOfWork], T], *,
     for attempt in range(1, attempts + 1):
         try:
             with session.begin():
-                uow = UnitOfWork(session)
-                result = operation(uow)
-                uow.finish()
+                uow = session.info[_UNIT] = UnitOfWork(session)
+                try:
+                    result = operation(uow)
+                    uow.finish()
+                finally:
+                    session.info.pop(_UNIT, None)
             uow.committed()
             return result
         except IntegrityError as exc:

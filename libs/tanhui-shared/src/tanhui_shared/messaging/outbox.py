@@ -52,8 +52,8 @@ class InboxEntry(SQLModel, table=True):
     processed_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 
-def record_event(session: Session, contract: EventContract) -> CloudEvent:
-    """Stage `contract` for publication in the caller's transaction; returns its envelope."""
+def outbox_row(contract: EventContract) -> tuple[CloudEvent, dict]:
+    """`contract`'s envelope, and the outbox row (column values) that publishes it."""
     traceparent, tracestate = traceparent_of()  # the request's or the consumed event's span
     envelope = CloudEvent(
         type=contract.TYPE,
@@ -65,14 +65,16 @@ def record_event(session: Session, contract: EventContract) -> CloudEvent:
         traceparent=traceparent,
         tracestate=tracestate,
     )
-    session.add(
-        OutboxMessage(
-            event_id=envelope.id,
-            topic=contract.TOPIC,
-            key=contract.aggregate_id(),
-            envelope=envelope.to_json().decode(),
-        )
-    )
+    return envelope, {"event_id": envelope.id, "topic": contract.TOPIC,
+                      "key": contract.aggregate_id(), "envelope": envelope.to_json().decode(),
+                      "created_at": utcnow()}
+
+
+def record_event(session: Session, contract: EventContract) -> CloudEvent:
+    """Stage `contract` for publication in the caller's transaction; returns its envelope.
+    (A unit of work stages it through `UnitOfWork.emit`, with its other last writes.)"""
+    envelope, row = outbox_row(contract)
+    session.add(OutboxMessage(**row))
     return envelope
 
 

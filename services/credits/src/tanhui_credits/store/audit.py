@@ -69,8 +69,10 @@ class Journal:
         self._pending.append((entry_id, kind, details))
         return entry_id
 
-    def write(self, session: Session) -> None:
-        """One INSERT of every entry, unchained, into audit_pending."""
+    def write(self, session: Session, insert_rows: Callable[[sa.Table, list[dict]], None]
+              ) -> None:
+        """Every entry, unchained, for audit_pending: handed to `insert_rows` (the unit of
+        work's last INSERT, which draws their stamps after every lock was taken)."""
         if not self._pending:
             return  # nothing moved (e.g. a rejected redemption)
         session.flush()
@@ -79,7 +81,7 @@ class Journal:
                     {"entry_id": entry_id, "kind": kind, "recorded_at": recorded_at,
                      "details": details()})}
                 for entry_id, kind, details in self._pending]
-        session.execute(sa.insert(AuditPending.__table__).values(rows))
+        insert_rows(AuditPending.__table__, rows)
         self.written += len(rows)
         self._pending.clear()
 

@@ -97,11 +97,13 @@ def close(session: Session, row: Block, status: str, closed_by: str,
         row.status, row.closed_by = status, closed_by
         row.retirement_id, row.compensation_id = retirement_id, compensation_id
         return
+    # a Core UPDATE of the table: the ORM's bulk-update machinery would cost more Python than
+    # the rest of a retirement's statements, and the row is brought up to date below anyway
+    table = Block.__table__
     changed = session.execute(
-        update(Block).where(Block.id == row.id, Block.status == "active")
+        update(table).where(table.c.id == row.id, table.c.status == "active")
         .values(status=status, closed_by=closed_by, retirement_id=retirement_id,
-                compensation_id=compensation_id)
-        .execution_options(synchronize_session=False)).rowcount
+                compensation_id=compensation_id)).rowcount
     if changed != 1:
         raise BlockAlreadyClosed(f"serial block {row.id} ({serial_range(row)}) was moved or "
                                  "retired by a concurrent request; nothing was written")

@@ -1,6 +1,8 @@
 """Listings (credits reserved for sale) and the queries of event offsets."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlalchemy import case, func, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
@@ -9,7 +11,7 @@ from tanhui_shared.errors import Conflict
 
 from ..domain.serials import InsufficientCredits
 from .market_tables import EventAccounting, LargeEvent, Listing
-from .tables import Retirement
+from .tables import HoldingAccount, Retirement
 
 
 class ListingNotOpen(Conflict):
@@ -54,6 +56,35 @@ def listings_to_buy_from(session: Session, quantity: int) -> list[Listing]:
     raise InsufficientCredits(quantity, available)
 
 
+def sell_cheapest(session: Session, quantity: int) -> Iterator[tuple[Listing, int]]:
+    """Sell `quantity` from the cheapest open listings: yields each listing with the count
+    sold from it (sold, i.e. its remaining taken down, before it is yielded; the caller moves
+    its blocks before the next one is locked). Raises InsufficientCredits, having written
+    nothing, if they cannot cover it.
+
+    The common case, the cheapest listing covering it all, is ONE statement: a conditional,
+    relative UPDATE of that listing (its row lock, taken as `listings_to_buy_from` would take
+    it first). If another purchase sold it down meanwhile, the condition, checked again on the
+    row as that purchase committed it, fails: 0 rows, and the general path runs."""
+    cheapest = (select(Listing.id).where(Listing.status == "open")
+                .order_by(Listing.price_per_tonne, Listing.id).limit(1).scalar_subquery())
+    covering = session.execute(
+        update(Listing).where(Listing.id == cheapest, Listing.status == "open",
+                              Listing.remaining >= quantity)
+        .values(remaining=Listing.remaining - quantity,
+                status=case((Listing.remaining == quantity, "sold_out"), else_="open"))
+        .returning(Listing).execution_options(populate_existing=True)).scalars().first()
+    if covering is not None:
+        yield covering, quantity
+        return
+    needed = quantity
+    for listing in listings_to_buy_from(session, quantity):
+        count = min(needed, listing.remaining)
+        sell_from_listing(session, listing, count)
+        yield listing, count
+        needed -= count
+
+
 def sell_from_listing(session: Session, listing: Listing, count: int) -> None:
     """Take `count` off an open listing's remaining. Relative and conditional: a purchase that
     missed the listing's lock cannot overwrite another's, and ck_listing_remaining refuses an
@@ -92,6 +123,17 @@ def lock_event(session: Session, event_id: str) -> LargeEvent | None:
     default offset reads what is retired only after any offset ahead of it committed."""
     return session.exec(select(LargeEvent).where(LargeEvent.id == event_id).with_for_update()
                         .execution_options(populate_existing=True)).first()
+
+
+def lock_event_with_account(session: Session, event_id: str, user_id: str
+                            ) -> tuple[LargeEvent | None, HoldingAccount | None]:
+    """`lock_event`, and the user's holding account (not locked; an account never changes once
+    opened) read by the same statement."""
+    row = session.exec(select(LargeEvent, HoldingAccount)
+                       .join(HoldingAccount, HoldingAccount.owner_user_id == user_id, isouter=True)
+                       .where(LargeEvent.id == event_id).with_for_update(of=LargeEvent)
+                       .execution_options(populate_existing=True)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def latest_accounting(session: Session, event_id: str) -> EventAccounting | None:

@@ -19,7 +19,9 @@ def retire_blocks(session: Session, journal: Journal, rows: list[Block], *, acco
                   report_id: str | None = None, event_id: str | None = None,
                   redemption_id: str | None = None) -> tuple[Retirement, Certificate, dict]:
     """Retire exactly these whole blocks (already carved and locked) and certify it.
-    Returns the retirement, its certificate and the certified fields."""
+    Returns the retirement, its certificate and the certified fields; the caller writes the
+    retirement and the certificate (with its unit of work's last writes: nothing reads them
+    back in the same transaction)."""
     retirement = Retirement(account_id=account_id, retired_by_user_id=retired_by_user_id,
                             beneficiary=beneficiary, purpose=purpose,
                             quantity=sum(r.quantity for r in rows), report_id=report_id,
@@ -28,12 +30,9 @@ def retire_blocks(session: Session, journal: Journal, rows: list[Block], *, acco
     block_moves.retire(session, journal, rows, retirement.id, beneficiary=beneficiary,
                        purpose=purpose, report_id=report_id, event_id=event_id,
                        redemption_id=redemption_id)
-    session.add(retirement)
-    session.flush()  # the retired blocks and the retirement; a unique redemption_id stops here
     fields = certificate_fields(session, retirement, rows)
     certificate = Certificate(id=retirement.certificate_id, retirement_id=retirement.id,
                               fields=canonical_json(fields), content_hash=certificate_hash(fields))
-    session.add(certificate)
     return retirement, certificate, fields
 
 

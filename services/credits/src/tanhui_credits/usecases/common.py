@@ -20,7 +20,7 @@ def journal(uow: UnitOfWork) -> Journal:
     found = uow.extras.get(_JOURNAL)
     if found is None:
         found = uow.extras[_JOURNAL] = Journal()
-        uow.before_commit(found.write)
+        uow.before_commit(lambda session: found.write(session, uow.insert_rows))
         engine = uow.session.get_bind()
         uow.after_commit(lambda: found.written and chain_after_commit(engine))
     return found
@@ -32,7 +32,11 @@ class NoHoldingAccount(NotFound):
 
 def require_account(session: Session, user_id: str, *, lock: bool = False) -> HoldingAccount:
     """The caller's account; `lock`: locked for a debit (see store.accounts.lock_account)."""
-    account = account_of(session, user_id, lock=lock)
+    return opened(account_of(session, user_id, lock=lock))
+
+
+def opened(account: HoldingAccount | None) -> HoldingAccount:
+    """The account found, or NoHoldingAccount."""
     if account is None:
         # Accounts open asynchronously from UserRegistered; right after registration this is normal.
         raise NoHoldingAccount("no holding account yet: it opens shortly after registration; retry")

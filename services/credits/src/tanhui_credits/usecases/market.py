@@ -12,11 +12,11 @@ from tanhui_shared.uow import UnitOfWork
 from ..domain.event_estimate import EventActivity, estimate
 from ..domain.event_trueup import check_actuals_may_be_filed, neutrality, offset_quantity
 from ..store import blocks as block_moves
-from ..store.market import (cancel, latest_accounting, listings_to_buy_from, lock_event,
-                            lock_listing, retired_for_event, sell_from_listing)
+from ..store.market import (cancel, latest_accounting, lock_event, lock_event_with_account,
+                            lock_listing, retired_for_event, sell_cheapest)
 from ..store.market_tables import EventAccounting, LargeEvent, Listing, Payment
 from ..store.tables import Certificate
-from .common import journal, require_account
+from .common import journal, opened, require_account
 from .retirements import certify_retirement
 
 
@@ -71,7 +71,11 @@ def register_event(uow: UnitOfWork, organizer_user_id: str, *, name: str, start_
 
 
 def _organizers_event(session, organizer_user_id: str, event_id: str) -> LargeEvent:  # noqa: ANN001
-    event = lock_event(session, event_id)
+    return _check_organizer(lock_event(session, event_id), organizer_user_id, event_id)
+
+
+def _check_organizer(event: LargeEvent | None, organizer_user_id: str, event_id: str
+                     ) -> LargeEvent:
     if event is None:
         raise NotFound(f"no event {event_id}", code="event-not-found")
     if event.organizer_user_id != organizer_user_id:
@@ -117,8 +121,9 @@ def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
     the other, and each reads the retirements of those before it, so together they never
     retire more than is uncovered."""
     session = uow.session
-    event = _organizers_event(session, organizer_user_id, event_id)
-    buyer = require_account(session, organizer_user_id)
+    locked, account = lock_event_with_account(session, event_id, organizer_user_id)
+    event = _check_organizer(locked, organizer_user_id, event_id)
+    buyer = opened(account)
     if quantity is None:  # what is uncovered: only then are the figures and retirements read
         final = latest_accounting(session, event.id)
         state = neutrality(json.loads(event.estimate)["credits_to_neutralise"],
@@ -128,18 +133,15 @@ def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
     if quantity <= 0:
         raise Invalid("the estimate is zero: give a quantity", field="quantity",
                       code="zero-estimate")
-    bought, purchases, needed = [], [], quantity
-    for listing in listings_to_buy_from(session, quantity):
-        count = min(needed, listing.remaining)
-        # first: its UPDATE flushes the session, and the bought blocks must still be unwritten
-        # when the retirement below writes them (retired, in one INSERT)
-        sell_from_listing(session, listing, count)
+    bought, purchases = [], []
+    # each listing sold first: its UPDATE flushes the session, and the bought blocks must
+    # still be unwritten when the retirement below writes them (retired, in one INSERT)
+    for listing, count in sell_cheapest(session, quantity):
         moving = block_moves.take(session, journal(uow),
                                   block_moves.listed_blocks(session, listing.id), count)
         bought += block_moves.reassign(session, journal(uow), moving, buyer.id, kind="transfer",
                                        from_listing_id=listing.id, event_id=event.id)
         purchases.append((listing, count))
-        needed -= count
     certificate = certify_retirement(
         uow, bought, account_id=buyer.id, beneficiary=event.name,
         purpose=f"carbon neutrality of the large event {event.name!r} ({event.start_date} - "
@@ -153,5 +155,6 @@ def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
                         amount=listing.price_per_tonne * count,
                         retirement_id=certificate.retirement_id)
                 for listing, count in purchases]
-    session.add_all(payments)
+    for payment in payments:
+        uow.insert_last(payment)  # with the retirement it names, in the unit's last INSERT
     return Offset(event=event, quantity=quantity, certificate=certificate, payments=payments)

@@ -65,7 +65,7 @@ def pool_redemption(uow: UnitOfWork, request: RedemptionRequestedV2) -> PooledRe
     redemption.status, redemption.certificate_id, redemption.completed_at = (
         "completed", new_id(), now)
     session.add(redemption)
-    session.flush()  # the shares' foreign key names it
+    uow.flush()  # the shares' foreign keys name it and the retirement (a last write until here)
     record_shares(session, allocate(redemption.id, redemption.kg, sources), redemption.kg)
     _, listed = certify_redemption(session, redemption, redemption.certificate_id, now,
                                    REDEMPTION_PURPOSE)

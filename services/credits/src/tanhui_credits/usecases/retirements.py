@@ -30,6 +30,10 @@ def certify_retirement(uow: UnitOfWork, rows: list[Block], *, account_id: str, b
         uow.session, journal(uow), rows, account_id=account_id, beneficiary=beneficiary,
         purpose=purpose, retired_by_user_id=retired_by_user_id, report_id=report_id,
         event_id=event_id, redemption_id=redemption_id)
+    # one statement for both at the end (a unique redemption_id stops the unit of work there);
+    # a use case that must reference the retirement before then calls uow.flush()
+    uow.insert_last(retirement)
+    uow.insert_last(certificate)
     uow.emit(CreditsRetired(
         retirement_id=retirement.id, certificate_id=certificate.id,
         retired_by_user_id=retired_by_user_id, beneficiary=beneficiary, purpose=purpose,

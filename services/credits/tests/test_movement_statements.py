@@ -1,0 +1,93 @@
+"""Statements a movement sends in its unit of work (issue 15: fewer statements per movement,
+since each one is a round trip while the movement's row locks are held). Counted on the
+engine up to the commit (the audit sequencer's pass after it is not the movement's), and every
+row the movement must write is then checked, so fewer statements never means less written."""
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from tanhui_credits.store.market_tables import LargeEvent, Payment
+from tanhui_credits.store.tables import AuditEntry, AuditPending, Certificate, Retirement
+from tanhui_credits.usecases import retire_credits
+from tanhui_credits.usecases.market import create_listing, offset_event
+from tanhui_shared.contracts import CreditsRetired
+from tanhui_shared.uow import in_unit_of_work
+
+
+def statements_of(engine, use_case):  # noqa: ANN001, ANN201
+    """(result, first word of each statement the unit of work sent until it committed)."""
+    sent, counting = [], [True]
+
+    def seen(conn, cursor, statement, *_) -> None:  # noqa: ANN001
+        if counting[0]:
+            sent.append(statement.split(None, 1)[0].upper())
+
+    def operation(uow):  # noqa: ANN001, ANN202
+        # registered before the use case's journal registers the sequencer: runs before it
+        uow.after_commit(lambda: counting.__setitem__(0, False))
+        return use_case(uow)
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        return in_unit_of_work(engine, operation), sent
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+
+
+def movement_rows(engine, retirement_id: str, named: str) -> tuple[int, int]:  # noqa: ANN001
+    """(audit entries naming `named`, chained or pending; the retirement's certificates)."""
+    with Session(engine) as session:
+        bodies = [*session.exec(select(AuditEntry.body)).all(),
+                  *session.exec(select(AuditPending.body)).all()]
+        certificates = session.exec(select(Certificate)
+                                    .where(Certificate.retirement_id == retirement_id)).all()
+    return sum(named in body for body in bodies), len(certificates)
+
+
+def test_a_retirement_that_splits_a_block_sends_five_statements(world) -> None:
+    holder = world.user("enterprise")
+    world.issue(holder, 10)
+    certificate, sent = statements_of(world.engine, lambda uow: retire_credits(
+        uow, holder.id, 1, beneficiary="statement count", purpose="issue 15"))
+    # lock the account, its blocks; close the split block; its two parts; the closing INSERT
+    # (retirement, certificate, outbox event, audit entries)
+    assert sent == ["SELECT", "SELECT", "UPDATE", "INSERT", "WITH"], sent
+    retirement_id = certificate.retirement_id
+    assert movement_rows(world.engine, retirement_id, retirement_id) == (1, 1)
+    retired = [e for e in world.outbox(CreditsRetired.TYPE)
+               if e["retirement_id"] == certificate.retirement_id]
+    assert [e["quantity"] for e in retired] == [1]
+    assert world.holdings(holder)["total"] == 9
+
+
+def test_an_offset_from_one_listing_sends_seven_statements(world) -> None:
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 20)
+    event = LargeEvent(organizer_user_id=organizer.id, name="statement count", venue="Nanchong",
+                       start_date=date(2026, 5, 1), end_date=date(2026, 5, 1), attendees=100,
+                       activity="{}", estimate=json.dumps({"credits_to_neutralise": 1}),
+                       total_tco2e=Decimal(1))
+
+    def list_and_register(uow) -> None:  # noqa: ANN001
+        create_listing(uow, seller.id, 10, Decimal("58.00"))
+        uow.session.add(event)
+
+    in_unit_of_work(world.engine, list_and_register)
+    offset, sent = statements_of(world.engine,
+                                 lambda uow: offset_event(uow, organizer.id, event.id, 1))
+    # lock the event (with the buyer's account); sell from the listing; lock its blocks; close
+    # the split block; its two parts; the buyer's retired block; the closing INSERT (retirement,
+    # payment, certificate, outbox event, audit entries)
+    assert sent == ["SELECT", "UPDATE", "SELECT", "UPDATE", "INSERT", "INSERT", "WITH"], sent
+    retirement_id = offset.certificate.retirement_id
+    # the transfer into the buyer's holding and the retirement, each naming the event
+    assert movement_rows(world.engine, retirement_id, event.id) == (2, 1)
+    with Session(world.engine) as session:
+        assert session.get(Retirement, retirement_id).event_id == event.id
+        paid = session.exec(select(Payment).where(Payment.retirement_id == retirement_id)).all()
+    assert [(p.quantity, p.amount) for p in paid] == [(1, Decimal("58.00"))]
