@@ -46,11 +46,7 @@ class Worker:
         return reply.status_code, json.loads(reply.text)
 
     def scrape(self) -> dict[tuple[str, tuple], float]:
-        """Every sample: (name, sorted labels) -> value."""
-        reply = self.get("/metrics")
-        assert reply.status_code == 200, reply.text
-        return {(s.name, tuple(sorted(s.labels.items()))): s.value
-                for family in text_string_to_metric_families(reply.text) for s in family.samples}
+        return scrape(self.url + "/metrics")
 
     def answering(self) -> bool:
         assert self.popen.poll() is None, f"exited; see {self.log}:\n{self.log.read_text()[-3000:]}"
@@ -67,6 +63,14 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait()
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of a Prometheus text page: (name, sorted labels) -> value."""
+    reply = httpx.get(url, timeout=5)
+    assert reply.status_code == 200, reply.text
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(reply.text) for s in family.samples}
 
 
 def value(samples: dict, name: str, **labels: str) -> float:

@@ -16,7 +16,7 @@ from tanhui_shared.contracts import UserRegistered
 from tanhui_shared.db import make_engine
 from tanhui_shared.messaging import record_event
 
-from metrics_support import Worker, free_port, value, wait_until
+from metrics_support import Worker, free_port, scrape, value, wait_until
 
 EVENTS = 2_000
 SAMPLE = {"TANHUI_METRICS_SAMPLE_S": "0.5"}
@@ -156,3 +156,32 @@ def test_a_stuck_loop_is_not_live(migrated_database, infra, topic_namespace, tmp
             print(f"\n[metrics:stuck] /livez {status} {body}")
         finally:
             relay.stop()
+
+
+def test_a_service_api_counts_requests_by_route_template_on_its_metrics_port(migrated_database):
+    """The API's requests, labelled by the route FastAPI matched: two serials, one series."""
+    from fastapi.testclient import TestClient
+    from tanhui_credits.app import create_app
+    from tanhui_credits.settings import CreditsSettings
+
+    port = free_port()
+    app = create_app(CreditsSettings(env="test", database_url=migrated_database("credits"),
+                                     metrics_port=port))
+    try:
+        with TestClient(app) as http:
+            for serial in ("NC-FS-0001-2025-000000001-000000010", "NC-FS-0002-2025-000000001-000000010"):
+                assert http.get(f"/api/v1/registry/serials/{serial}").status_code == 404
+            assert http.get(f"/no/such/{uuid.uuid4()}").status_code == 404
+        scraped = scrape(f"http://127.0.0.1:{port}/metrics")
+        assert value(scraped, "tanhui_http_requests_total", service="credits",
+                     route="/api/v1/registry/serials/{serial}", method="GET", status="404") == 2
+        assert value(scraped, "tanhui_http_request_duration_seconds_count", service="credits",
+                     route="/api/v1/registry/serials/{serial}") == 2
+        assert value(scraped, "tanhui_http_requests_total", route="unmatched") == 1
+        routes = {dict(labels)["route"] for name, labels in scraped
+                  if name == "tanhui_http_requests_total"}
+        assert not any("NC-FS" in route or route.startswith("/no/") for route in routes), routes
+    finally:
+        app.state.metrics_server.shutdown()
+        app.state.metrics_server.server_close()
+        app.state.engine.dispose()
