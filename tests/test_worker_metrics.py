@@ -16,6 +16,7 @@ from tanhui_shared.contracts import UserRegistered
 from tanhui_shared.db import make_engine
 from tanhui_shared.messaging import record_event
 
+from test_dashboard import queried
 from metrics_support import Worker, free_port, scrape, value, wait_until
 
 EVENTS = 2_000
@@ -30,6 +31,13 @@ def write_outbox(url: str, count: int) -> None:
                 record_event(session, UserRegistered(user_id=str(uuid.uuid4()), username=f"load{n}",
                                                      role="citizen", subject_kind="person"))
     engine.dispose()
+
+
+def exposes(samples: dict, *prefixes: str) -> bool:
+    wanted = {name for name in queried() if name.startswith(prefixes)}
+    missing = wanted - {name for name, _ in samples}
+    assert wanted and not missing, missing
+    return True
 
 
 def watch(worker: Worker, name: str, until, timeout_s: float, **labels: str) -> list[float]:
@@ -66,6 +74,8 @@ def test_backlog_and_lag_rise_and_drain_as_scraped(infra, migrated_database, top
         assert value(drained, "tanhui_relay_batch_duration_seconds_count", service="accounts") >= EVENTS / 50
         assert first_age > 0
         assert relay.probe("/livez")[0] == 200 and relay.probe("/readyz")[0] == 200
+        # what the dashboard asks of relays, a relay's scrape has
+        assert exposes(drained, "tanhui_outbox", "tanhui_relay", "tanhui_worker")
 
         # every event is on the topic now; credits' group starts behind by all of them
         consumer = Worker("credits", "consumer", tmp_path, TANHUI_DATABASE_URL=credits, **common)
@@ -81,6 +91,7 @@ def test_backlog_and_lag_rise_and_drain_as_scraped(infra, migrated_database, top
         assert handled >= EVENTS
         assert value(done, "tanhui_consumer_dead_letters_total", service="credits") == 0
         assert consumer.probe("/livez")[0] == 200 and consumer.probe("/readyz")[0] == 200
+        assert exposes(done, "tanhui_consumer", "tanhui_worker")
         print(f"\n[metrics:load] outbox backlog scraped max {max(backlog):.0f} -> "
               f"{backlog[-1]:.0f} over {len(backlog)} scrapes, oldest row age {first_age:.2f}s, "
               f"published {EVENTS}; consumer lag scraped max {max(lag):.0f} -> {lag[-1]:.0f} over "
