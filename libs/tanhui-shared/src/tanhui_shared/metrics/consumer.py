@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from kafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
@@ -127,7 +126,7 @@ class ConsumerMetrics(ConsumerObserver):
                 position = consumer.position(tp, timeout_ms=1_000)
                 if position is not None:  # None: not fetched from yet, nothing to compare
                     lags[(tp.topic, str(tp.partition))] = max(ends[tp] - position, 0)
-        except KafkaError as exc:
+        except Exception as exc:  # noqa: BLE001 - a measurement must never stop the consumer
             log.warning("measuring the consumer lag failed: %s", exc.__class__.__name__)
             self._failed(exc)
             return
