@@ -3,8 +3,8 @@ dead letters by reason class, failures; and its heartbeat for /livez and /readyz
 
 Lag is measured by the consumer's own loop (a KafkaConsumer is not thread-safe) every
 `sample_s` seconds: the broker's end offset of each assigned partition minus the consumer's
-position, one ListOffsets request; the same turn pings the database (SELECT 1), so an idle
-consumer still knows whether both answer.
+position, one ListOffsets request (for partition 0 of each topic while none is assigned); the
+same turn pings the database (SELECT 1), so an idle consumer still knows whether both answer.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
+from kafka import TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
@@ -119,8 +120,11 @@ class ConsumerMetrics(ConsumerObserver):
         except sa.exc.SQLAlchemyError as exc:
             self._failed(exc)
         assigned = list(consumer.assignment() or ())
+        # Not assigned yet (joining) or a standby: partition 0 of each subscribed topic still
+        # asks the broker whether it answers.
+        asked = assigned or [TopicPartition(t, 0) for t in sorted(consumer.subscription() or ())]
         try:
-            ends = consumer.end_offsets(assigned, timeout_ms=5_000) if assigned else {}
+            ends = consumer.end_offsets(asked, timeout_ms=5_000) if asked else {}
             lags = {}
             for tp in assigned:
                 position = consumer.position(tp, timeout_ms=1_000)
