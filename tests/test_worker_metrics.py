@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import uuid
 
+import httpx
 from sqlmodel import Session
 
 from tanhui_shared.contracts import UserRegistered
@@ -196,3 +197,18 @@ def test_a_service_api_counts_requests_by_route_template_on_its_metrics_port(mig
         app.state.metrics_server.shutdown()
         app.state.metrics_server.server_close()
         app.state.engine.dispose()
+
+
+def test_every_process_of_the_platform_serves_metrics_and_its_workers_are_ready(platform):
+    """The platform as `make up` runs it: each service's API, relay and consumer on its metrics
+    port (devstack.METRICS_OFFSETS), the workers ready, the APIs counting the gateway's probes."""
+    assert httpx.get(platform.gateway_url + "/readyz", timeout=10).status_code == 200
+    for service in platform.service_ports:
+        for kind in ("relay", "consumer"):
+            url = f"http://127.0.0.1:{platform.metrics_port(service, kind)}"
+            wait_until(lambda: httpx.get(url + "/readyz", timeout=5).status_code == 200, 60,  # noqa: B023
+                       f"{service}-{kind} ready")
+            assert value(scrape(url + "/metrics"), "tanhui_worker_dependency_up",
+                         service=service, worker=kind) == 2  # database and kafka
+        api = scrape(f"http://127.0.0.1:{platform.metrics_port(service, 'api')}/metrics")
+        assert value(api, "tanhui_http_requests_total", service=service, route="/readyz") >= 1
