@@ -13,9 +13,10 @@ import uuid
 import httpx
 from sqlmodel import Session
 
-from tanhui_shared.contracts import UserRegistered
+from tanhui_shared.contracts import ACCOUNTS_TOPIC, UserRegistered, qualified
 from tanhui_shared.db import make_engine
 from tanhui_shared.messaging import record_event
+from tanhui_shared.messaging.kafka import make_producer
 
 from test_dashboard import queried
 from metrics_support import Worker, free_port, scrape, value, wait_until
@@ -78,7 +79,12 @@ def test_backlog_and_lag_rise_and_drain_as_scraped(infra, migrated_database, top
         # what the dashboard asks of relays, a relay's scrape has
         assert exposes(drained, "tanhui_outbox", "tanhui_relay", "tanhui_worker")
 
-        # every event is on the topic now; credits' group starts behind by all of them
+        # every event is on the topic now, and one record that is no event at all; credits'
+        # group starts behind by all of them
+        producer = make_producer(infra.kafka_bootstrap, "metrics-test")
+        producer.send(qualified(ACCOUNTS_TOPIC, topic_namespace), key=b"poison",
+                      value=b"not a CloudEvent").get(timeout=30)
+        producer.close()
         consumer = Worker("credits", "consumer", tmp_path, TANHUI_DATABASE_URL=credits, **common)
         wait_until(consumer.answering, 60, "the consumer's metrics port")
         lag = watch(consumer, "tanhui_consumer_lag", lambda s: s[-1] > 0, 60, service="credits")
@@ -90,13 +96,15 @@ def test_backlog_and_lag_rise_and_drain_as_scraped(infra, migrated_database, top
         handled = value(done, "tanhui_consumer_handler_duration_seconds_count",
                         event_type=UserRegistered.TYPE)
         assert handled >= EVENTS
-        assert value(done, "tanhui_consumer_dead_letters_total", service="credits") == 0
+        assert value(done, "tanhui_consumer_dead_letters_total", reason="malformed") == 1
+        assert value(done, "tanhui_consumer_dead_letters_total", service="credits") == 1
         assert consumer.probe("/livez")[0] == 200 and consumer.probe("/readyz")[0] == 200
         assert exposes(done, "tanhui_consumer", "tanhui_worker")
         print(f"\n[metrics:load] outbox backlog scraped max {max(backlog):.0f} -> "
               f"{backlog[-1]:.0f} over {len(backlog)} scrapes, oldest row age {first_age:.2f}s, "
               f"published {EVENTS}; consumer lag scraped max {max(lag):.0f} -> {lag[-1]:.0f} over "
-              f"{len(lag)} scrapes, applied {EVENTS}, handler timings {handled:.0f}")
+              f"{len(lag)} scrapes, applied {EVENTS}, handler timings {handled:.0f}, "
+              f"dead letters 1 (malformed)")
     finally:
         relay.stop()
         if consumer is not None:
