@@ -12,21 +12,21 @@ import pytest
 from e2e_support import OFFICIALS, PASSWORD
 from tanhui_accounts.cli import create_user
 from tanhui_accounts.domain.identity import Role
-from tanhui_shared.devstack import SERVICES, Stack
+from tanhui_shared.devstack import METRICS_OFFSETS, SERVICES, Stack
 from tanhui_shared.messaging.kafka import namespace_topics
 from tanhui_shared.settings import REPO_ROOT
 
 
 # Each test process (pytest-xdist worker gw0, gw1, ... or the only one) takes ports from its own
-# range of 2,000, ten a platform, so two workers' platforms never collide; within it a random
-# start, so separate runs side by side rarely do; all below Linux's ephemeral range (32768+),
+# range of 2,000, forty a platform (the APIs' and the metrics ports, devstack.METRICS_OFFSETS),
+# so two workers' platforms never collide; within it a random start, so separate runs side by side rarely do; all below Linux's ephemeral range (32768+),
 # where free_port() picks, and never the `make up` ports (8000s).
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 _blocks = itertools.count(uuid.uuid4().int % 200)
 
 
 def _next_port_block() -> int:
-    return 20000 + (_WORKER % 6) * 2000 + (next(_blocks) % 200) * 10
+    return 20000 + (_WORKER % 6) * 2000 + (next(_blocks) % 50) * 40
 
 
 @contextmanager
@@ -50,6 +50,7 @@ def _platform_on(infra, migrated_database, var_dir, namespace: str,
         var_dir=var_dir,
         gateway_port=offset,
         service_ports={svc: offset + i + 1 for i, svc in enumerate(SERVICES)},
+        metrics_offsets=METRICS_OFFSETS,
         extra_env={"TANHUI_TOPIC_NAMESPACE": namespace, "TANHUI_ENV": "test",
                    "TANHUI_JWT_PRIVATE_KEY_FILE": str(REPO_ROOT / "tests" / "keys" / "test-signing-key.pem"),
                    # Every test client is 127.0.0.1: the production limits (e.g. 20 logins a

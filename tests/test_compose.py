@@ -116,3 +116,13 @@ def test_the_acls_grant_each_principal_exactly_its_own_topics():
             writers.setdefault(g.name, set()).add(g.service)
     assert all(len(who) == 1 for who in writers.values()), writers  # one writer per topic
     assert {g.service for g in plan} == set(SERVICES)
+
+
+def test_relays_and_consumers_have_a_healthcheck_on_their_metrics_port():
+    for service in SERVICES:
+        for kind in ("relay", "consumer"):
+            box = COMPOSE[f"{service}-{kind}"]
+            port = box["environment"]["TANHUI_METRICS_PORT"]
+            assert box["healthcheck"]["test"] == ["CMD", "python", "-m", "tanhui_shared.probe",
+                                                  f"http://127.0.0.1:{port}/readyz"]
+            assert box["environment"]["TANHUI_METRICS_HOST"] == "0.0.0.0"  # for the scraper

@@ -356,10 +356,36 @@ def test_every_app_container_runs_as_uid_10001_non_root_on_a_read_only_root(docs
 
 def test_http_processes_have_probes_on_healthz_and_readyz(docs):
     for where, _, box in _app_containers(docs):
-        if box.get("ports"):
+        if box.get("ports") and box["ports"][0]["name"] == "http":
             port = box["ports"][0]["containerPort"]
             assert box["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port}, where
             assert box["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port}, where
+
+
+def test_relays_and_consumers_are_probed_and_every_metrics_port_is_scraped(docs):
+    """A worker's metrics port serves /livez (its loop turns) and /readyz (database and Kafka
+    answer it): tests/test_worker_metrics.py drives both on real processes."""
+    workers = 0
+    for where, template, box in _app_containers(docs):
+        ports = {p["name"]: p["containerPort"] for p in box.get("ports", [])}
+        if box["name"] in ("relay", "consumer"):
+            workers += 1
+            assert set(ports) == {"metrics"}, where
+            assert box["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "metrics"}, where
+            assert box["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}, where
+        if "metrics" in ports:
+            env = _environment(docs, box)
+            assert "tanhui_gateway" in " ".join(box["command"]) or (
+                env["TANHUI_METRICS_PORT"] == str(ports["metrics"])
+                and env["TANHUI_METRICS_HOST"] == "0.0.0.0"), where
+            notes = template["metadata"]["annotations"]
+            assert notes["prometheus.io/scrape"] == "true", where
+            assert notes["prometheus.io/port"] == str(ports["metrics"]), where
+    assert workers == 2 * len(SERVICES)
+    policies = by_kind(docs, "NetworkPolicy")
+    for service in SERVICES:  # the monitoring namespace may reach them
+        rule = policies[f"{service}-metrics"]["spec"]["ingress"][0]
+        assert rule["ports"] == [{"port": 9100, "protocol": "TCP"}]
 
 
 def _settings_class(box: dict):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from tanhui_shared.contracts.topics import topic_plan
 from tanhui_shared.messaging.kafka_security import SERVICES, grants
 
-from k8s_manifests import (GATEWAY_METRICS_PORT, GATEWAY_PORT, KAFKA, KAFKA_CLIENT, KAFKA_TLS_PORT,
+from k8s_manifests import (GATEWAY_METRICS_PORT, GATEWAY_PORT, METRICS_PORT, KAFKA, KAFKA_CLIENT, KAFKA_TLS_PORT,
                            NAME, PORTS, labels, meta)
 
 STRIMZI = "kafka.strimzi.io/v1"
@@ -122,6 +122,9 @@ def network_policies() -> list[dict]:
             _policy("redis-from-gateway", labels("redis", "redis"), [_from_pods(gateway)], [6379])]
     for service in SERVICES:
         cluster = f"{service}-db"
+        # every process of the service serves its metrics (and a worker's probes) there
+        made.append(_policy(f"{service}-metrics", {NAME: service}, [_from_ns(OPERATOR_NS["monitoring"])],
+                            [METRICS_PORT]))
         made.append(_policy(f"{service}-api-from-gateway", labels(service, "api"), [_from_pods(gateway)],
                             [PORTS[service]]))
         made.append(_policy(f"{cluster}-pooler-from-{service}", {"cnpg.io/poolerName": f"{cluster}-pooler"},

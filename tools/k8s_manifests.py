@@ -22,6 +22,7 @@ KAFKA = "tanhui"  # the Strimzi Kafka cluster; its bootstrap Service is tanhui-k
 KAFKA_TLS_PORT = 9093
 PORTS = {"accounts": 8101, "verification": 8102, "credits": 8103}
 GATEWAY_PORT, GATEWAY_METRICS_PORT = 8000, 9100
+METRICS_PORT = 9100  # every service process's metrics port (TANHUI_METRICS_PORT), the gateway's too
 UID = 10001  # the Dockerfile's `tanhui` user
 PART_OF = "app.kubernetes.io/part-of"
 NAME, COMPONENT = "app.kubernetes.io/name", "app.kubernetes.io/component"
@@ -86,6 +87,9 @@ def container(name: str, command: list[str], env: list[dict], shared: bool = Tru
 
 def pod(service: str, component: str, containers: list[dict], *, kafka: bool = True,
         restart: str | None = None) -> dict:
+    """A pod whose container has a `metrics` port is annotated for Prometheus to scrape it (the
+    prometheus.io/* convention of Prometheus' kubernetes_sd example configuration: no
+    PodMonitor, whose CRD schema deploy/k8s/schemas does not bundle)."""
     volumes = [{"name": "tmp", "emptyDir": {}}]
     if service == "accounts" and any(
             m["name"] == "jwt" for c in containers for m in c["volumeMounts"]):
@@ -99,7 +103,12 @@ def pod(service: str, component: str, containers: list[dict], *, kafka: bool = T
             "containers": containers, "volumes": volumes}
     if restart:
         spec["restartPolicy"] = restart
-    return {"metadata": {"labels": pod_labels}, "spec": spec}
+    metadata: dict = {"labels": pod_labels}
+    metrics = [p for c in containers for p in c.get("ports", []) if p["name"] == "metrics"]
+    if metrics:
+        metadata["annotations"] = {"prometheus.io/scrape": "true", "prometheus.io/path": "/metrics",
+                                   "prometheus.io/port": str(metrics[0]["containerPort"])}
+    return {"metadata": metadata, "spec": spec}
 
 
 def service_mounts(service: str) -> list[dict]:
@@ -122,6 +131,24 @@ def http_probes(port: int, live_timeout_s: int = 3) -> dict:
                               "timeoutSeconds": live_timeout_s, "failureThreshold": 3},
             "startupProbe": {"httpGet": {"path": "/healthz", "port": port}, "periodSeconds": 2,
                              "failureThreshold": 30}}
+
+
+def worker_probes() -> dict:
+    """A relay's or consumer's metrics port: /livez fails once its loop has not turned for
+    TANHUI_WORKER_STALL_S (120 s), /readyz while the database or Kafka does not answer it."""
+    def get(path: str) -> dict:
+        return {"path": path, "port": "metrics"}
+
+    return {"readinessProbe": {"httpGet": get("/readyz"), "periodSeconds": 10, "timeoutSeconds": 3,
+                               "failureThreshold": 3},
+            "livenessProbe": {"httpGet": get("/livez"), "periodSeconds": 10, "timeoutSeconds": 3,
+                              "failureThreshold": 3},
+            "startupProbe": {"httpGet": get("/livez"), "periodSeconds": 2, "failureThreshold": 30}}
+
+
+METRICS_ENV = [{"name": "TANHUI_METRICS_HOST", "value": "0.0.0.0"},
+               {"name": "TANHUI_METRICS_PORT", "value": str(METRICS_PORT)}]
+METRICS_CONTAINER_PORT = {"name": "metrics", "containerPort": METRICS_PORT}
 
 
 RESOURCES = {"requests": {"cpu": "100m", "memory": "192Mi"}, "limits": {"memory": "512Mi"}}
@@ -158,15 +185,16 @@ def service_resources(service: str) -> list[dict]:
     port = PORTS[service]
     env, mounts = service_env(service), service_mounts(service)
     api = container("api", ["uvicorn", f"tanhui_{service}.app:create_app", "--factory",
-                            "--host", "0.0.0.0", "--port", str(port)], env, mounts=mounts,
-                    ports=[{"name": "http", "containerPort": port}], resources=RESOURCES,
-                    **http_probes(port))
-    # Relays and consumers serve no port and write no heartbeat: they exit on a fatal error and
-    # the kubelet restarts them; a probe would have nothing real to check (deploy/k8s/README.md).
-    relay = container("relay", ["python", "-m", f"tanhui_{service}.relay"], env, mounts=mounts,
-                      resources=RESOURCES)
-    consumer = container("consumer", ["python", "-m", f"tanhui_{service}.consumer"], env,
-                         mounts=mounts, resources=RESOURCES)
+                            "--host", "0.0.0.0", "--port", str(port)], env + METRICS_ENV,
+                    mounts=mounts, ports=[{"name": "http", "containerPort": port}, METRICS_CONTAINER_PORT],
+                    resources=RESOURCES, **http_probes(port))
+    # Relays and consumers serve their metrics and probes on the metrics port alone.
+    relay = container("relay", ["python", "-m", f"tanhui_{service}.relay"], env + METRICS_ENV,
+                      mounts=mounts, ports=[METRICS_CONTAINER_PORT], resources=RESOURCES,
+                      **worker_probes())
+    consumer = container("consumer", ["python", "-m", f"tanhui_{service}.consumer"],
+                         env + METRICS_ENV, mounts=mounts, ports=[METRICS_CONTAINER_PORT],
+                         resources=RESOURCES, **worker_probes())
     migrate = container("migrate", ["python", "-m", f"tanhui_{service}.migrate"],
                         service_env(service, direct=True), mounts=mounts, resources=RESOURCES)
     made = [

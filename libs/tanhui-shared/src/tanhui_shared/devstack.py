@@ -27,6 +27,9 @@ GATEWAY_PORT = 8000
 # The gateway's Prometheus metrics, on a port of their own bound to 127.0.0.1: never served to
 # the public clients of GATEWAY_PORT (gateway/README.md).
 METRICS_PORT = 8009
+# Each service process's metrics port (and a relay's or consumer's /livez and /readyz): its API
+# port plus these, e.g. accounts 8101 -> API metrics 8111, relay 8121, consumer 8131.
+METRICS_OFFSETS = {"api": 10, "relay": 20, "consumer": 30}
 
 
 @dataclass
@@ -48,6 +51,8 @@ class Stack:
     gateway_port: int = GATEWAY_PORT
     service_ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
     extra_env: dict[str, str] = field(default_factory=dict)
+    # process kind -> offset from the service's port of its metrics port; None: no metrics ports
+    metrics_offsets: dict[str, int] | None = None
     processes: dict[str, Process] = field(default_factory=dict)
 
     @property
@@ -61,18 +66,29 @@ class Stack:
                "TANHUI_DATABASE_URL": self.database_urls.get(service, "")}
         return env
 
+    def metrics_port(self, service: str, kind: str) -> int | None:
+        """The metrics port of `service`'s `kind` process (api, relay or consumer)."""
+        if self.metrics_offsets is None:
+            return None
+        return self.service_ports[service] + self.metrics_offsets[kind]
+
+    def process_env(self, service: str, kind: str) -> dict[str, str]:
+        metrics = self.metrics_port(service, kind)
+        return {**self.service_env(service),
+                **({"TANHUI_METRICS_PORT": str(metrics)} if metrics else {})}
+
     def plan(self) -> list[Process]:
         py = sys.executable
         procs = []
         for svc, port in self.service_ports.items():
-            env = self.service_env(svc)
             pkg = f"tanhui_{svc}"
+            env = {kind: self.process_env(svc, kind) for kind in ("api", "relay", "consumer")}
             procs += [
                 Process(f"{svc}-api", [py, "-m", "uvicorn", f"{pkg}.app:create_app", "--factory",
                                        "--host", "127.0.0.1", "--port", str(port),
-                                       "--no-access-log"], env),
-                Process(f"{svc}-relay", [py, "-m", f"{pkg}.relay"], env),
-                Process(f"{svc}-consumer", [py, "-m", f"{pkg}.consumer"], env),
+                                       "--no-access-log"], env["api"]),
+                Process(f"{svc}-relay", [py, "-m", f"{pkg}.relay"], env["relay"]),
+                Process(f"{svc}-consumer", [py, "-m", f"{pkg}.consumer"], env["consumer"]),
             ]
         # The citizens' points expire on a schedule, not only when someone redeems: hourly is
         # far finer than the validity (years) and the 30-day notice the account view shows.
@@ -268,7 +284,8 @@ def up() -> None:
     ensure_topics(bootstrap, namespace)
     metrics_port = os.environ.get("TANHUI_GATEWAY_METRICS_PORT", str(METRICS_PORT))
     stack = Stack(kafka_bootstrap=bootstrap, redis_url=redis_url, database_urls=database_urls,
-                  var_dir=_var_dir(), extra_env={"TANHUI_GATEWAY_METRICS_PORT": metrics_port})
+                  var_dir=_var_dir(), extra_env={"TANHUI_GATEWAY_METRICS_PORT": metrics_port},
+                  metrics_offsets=METRICS_OFFSETS)
     _step("migrating the three services' databases...")
     step_started = time.monotonic()
     try:
@@ -283,8 +300,8 @@ def up() -> None:
     try:
         stack.wait_ready()
         _step(f"ready in {time.monotonic() - started:.1f}s: gateway at {stack.gateway_url}, "
-              f"its metrics at http://127.0.0.1:{metrics_port}/metrics "
-              f"(logs: {stack.var_dir / 'logs'}). Ctrl-C stops it.")
+              f"its metrics at http://127.0.0.1:{metrics_port}/metrics, each service's on its "
+              f"port +10 (API), +20 (relay), +30 (consumer) (logs: {stack.var_dir / 'logs'}). Ctrl-C stops it.")
         while all(p.popen and p.popen.poll() is None for p in stack.processes.values()):
             time.sleep(1)
         failed = stack.dead()

@@ -22,6 +22,8 @@ from .memory import tune_malloc
 from .messaging.consumer import ConsumerRunner, Handler
 from .messaging.kafka import KafkaAccess, make_producer
 from .messaging.relay import run_relay
+from .metrics.attach import observe_consumer, observe_relay
+from .metrics.http import instrument_app
 from .settings import ServiceSettings
 from .tracing import FASTAPI_TELEMETRY, configure_tracing
 from .web import health
@@ -53,6 +55,7 @@ def create_service_app(settings: ServiceSettings, routers: Sequence[APIRouter], 
     app.state.token_verifier = TokenVerifier(key_lookup(engine), settings.jwt_issuer,
                                              settings.jwt_audience)
     app.add_middleware(RequestIdMiddleware)
+    instrument_app(app, settings.service_name, settings.metrics_host, settings.metrics_port)
     install_problem_handlers(app)
     app.include_router(health.router)
     for router in routers:
@@ -83,6 +86,7 @@ def relay_main(settings: ServiceSettings, each_pass: Callable[[Engine], object] 
         stop_on_signals(),
         settings.topic_namespace,
         each_pass,
+        observe_relay(settings, engine),
     )
 
 
@@ -107,6 +111,7 @@ def consumer_main(settings: ServiceSettings, topics: list[str], handlers: dict[s
     configure_tracing(f"{settings.service_name}-consumer")
     tune_malloc()
     runner = make_runner(settings, topics, handlers)
+    observe_consumer(settings, runner)
     kafka = KafkaAccess.from_settings(settings)
     runner.run(
         kafka,

@@ -68,6 +68,17 @@ class ServiceSettings(KafkaSettings):
     # Static group membership: give each consumer process a stable id (e.g. its pod name) and a
     # restart reclaims its partitions without waiting for the session to time out.
     consumer_instance_id: str | None = None
+    # Prometheus metrics (and, in relays and consumers, /livez and /readyz) on a port of their
+    # own, never the API's: none when unset. 127.0.0.1 unless a container must be scraped.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    # A relay or consumer whose loop has not turned for this long is not live (/livez 503).
+    # Longer than the slowest pass that is still progress: a send to an absent broker waits
+    # 15 s for metadata and 30 s for the flush (messaging/kafka.py, relay.py).
+    worker_stall_s: float = 120.0
+    # How often the loop measures the outbox backlog or the consumer lag (one bounded query or
+    # one offsets request each time).
+    metrics_sample_s: float = 5.0
 
     service_name: str = "service"
 

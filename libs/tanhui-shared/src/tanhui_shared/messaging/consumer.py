@@ -28,6 +28,7 @@ from ..faults import crash_point
 from ..tracing import consuming
 from ..uow import UnitOfWork, run_unit_of_work
 from .kafka import Kafka, make_consumer
+from .observers import ConsumerObserver
 from .outbox import InboxEntry
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class ConsumerRunner:
     contracts: Mapping[str, type[EventContract]] = field(default_factory=lambda: CONTRACTS)
     applied: int = field(default=0, init=False)
     dead_lettered: int = field(default=0, init=False)
+    observer: ConsumerObserver = field(default_factory=ConsumerObserver)
 
     def _decode(self, record: ConsumerRecord) -> tuple[CloudEvent, EventContract]:
         try:
@@ -151,6 +153,7 @@ class ConsumerRunner:
         wanted = [(event, payload, self.handlers[event.type]) for event, payload in decoded
                   if event.type in self.handlers]
         if not wanted:
+            self.observer.counted("ignored", len(records))
             return True
         def operation(uow: UnitOfWork) -> int:
             count = 0
@@ -183,6 +186,9 @@ class ConsumerRunner:
             return False
         crash_point("consumer.after_db_commit")
         self.applied += applied
+        self.observer.counted("applied", applied)
+        self.observer.counted("duplicate", len(wanted) - applied)
+        self.observer.counted("ignored", len(records) - len(wanted))
         return True
 
     def dead_letter(self, producer: KafkaProducer, record: ConsumerRecord, reason: str) -> None:
@@ -217,7 +223,9 @@ class ConsumerRunner:
             while not stop.is_set():
                 try:
                     batches = consumer.poll(timeout_ms=500)
+                    self.observer.polled(consumer)
                 except KafkaError as exc:
+                    self.observer.poll_failed(exc)
                     # e.g. the broker restarting: the client reconnects by itself; keep polling
                     log.warning("poll failed (%s); polling again in 1s", exc)
                     stop.wait(1)
@@ -243,17 +251,19 @@ class ConsumerRunner:
         wait = self.backoff_s
         while not stop.is_set():
             try:
-                self.apply(record)
+                self.observer.counted(self.apply(record))
                 return
             except DeadLetter as exc:
                 try:
                     self.dead_letter(producer, record, str(exc))
+                    self.observer.dead_lettered(exc)
                     return
                 except KafkaError as send_error:  # the DLQ is unreachable: try again, lose nothing
                     log.warning("dead-lettering failed (%s); retrying in %.1fs", send_error, wait)
                     stop.wait(wait)
                     wait = min(wait * 2, 5.0)
             except (OperationalError, DBAPIError) as exc:
+                self.observer.database_failed(exc)
                 log.warning("database unavailable (%s); retrying in %.1fs", exc.__class__.__name__, wait)
                 stop.wait(wait)
                 wait = min(wait * 2, 5.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from ..contracts import qualified
 from ..faults import crash_point
+from .observers import RelayObserver
 from .outbox import utcnow
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ class OutboxRelay:
         self.producer = producer
         self.batch_size = batch_size
         self.namespace = namespace
+        self.published = 0  # rows the last batch sent (fewer than locked when a key was held)
 
     def publish_batch(self) -> int:
         """Publish up to one batch; returns how many rows were locked (0 = outbox empty).
@@ -87,6 +90,7 @@ class OutboxRelay:
             for future in futures:
                 future.get(timeout=SEND_TIMEOUT_S)  # raises if the broker did not take it
             crash_point("relay.after_publish")
+            self.published = len(rows)
             if rows:
                 # A mark lost in a database crash only sends its rows again (the inboxes drop
                 # the copies): not worth waiting for the WAL flush of every batch.
@@ -109,11 +113,13 @@ def _headers(row: Any) -> list[tuple[str, bytes]]:
 
 def run_relay(engine: Engine, make_producer, batch_size: int, idle_poll_s: float,
               stop: threading.Event | None = None, namespace: str = "",
-              each_pass: Callable[[Engine], object] | None = None) -> None:
+              each_pass: Callable[[Engine], object] | None = None,
+              observer: RelayObserver | None = None) -> None:
     """Loop until `stop` is set (or SIGTERM/SIGINT), surviving broker and database outages.
     `each_pass(engine)`, if given, runs once per pass, before the batch (a service's periodic
     upkeep, e.g. credits' audit sequencer); its failure is logged and the next pass retries."""
     stop = stop or threading.Event()
+    observer = observer or RelayObserver()
     producer: KafkaProducer | None = None
     backoff = idle_poll_s
     while not stop.is_set():
@@ -126,11 +132,14 @@ def run_relay(engine: Engine, make_producer, batch_size: int, idle_poll_s: float
             if producer is None:
                 producer = make_producer()
             relay = OutboxRelay(engine, producer, batch_size, namespace)
+            started = time.monotonic()
             sent = relay.publish_batch()
+            observer.batch_done(sent, relay.published, time.monotonic() - started)
             backoff = idle_poll_s
             if sent < batch_size:
                 stop.wait(idle_poll_s)
-        except Exception:  # noqa: BLE001 - any failure: back off, rows stay unpublished
+        except Exception as exc:  # noqa: BLE001 - any failure: back off, rows stay unpublished
+            observer.batch_failed(exc)
             log.exception("relay batch failed; retrying in %.1fs", backoff)
             if producer is not None:
                 _discard(producer)
