@@ -87,6 +87,16 @@ def _platform_on(infra, migrated_database, var_dir, namespace: str,
 
 
 @pytest.fixture(scope="session")
+def platform_with(infra, migrated_database):
+    """`with platform_with(var_dir, extra_env) as stack:` a platform of one's own, its processes
+    given `extra_env` (e.g. a tracing exporter). A fixture, not an import of this conftest: in a
+    whole run `conftest` may name another directory's."""
+    def start(var_dir, extra_env: dict[str, str] | None = None):
+        return running_platform(infra, migrated_database, var_dir, extra_env)
+    return start
+
+
+@pytest.fixture(scope="session")
 def platform(infra, migrated_database, tmp_path_factory):
     """The platform shared by every cross-service test of the run."""
     with running_platform(infra, migrated_database, tmp_path_factory.mktemp("platform")) as stack:

@@ -21,7 +21,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest, ExportTraceServiceResponse)
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanProto
 
-from conftest import running_platform
 from e2e_support import PASSWORD
 from tanhui_shared.contracts import UserRegistered, qualified
 
@@ -79,10 +78,10 @@ def collector():
 
 
 @pytest.fixture(scope="module")
-def traced_platform(infra, migrated_database, tmp_path_factory, collector):
+def traced_platform(platform_with, tmp_path_factory, collector):
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.server_port}",
            "OTEL_BSP_SCHEDULE_DELAY": "100"}  # export every 0.1 s, not every 5 s
-    with running_platform(infra, migrated_database, tmp_path_factory.mktemp("traced"), env) as stack:
+    with platform_with(tmp_path_factory.mktemp("traced"), env) as stack:
         yield stack
 
 
