@@ -243,9 +243,3 @@ def trip_ids_by_external_id(session: Session,
     wanted = set(keys)
     return {(u, e): trip_id for u, e, trip_id in rows if (u, e) in wanted}
 
-
-def first_trip(session: Session, user_id: str, external_id: str) -> GreenTrip:
-    """The trip already recorded under a citizen's external id (a duplicate is answered with it)."""
-    t = GreenTrip.__table__
-    return session.execute(t.select().where(t.c.user_id == user_id)
-                           .where(t.c.external_id == external_id)).one()
