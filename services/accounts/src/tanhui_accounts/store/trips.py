@@ -1,7 +1,7 @@
 """Recording trips and their points in bulk: one lock, one history read, one write per table.
 
-Single trips go through the same path as a batch of one, so both obey the same rules. The
-caller's unit of work owns the transaction.
+Single trips take a shorter path (store/single_trip.py) through the same rules (decide_trips,
+daily_earnings). The caller's unit of work owns the transaction.
 """
 from __future__ import annotations
 
