@@ -7,7 +7,10 @@
 3. Single-trip requests: POST /api/v1/trips from 8 client threads, through the platform's gateway
    and direct: the maximum rate, then p50/p99 at half of it.
 
-Run: `make bench` (or `uv run python bench/trip_ingestion.py`).
+Run: `make bench` (or `uv run python bench/trip_ingestion.py`). With
+TANHUI_BENCH_TRIPS_BASELINE=<a work tree of an earlier commit>, the single trips are also measured,
+side by side in the same run, against that tree's accounts API and gateway (on uvicorn's h11
+parser, as before httptools was a dependency) on a database its own migrations made.
 """
 from __future__ import annotations
 
@@ -37,8 +40,9 @@ from tanhui_shared.uow import in_unit_of_work
 from tanhui_shared.settings import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
-from common import (KEY_FILE, RESULTS, fresh_database, machine, percentile, progress,  # noqa: E402
-                    provide_infrastructure, repeat, start_accounts, summary, wait_for)
+from common import (KEY_FILE, RESULTS, empty_database, fresh_database, machine,  # noqa: E402
+                    percentile, progress, provide_infrastructure, repeat, start_accounts,
+                    summary, wait_for)
 
 BATCH = 10_000
 CITIZENS = 2_000
@@ -133,10 +137,35 @@ class Load:
     p99: float
 
 
-def start_gateway(accounts: str, redis_url: str, port: int) -> subprocess.Popen:
+BASELINE = os.environ.get("TANHUI_BENCH_TRIPS_BASELINE")
+
+
+def baseline_env(tree: str) -> dict[str, str]:
+    """The earlier tree's packages ahead of this one's (same dependencies otherwise)."""
+    paths = [f"{tree}/services/accounts/src", f"{tree}/libs/tanhui-shared/src", f"{tree}/gateway/src"]
+    return {**os.environ, "PYTHONPATH": ":".join(paths)}
+
+
+def start_baseline_accounts(tree: str, server_url: str, port: int) -> tuple[str, subprocess.Popen]:
+    url = empty_database(server_url, "accounts_baseline")
+    subprocess.run([sys.executable, "-c", "import sys, pathlib; from tanhui_shared.db import migrate; "
+                    "migrate(sys.argv[1], pathlib.Path(sys.argv[2]) / 'services/accounts/migrations')",
+                    url, tree], env=baseline_env(tree), cwd=tree, check=True)
+    env = {**baseline_env(tree), "TANHUI_ENV": "test", "TANHUI_DATABASE_URL": url,
+           "TANHUI_JWT_PRIVATE_KEY_FILE": str(KEY_FILE), "TANHUI_LOG_LEVEL": "WARNING",
+           "TANHUI_TRIP_CLAIM_WINDOW_DAYS": str(WINDOW_DAYS)}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tanhui_accounts.app:create_app",
+                             "--factory", "--port", str(port), "--no-access-log", "--log-level",
+                             "warning", "--http", "h11"], env=env, cwd=tree)
+    wait_for(f"http://127.0.0.1:{port}/readyz", "the baseline accounts API")
+    return url, proc
+
+
+def start_gateway(accounts: str, redis_url: str, port: int,
+                  base_env: dict[str, str] | None = None) -> subprocess.Popen:
     """The platform's gateway (one worker) in front of the accounts API; the rate limits are lifted
     since one bench client is a crowd of citizens."""
-    env = {**os.environ, "TANHUI_ACCOUNTS_URL": accounts, "TANHUI_REDIS_URL": redis_url,
+    env = {**(base_env or os.environ), "TANHUI_ACCOUNTS_URL": accounts, "TANHUI_REDIS_URL": redis_url,
            "TANHUI_VERIFICATION_URL": accounts, "TANHUI_CREDITS_URL": accounts,
            "TANHUI_RATE_LIMIT_WRITE": "100000000", "TANHUI_RATE_LIMIT_READ": "100000000",
            "TANHUI_RATE_LIMIT_PREFIX": f"bench-trips-{port}"}
@@ -186,6 +215,17 @@ def single_trips(port: int, headers: list[dict], series: int) -> tuple[Load, Loa
     return flat_out, half
 
 
+def baseline_ratios(singles: dict[str, tuple[Load, Load]]) -> str:
+    if not BASELINE:
+        return ""
+    commit = subprocess.run(["git", "-C", BASELINE, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    return "".join(
+        f"Single trips {path}, max rate / baseline ({commit}) in the same run: "
+        f"{singles[path][0].rate / singles[f'{path}, baseline'][0].rate:.2f}.\n"
+        for path in ("gateway", "direct"))
+
+
 def main() -> None:
     infra = provide_infrastructure()
     progress(f"PostgreSQL from {infra.source}; seeding {CITIZENS:,} citizens")
@@ -220,14 +260,28 @@ def main() -> None:
         headers = [{"Authorization": f"Bearer {token('citizen', uid, name)}"}
                    for uid, name in citizens[:SINGLE_CITIZENS]]
         gateway_port = 18102
-        gateway = start_gateway(f"http://127.0.0.1:{port}", infra.redis_url, gateway_port)
+        targets = [("gateway", gateway_port, headers), ("direct", port, headers)]
+        processes = [start_gateway(f"http://127.0.0.1:{port}", infra.redis_url, gateway_port)]
+        if BASELINE:
+            base_url, base_api = start_baseline_accounts(BASELINE, infra.database_url, 18103)
+            processes.append(base_api)
+            base_engine = make_engine(base_url)
+            base_headers = [{"Authorization": f"Bearer {token('citizen', uid, name)}"}
+                            for uid, name in seed_citizens(base_engine, SINGLE_CITIZENS)]
+            base_engine.dispose()
+            processes.append(start_gateway("http://127.0.0.1:18103", infra.redis_url, 18104,
+                                           baseline_env(BASELINE)))
+            # taking turns with this tree's, so both see the same machine
+            targets = [("gateway, baseline", 18104, base_headers), targets[0],
+                       ("direct, baseline", 18103, base_headers), targets[1]]
         try:
-            singles = {name: single_trips(at, headers, first)
-                       for first, (name, at) in enumerate(
-                           [("gateway", gateway_port), ("direct", port)])}
+            # each database has its own citizens: gateway and direct take different trips of theirs
+            singles = {name: single_trips(at, who, 0 if name.startswith("gateway") else 1)
+                       for name, at, who in targets}
         finally:
-            gateway.terminate()
-            gateway.wait()
+            for proc in processes:
+                proc.terminate()
+                proc.wait()
     finally:
         api.terminate()
         api.wait()
@@ -256,7 +310,7 @@ send time, so a queue behind a slow request is counted).
 {single_rows}
 
 Ledger path / raw COPY, same run: {ratio:.2f}; HTTP batch / ledger path: {statistics.median(http) / statistics.median(ledger):.2f}.
-"""
+{baseline_ratios(singles)}"""
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "trip_ingestion.md").write_text(report)
     print(report)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import jwt
@@ -32,6 +32,9 @@ class TokenVerifier:
         self.lookup_key = lookup_key
         self.issuer = issuer
         self.audience = audience
+        # kid -> (its JWK, the parsed key): parsing a JWK into an RSA key took longer than
+        # checking the signature; a key is parsed again only when its lookup answers another JWK
+        self._parsed: dict[str, tuple[dict, Any]] = {}
 
     def verify(self, token: str) -> Principal:
         try:
@@ -44,10 +47,13 @@ class TokenVerifier:
         jwk = self.lookup_key(header["kid"])
         if jwk is None:
             raise _unauthorized("token signed by an unknown key")
+        parsed = self._parsed.get(header["kid"])
+        if parsed is None or parsed[0] != jwk:
+            parsed = self._parsed[header["kid"]] = (jwk, RSAAlgorithm.from_jwk(json.dumps(jwk)))
         try:
             claims = jwt.decode(
                 token,
-                RSAAlgorithm.from_jwk(json.dumps(jwk)),
+                parsed[1],
                 algorithms=["RS256"],
                 audience=self.audience,
                 issuer=self.issuer,
@@ -76,8 +82,9 @@ def current_principal(
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def require_role(*roles: str) -> Callable[[Principal], Principal]:
-    def _check(principal: CurrentUser) -> Principal:
+def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    # async: a comparison needs no worker thread (a sync dependency costs a thread hop each)
+    async def _check(principal: CurrentUser) -> Principal:
         if principal.role not in roles:
             raise Problem(403, f"this action needs one of the roles: {', '.join(roles)}",
                           code="role-required")

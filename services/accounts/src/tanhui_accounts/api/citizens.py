@@ -13,7 +13,7 @@ from tanhui_shared.messaging.outbox import utcnow
 from tanhui_shared.service import SessionDep
 from tanhui_shared.uow import UnitOfWork
 from tanhui_shared.web.auth import Principal, require_role
-from tanhui_shared.web.idempotency import Idempotency
+from tanhui_shared.web.idempotency import Idempotency, JsonReady
 from tanhui_shared.web.models import ApiModel
 from tanhui_shared.web.quantities import WholeQuantity
 
@@ -131,15 +131,19 @@ def record_trip_batch(batch: TripBatch, operator: TransitOperator, session: Sess
     records = [trips.CardRecord(t.username, t.mode, t.distance_km, t.started_at, t.ended_at,
                                 t.external_id) for t in batch.trips]
 
-    def record(uow: UnitOfWork) -> BatchOut:
+    def record(uow: UnitOfWork) -> JsonReady:
         outcome = trips.record_trip_batch(uow, operator.user_id, records,
                                           request.app.state.travel_rules)
-        return BatchOut(accepted=outcome.accepted, duplicates=outcome.duplicates,
-                        rejected=[Rejection(index=i, reason=r,
-                                            code=getattr(r, "code", "trip-refused"))
-                                  for i, r in outcome.rejected],
-                        points_awarded=outcome.points_awarded,
-                        results=[RecordResult.model_validate(vars(o)) for o in outcome.results])
+        # BatchOut's shape, built as plain JSON: a model per record, then jsonable_encoder over
+        # them all, cost more than the feed's writes (the OpenAPI schema still says BatchOut)
+        return JsonReady(
+            accepted=outcome.accepted, duplicates=outcome.duplicates,
+            rejected=[{"index": i, "reason": str(r), "code": getattr(r, "code", "trip-refused")}
+                      for i, r in outcome.rejected],
+            points_awarded=outcome.points_awarded,
+            results=[{"index": o.index, "external_id": o.external_id, "outcome": o.outcome,
+                      "code": o.code, "reason": None if o.reason is None else str(o.reason),
+                      "trip_id": o.trip_id, "points": o.points} for o in outcome.results])
 
     return idem.execute(session, operator.user_id, record)
 

@@ -1,7 +1,7 @@
 """Recording trips and their points in bulk: one lock, one history read, one write per table.
 
-Single trips go through the same path as a batch of one, so both obey the same rules. The
-caller's unit of work owns the transaction.
+Single trips take a shorter path (store/single_trip.py) through the same rules (decide_trips,
+daily_earnings). The caller's unit of work owns the transaction.
 """
 from __future__ import annotations
 
@@ -243,9 +243,3 @@ def trip_ids_by_external_id(session: Session,
     wanted = set(keys)
     return {(u, e): trip_id for u, e, trip_id in rows if (u, e) in wanted}
 
-
-def first_trip(session: Session, user_id: str, external_id: str) -> GreenTrip:
-    """The trip already recorded under a citizen's external id (a duplicate is answered with it)."""
-    t = GreenTrip.__table__
-    return session.execute(t.select().where(t.c.user_id == user_id)
-                           .where(t.c.external_id == external_id)).one()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from tanhui_shared.errors import Forbidden
+from tanhui_shared.messaging.outbox import utcnow
 from tanhui_shared.uow import UnitOfWork
 
 from ..domain.accreditation import city_today, licence_refusal, why_not_valid
@@ -13,7 +14,8 @@ from ..domain.errors import NoPointsAccount, TripNotCredited
 from ..domain.identity import Role
 from ..domain.travel import RULES, Mode, TravelRules, TripRefusal
 from ..domain.trip_batch import DUPLICATE, TripClaim, TripDecision
-from ..store.trips import NO_ACCOUNT, first_trip, record_trips, trip_ids_by_external_id
+from ..store.single_trip import FirstTrip, record_one
+from ..store.trips import record_trips, trip_ids_by_external_id
 from ..store.accreditations import facts, grants_of, live_grant
 from ..store.users import user_ids_by_name
 
@@ -36,16 +38,15 @@ def record_trip(uow: UnitOfWork, citizen_id: str, *, mode: Mode, distance_km: De
     and adds nothing; a trip the rules refuse writes nothing."""
     claim = TripClaim(0, citizen_id, mode, distance_km, started_at.astimezone(UTC),
                       ended_at.astimezone(UTC), external_id)
-    (decision, trip_id), = record_trips(uow.session, [claim], citizen_id, rules)
+    decision, recorded = record_one(uow.session, claim, citizen_id, rules, utcnow())
+    if decision is None:
+        raise NoPointsAccount()
     if decision.status == "rejected":
-        if decision.reason == NO_ACCOUNT:
-            raise NoPointsAccount()
         raise TripNotCredited(decision.reason or "the trip was refused")
-    if decision.status == "duplicate":
-        first = first_trip(uow.session, citizen_id, external_id)
-        return RecordedTrip(first.id, "duplicate", Mode(first.mode), first.distance_km,
-                            first.reduction_g, first.points, first.capped_by)
-    return RecordedTrip(trip_id, "accepted", mode, distance_km, decision.reduction_g,
+    if isinstance(recorded, FirstTrip):
+        return RecordedTrip(recorded.id, "duplicate", Mode(recorded.mode), recorded.distance_km,
+                            recorded.reduction_g, recorded.points, recorded.capped_by)
+    return RecordedTrip(recorded, "accepted", mode, distance_km, decision.reduction_g,
                         decision.points, decision.reason)
 
 
