@@ -12,7 +12,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tanhui_shared.tracing import remote_parent, tracer
+from tanhui_shared.tracing import remote_parent, start_span
 
 from .observability import SCOPE_KEY, method_label
 
@@ -22,7 +22,6 @@ class TraceRequests:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.tracer = tracer()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,8 +35,8 @@ class TraceRequests:
                 tracestate = value.decode("latin-1")
         method = method_label(scope["method"])
         # attributes all set once at the end: each call cleans and copies them (the SDK's cost)
-        span = self.tracer.start_span(method, context=remote_parent(traceparent, tracestate),
-                                      kind=SpanKind.SERVER)
+        span = start_span(method, context=remote_parent(traceparent, tracestate),
+                          kind=SpanKind.SERVER)
         token = otel_context.attach(trace.set_span_in_context(span))
         status = 500
 
@@ -63,6 +62,6 @@ class TraceRequests:
 def call_span(method: str, route: str, host: str, port: int) -> Span:
     """The client span of the call to a service (a child of the request's); the service
     continues its context (`traceparent_of(span)` in the request). The caller ends it."""
-    return tracer().start_span(f"{method} {route}", kind=SpanKind.CLIENT, attributes={
+    return start_span(f"{method} {route}", kind=SpanKind.CLIENT, attributes={
         "http.request.method": method, "http.route": route, "server.address": host,
         "server.port": port})

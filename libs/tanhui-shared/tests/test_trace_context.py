@@ -175,3 +175,27 @@ def test_spans_are_recorded_only_once_exported_unless_a_sampler_is_chosen(monkey
     assert decision(quiet) is Decision.RECORD_AND_SAMPLE
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
     assert decision(_Sampler()) is Decision.RECORD_AND_SAMPLE
+
+
+def test_while_nothing_is_recorded_spans_still_carry_the_trace_on(monkeypatch):
+    """The direct spans of `start_span` (no exporter, no sampler asked for): the parent's trace
+    id with a span id of their own, not sampled, and a new trace without a parent."""
+    from opentelemetry import trace
+
+    from tanhui_shared import tracing
+
+    configure_tracing("tanhui-shared-tests")
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    monkeypatch.setattr(tracing, "_sampler", tracing._Sampler())  # as a process exporting nothing
+    assert not tracing.recording()
+    child = tracing.start_span("GET", context=tracing.remote_parent(f"00-{TRACE}-{PARENT}-01"),
+                               kind=SpanKind.SERVER)
+    traceparent, _ = traceparent_of(child)
+    version, trace_id, span_id, flags = traceparent.split("-")
+    assert (version, trace_id, flags) == ("00", TRACE, "00") and span_id not in (PARENT, "0" * 16)
+    assert not child.is_recording()
+    with trace.use_span(child):
+        grandchild = tracing.start_span("GET /api/v1/factors", kind=SpanKind.CLIENT)
+    assert traceparent_of(grandchild)[0].split("-")[1] == TRACE
+    fresh = [traceparent_of(tracing.start_span("x"))[0].split("-")[1] for _ in range(3)]
+    assert len(set(fresh)) == 3 and TRACE not in fresh
