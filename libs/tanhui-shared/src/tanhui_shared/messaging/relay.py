@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from ..contracts import qualified
 from ..faults import crash_point
-from .outbox import utcnow
+from .outbox import OUTBOX_CHANNEL, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,47 @@ def _headers(row: Any) -> list[tuple[str, bytes]]:
     return headers
 
 
+class _Wakeup:
+    """Waits until a transaction that wrote outbox rows commits (the outbox's NOTIFY trigger), or
+    `timeout_s` at most: the idle poll stays as the fallback (a lost notification, a database
+    not yet migrated). LISTENs on a connection of its own; any error discards it and only sleeps,
+    and the next wait connects again."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn: Any = None  # the pool's wrapper of a psycopg connection in autocommit
+
+    def wait(self, timeout_s: float, stop: threading.Event) -> None:
+        try:
+            if self.conn is None:
+                self.conn = self.engine.raw_connection()
+                self.conn.driver_connection.autocommit = True
+                self.conn.driver_connection.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                return  # rows committed before the LISTEN woke no one: one more pass looks
+            listener = self.conn.driver_connection
+            deadline = time.monotonic() + timeout_s
+            while not stop.is_set():  # in slices of a second at most, so a stop is seen
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                if any(True for _ in listener.notifies(timeout=min(left, 1.0), stop_after=1)):
+                    for _ in listener.notifies(timeout=0):  # queued meanwhile: this pass takes them
+                        pass
+                    return
+        except Exception as exc:  # noqa: BLE001 - e.g. the database restarting: poll meanwhile
+            log.warning("outbox LISTEN failed (%s); polling every %.2fs meanwhile", exc, timeout_s)
+            self.close()
+            stop.wait(timeout_s)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            try:
+                conn.invalidate()  # never back to the pool: it is in autocommit and LISTENing
+            except Exception:  # noqa: BLE001 - already broken
+                pass
+
+
 def run_relay(engine: Engine, make_producer, batch_size: int, idle_poll_s: float,
               stop: threading.Event | None = None, namespace: str = "",
               each_pass: Callable[[Engine], object] | None = None) -> None:
@@ -113,6 +155,7 @@ def run_relay(engine: Engine, make_producer, batch_size: int, idle_poll_s: float
     upkeep, e.g. credits' audit sequencer); its failure is logged and the next pass retries."""
     stop = stop or threading.Event()
     producer: KafkaProducer | None = None
+    wakeup = _Wakeup(engine)
     backoff = idle_poll_s
     while not stop.is_set():
         if each_pass is not None:
@@ -127,7 +170,7 @@ def run_relay(engine: Engine, make_producer, batch_size: int, idle_poll_s: float
             sent = relay.publish_batch()
             backoff = idle_poll_s
             if sent < batch_size:
-                stop.wait(idle_poll_s)
+                wakeup.wait(idle_poll_s, stop)
         except Exception:  # noqa: BLE001 - any failure: back off, rows stay unpublished
             log.exception("relay batch failed; retrying in %.1fs", backoff)
             if producer is not None:
@@ -135,6 +178,7 @@ def run_relay(engine: Engine, make_producer, batch_size: int, idle_poll_s: float
                 producer = None
             stop.wait(backoff)
             backoff = min(backoff * 2 + 0.1, 5.0)
+    wakeup.close()
     if producer is not None:
         _discard(producer, timeout_s=5)
 
