@@ -9,6 +9,7 @@ import time
 from collections import Counter, defaultdict
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -16,7 +17,7 @@ from tanhui_shared.contracts import ACCOUNTS_TOPIC, CloudEvent, qualified
 from tanhui_shared.db import make_engine
 from tanhui_shared.messaging import InboxEntry, OutboxMessage, record_event
 from tanhui_shared.messaging.kafka import make_producer
-from tanhui_shared.messaging.relay import OutboxRelay
+from tanhui_shared.messaging.relay import OutboxRelay, run_relay
 from tanhui_shared.settings import REPO_ROOT
 from tanhui_shared.testing.backbone_worker import POISON, PingEffect, Pinged, consumer, create_schema
 from tanhui_shared.testing.kafka_reader import read_topic
@@ -248,3 +249,41 @@ def test_a_relay_never_publishes_a_key_ahead_of_an_earlier_row_another_relay_hol
     ns = [CloudEvent.model_validate_json(r.value).data["n"] for r in
           read_topic(infra.kafka_bootstrap, qualified(ACCOUNTS_TOPIC, namespace)) if r.key == b"held"]
     assert ns == [0, 1]
+
+
+
+# The relay's own connections (application_name below): true once it has LISTENed and made a
+# pass after that, i.e. it now waits for a notification or its poll.
+_RELAY_WAITS = sa.text("""
+SELECT count(*) FROM pg_stat_activity l JOIN pg_stat_activity p
+  ON p.application_name = l.application_name AND p.pid <> l.pid
+WHERE l.application_name = 'test-relay' AND l.query LIKE 'LISTEN%'
+  AND p.state = 'idle' AND p.state_change > l.state_change""")
+
+
+def test_a_committed_event_wakes_the_idle_relay_before_its_poll(backbone, infra):
+    """The outbox's NOTIFY trigger wakes the relay at commit: with an idle poll of ten minutes,
+    only the notification can get an event out within the test's minute."""
+    engine, url, namespace, _ = backbone
+    relay_engine = make_engine(f"{url}?application_name=test-relay")
+    stop = threading.Event()
+    relay = threading.Thread(target=run_relay, args=(
+        relay_engine, lambda: make_producer(infra.kafka_bootstrap, "test-relay"), 500, 600.0, stop,
+        namespace))
+    relay.start()
+    try:
+        deadline = time.monotonic() + 60
+        with engine.connect() as conn:
+            while not conn.execute(_RELAY_WAITS).scalar() and time.monotonic() < deadline:
+                time.sleep(0.1)
+                conn.rollback()  # a new snapshot of pg_stat_activity
+        stage(engine, [Pinged(aggregate="wake", n=1)])
+        unpublished = col(OutboxMessage.published_at).is_(None)
+        while count(engine, OutboxMessage, unpublished) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert count(engine, OutboxMessage, unpublished) == 0, "the relay slept through the commit"
+    finally:
+        stop.set()
+        relay.join(timeout=30)
+        relay_engine.dispose()
+    assert not relay.is_alive(), "the relay did not stop while waiting for a notification"

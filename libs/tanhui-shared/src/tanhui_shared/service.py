@@ -21,7 +21,7 @@ from .logs import configure_logging
 from .memory import tune_malloc
 from .messaging.consumer import ConsumerRunner, Handler
 from .messaging.kafka import KafkaAccess, make_producer
-from .messaging.relay import run_relay
+from .messaging.relay import RELAY_LINGER_MS, run_relay
 from .metrics.attach import observe_consumer, observe_relay
 from .metrics.http import instrument_app
 from .settings import ServiceSettings
@@ -80,7 +80,7 @@ def relay_main(settings: ServiceSettings, each_pass: Callable[[Engine], object] 
     kafka = KafkaAccess.from_settings(settings)
     run_relay(
         engine,
-        lambda: make_producer(kafka, f"{settings.service_name}-relay"),
+        lambda: make_producer(kafka, f"{settings.service_name}-relay", RELAY_LINGER_MS),
         settings.relay_batch_size,
         settings.relay_idle_poll_s,
         stop_on_signals(),

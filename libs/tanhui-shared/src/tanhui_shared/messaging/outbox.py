@@ -41,6 +41,18 @@ class OutboxMessage(SQLModel, table=True):
     published_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
+# Every statement that inserts outbox rows notifies this channel; PostgreSQL delivers it at
+# commit (never after a rollback), once per transaction (identical notifications fold), so the
+# relay LISTENing on it wakes as soon as there is something to publish, not at its next poll.
+OUTBOX_CHANNEL = "tanhui_outbox"
+_NOTIFY_FUNCTION = ("CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS "
+                    f"$$ BEGIN PERFORM pg_notify('{OUTBOX_CHANNEL}', ''); RETURN NULL; END $$")
+_NOTIFY_TRIGGER = ("CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()")
+for _ddl in (_NOTIFY_FUNCTION, _NOTIFY_TRIGGER):  # create_all (tests, benches) installs it too
+    sa.event.listen(OutboxMessage.__table__, "after_create", sa.DDL(_ddl))
+
+
 class InboxEntry(SQLModel, table=True):
     """One row per (consumer group, event id) applied: a second delivery finds it and is skipped."""
 
@@ -105,6 +117,17 @@ def create_messaging_tables(op: Operations) -> None:
         sa.Column("event_type", sa.String, nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
     )
+
+
+def create_outbox_notify(op: Operations) -> None:
+    """The outbox's NOTIFY trigger, in every service's migration that adds it."""
+    op.execute(_NOTIFY_FUNCTION)
+    op.execute(_NOTIFY_TRIGGER)
+
+
+def drop_outbox_notify(op: Operations) -> None:
+    op.execute("DROP TRIGGER outbox_notify ON outbox")
+    op.execute("DROP FUNCTION outbox_notify()")
 
 
 def drop_messaging_tables(op: Operations) -> None:

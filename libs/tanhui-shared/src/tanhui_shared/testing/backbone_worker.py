@@ -21,7 +21,7 @@ from ..uow import UnitOfWork
 from ..messaging.consumer import ConsumerRunner
 from ..messaging.kafka import make_producer
 from ..messaging.outbox import InboxEntry, OutboxMessage, utcnow
-from ..messaging.relay import run_relay
+from ..messaging.relay import RELAY_LINGER_MS, run_relay
 from ..service import stop_on_signals
 
 
@@ -84,7 +84,8 @@ def main() -> None:
     namespace = os.environ["TANHUI_TOPIC_NAMESPACE"]
     stop = stop_on_signals()
     if role == "relay":
-        run_relay(engine, lambda: make_producer(bootstrap, "test-relay"), 500, 0.02, stop, namespace)
+        run_relay(engine, lambda: make_producer(bootstrap, "test-relay", RELAY_LINGER_MS), 500, 0.02,
+                  stop, namespace)
     else:
         consumer(engine, os.environ.get("TANHUI_CONSUMER_GROUP", "credits"), namespace,
                  instance_id=os.environ.get("TANHUI_CONSUMER_INSTANCE_ID") or None).run(
