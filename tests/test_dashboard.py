@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from tanhui_gateway.observability import Metrics as GatewayMetrics
 from tanhui_shared.metrics import REGISTRY
-from tanhui_shared.metrics import consumer, http, relay, server  # noqa: F401 - they register
+from tanhui_shared.metrics import consumer, http, jobs, relay, server  # noqa: F401 - they register
 from tanhui_shared.settings import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "tools"))

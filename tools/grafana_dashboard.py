@@ -81,6 +81,14 @@ ROWS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
          "min by (service, worker, dependency) (tanhui_worker_dependency_up)",
          "{{service}} {{worker}} {{dependency}}"),
     ]),
+    ("Periodic jobs", [
+        ("Hours since the job last succeeded", "h",
+         "(time() - max by (job) (tanhui_job_last_success_timestamp_seconds)) / 3600", "{{job}}"),
+        ("Failed runs (1 day)", "short",
+         'sum by (job) (increase(tanhui_job_runs_total{outcome="failed"}[1d]))', "{{job}}"),
+        ("Rows pruned or expired (1 day)", "short",
+         "sum by (job, what) (increase(tanhui_job_rows_total[1d]))", "{{job}} {{what}}"),
+    ]),
 ]
 
 

@@ -30,6 +30,8 @@ METRICS_PORT = 8009
 # Each service process's metrics port (and a relay's or consumer's /livez and /readyz): its API
 # port plus these, e.g. accounts 8101 -> API metrics 8111, relay 8121, consumer 8131.
 METRICS_OFFSETS = {"api": 10, "relay": 20, "consumer": 30}
+# The periodic jobs' metrics ports: the gateway's port plus these (`make up`: 8007 and 8008).
+JOB_METRICS_OFFSETS = {"accounts-expiry-job": 7, "retention-job": 8}
 
 
 @dataclass
@@ -77,6 +79,11 @@ class Stack:
         return {**self.service_env(service),
                 **({"TANHUI_METRICS_PORT": str(metrics)} if metrics else {})}
 
+    def job_metrics_env(self, job: str) -> dict[str, str]:
+        if self.metrics_offsets is None:
+            return {}
+        return {"TANHUI_METRICS_PORT": str(self.gateway_port + JOB_METRICS_OFFSETS[job])}
+
     def plan(self) -> list[Process]:
         py = sys.executable
         procs = []
@@ -94,7 +101,8 @@ class Stack:
         # far finer than the validity (years) and the 30-day notice the account view shows.
         procs.append(Process("accounts-expiry-job",
                              [py, "-m", "tanhui_accounts.cli", "expire-points", "--every", "3600"],
-                             self.service_env("accounts")))
+                             {**self.service_env("accounts"),
+                              **self.job_metrics_env("accounts-expiry-job")}))
         # Published outbox rows, old inbox rows and idempotency records pruned hourly, for the
         # three databases in one process (messaging/retention.py says why each age is safe).
         procs.append(Process("retention-job",
@@ -102,7 +110,8 @@ class Stack:
                               "--every", "3600"],
                              {**os.environ, **self.extra_env,
                               **{f"TANHUI_{s.upper()}_DATABASE_URL": self.database_urls.get(s, "")
-                                 for s in self.service_ports}}))
+                                 for s in self.service_ports},
+                              **self.job_metrics_env("retention-job")}))
         gw_env = {**os.environ, **self.extra_env,
                   **{f"TANHUI_{s.upper()}_URL": f"http://127.0.0.1:{p}"
                      for s, p in self.service_ports.items()}}
@@ -301,7 +310,7 @@ def up() -> None:
         stack.wait_ready()
         _step(f"ready in {time.monotonic() - started:.1f}s: gateway at {stack.gateway_url}, "
               f"its metrics at http://127.0.0.1:{metrics_port}/metrics, each service's on its "
-              f"port +10 (API), +20 (relay), +30 (consumer) (logs: {stack.var_dir / 'logs'}). Ctrl-C stops it.")
+              f"port +10 (API), +20 (relay), +30 (consumer), the jobs' on {stack.gateway_port + 7} (expiry) and {stack.gateway_port + 8} (retention) (logs: {stack.var_dir / 'logs'}). Ctrl-C stops it.")
         while all(p.popen and p.popen.poll() is None for p in stack.processes.values()):
             time.sleep(1)
         failed = stack.dead()

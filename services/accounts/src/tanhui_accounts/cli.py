@@ -84,17 +84,27 @@ def expire_points_job(database_url: str, every: float | None) -> int:
     report = logging.getLogger("tanhui_accounts.expiry").info if every is not None else print
     engine = make_engine(database_url, pool_size=1)
     try:
+        if every is None:  # an operator's single run: a failure is its exit status
+            _report_expiry(report, expire_all(engine, utcnow()))
+            return 0
+        from tanhui_shared.metrics.jobs import ROWS, run_once, serve_job_metrics
+
+        serve_job_metrics()
         while True:
-            run = expire_all(engine, utcnow())
-            report(f"expired {run.expired_points} points of {run.expired_citizens} citizens "
-                   f"({run.citizens} looked at)")
-            if every is None:
-                return 0
+            run = run_once("points-expiry", lambda: expire_all(engine, utcnow()))
+            if run is not None:
+                ROWS.labels("points-expiry", "points").inc(run.expired_points)
+                _report_expiry(report, run)
             time.sleep(every)
     except KeyboardInterrupt:
         return 0
     finally:
         engine.dispose()
+
+
+def _report_expiry(report, run) -> None:
+    report(f"expired {run.expired_points} points of {run.expired_citizens} citizens "
+           f"({run.citizens} looked at)")
 
 
 def retire_signing_key_by_kid(database_url: str, kid: str, current_kid: str) -> int:

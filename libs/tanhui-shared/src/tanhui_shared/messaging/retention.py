@@ -112,6 +112,7 @@ def _database_url(service: str, single: bool) -> str:
 def main() -> None:
     from ..db import make_engine
     from ..logs import configure_logging
+    from ..metrics.jobs import run_once, serve_job_metrics
     from ..service import stop_on_signals
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -125,13 +126,27 @@ def main() -> None:
     single = len(args.services) == 1
     engines = {svc: make_engine(_database_url(svc, single), pool_size=1) for svc in args.services}
     stop = stop_on_signals()
+    if not args.every:  # a single run by an operator: a failure is its exit status
+        for service, engine in engines.items():
+            _report(service, prune(engine, policy))
+        return
+    serve_job_metrics()
     while True:
         for service, engine in engines.items():
-            pruned = prune(engine, policy)
-            log.info("%s: pruned %d outbox, %d inbox, %d idempotency rows", service, pruned.outbox,
-                     pruned.inbox, pruned.idempotency)
-        if not args.every or stop.wait(args.every):
+            pruned = run_once("retention", lambda engine=engine: prune(engine, policy))
+            if pruned is not None:
+                _report(service, pruned)
+        if stop.wait(args.every):
             return
+
+
+def _report(service: str, pruned: Pruned) -> None:
+    from ..metrics.jobs import ROWS
+
+    for table in ("outbox", "inbox", "idempotency"):
+        ROWS.labels("retention", f"{service}.{table}").inc(getattr(pruned, table))
+    log.info("%s: pruned %d outbox, %d inbox, %d idempotency rows", service, pruned.outbox,
+             pruned.inbox, pruned.idempotency)
 
 
 if __name__ == "__main__":
