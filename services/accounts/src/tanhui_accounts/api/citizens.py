@@ -26,6 +26,7 @@ from ..store.tables import PointsAccount, Redemption
 from ..usecases.expiry import upcoming_expiry
 from ..usecases.redemptions import request_redemption
 from ..usecases import trips
+from .collector import collector_paused
 from .params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["personal carbon accounts"])
@@ -124,7 +125,8 @@ def record_trip(trip: TripIn, citizen: Citizen, session: SessionDep, idem: Idemp
     return idem.execute(session, citizen.user_id, record, status_code=201)
 
 
-@router.post("/trips/batch", response_model=BatchOut)
+@router.post("/trips/batch", response_model=BatchOut,
+             dependencies=[Depends(collector_paused)])
 def record_trip_batch(batch: TripBatch, operator: TransitOperator, session: SessionDep,
                       idem: Idempotency, request: Request):
     """Transit operators' feed: up to 10,000 card records naming their citizens."""
