@@ -179,25 +179,33 @@ def test_a_stuck_loop_is_not_live(migrated_database, infra, topic_namespace, tmp
 
 
 def test_a_service_api_counts_requests_by_route_template_on_its_metrics_port(migrated_database):
-    """The API's requests, labelled by the route FastAPI matched: two serials, one series."""
+    """The API's requests, labelled by the route FastAPI matched: two serials, one series.
+    Counted as differences: the registry is the process's, and other tests of this process may
+    have served the same routes."""
     from fastapi.testclient import TestClient
     from tanhui_credits.app import create_app
     from tanhui_credits.settings import CreditsSettings
 
+    serials = "/api/v1/registry/serials/{serial}"
     port = free_port()
     app = create_app(CreditsSettings(env="test", database_url=migrated_database("credits"),
                                      metrics_port=port))
     try:
         with TestClient(app) as http:
+            before = scrape(f"http://127.0.0.1:{port}/metrics")
             for serial in ("NC-FS-0001-2025-000000001-000000010", "NC-FS-0002-2025-000000001-000000010"):
                 assert http.get(f"/api/v1/registry/serials/{serial}").status_code == 404
             assert http.get(f"/no/such/{uuid.uuid4()}").status_code == 404
         scraped = scrape(f"http://127.0.0.1:{port}/metrics")
-        assert value(scraped, "tanhui_http_requests_total", service="credits",
-                     route="/api/v1/registry/serials/{serial}", method="GET", status="404") == 2
-        assert value(scraped, "tanhui_http_request_duration_seconds_count", service="credits",
-                     route="/api/v1/registry/serials/{serial}") == 2
-        assert value(scraped, "tanhui_http_requests_total", route="unmatched") == 1
+
+        def added(name: str, **labels: str) -> float:
+            return value(scraped, name, **labels) - value(before, name, **labels)
+
+        assert added("tanhui_http_requests_total", service="credits", route=serials,
+                     method="GET", status="404") == 2
+        assert added("tanhui_http_request_duration_seconds_count", service="credits",
+                     route=serials) == 2
+        assert added("tanhui_http_requests_total", route="unmatched") == 1
         routes = {dict(labels)["route"] for name, labels in scraped
                   if name == "tanhui_http_requests_total"}
         assert not any("NC-FS" in route or route.startswith("/no/") for route in routes), routes
