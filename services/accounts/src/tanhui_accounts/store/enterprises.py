@@ -201,8 +201,8 @@ def current_reports(session: Session, period: str | None = None, year: str | Non
                                .order_by(*order).limit(limit + 1).offset(offset)).all()
     else:
         # the order mixes directions, which a row comparison cannot express: the rest of the
-        # cursor's period, then the older periods, each a range scan; the outer limit stops
-        # the second one as soon as the page is full
+        # cursor's period, then the older periods, each a range scan of at most a page; the
+        # outer sort orders those few rows (UNION ALL does not promise to keep its branches')
         p, name, report_id = after
         rest = (sa.select(d.c.report_id, d.c.period, d.c.name)
                 .where(*conditions, d.c.period == p,
@@ -210,7 +210,10 @@ def current_reports(session: Session, period: str | None = None, year: str | Non
                 .order_by(d.c.name, d.c.report_id).limit(limit + 1))
         older = (sa.select(d.c.report_id, d.c.period, d.c.name)
                  .where(*conditions, d.c.period < p).order_by(*order).limit(limit + 1))
-        keys = session.execute(sa.union_all(rest, older).limit(limit + 1)).all()
+        both = sa.union_all(rest, older).subquery()
+        keys = session.execute(sa.select(both.c.report_id, both.c.period, both.c.name)
+                               .order_by(both.c.period.desc(), both.c.name, both.c.report_id)
+                               .limit(limit + 1)).all()
     more, page = len(keys) > limit, [k for k, _, _ in keys[:limit]]
     found = {r.id: (r, e) for r, e in session.exec(
         select(CarbonReport, Enterprise)
