@@ -229,9 +229,9 @@ class Place:
                 start_credits(self.credits_url, self.ports[1])]
 
     def walk(self, query: str) -> list[str]:
-        """The `next` cursors of every page of the query, walked once before the timing, so
-        the timed requests start anywhere in the list (the deepest pages included)."""
-        cursors, after = [], None
+        """The `after` of every page of the query (the first page's is empty), walked once
+        before the timing, so the timed requests start anywhere in the list."""
+        cursors, after = [""], None
         while True:
             reply = self.a.get(f"/api/v1/disclosures?{query}" + (f"&after={after}" if after else ""))
             assert reply.status_code == 200, reply.text[:300]
@@ -245,6 +245,7 @@ class Place:
         regulator = {"Authorization": "Bearer " + token("regulator", "bench-regulator",
                                                          "bench-regulator")}
         serial = "/api/v1/registry/serials/NC-FS-{:04d}-{}-{:09d}"
+        after = lambda cursor: f"&after={cursor}" if cursor else ""  # noqa: E731
         return {
             "citizen home: GET /me/carbon-account?limit=10":
                 (REQUESTS, self.a, lambda n: "/api/v1/me/carbon-account?limit=10", citizen),
@@ -259,14 +260,14 @@ class Place:
                 (REQUESTS, self.a, lambda n: "/api/v1/disclosures?period=2024&limit=50&offset="
                  f"{(n * 50) % self.enterprises}", None),
             "disclosures, a page: GET /disclosures?period=2024&limit=50&after=...":
-                (REQUESTS, self.a, lambda n: "/api/v1/disclosures?period=2024&limit=50&after="
-                 f"{self.period_cursors[n % len(self.period_cursors)]}", None),
+                (REQUESTS, self.a, lambda n: "/api/v1/disclosures?period=2024&limit=50"
+                 + after(self.period_cursors[n % len(self.period_cursors)]), None),
             "disclosures of a year, 200 a page: GET /disclosures?year=2024&limit=200&offset=... (compat)":
                 (REQUESTS, self.a, lambda n: "/api/v1/disclosures?year=2024&limit=200&offset="
                  f"{self.offsets[n]}", None),
             "disclosures of a year, 200 a page: GET /disclosures?year=2024&limit=200&after=...":
-                (REQUESTS, self.a, lambda n: "/api/v1/disclosures?year=2024&limit=200&after="
-                 f"{self.year_cursors[self.offsets[n] // 200 % len(self.year_cursors)]}", None),
+                (REQUESTS, self.a, lambda n: "/api/v1/disclosures?year=2024&limit=200"
+                 + after(self.year_cursors[self.offsets[n] // 200 % len(self.year_cursors)]), None),
             "public registry: GET /registry/projects":
                 (REQUESTS, self.c, lambda n: "/api/v1/registry/projects", None),
             "a serial's lineage: GET /registry/serials/{serial}":

@@ -251,8 +251,8 @@ def test_paging_after_a_cursor_survives_writes_between_pages(accounts):
 
 
 def test_the_sort_keys_follow_every_write_path(accounts, firm):
-    """disclosure_entry is kept by triggers: an operator's SQL renaming, rejecting or
-    reconfirming an enterprise moves its keys as the API's writes do."""
+    """disclosure_entry and disclosure_period are kept by triggers: an operator's SQL renaming,
+    rejecting or reconfirming an enterprise moves its keys and counts as the API's writes do."""
     report = accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports",
                                 headers=firm["headers"],
                                 json={"period": "2016", "activities": diesel(10)}).json()
@@ -284,6 +284,14 @@ def test_the_sort_keys_follow_every_write_path(accounts, firm):
             " ON e.id = r.enterprise_id WHERE r.is_current AND e.claim_status = 'confirmed' "
             " EXCEPT SELECT report_id, period, name FROM disclosure_entry)")).all()
     assert drift == []
+    with accounts.engine.connect() as conn:
+        # each period's kept count (summed over shards) is the number of its keys
+        miscounted = conn.execute(sa.text(
+            "SELECT period FROM (SELECT period, sum(reports) AS n FROM disclosure_period "
+            "GROUP BY period) AS kept FULL JOIN (SELECT period, count(*) AS n "
+            "FROM disclosure_entry GROUP BY period) AS keys USING (period) "
+            "WHERE coalesce(kept.n, 0) <> coalesce(keys.n, 0)")).all()
+    assert miscounted == []
 
 
 def _cursor(key) -> str:
