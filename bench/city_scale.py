@@ -61,12 +61,13 @@ ORDER BY r.period DESC, e.name, r.id LIMIT 50 OFFSET :offset) AS ids
 JOIN carbon_report r ON r.id = ids.id JOIN enterprise e ON e.id = r.enterprise_id
 ORDER BY r.period DESC, e.name, r.id""")
 OFFSET_COUNT = sa.text(f"SELECT count(*) {_DISCLOSED}")
-# ... and now: the rest of the cursor's period from the index in page order, then the rows
+# ... and now: the rest of the cursor's period from the index in page order, then the rows;
+# the count kept by triggers
 KEYSET_PAGE = sa.text("""SELECT r.*, e.* FROM (SELECT report_id FROM disclosure_entry
 WHERE period = :period AND (name, report_id) > (:name, :report_id)
 ORDER BY name, report_id LIMIT 51) AS ids
 JOIN carbon_report r ON r.id = ids.report_id JOIN enterprise e ON e.id = r.enterprise_id""")
-KEYSET_COUNT = sa.text("SELECT count(*) FROM disclosure_entry WHERE period = :period")
+KEYSET_COUNT = sa.text("SELECT coalesce(sum(reports), 0) FROM disclosure_period WHERE period = :period")
 
 
 @functools.cache
@@ -313,7 +314,7 @@ def scans(place: Place, year: int) -> dict[str, float]:
         accounts_engine, KEYSET_PAGE, period="2024", name=middle.name, report_id=middle.report_id)
     found["2024's count: carbon_report x enterprise (before)"] = scan_ms(
         accounts_engine, OFFSET_COUNT, period="2024")
-    found["2024's count: disclosure_entry's index (after)"] = scan_ms(
+    found["2024's count: disclosure_period, summed over shards (after)"] = scan_ms(
         accounts_engine, KEYSET_COUNT, period="2024")
     accounts_engine.dispose()
     credits_engine.dispose()
