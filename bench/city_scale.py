@@ -37,7 +37,9 @@ from tanhui_shared.settings import REPO_ROOT  # noqa: E402
 SCALE = float(os.environ.get("TANHUI_CITY_SCALE", "1"))
 CITIZENS = max(1_000, int(1_000_000 * SCALE))
 TRIPS_EACH = 20  # 20,000,000 trips at scale 1
-ENTERPRISES = max(100, int(10_000 * SCALE))
+# a city's enterprises alone (the disclosures' reads) without its 20 million trips:
+# TANHUI_CITY_ENTERPRISES=10000 with a small TANHUI_CITY_SCALE
+ENTERPRISES = int(os.environ.get("TANHUI_CITY_ENTERPRISES", max(100, int(10_000 * SCALE))))
 BLOCKS = max(1_000, int(100_000 * SCALE))
 REQUESTS = 200
 TARGET_MS = 100
@@ -50,6 +52,22 @@ TRIP_SCAN = sa.text("SELECT mode, count(*), sum(distance_km), sum(reduction_g) F
 EMISSION_SCAN = sa.text("""SELECT e.county, count(*), sum(r.total_tco2e) FROM carbon_report r
 JOIN enterprise e ON e.id = r.enterprise_id WHERE r.is_current AND e.claim_status = 'confirmed'
 AND r.period LIKE :year || '%' GROUP BY e.county""")
+# a period's page and count as the disclosures read them before disclosure_entry (0011): the
+# page's ids sorted out of the period's joined rows, then counted again
+_DISCLOSED = """FROM carbon_report r JOIN enterprise e ON e.id = r.enterprise_id
+WHERE r.is_current AND e.claim_status = 'confirmed' AND r.period = :period"""
+OFFSET_PAGE = sa.text(f"""SELECT r.*, e.* FROM (SELECT r.id {_DISCLOSED}
+ORDER BY r.period DESC, e.name, r.id LIMIT 50 OFFSET :offset) AS ids
+JOIN carbon_report r ON r.id = ids.id JOIN enterprise e ON e.id = r.enterprise_id
+ORDER BY r.period DESC, e.name, r.id""")
+OFFSET_COUNT = sa.text(f"SELECT count(*) {_DISCLOSED}")
+# ... and now: the rest of the cursor's period from the index in page order, then the rows;
+# the count kept by triggers
+KEYSET_PAGE = sa.text("""SELECT r.*, e.* FROM (SELECT report_id FROM disclosure_entry
+WHERE period = :period AND (name, report_id) > (:name, :report_id)
+ORDER BY name, report_id LIMIT 51) AS ids
+JOIN carbon_report r ON r.id = ids.report_id JOIN enterprise e ON e.id = r.enterprise_id""")
+KEYSET_COUNT = sa.text("SELECT coalesce(sum(reports), 0) FROM disclosure_period WHERE period = :period")
 
 
 @functools.cache
@@ -211,12 +229,24 @@ class Place:
         return [start_accounts(self.accounts_url, self.ports[0]),
                 start_credits(self.credits_url, self.ports[1])]
 
+    def walk(self, query: str) -> list[str]:
+        """The `after` of every page of the query (the first page's is empty), walked once
+        before the timing, so the timed requests start anywhere in the list."""
+        cursors, after = [""], None
+        while True:
+            reply = self.a.get(f"/api/v1/disclosures?{query}" + (f"&after={after}" if after else ""))
+            assert reply.status_code == 200, reply.text[:300]
+            if not (after := reply.json()["next"]):
+                return cursors
+            cursors.append(after)
+
     def reads(self, year: int) -> dict[str, tuple]:
         """label -> (requests, client, path, headers) of what the city's users read."""
         citizen = lambda n: self.headers[self.people[n]]  # noqa: E731
         regulator = {"Authorization": "Bearer " + token("regulator", "bench-regulator",
                                                          "bench-regulator")}
         serial = "/api/v1/registry/serials/NC-FS-{:04d}-{}-{:09d}"
+        after = lambda cursor: f"&after={cursor}" if cursor else ""  # noqa: E731
         return {
             "citizen home: GET /me/carbon-account?limit=10":
                 (REQUESTS, self.a, lambda n: "/api/v1/me/carbon-account?limit=10", citizen),
@@ -227,12 +257,18 @@ class Place:
             f"city statistics: GET /stats/city?period={year}":
                 (REQUESTS, self.a, lambda n: f"/api/v1/stats/city?period={year}",
                  lambda n: regulator),
-            "disclosures, a page: GET /disclosures?period=2024&limit=50&offset=...":
+            "disclosures, a page: GET /disclosures?period=2024&limit=50&offset=... (compat)":
                 (REQUESTS, self.a, lambda n: "/api/v1/disclosures?period=2024&limit=50&offset="
                  f"{(n * 50) % self.enterprises}", None),
-            "disclosures of a year, 200 a page: GET /disclosures?year=2024&limit=200&offset=...":
+            "disclosures, a page: GET /disclosures?period=2024&limit=50&after=...":
+                (REQUESTS, self.a, lambda n: "/api/v1/disclosures?period=2024&limit=50"
+                 + after(self.period_cursors[n % len(self.period_cursors)]), None),
+            "disclosures of a year, 200 a page: GET /disclosures?year=2024&limit=200&offset=... (compat)":
                 (REQUESTS, self.a, lambda n: "/api/v1/disclosures?year=2024&limit=200&offset="
                  f"{self.offsets[n]}", None),
+            "disclosures of a year, 200 a page: GET /disclosures?year=2024&limit=200&after=...":
+                (REQUESTS, self.a, lambda n: "/api/v1/disclosures?year=2024&limit=200"
+                 + after(self.year_cursors[self.offsets[n] // 200 % len(self.year_cursors)]), None),
             "public registry: GET /registry/projects":
                 (REQUESTS, self.c, lambda n: "/api/v1/registry/projects", None),
             "a serial's lineage: GET /registry/serials/{serial}":
@@ -243,13 +279,14 @@ class Place:
 def whole_year(place: Place) -> tuple[int, int, float]:
     """All of 2024's disclosures read page by page, as the console's export and the operators'
     CLI read them: (disclosures, requests, seconds)."""
-    started, found, requests = time.perf_counter(), 0, 0
+    started, found, requests, after = time.perf_counter(), 0, 0, None
     while True:
-        reply = place.a.get(f"/api/v1/disclosures?year=2024&limit=200&offset={found}")
+        reply = place.a.get("/api/v1/disclosures?year=2024&limit=200"
+                            + (f"&after={after}" if after else ""))
         assert reply.status_code == 200, reply.text[:300]
         page, requests = reply.json(), requests + 1
         found += len(page["items"])
-        if not page["items"] or found >= page["total"]:
+        if not (after := page["next"]):
             return found, requests, time.perf_counter() - started
 
 
@@ -266,6 +303,19 @@ def scans(place: Place, year: int) -> dict[str, float]:
             scanned_project_totals(session)
             times.append((time.perf_counter() - started) * 1000)
     found["registry totals (issuance, serial_block)"] = statistics.median(times)
+    # a page in the middle of 2024's disclosures, and the period's count: before and after
+    with accounts_engine.connect() as conn:
+        middle = conn.execute(sa.text(
+            "SELECT period, name, report_id FROM disclosure_entry WHERE period = '2024' "
+            "ORDER BY name, report_id OFFSET :o LIMIT 1"), {"o": place.enterprises // 2}).one()
+    found["2024 page of 50 at the middle: sorted by offset (before)"] = scan_ms(
+        accounts_engine, OFFSET_PAGE, period="2024", offset=place.enterprises // 2)
+    found["2024 page of 50 at the middle: index range after a key (after)"] = scan_ms(
+        accounts_engine, KEYSET_PAGE, period="2024", name=middle.name, report_id=middle.report_id)
+    found["2024's count: carbon_report x enterprise (before)"] = scan_ms(
+        accounts_engine, OFFSET_COUNT, period="2024")
+    found["2024's count: disclosure_period, summed over shards (after)"] = scan_ms(
+        accounts_engine, KEYSET_COUNT, period="2024")
     accounts_engine.dispose()
     credits_engine.dispose()
     return found
@@ -289,6 +339,9 @@ def run(server: str) -> None:
     processes = city.start() + town.start()
     results: dict[str, tuple[list[float], list[float]]] = {}
     try:
+        for place in (city, town):
+            place.period_cursors = place.walk("period=2024&limit=50")
+            place.year_cursors = place.walk("year=2024&limit=200")
         town_reads = town.reads(year)
         for label, (requests, *city_target) in city.reads(year).items():
             measured = timed(requests, [city_target, town_reads[label][1:]])

@@ -189,4 +189,5 @@ def seed_enterprises(url: str, count: int, owner: str, regulator: str) -> None:
         for table, text in _enterprise_streams(count, owner, regulator):
             with cursor.copy(f"COPY {table} ({columns[table]}) FROM STDIN") as copy:
                 copy.write(text)
-        cursor.execute("ANALYZE enterprise, carbon_report, report_line, enterprise_member")
+        cursor.execute("ANALYZE enterprise, carbon_report, report_line, enterprise_member, "
+                       "disclosure_entry")

@@ -119,19 +119,31 @@ def test_the_regulator_reads_a_years_disclosures_a_bounded_page_at_a_time(consol
     page.wait_for_selector(f"{pager} >> text=第 1–50 条，共 {total} 条")
     assert page.locator("[data-table=disclosures] tbody tr").count() == 50
     assert page.is_disabled("[data-action=disclosures-prev]")
+    first = page.inner_text("[data-table=disclosures] tbody")
     tab.shot("desktop-regulator-disclosures-page-1", full_page=False)
+    # the next page continues after the cursor the first page answered, never by offset
+    cursor = gw.get("/api/v1/disclosures", params={"year": "2016", "limit": 50}).json()["next"]
     page.click("[data-action=disclosures-next]")
     page.wait_for_selector(f"{pager} >> text=第 51–{min(100, total)} 条，共 {total} 条")
     assert page.locator("[data-table=disclosures] tbody tr").count() == min(100, total) - 50
+    assert asked[-1]["after"] == [cursor]
+    api_second = gw.get("/api/v1/disclosures", params={"year": "2016", "limit": 50,
+                                                       "after": cursor}).json()["items"]
+    shown = page.locator("[data-table=disclosures] tbody tr td:first-child").all_inner_texts()
+    assert [name.strip() for name in shown] == [d["enterprise"] for d in api_second]
     page.click("[data-action=disclosures-prev]")
     page.wait_for_selector(f"{pager} >> text=第 1–50 条，共 {total} 条")
+    assert page.inner_text("[data-table=disclosures] tbody") == first  # back where it began
+    assert "after" not in asked[-1]
     # the export holds the whole year, read page by page like the table
     with page.expect_download() as saved:
         page.click("[data-export=disclosures-csv]")
     rows = list(csv.reader(open(saved.value.path(), encoding="utf-8-sig")))
     assert len(rows) - 1 == total and all(r[3].startswith("2016") for r in rows[1:])
-    # every request the page made asked for one bounded page: never the whole list
+    # every request the page made asked for one bounded page (never the whole list), each
+    # after a cursor rather than skipping rows by offset
     assert asked and all(q.get("limit") and int(q["limit"][0]) <= 200 for q in asked), asked
+    assert not any("offset" in q for q in asked), asked
 
 
 def test_chinese_by_default_english_on_request_kept_across_reloads_and_errors_translated(console):

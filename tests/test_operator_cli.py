@@ -135,8 +135,13 @@ def test_disclosures_and_registry_export_as_xlsx_and_csv(platform, tmp_path):
         sheet = xlsx.read("xl/worksheets/sheet1.xml").decode()
     assert "<t xml:space=\"preserve\">enterprise</t>" in sheet
     assert "<t xml:space=\"preserve\">gross_tco2e</t>" in sheet
-    row = next(r for r in re.findall(r"<row r=\"\d+\">(.*?)</row>", sheet) if name in r)
+    rows = re.findall(r"<row r=\"\d+\">(.*?)</row>", sheet)
+    row = next(r for r in rows if name in r)
     assert "<v>30.9591</v>" in row  # 10 t diesel x 3.09591, a number cell
+    # every disclosure of the period once (page after page by cursor), under a header row
+    total = httpx.get(f"{platform.gateway_url}/api/v1/disclosures",
+                      params={"period": "2025", "limit": 1}).json()["total"]
+    assert len(rows) - 1 == total
     registry = tmp_path / "registry.csv"
     assert ops("export", "registry", "--out", str(registry), "--gateway", platform.gateway_url).returncode == 0
     with registry.open(encoding="utf-8-sig") as f:

@@ -201,19 +201,23 @@ DATASETS = {
 
 def _read_all(url: str, dataset: str, period: str | None) -> list[dict]:
     """The registry's totals are one list; the disclosures come a page at a time (at most 200
-    each), read until the total they announce."""
+    each), each page after the previous one's `next` cursor (an index range on the server, where
+    an offset would skip every row before it) until there is none."""
     if dataset != "disclosures":
         reply = httpx.get(url, timeout=60)
         reply.raise_for_status()
         return reply.json()
     items: list[dict] = []
+    after: str | None = None
     while True:
-        params = {"limit": 200, "offset": len(items), **({"period": period} if period else {})}
+        params = {"limit": 200, **({"period": period} if period else {}),
+                  **({"after": after} if after else {})}
         reply = httpx.get(url, params=params, timeout=60)
         reply.raise_for_status()
         page = reply.json()
         items += page["items"]
-        if not page["items"] or len(items) >= page["total"]:
+        after = page["next"]
+        if not after:
             return items
 
 

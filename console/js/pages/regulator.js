@@ -30,13 +30,19 @@ export function latestYear(disclosures, fallback) {
 export const PAGE = 50;
 const EXPORT_PAGE = 200; // the API's largest page
 
+// A page's URL: `after` (the previous page's `next`) makes each page an index range on the
+// server however deep it lies, where an offset would skip every row before it.
+const pageUrl = (period, limit, after) => `/disclosures?year=${encodeURIComponent(period)}&limit=${limit}`
+  + (after ? `&after=${encodeURIComponent(after)}` : "");
+
 /** Every disclosure of a year, page after page (an export asked for by the regulator). */
 async function wholeYear(period) {
   const rows = [];
-  for (;;) {
-    const page = await api(`/disclosures?year=${encodeURIComponent(period)}&limit=${EXPORT_PAGE}&offset=${rows.length}`);
+  for (let after = null; ;) {
+    const page = await api(pageUrl(period, EXPORT_PAGE, after));
     rows.push(...page.items);
-    if (!page.items.length || rows.length >= page.total) return rows;
+    if (!page.next) return rows;
+    after = page.next;
   }
 }
 
@@ -49,10 +55,15 @@ export async function render(view) {
 
   // One page of the year's disclosures (every report whose period falls in the year: annual,
   // quarterly, monthly, as the stats count), with its place in the whole and the way on.
-  async function showPage(period, offset) {
+  // `cursors`: the `after` of every page up to this one (null for the first), so "previous"
+  // goes back by dropping the last one.
+  async function showPage(period, cursors) {
     await load(disclosures, async () => {
-      const page = await api(`/disclosures?year=${encodeURIComponent(period)}&limit=${PAGE}&offset=${offset}`);
-      return disclosureTable(page, (to) => showPage(period, to));
+      const page = await api(pageUrl(period, PAGE, cursors[cursors.length - 1]));
+      return disclosureTable(page, (cursors.length - 1) * PAGE, {
+        prev: cursors.length > 1 ? () => showPage(period, cursors.slice(0, -1)) : null,
+        next: page.next ? () => showPage(period, [...cursors, page.next]) : null,
+      });
     });
   }
 
@@ -63,7 +74,7 @@ export async function render(view) {
         shown = { ...shown, period, stats };
         return cityView(stats);
       }),
-      showPage(period, 0),
+      showPage(period, [null]),
     ]);
   }
 
@@ -149,15 +160,17 @@ function disclosureRows(list) {
 // Gross, retired and net side by side (GHG Protocol Corporate Standard, revised 2004, ch. 9:
 // offsets are reported beside the inventory, never subtracted from it), with the revision each
 // retirement named: a correction carries the period's retirements over.
-function disclosureTable(page, goTo) {
-  const last = page.offset + page.items.length;
+// `skipped`: how many disclosures come before this page; `go`: the previous and next pages' loaders
+// (null at either end).
+function disclosureTable(page, skipped, go) {
+  const last = skipped + page.items.length;
   const pager = h("p", { class: "actions", "data-part": "disclosures-pager", "data-disclosures-total": page.total },
-    h("span", { class: "hint", text: t("disclosure.range", { from: num(page.items.length ? page.offset + 1 : 0),
+    h("span", { class: "hint", text: t("disclosure.range", { from: num(page.items.length ? skipped + 1 : 0),
       to: num(last), n: num(page.total) }) }), " ",
     h("button", { type: "button", "data-action": "disclosures-prev", text: t("common.prev"),
-      disabled: page.offset === 0, onclick: () => goTo(Math.max(0, page.offset - page.limit)) }), " ",
+      disabled: !go.prev, onclick: () => go.prev && go.prev() }), " ",
     h("button", { type: "button", "data-action": "disclosures-next", text: t("common.next"),
-      disabled: last >= page.total, onclick: () => goTo(last) }));
+      disabled: !go.next, onclick: () => go.next && go.next() }));
   return h("div", {}, h("p", { class: "hint", text: t("disclosure.hint") }), table([
     ["disclosure.enterprise", (d) => d.enterprise], ["disclosure.county", (d) => d.county],
     ["disclosure.industry", (d) => d.industry], ["disclosure.period", (d) => `${d.period} r${d.revision}`],

@@ -81,11 +81,12 @@ def every_disclosure(http, **params) -> list[dict]:
     """The disclosures, read a page at a time as every client must (the test database is shared,
     so one page need not hold the rows a test looks for)."""
     found: list[dict] = []
+    after: str | None = None
     while True:
         reply = http.get("/api/v1/disclosures", params={**params, "limit": 200,
-                                                        "offset": len(found)})
+                                                        **({"after": after} if after else {})})
         assert reply.status_code == 200, reply.text
         page = reply.json()
         found += page["items"]
-        if not page["items"] or len(found) >= page["total"]:
+        if not (after := page["next"]):
             return found

@@ -176,3 +176,6 @@ def test_a_report_filed_while_its_claim_is_confirmed_is_counted_once(accounts):
                 holder.commit()
                 racing.result()
         assert_rollups_equal_scans(accounts, regulator)
+        # the disclosures' sort keys (disclosure_entry, same lock) hold the report once too
+        assert rows(accounts.engine, sa.text("SELECT period FROM disclosure_entry WHERE report_id = :id"),
+                    id=params["id"]) == [(YEAR,)]

@@ -10,11 +10,14 @@ independent of offsets, which are reported separately; net is only their differe
 """
 from __future__ import annotations
 
+import base64
+import json
 import random
 import uuid
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from accounts_support import every_disclosure
 from tanhui_accounts.domain.disclosure import disclose
@@ -51,10 +54,13 @@ def _uscc() -> str:
 @pytest.fixture
 def firm(accounts):
     """A confirmed enterprise (so disclosed) and its member's headers."""
+    return new_firm(accounts, f"南充水泥 {uuid.uuid4().hex[:6]}")
+
+
+def new_firm(accounts, name: str) -> dict:
     _, headers = accounts.user("enterprise")
     reply = accounts.http.post("/api/v1/enterprises", headers=headers, json={
-        "name": f"南充水泥 {uuid.uuid4().hex[:6]}", "uscc": _uscc(), "county": "西充县",
-        "industry": "cement"})
+        "name": name, "uscc": _uscc(), "county": "西充县", "industry": "cement"})
     assert reply.status_code == 201, reply.text
     enterprise = reply.json()
     _, regulator = accounts.user("regulator")
@@ -140,6 +146,34 @@ def test_a_retirement_naming_a_report_never_filed_is_refused(accounts):
     assert refused.value.field == "report_id"
 
 
+def _pages(accounts, query: str, limit: int, between=None) -> list[dict]:
+    """Every page of the query, each after the previous one's `next`; `between(n)` runs after
+    page n, as another client's write between two reads."""
+    found, after = [], None
+    while True:
+        reply = accounts.http.get(f"/api/v1/disclosures?{query}&limit={limit}"
+                                  + (f"&after={after}" if after else ""))
+        assert reply.status_code == 200, reply.text
+        page = reply.json()
+        assert len(page["items"]) <= limit and (page["next"] is None or
+                                                len(page["items"]) == limit)
+        found += page["items"]
+        if not (after := page["next"]):
+            return found
+        if between:
+            between(len(found) // limit)
+
+
+def _truth(accounts, year: str) -> list[str]:
+    """The year's disclosed report ids in page order, from the source tables themselves (not
+    the trigger-kept keys the API pages on)."""
+    with accounts.engine.connect() as conn:
+        return list(conn.execute(sa.text(
+            "SELECT r.id FROM carbon_report r JOIN enterprise e ON e.id = r.enterprise_id "
+            "WHERE r.is_current AND e.claim_status = 'confirmed' AND left(r.period, 4) = :y "
+            "ORDER BY r.period DESC, e.name, r.id"), {"y": year}).scalars())
+
+
 def test_disclosures_are_always_a_page_and_pages_are_the_whole_list(accounts, firm):
     for period in ("2019-01", "2019-02", "2019-Q3", "2019"):
         filed = accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports",
@@ -149,34 +183,129 @@ def test_disclosures_are_always_a_page_and_pages_are_the_whole_list(accounts, fi
     # no limit asked: still one bounded page, never the whole list
     first = accounts.http.get("/api/v1/disclosures").json()
     assert (first["limit"], first["offset"]) == (50, 0) and len(first["items"]) <= 50
-    pages, offset = [], 0
-    while items := accounts.http.get(f"/api/v1/disclosures?year=2019&limit=2&offset={offset}"
-                                     ).json()["items"]:
-        assert len(items) <= 2
-        pages += items
-        offset += 2
+    pages = _pages(accounts, "year=2019", 2)
     ids = [d["report_id"] for d in pages]
-    assert len(set(ids)) == len(ids)  # no row on two pages
-    # newest period first, whatever the page size (names within a period follow the
-    # database's collation, which Python's sort need not share)
-    periods = [d["period"] for d in pages]
-    assert periods == sorted(periods, key=_desc)
+    # every disclosure once, in the order the source tables give (names in the database's
+    # collation, which Python's sort need not share)
+    assert ids == _truth(accounts, "2019")
     assert {d["period"] for d in pages if d["enterprise"] == firm["name"]} == \
         {"2019-01", "2019-02", "2019-Q3", "2019"}
-    assert all(d["period"].startswith("2019") for d in pages)
+    # offsets (kept for older clients) page the same order
+    by_offset, offset = [], 0
+    while items := accounts.http.get(f"/api/v1/disclosures?year=2019&limit=3&offset={offset}"
+                                     ).json()["items"]:
+        by_offset += [d["report_id"] for d in items]
+        offset += 3
+    assert by_offset == ids
     # the year's total (from the emission rollup, not a count) is what the pages held
     assert accounts.http.get("/api/v1/disclosures?year=2019&limit=1").json()["total"] == len(pages)
+    q3 = _pages(accounts, "period=2019-Q3", 1)
     assert accounts.http.get("/api/v1/disclosures?period=2019-Q3&limit=1").json()["total"] == \
-        sum(d["period"] == "2019-Q3" for d in pages)
+        len(q3) == sum(d["period"] == "2019-Q3" for d in pages)
 
 
-def _desc(period: str) -> list[int]:
-    return [-ord(c) for c in period] + [1]  # a prefix sorts after its longer periods, as in SQL
+def test_paging_after_a_cursor_survives_writes_between_pages(accounts):
+    # namesakes apart from a suffix that sorts them in any collation: a..e
+    tag = uuid.uuid4().hex[:6]
+    firms = {c: new_firm(accounts, f"游标 {tag} {c}") for c in "abcde"}
+
+    def file(c: str, period: str) -> dict:
+        reply = accounts.http.post(f"/api/v1/enterprises/{firms[c]['id']}/reports",
+                                   headers=firms[c]["headers"],
+                                   json={"period": period, "activities": diesel(10)})
+        assert reply.status_code == 201, reply.text
+        return reply.json()
+
+    for c in "bd":
+        file(c, "2017-Q2")
+    for c in "abcde":
+        file(c, "2017-Q1")
+    before = _truth(accounts, "2017")
+    added: list[str] = []
+
+    def write(n: int) -> None:
+        # after the first page: a filing before the cursor (an offset would repeat a row),
+        # one after it (to be read), and a correction that replaces a row not yet read
+        if n == 1:
+            added.append(file("a", "2017-Q2")["id"])
+            added.append(file("e", "2017-Q2")["id"])
+            corrected = next(r for r in accounts.http.get(
+                f"/api/v1/enterprises/{firms['c']['id']}/reports",
+                headers=firms["c"]["headers"]).json() if r["period"] == "2017-Q1")
+            reply = accounts.http.post(f"/api/v1/reports/{corrected['id']}/revisions",
+                                       headers=firms["c"]["headers"],
+                                       json={"activities": diesel(11)})
+            assert reply.status_code == 201, reply.text
+            added.append(reply.json()["id"])
+            before.remove(corrected["id"])
+
+    mine = {f["name"] for f in firms.values()}
+    seen = [d["report_id"] for d in _pages(accounts, "year=2017", 1, between=write)]
+    assert len(seen) == len(set(seen))  # no row twice
+    assert set(before) <= set(seen)  # every row present throughout was read
+    assert set(seen) <= set(before) | set(added)
+    ours = [d for d in _pages(accounts, "year=2017", 2) if d["enterprise"] in mine]
+    assert [(d["period"], d["enterprise"][-1]) for d in ours] == \
+        [("2017-Q2", c) for c in "abde"] + [("2017-Q1", c) for c in "abcde"]
+    assert [d["report_id"] for d in _pages(accounts, "year=2017", 3)] == _truth(accounts, "2017")
+
+
+def test_the_sort_keys_follow_every_write_path(accounts, firm):
+    """disclosure_entry and disclosure_period are kept by triggers: an operator's SQL renaming,
+    rejecting or reconfirming an enterprise moves its keys and counts as the API's writes do."""
+    report = accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports",
+                                headers=firm["headers"],
+                                json={"period": "2016", "activities": diesel(10)}).json()
+    renamed = f"改名 {uuid.uuid4().hex[:6]}"
+
+    def names() -> list[str]:
+        return [d["enterprise"] for d in every_disclosure(accounts.http, period="2016")
+                if d["report_id"] == report["id"]]
+
+    with accounts.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE enterprise SET name = :n WHERE id = :i"),
+                     {"n": renamed, "i": firm["id"]})
+    assert names() == [renamed]
+    with accounts.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE enterprise SET claim_status = 'rejected' WHERE id = :i"),
+                     {"i": firm["id"]})
+    assert names() == []
+    with accounts.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE enterprise SET claim_status = 'confirmed' WHERE id = :i"),
+                     {"i": firm["id"]})
+    assert names() == [renamed]
+    with accounts.engine.connect() as conn:
+        # the keys are exactly the disclosed reports, both ways
+        drift = conn.execute(sa.text(
+            "(SELECT report_id, period, name FROM disclosure_entry EXCEPT "
+            " SELECT r.id, r.period, e.name FROM carbon_report r JOIN enterprise e "
+            " ON e.id = r.enterprise_id WHERE r.is_current AND e.claim_status = 'confirmed') "
+            "UNION ALL (SELECT r.id, r.period, e.name FROM carbon_report r JOIN enterprise e "
+            " ON e.id = r.enterprise_id WHERE r.is_current AND e.claim_status = 'confirmed' "
+            " EXCEPT SELECT report_id, period, name FROM disclosure_entry)")).all()
+    assert drift == []
+    with accounts.engine.connect() as conn:
+        # each period's kept count (summed over shards) is the number of its keys
+        miscounted = conn.execute(sa.text(
+            "SELECT period FROM (SELECT period, sum(reports) AS n FROM disclosure_period "
+            "GROUP BY period) AS kept FULL JOIN (SELECT period, count(*) AS n "
+            "FROM disclosure_entry GROUP BY period) AS keys USING (period) "
+            "WHERE coalesce(kept.n, 0) <> coalesce(keys.n, 0)")).all()
+    assert miscounted == []
+
+
+def _cursor(key) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
 
 
 @pytest.mark.parametrize(("query", "field"), [
     ("limit=0", "limit"), ("limit=201", "limit"), ("limit=x", "limit"), ("offset=-1", "offset"),
-    ("year=19", "year"), ("year=2019-Q1", "year"), ("period=2019-Q5", "period")])
+    ("year=19", "year"), ("year=2019-Q1", "year"), ("period=2019-Q5", "period"),
+    # a cursor is only ever a `next` handed out: anything else names `after`
+    ("after=", "after"), ("after=!!", "after"), ("after=bm90IGpzb24", "after"),  # not json
+    (f"after={_cursor(['2019', 'x'])}", "after"), (f"after={_cursor(['2019-Q5', 'x', 'y'])}", "after"),
+    (f"after={_cursor({'period': '2019'})}", "after"), (f"after={_cursor(['2019', 'x', 1])}", "after"),
+    (f"after={_cursor(['2019', 'x', 'y'])}&offset=2", "offset")])
 def test_bad_paging_of_disclosures_is_a_422_naming_the_field(accounts, query, field):
     reply = accounts.http.get(f"/api/v1/disclosures?{query}")
     assert reply.status_code == 422, reply.text

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, field_validator
 
 from tanhui_shared.errors import NotFound
@@ -24,7 +25,7 @@ from ..store.enterprises import (current_reports, is_member, lines_of, reports_o
 from ..store.factors import list_versions, to_domain
 from ..store.tables import CarbonReport, Enterprise
 from ..usecases import enterprises as usecases
-from .pages import Limit, Offset, Page
+from .pages import After, KeysetPage, Limit, Offset, SortKey, encode_cursor
 from .params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["enterprise carbon accounts"])
@@ -264,18 +265,28 @@ class DisclosureOut(BaseModel):
     filed_at: datetime
 
 
-@router.get("/disclosures", response_model=Page[DisclosureOut])
+@router.get("/disclosures", response_model=KeysetPage[DisclosureOut])
 def disclosures(session: SessionDep,
                 period: Annotated[str | None, Query(pattern=PERIOD)] = None,
                 year: Annotated[str | None, Query(pattern=YEAR, description=(
                     "every period of the year: 2025, 2025-Q1 .. 2025-Q4, 2025-01 .. 2025-12"))] = None,
-                limit: Limit = 50, offset: Offset = 0) -> Page[DisclosureOut]:
+                limit: Limit = 50, offset: Offset = 0,
+                after: After = None) -> KeysetPage[DisclosureOut]:
     """Public: every confirmed enterprise's current revision per period, its gross emissions,
     the credits retired for the period (against any of its revisions) and the net, side by
     side. Enterprises whose claim to their USCC is pending or rejected are left out.
-    Always one page (newest period first, then by name) with the total: a city's ten thousand
-    enterprises are never answered in one reply."""
-    total, rows = current_reports(session, period, year, limit=limit, offset=offset)
+    Always one page (newest period first, then by name, then report id) with the total: a
+    city's ten thousand enterprises are never answered in one reply. Page on with `after` =
+    the previous page's `next` (an index range however deep); `offset` still works but skips
+    rows, so it slows with depth and cannot be combined with `after`."""
+    key: SortKey | None = after  # type: ignore[assignment] - the validator decoded the cursor
+    if key is not None and offset:
+        # answered like any other refused query parameter (errors[] naming it)
+        raise RequestValidationError([{"type": "value_error", "loc": ("query", "offset"),
+                                       "msg": "`after` continues from a cursor: leave `offset` "
+                                              "out", "input": offset}])
+    total, rows, last = current_reports(session, period, year, limit=limit, offset=offset,
+                                        after=key)
     retirements = _retirements(session, [r for r, _ in rows])
     out = []
     for r, e in rows:
@@ -286,4 +297,5 @@ def disclosures(session: SessionDep,
                                  report_id=r.id, gross_tco2e=figures.gross_tco2e,
                                  retired_tco2e=figures.retired_tco2e, net_tco2e=figures.net_tco2e,
                                  retirements=mine, filed_at=r.filed_at))
-    return Page(items=out, total=total, limit=limit, offset=offset)
+    return KeysetPage(items=out, total=total, limit=limit, offset=offset,
+                      next=encode_cursor(last) if last else None)
