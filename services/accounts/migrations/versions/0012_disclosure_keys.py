@@ -7,13 +7,13 @@ triggers (store/disclosure_keys.py says
 why and how) and filled here from the data already recorded. A frozen copy of the trigger
 statements: later changes to the module do not rewrite this revision.
 
-Revision ID: 0011
+Revision ID: 0012
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
