@@ -221,8 +221,21 @@ def implausible_speed(rules: TravelRules, mode: Mode, distance_km: Decimal,
 def credit_trip(rules: TravelRules, mode: Mode, distance_km: Decimal,
                 mode_points_today: int, total_points_today: int) -> TripCredit:
     """Reduction in grams and the points it earns, within today's caps (already earned given)."""
+    reduction_g, earned = trip_reduction(rules, mode, distance_km)
+    points, capped_by = within_daily_caps(rules, mode, earned, mode_points_today,
+                                          total_points_today)
+    return TripCredit(reduction_g, points, capped_by)
+
+
+def trip_reduction(rules: TravelRules, mode: Mode, distance_km: Decimal) -> tuple[Decimal, int]:
+    """(reduction in grams, the whole points it earns before any cap)."""
     reduction_g = (rules.reduction_g_per_pkm(mode) * distance_km).quantize(Decimal("0.1"), ROUND_DOWN)
-    earned = int(reduction_g * rules.points_per_kg / 1000)  # whole points, rounded down
+    return reduction_g, int(reduction_g * rules.points_per_kg / 1000)  # whole points, rounded down
+
+
+def within_daily_caps(rules: TravelRules, mode: Mode, earned: int, mode_points_today: int,
+                      total_points_today: int) -> tuple[int, str | None]:
+    """(points credited, why fewer than `earned` if so), given what the day already earned."""
     room_mode = max(0, rules.mode_cap(mode) - mode_points_today)
     room_total = max(0, rules.daily_cap_total - total_points_today)
     points = min(earned, room_mode, room_total)
@@ -231,4 +244,4 @@ def credit_trip(rules: TravelRules, mode: Mode, distance_km: Decimal,
         capped_by = (f"daily {mode.value} cap of {rules.mode_cap(mode)} points reached"
                      if room_mode <= room_total else
                      f"daily cap of {rules.daily_cap_total} points reached")
-    return TripCredit(reduction_g, points, capped_by)
+    return points, capped_by
