@@ -3,6 +3,7 @@ agrees). Every constraint is named, and store/constraints.py says what each one 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -35,6 +36,20 @@ def new_ids(count: int) -> list[str]:
     text = raw.hex()
     return [f"{text[i:i + 8]}-{text[i + 8:i + 12]}-{text[i + 12:i + 16]}-{text[i + 16:i + 20]}-"
             f"{text[i + 20:i + 32]}" for i in range(0, 32 * count, 32)]
+
+
+def new_ordered_ids(count: int) -> list[str]:
+    """`count` version 7 UUIDs (RFC 9562) as text, in ascending order: the Unix time in ms, a
+    26-bit counter (method 1: rand_a and the top of rand_b) and 48 random bits. A table keyed by
+    them takes a batch's rows at its index's right edge; v4 ids scattered 10,000 inserts over the
+    whole primary key, which cost more than the rest of a feed's trip COPY."""
+    if count >= 1 << 26:
+        raise ValueError("at most 2**26 ordered ids at once")
+    millis = f"{time.time_ns() // 1_000_000:012x}"
+    head = f"{millis[:8]}-{millis[8:]}-7"
+    tails = os.urandom(6 * count).hex()
+    return [f"{head}{i >> 14:03x}-{0x8000 | i & 0x3FFF:04x}-{tails[12 * i:12 * i + 12]}"
+            for i in range(count)]
 
 
 def _ts() -> sa.DateTime:

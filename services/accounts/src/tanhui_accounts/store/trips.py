@@ -2,27 +2,31 @@
 
 Single trips take a shorter path (store/single_trip.py) through the same rules (decide_trips,
 daily_earnings). The caller's unit of work owns the transaction.
+
+Statements go to psycopg directly, their arrays as binary parameters: SQLAlchemy's text format
+quoted each of a feed's 10,000 external ids and user ids with a regular expression. Rows are
+written in (citizen, start) order with time-ordered ids, so each index takes them in runs of
+neighbouring keys instead of one random page per row.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from tanhui_shared.messaging.outbox import utcnow
 
+from ..collector import collector_paused
 from ..domain.points import EntryKind
-from ..domain.travel import TravelRules, TripRefusal
+from ..domain.travel import Mode, TravelRules, TripRefusal
 from ..domain.trip_batch import (CitizenHistory, TripClaim, TripDecision, daily_earnings,
                                  decide_trips, within_claim_window)
-from .tables import DailyPoints, GreenTrip, PointsAccount, PointsEntry, new_ids
+from .tables import GreenTrip, PointsEntry, new_ordered_ids
 
 # A trip longer than this is implausible anyway; it bounds the history window we read.
 MAX_TRIP = timedelta(days=1)
@@ -30,26 +34,42 @@ NO_ACCOUNT = TripRefusal("not a citizen with a personal carbon account", "userna
                          "no-points-account")
 
 
-def _one_of(column, values: list[str]):
-    """`column = ANY(array)`: one parameter however many values (a batch names thousands)."""
-    return column == sa.any_(sa.literal(values, type_=postgresql.ARRAY(sa.String)))
+def _rows(session: Session, sql: str, params: tuple) -> list[tuple]:
+    """`sql` with `params` (%b: binary) in the session's transaction; its rows, if any."""
+    raw = session.connection().connection.driver_connection
+    try:
+        with raw.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+    except psycopg.Error as exc:
+        raise _as_sqlalchemy(exc, sql) from exc
 
 
-@dataclass
-class _Earned:
-    """What a batch adds to one citizen's account."""
+def _as_sqlalchemy(exc: psycopg.Error, sql: str) -> DBAPIError:
+    # Past SQLAlchemy, so wrap it as SQLAlchemy would (IntegrityError, OperationalError, ...): the
+    # unit of work answers a violated constraint with a 409 naming it, and retries a deadlock.
+    return DBAPIError.instance(sql, None, exc, psycopg.Error)
 
-    points: int = 0
-    reduction_g: Decimal = Decimal(0)
+
+# In user-id order, so two batches touching the same citizens never deadlock.
+_LOCK = ("SELECT user_id FROM points_account WHERE user_id = ANY(%b::text[]) "
+         "ORDER BY user_id FOR UPDATE")
 
 
 def _lock_accounts(session: Session, user_ids: list[str]) -> set[str]:
-    # In user-id order, so two batches touching the same citizens never deadlock; Core rows, not
-    # ORM objects: a 10,000-trip batch may lock thousands of accounts.
-    t = PointsAccount.__table__
-    return set(session.execute(sa.select(t.c.user_id)
-                               .where(_one_of(t.c.user_id, sorted(set(user_ids))))
-                               .order_by(t.c.user_id).with_for_update()).scalars())
+    return {user_id for user_id, in _rows(session, _LOCK, (sorted(set(user_ids)),))}
+
+
+_INTERVALS = ("SELECT user_id, started_at, ended_at FROM green_trip "
+              "WHERE user_id = ANY(%b::text[]) AND started_at < %b AND ended_at > %b")
+# Pairs, not user_id = ANY(...) AND external_id = ANY(...): one probe of the unique index per
+# claim, however many trips its citizen recorded before.
+_RECORDED = ("SELECT t.user_id, t.external_id FROM green_trip AS t "
+             "JOIN unnest(%b::text[], %b::text[]) AS k (user_id, external_id) "
+             "ON t.user_id = k.user_id AND t.external_id = k.external_id")
+# The day's cap rows, not a sum of trips: the figure their check holds the new points to.
+_EARNED = ("SELECT user_id, local_day, cap_group, earned FROM daily_points "
+           "WHERE user_id = ANY(%b::text[]) AND local_day BETWEEN %b AND %b")
 
 
 def _history(session: Session, claims: list[TripClaim]) -> dict[str, CitizenHistory]:
@@ -57,29 +77,15 @@ def _history(session: Session, claims: list[TripClaim]) -> dict[str, CitizenHist
     earliest = min(c.started_at for c in claims) - MAX_TRIP
     latest = max(c.ended_at for c in claims) + MAX_TRIP
     history: dict[str, CitizenHistory] = defaultdict(CitizenHistory)
-    t = GreenTrip.__table__
-    for user_id, started, ended in session.execute(
-        sa.select(t.c.user_id, t.c.started_at, t.c.ended_at)
-        .where(_one_of(t.c.user_id, user_ids))
-        .where(t.c.started_at < latest).where(t.c.ended_at > earliest)
-    ).all():
+    for user_id, started, ended in _rows(session, _INTERVALS, (user_ids, latest, earliest)):
         history[user_id].intervals.append((started, ended))
     for past in history.values():
         past.intervals.sort()
-    for user_id, external_id in session.execute(
-        sa.select(t.c.user_id, t.c.external_id)
-        .where(_one_of(t.c.user_id, user_ids))
-        .where(_one_of(t.c.external_id, sorted({c.external_id for c in claims})))
-    ).all():
+    for user_id, external_id in _rows(session, _RECORDED, ([c.user_id for c in claims],
+                                                           [c.external_id for c in claims])):
         history[user_id].external_ids.add(external_id)
-    # The day's cap rows, not a sum of trips: the figure their check holds the new points to.
-    d = DailyPoints.__table__
-    for user_id, day, group, earned in session.execute(
-        sa.select(d.c.user_id, d.c.local_day, d.c.cap_group, d.c.earned)
-        .where(_one_of(d.c.user_id, user_ids))
-        .where(d.c.local_day.between(min(c.local_day for c in claims),
-                                     max(c.local_day for c in claims)))
-    ).all():
+    days = [c.local_day for c in claims]
+    for user_id, day, group, earned in _rows(session, _EARNED, (user_ids, min(days), max(days))):
         history[user_id].already_earned(day, group, earned)
     return history
 
@@ -94,7 +100,14 @@ def record_trips(session: Session, claims: list[TripClaim], recorded_by: str,
     Trips outside the claim window (rules.claim_window, judged at this transaction's clock) are
     rejected before anything else is read for them.
     """
+    with collector_paused():
+        return _record(session, claims, recorded_by, rules)
+
+
+def _record(session: Session, claims: list[TripClaim], recorded_by: str,
+            rules: TravelRules) -> list[tuple[TripDecision, str | None]]:
     now = utcnow()
+    session.flush()  # the statements below bypass the ORM, and with it the autoflush
     accounts = _lock_accounts(session, [c.user_id for c in claims])
     inside, outside = within_claim_window([c for c in claims if c.user_id in accounts], rules, now)
     decided = {d.claim.index: d for d in outside}
@@ -102,8 +115,10 @@ def record_trips(session: Session, claims: list[TripClaim], recorded_by: str,
         decided.update((d.claim.index, d)
                        for d in decide_trips(inside, _history(session, inside), rules))
     decisions = [decided.get(c.index) or TripDecision(c, "rejected", NO_ACCOUNT) for c in claims]
-    wins = [d for d in decisions if d.status == "accepted"]
-    accepted = list(zip(wins, new_ids(len(wins))))
+    # in the order they were judged: each citizen's trips together, by start
+    wins = sorted((d for d in decisions if d.status == "accepted"),
+                  key=lambda d: (d.claim.user_id, d.claim.started_at, d.claim.index))
+    accepted = list(zip(wins, new_ordered_ids(len(wins))))
     _write_accepted(session, accepted, recorded_by, rules, now)
     ids = {d.claim.index: trip_id for d, trip_id in accepted}
     return [(d, ids.get(d.claim.index)) for d in decisions]
@@ -111,22 +126,24 @@ def record_trips(session: Session, claims: list[TripClaim], recorded_by: str,
 
 def _write_accepted(session: Session, accepted: list[tuple[TripDecision, str]],
                     recorded_by: str, rules: TravelRules, now: datetime) -> None:
-    """The accepted trips (each with its new id), their days' cap rows, their accounts and their
-    ledger entries: one statement per table, whatever the batch's size."""
+    """The accepted trips (each with its new id, in citizen order), their days' cap rows, their
+    accounts and their ledger entries: one statement per table, whatever the batch's size."""
     if not accepted:
         return
     _copy_rows(session, GreenTrip, _TRIP_COLUMNS, [
-        (trip_id, d.claim.user_id, d.claim.mode.value, d.claim.distance_km, d.claim.started_at,
+        (trip_id, d.claim.user_id, _MODE_TEXT[d.claim.mode], d.claim.distance_km, d.claim.started_at,
          d.claim.ended_at, d.claim.local_day, d.claim.external_id, recorded_by, d.reduction_g,
          d.points, d.reason, now) for d, trip_id in accepted])
     _add_daily_points(session, daily_earnings([d for d, _ in accepted], rules))
     after = _add_to_accounts(session, [d for d, _ in accepted])
     earning = [(d, trip_id) for d, trip_id in accepted if d.points]
+    earn = EntryKind.EARN.value
     _copy_rows(session, PointsEntry, _ENTRY_COLUMNS, [
-        (d.claim.user_id, EntryKind.EARN.value, d.points, balance, held, trip_id, now)
+        (d.claim.user_id, earn, d.points, balance, held, trip_id, now)
         for (d, trip_id), (balance, held) in zip(earning, _running_figures(earning, after))])
 
 
+_MODE_TEXT = {mode: mode.value for mode in Mode}  # an Enum's .value is a Python-level property
 _TRIP_COLUMNS = ("id", "user_id", "mode", "distance_km", "started_at", "ended_at", "local_day",
                  "external_id", "recorded_by", "reduction_g", "points", "capped_by", "created_at")
 _ENTRY_COLUMNS = ("user_id", "kind", "points", "balance_after", "held_after", "trip_id",
@@ -134,13 +151,12 @@ _ENTRY_COLUMNS = ("user_id", "kind", "points", "balance_after", "held_after", "t
 
 # One statement for the whole batch: its rows arrive in (citizen, day, group) order, so two
 # batches never wait on each other's rows in opposite orders.
-_ADD_DAILY_POINTS = sa.text("""
+_ADD_DAILY_POINTS = """
 INSERT INTO daily_points (user_id, local_day, cap_group, earned, cap)
-SELECT * FROM unnest(CAST(:user_ids AS text[]), CAST(:days AS date[]), CAST(:groups AS text[]),
-                     CAST(:earned AS integer[]), CAST(:caps AS integer[]))
+SELECT * FROM unnest(%b::text[], %b::date[], %b::text[], %b::integer[], %b::integer[])
 ON CONFLICT (user_id, local_day, cap_group)
 DO UPDATE SET earned = daily_points.earned + excluded.earned, cap = excluded.cap
-""")
+"""
 
 
 def _add_daily_points(session: Session, added: dict) -> None:
@@ -149,21 +165,19 @@ def _add_daily_points(session: Session, added: dict) -> None:
     if not added:
         return
     keys = sorted(added)
-    session.execute(_ADD_DAILY_POINTS, {
-        "user_ids": [k[0] for k in keys], "days": [k[1] for k in keys],
-        "groups": [k[2] for k in keys], "earned": [added[k][0] for k in keys],
-        "caps": [added[k][1] for k in keys]})
+    _rows(session, _ADD_DAILY_POINTS, (
+        [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+        [added[k][0] for k in keys], [added[k][1] for k in keys]))
 
 
 # One statement for the whole batch, returning each account's figures as the database has them.
-_ADD_TO_ACCOUNTS = sa.text("""
+_ADD_TO_ACCOUNTS = """
 UPDATE points_account AS a
 SET balance = a.balance + d.points, reduction_g = a.reduction_g + d.reduction_g
-FROM unnest(CAST(:user_ids AS text[]), CAST(:points AS bigint[]), CAST(:reductions AS numeric[]))
-     AS d (user_id, points, reduction_g)
+FROM unnest(%b::text[], %b::bigint[], %b::numeric[]) AS d (user_id, points, reduction_g)
 WHERE a.user_id = d.user_id
 RETURNING a.user_id, a.balance, a.held
-""")
+"""
 
 
 def _add_to_accounts(session: Session, accepted: list[TripDecision]
@@ -172,14 +186,14 @@ def _add_to_accounts(session: Session, accepted: list[TripDecision]
     kept and the range checks see the true sum); returns each account's (balance, held) after."""
     if not accepted:
         return {}
-    earned: dict[str, _Earned] = defaultdict(_Earned)
+    points: dict[str, int] = defaultdict(int)
+    reductions: dict[str, Decimal] = defaultdict(Decimal)
     for decision in accepted:
-        earned[decision.claim.user_id].points += decision.points
-        earned[decision.claim.user_id].reduction_g += decision.reduction_g
-    user_ids = sorted(earned)
-    rows = session.execute(_ADD_TO_ACCOUNTS, {
-        "user_ids": user_ids, "points": [earned[u].points for u in user_ids],
-        "reductions": [earned[u].reduction_g for u in user_ids]}).all()
+        points[decision.claim.user_id] += decision.points
+        reductions[decision.claim.user_id] += decision.reduction_g
+    user_ids = sorted(points)
+    rows = _rows(session, _ADD_TO_ACCOUNTS, (
+        user_ids, [points[u] for u in user_ids], [reductions[u] for u in user_ids]))
     return {user_id: (balance, held) for user_id, balance, held in rows}
 
 
@@ -225,10 +239,13 @@ def _copy_rows(session: Session, model, columns: tuple[str, ...], rows: list[tup
             copy.set_types([_copy_type(table.c[name]) for name in columns])
             for row in rows:
                 copy.write_row(row)
-    except psycopg.IntegrityError as exc:
-        # Past SQLAlchemy, so wrap it as SQLAlchemy would: the unit of work then answers with
-        # the named constraint (a 409), as for any other statement.
-        raise IntegrityError(sql, None, exc) from exc
+    except psycopg.Error as exc:
+        raise _as_sqlalchemy(exc, sql) from exc
+
+
+_FIRSTS = ("SELECT t.user_id, t.external_id, t.id FROM green_trip AS t "
+           "JOIN unnest(%b::text[], %b::text[]) AS k (user_id, external_id) "
+           "ON t.user_id = k.user_id AND t.external_id = k.external_id")
 
 
 def trip_ids_by_external_id(session: Session,
@@ -236,10 +253,5 @@ def trip_ids_by_external_id(session: Session,
     """(citizen, external id) -> the recorded trip's id, for those of `keys` recorded."""
     if not keys:
         return {}
-    t = GreenTrip.__table__
-    rows = session.execute(sa.select(t.c.user_id, t.c.external_id, t.c.id)
-                           .where(_one_of(t.c.user_id, sorted({u for u, _ in keys})))
-                           .where(_one_of(t.c.external_id, sorted({e for _, e in keys})))).all()
-    wanted = set(keys)
-    return {(u, e): trip_id for u, e, trip_id in rows if (u, e) in wanted}
-
+    rows = _rows(session, _FIRSTS, ([u for u, _ in keys], [e for _, e in keys]))
+    return {(u, e): trip_id for u, e, trip_id in rows}
