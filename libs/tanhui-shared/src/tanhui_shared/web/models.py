@@ -19,6 +19,11 @@ def is_storable(text: str) -> bool:
     return True
 
 
+def storable_text(value: str) -> str:
+    """`value` itself if PostgreSQL can store it, else a ValueError (a 422 naming the field)."""
+    return _storable(value)
+
+
 def _storable(value: Any) -> Any:
     if isinstance(value, str):
         if "\x00" in value:

@@ -14,7 +14,7 @@ from tanhui_shared.service import SessionDep
 from tanhui_shared.uow import UnitOfWork
 from tanhui_shared.web.auth import Principal, require_role
 from tanhui_shared.web.idempotency import Idempotency, JsonReady
-from tanhui_shared.web.models import ApiModel
+from tanhui_shared.web.models import ApiModel, storable_text
 from tanhui_shared.web.quantities import WholeQuantity
 
 from ..domain.errors import NoPointsAccount
@@ -67,6 +67,13 @@ class TripIn(ApiModel):
 
 class OperatorTripIn(TripIn):
     username: str = Field(min_length=1, max_length=64)
+
+    # ApiModel's check of every field, narrowed to the text ones (the rest are numbers, times and
+    # a mode): a feed's 70,000 calls were a sixth of its validation.
+    @field_validator("username", "external_id", mode="after")
+    @classmethod
+    def _text_is_storable(cls, value: str) -> str:
+        return storable_text(value)
 
 
 class TripBatch(ApiModel):

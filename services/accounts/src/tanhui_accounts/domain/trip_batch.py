@@ -27,6 +27,8 @@ CITY_TZ = ZoneInfo("Asia/Shanghai")  # daily caps follow the city's calendar day
 def trip_time_problem(moment: datetime) -> str | None:
     """None if `moment` can be a trip's start or end, else what is wrong with it. Whether it may
     be claimed now is the claim window's question (`within_claim_window`), asked per trip."""
+    if 1 < moment.year < 9999:  # offsets are under a day: no conversion leaves years 1-9999
+        return None
     try:
         moment.astimezone(UTC), moment.astimezone(CITY_TZ)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is in year 0 in UTC
@@ -151,11 +153,16 @@ def daily_earnings(decisions: list[TripDecision], rules: TravelRules,
     """Points the accepted trips add to each (citizen, day, cap group), with that group's cap:
     what the store adds to the day's cap rows, whose check refuses any sum above the cap."""
     added: dict[tuple[str, date, str], tuple[int, int]] = {}
+    groups_of: dict[Mode, tuple[tuple[str, int], ...]] = {}  # asked once per mode, not per trip
     for decision in decisions:
         if decision.status != "accepted" or not decision.points:
             continue
         claim = decision.claim
-        for group, cap in rules.daily_caps(claim.mode):
+        groups = groups_of.get(claim.mode)
+        if groups is None:
+            groups = groups_of[claim.mode] = rules.daily_caps(claim.mode)
+        for group, cap in groups:
             key = (claim.user_id, claim.local_day, group)
-            added[key] = (added.get(key, (0, cap))[0] + decision.points, cap)
+            so_far = added.get(key)
+            added[key] = ((so_far[0] if so_far else 0) + decision.points, cap)
     return added

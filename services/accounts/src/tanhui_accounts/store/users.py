@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
@@ -27,7 +28,9 @@ def add_user(session: Session, username: str, password_hash: str, role: Role) ->
 def user_ids_by_name(session: Session, usernames: list[str],
                      role: Role | None = None) -> dict[str, str]:
     """username -> id of those of `usernames` that exist (and have `role`, if given)."""
-    query = select(User.username, User.id).where(col(User.username).in_(usernames))
+    # = ANY(one array), not IN (...): a feed names up to 10,000 citizens, each a placeholder
+    names = sa.literal(usernames, type_=postgresql.ARRAY(sa.String))
+    query = select(User.username, User.id).where(col(User.username) == sa.any_(names))
     if role is not None:
         query = query.where(User.role == role.value)
     return dict(session.exec(query).all())

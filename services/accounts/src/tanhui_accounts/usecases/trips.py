@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from tanhui_shared.errors import Forbidden
 from tanhui_shared.messaging.outbox import utcnow
@@ -50,9 +51,8 @@ def record_trip(uow: UnitOfWork, citizen_id: str, *, mode: Mode, distance_km: De
                         decision.points, decision.reason)
 
 
-@dataclass(frozen=True)
-class CardRecord:
-    """One trip of a transit operator's feed, naming its citizen."""
+class CardRecord(NamedTuple):
+    """One trip of a transit operator's feed, naming its citizen (a tuple: a feed has 10,000)."""
 
     username: str
     mode: Mode
@@ -62,8 +62,7 @@ class CardRecord:
     external_id: str
 
 
-@dataclass(frozen=True)
-class RecordOutcome:
+class RecordOutcome(NamedTuple):
     """What became of one record of a feed, for the operator to show and download."""
 
     index: int  # position in the feed
@@ -111,13 +110,14 @@ def record_trip_batch(uow: UnitOfWork, operator_id: str, records: list[CardRecor
         raise Forbidden(f"{why}; no trips are recorded", field="trips",
                         code="operator-not-licensed")
     licensed = tuple(Mode(m) for m in licence.modes)
+    mode_refusals = {mode: licence_refusal(mode, licensed) for mode in Mode}  # not per record
     ids = user_ids_by_name(uow.session, sorted({r.username for r in records}), Role.CITIZEN)
     rejected: list[tuple[int, str]] = []
     claims: list[TripClaim] = []
     refused: dict[int, str] = {}
     for i, r in enumerate(records):
         reason = (TripRefusal(f"unknown citizen {r.username!r}", "username", "unknown-citizen")
-                  if r.username not in ids else licence_refusal(r.mode, licensed))
+                  if r.username not in ids else mode_refusals[r.mode])
         if reason:
             rejected.append((i, reason))
             refused[i] = reason
