@@ -131,9 +131,9 @@ def _write_accepted(session: Session, accepted: list[tuple[TripDecision, str]],
     if not accepted:
         return
     _copy_rows(session, GreenTrip, _TRIP_COLUMNS, [
-        (trip_id, d.claim.user_id, _MODE_TEXT[d.claim.mode], d.claim.distance_km, d.claim.started_at,
-         d.claim.ended_at, d.claim.local_day, d.claim.external_id, recorded_by, d.reduction_g,
-         d.points, d.reason, now) for d, trip_id in accepted])
+        (trip_id, d.claim.user_id, _MODE_TEXT[d.claim.mode], d.claim.distance_km,
+         d.claim.started_at, d.claim.ended_at, d.claim.local_day, d.claim.external_id,
+         recorded_by, d.reduction_g, d.points, d.reason, now) for d, trip_id in accepted])
     _add_daily_points(session, daily_earnings([d for d, _ in accepted], rules))
     after = _add_to_accounts(session, [d for d, _ in accepted])
     earning = [(d, trip_id) for d, trip_id in accepted if d.points]
