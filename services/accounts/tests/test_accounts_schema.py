@@ -2,6 +2,7 @@
 declare, check constraints included, and revision 0003 moves existing data across."""
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ from alembic.config import Config
 
 from tanhui_accounts.domain.travel import RULES, Mode
 from tanhui_accounts.store.schema import METADATA
+from tanhui_accounts.store.tables import new_ordered_ids
 from tanhui_shared.db import make_engine
 from tanhui_shared.settings import REPO_ROOT
 from tanhui_shared.testing.schema import catalogue, catalogue_differences, schema_differences
@@ -64,3 +66,11 @@ def test_0003_fills_each_days_cap_rows_from_the_trips_already_recorded(new_datab
         (1, "all"): (640, RULES.daily_cap_total),
         (2, "bus"): (100, RULES.mode_cap(Mode.BUS)), (2, "all"): (100, RULES.daily_cap_total),
     }
+
+
+def test_trip_ids_are_version_7_uuids_in_the_order_made():
+    ids = new_ordered_ids(20_000)  # past the 14 counter bits kept in rand_b
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    parsed = [uuid.UUID(i) for i in ids]
+    assert {u.version for u in parsed} == {7} and {u.variant for u in parsed} == {uuid.RFC_4122}
+    assert [str(u) for u in parsed] == ids  # the canonical text form, as new_id's

@@ -160,6 +160,18 @@ def test_a_batch_rejects_overlaps_and_duplicates_whatever_their_order():
     assert sorted(d.status for d in again) == sorted(d.status for d in decisions)
 
 
+def test_speeds_are_judged_exactly_at_the_limit_and_a_trip_must_end_after_it_starts():
+    # 12.5 km by metro in 6 min 15 s is exactly 120 km/h, the limit; a microsecond less is over it
+    at_limit = TripClaim(0, "u1", Mode.METRO, Decimal("12.5"), T0, T0 + timedelta(seconds=375), "a")
+    over = TripClaim(1, "u2", Mode.METRO, Decimal("12.5"), T0,
+                     T0 + timedelta(seconds=375, microseconds=-1), "b")
+    instant = TripClaim(2, "u3", Mode.METRO, Decimal("1"), T0, T0, "c")
+    decisions = decide_trips([at_limit, over, instant], {}, RULES)
+    assert [d.status for d in decisions] == ["accepted", "rejected", "rejected"]
+    assert "implausible for metro" in decisions[1].reason
+    assert "end after it starts" in decisions[2].reason
+
+
 def test_history_counts_towards_the_daily_cap():
     past = CitizenHistory()
     past.add_points(claim(0, 0, 1).local_day, Mode.BIKE, 395)
