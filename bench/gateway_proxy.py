@@ -28,20 +28,12 @@ from pathlib import Path
 from tanhui_shared.settings import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
-from common import (RESULTS, fresh_database, machine, percentile, progress,  # noqa: E402
+from common import (RESULTS, free_port, fresh_database, machine, percentile, progress,  # noqa: E402
                     provide_infrastructure, start_accounts, wait_for)
 
 CONNECTIONS = 16
 DURATION_S = 6.0
 NGINX = "/usr/sbin/nginx"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_gateway(accounts: str, redis_url: str, port: int, workers: int, log: Path) -> subprocess.Popen:

@@ -2,8 +2,9 @@
 
 uvicorn's own proxy-header handling is switched off: by default it believes X-Forwarded-For from
 127.0.0.1, which would let any local client pick its rate-limit identity. The gateway decides
-whom to believe itself (TANHUI_TRUSTED_PROXIES). Its HTTP protocol is uvicorn's h11 one with a
-deadline on request heads (slowclients.py); WebSockets are off (the gateway routes none).
+whom to believe itself (TANHUI_TRUSTED_PROXIES). Its HTTP protocol is uvicorn's httptools one
+with a deadline and a size bound on request heads (slowclients.py); WebSockets are off (the
+gateway routes none).
 """
 from __future__ import annotations
 
@@ -31,8 +32,7 @@ def main() -> None:
                      "workers use TANHUI_METRICS_TOKEN and scrape each worker, or run one worker")
     uvicorn.run("tanhui_gateway.app:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, proxy_headers=False, access_log=False,
-                h11_max_incomplete_event_size=16 * 1024,
-                http="tanhui_gateway.slowclients:GuardedH11Protocol", ws="none",
+                http="tanhui_gateway.slowclients:GuardedHttpToolsProtocol", ws="none",
                 # JSON from the first line, also the worker supervisor's (it loads no app)
                 log_config=uvicorn_log_config("gateway", settings.log_level))
 
