@@ -32,7 +32,8 @@ from tanhui_shared.web.problems import install_problem_handlers, problem_respons
 from tanhui_shared.web.request_id import RequestIdMiddleware
 
 from .gateway import Gateway
-from .observability import SCOPE_KEY, UNMATCHED, Exposition, Metrics, ObserveRequests
+from .observability import (SCOPE_KEY, UNMATCHED, Exposition, Metrics, ObserveRequests,
+                            buffer_access_log)
 from .openapi import MergedOpenApi
 from .ratelimit import RateLimiter
 from .security_headers import SecurityHeaders, docs_csp
@@ -120,6 +121,7 @@ class HeaderLimit:
 def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     settings = settings or get_settings()
     configure_logging("gateway", settings.log_level)
+    buffer_access_log()
     configure_tracing("gateway")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
     services = settings.service_urls()
