@@ -19,6 +19,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("tanhui_gateway.access")
+_ATOMIC_WRITE = 4096  # PIPE_BUF on Linux
 
 # Where the gateway's inner layers leave what the access log and metrics report.
 SCOPE_KEY = "tanhui.gateway"
@@ -138,11 +139,23 @@ class BufferedLines(logging.StreamHandler):
     def flush(self) -> None:
         with self.lock:
             self._due = False
-            if self._lines:
-                text = "\n".join(self._lines) + "\n"
-                self._lines.clear()
-                self.stream.write(text)
-            super().flush()
+            lines, self._lines = self._lines, []
+            chunk: list[str] = []
+            size = 0
+            for line in lines:
+                # writes of at most PIPE_BUF bytes: on a pipe shared by several workers they
+                # are atomic, so no other worker's line lands inside one of ours
+                if chunk and size + len(line) + 1 > _ATOMIC_WRITE:
+                    self._write(chunk)
+                    chunk, size = [], 0
+                chunk.append(line)
+                size += len(line.encode()) + 1
+            if chunk:
+                self._write(chunk)
+
+    def _write(self, lines: list[str]) -> None:
+        self.stream.write("\n".join(lines) + "\n")
+        super().flush()
 
 
 def buffer_access_log() -> None:
