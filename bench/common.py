@@ -66,6 +66,14 @@ def start_accounts(database_url: str, port: int, **settings: str) -> subprocess.
     return proc
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def repeat(label: str, runs: int, measure: Callable[[int], float]) -> list[float]:
     """Call `measure(run)` `runs` times; each returns a rate. Shows progress."""
     rates = []
@@ -92,5 +100,5 @@ def machine() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-__all__ = ["KEY_FILE", "RESULTS", "empty_database", "fresh_database", "start_accounts", "wait_for", "machine", "percentile", "progress", "provide_infrastructure",
+__all__ = ["KEY_FILE", "RESULTS", "empty_database", "free_port", "fresh_database", "start_accounts", "wait_for", "machine", "percentile", "progress", "provide_infrastructure",
            "repeat", "summary"]

@@ -28,20 +28,12 @@ from pathlib import Path
 from tanhui_shared.settings import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
-from common import (RESULTS, fresh_database, machine, percentile, progress,  # noqa: E402
+from common import (RESULTS, free_port, fresh_database, machine, percentile, progress,  # noqa: E402
                     provide_infrastructure, start_accounts, wait_for)
 
 CONNECTIONS = 16
 DURATION_S = 6.0
 NGINX = "/usr/sbin/nginx"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_gateway(accounts: str, redis_url: str, port: int, workers: int, log: Path) -> subprocess.Popen:
@@ -131,10 +123,26 @@ async def load(port: int, path: str, duration_s: float, connections: int,
     return len(latencies) / (time.perf_counter() - started), latencies, errors
 
 
-def measure(port: int, path: str, rate: float | None = None) -> tuple[float, float, float, int]:
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its children (nginx's worker,
+    uvicorn's workers): what the machine's load does not change, unlike the rates."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(tree_cpu_s(int(child)) for child in children)
+
+
+def measure(port: int, path: str, rate: float | None = None,
+            pid: int | None = None) -> tuple[float, float, float, int, float]:
+    """(requests/s, p50, p99, non-200 count, CPU ms per request of process `pid` and children)."""
     asyncio.run(load(port, path, 1.0, CONNECTIONS, rate))  # warm-up: connections, caches
+    cpu = tree_cpu_s(pid) if pid else 0.0
     rps, latencies, errors = asyncio.run(load(port, path, DURATION_S, CONNECTIONS, rate))
-    return rps, percentile(latencies, 50), percentile(latencies, 99), errors
+    cpu_ms = (tree_cpu_s(pid) - cpu) * 1000 / len(latencies) if pid else 0.0
+    return rps, percentile(latencies, 50), percentile(latencies, 99), errors, cpu_ms
 
 
 def main() -> None:
@@ -150,25 +158,30 @@ def main() -> None:
         procs.append(start_nginx(ports["accounts"], ports["nginx"], workdir))
         procs.append(start_gateway(accounts, infra.redis_url, ports["gateway"], 1, workdir / "gw1.log"))
         procs.append(start_gateway(accounts, infra.redis_url, ports["gateway2"], 2, workdir / "gw2.log"))
-        targets = [("direct (accounts API)", ports["accounts"]), ("nginx", ports["nginx"]),
-                   ("gateway, 1 worker", ports["gateway"]), ("gateway, 2 workers", ports["gateway2"])]
+        targets = [("direct (accounts API)", ports["accounts"], None),
+                   ("nginx", ports["nginx"], procs[1].pid),
+                   ("gateway, 1 worker", ports["gateway"], procs[2].pid),
+                   ("gateway, 2 workers", ports["gateway2"], procs[3].pid)]
         for path in ("/api/v1/factors", "/.well-known/jwks.json"):
-            peak, at_peak = {}, {}
-            for name, port in targets:
-                rps, p50, p99, errors = measure(port, path)
+            peak, at_peak, cpu = {}, {}, {}
+            for name, port, pid in targets:
+                rps, p50, p99, errors, cpu[name] = measure(port, path, pid=pid)
                 peak[name], at_peak[name] = rps, (p50, p99)
-                progress(f"{path} {name}: max {rps:,.0f}/s p50 {p50:.2f} ms p99 {p99:.2f} ms ({errors} non-200)")
+                progress(f"{path} {name}: max {rps:,.0f}/s p50 {p50:.2f} ms p99 {p99:.2f} ms "
+                         f"({errors} non-200), proxy CPU {cpu[name]:.2f} ms/request")
             rate = peak["gateway, 1 worker"] / 2
             paced = {}
-            for name, port in targets:
+            for name, port, _ in targets:
                 paced[name] = measure(port, path, rate)
                 progress(f"{path} {name} at {rate:,.0f}/s: p50 {paced[name][1]:.2f} ms p99 {paced[name][2]:.2f} ms")
             rows.append(f"\n### GET {path}\n\n| path | max throughput | p50 / p99 at max | "
-                        f"p50 / p99 at {rate:,.0f}/s (half the 1-worker gateway's max) |\n|---|---|---|---|")
-            for name, _ in targets:
+                        f"p50 / p99 at {rate:,.0f}/s (half the 1-worker gateway's max) | "
+                        f"proxy CPU per request at max |\n|---|---|---|---|---|")
+            for name, _, pid in targets:
                 rows.append(f"| {name} | {peak[name]:,.0f}/s | "
                             f"{at_peak[name][0]:.2f} / {at_peak[name][1]:.2f} ms | "
-                            f"{paced[name][1]:.2f} / {paced[name][2]:.2f} ms |")
+                            f"{paced[name][1]:.2f} / {paced[name][2]:.2f} ms | "
+                            f"{f'{cpu[name]:.2f} ms' if pid else '-'} |")
             direct99 = paced["direct (accounts API)"][2]
             rows.append(f"\nGateway (1 worker) / nginx max throughput: "
                         f"{peak['gateway, 1 worker'] / peak['nginx']:.2f}; "
@@ -176,7 +189,9 @@ def main() -> None:
                         f"p99 added over direct at {rate:,.0f}/s: gateway 1 worker "
                         f"{paced['gateway, 1 worker'][2] - direct99:+.2f} ms, 2 workers "
                         f"{paced['gateway, 2 workers'][2] - direct99:+.2f} ms, nginx "
-                        f"{paced['nginx'][2] - direct99:+.2f} ms.")
+                        f"{paced['nginx'][2] - direct99:+.2f} ms. Proxy CPU per request, gateway "
+                        f"1 worker / nginx: {cpu['gateway, 1 worker'] / cpu['nginx']:.1f}x. "
+                        f"Load average (1 min) after this route: {os.getloadavg()[0]:.1f}.")
     finally:
         for proc in reversed(procs):
             proc.terminate()

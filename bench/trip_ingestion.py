@@ -10,7 +10,8 @@
 Run: `make bench` (or `uv run python bench/trip_ingestion.py`). With
 TANHUI_BENCH_TRIPS_BASELINE=<a work tree of an earlier commit>, the single trips are also measured,
 side by side in the same run, against that tree's accounts API and gateway (on uvicorn's h11
-parser, as before httptools was a dependency) on a database its own migrations made.
+parser, as before httptools was a dependency) on a database its own migrations made. With
+TANHUI_BENCH_TRIPS_ONLY=single only part 3 runs (the batch rows of the report are left out).
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ from tanhui_shared.uow import in_unit_of_work
 from tanhui_shared.settings import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
-from common import (KEY_FILE, RESULTS, empty_database, fresh_database, machine,  # noqa: E402
+from common import (KEY_FILE, RESULTS, empty_database, free_port, fresh_database, machine,  # noqa: E402
                     percentile, progress, provide_infrastructure, repeat, start_accounts,
                     summary, wait_for)
 
@@ -138,6 +139,7 @@ class Load:
 
 
 BASELINE = os.environ.get("TANHUI_BENCH_TRIPS_BASELINE")
+SINGLE_ONLY = os.environ.get("TANHUI_BENCH_TRIPS_ONLY") == "single"
 
 
 def baseline_env(tree: str) -> dict[str, str]:
@@ -232,12 +234,12 @@ def main() -> None:
     url = fresh_database(infra.database_url, "accounts")
     engine = make_engine(url)
     citizens = seed_citizens(engine, CITIZENS)
-    runs = 5
+    runs = 0 if SINGLE_ONLY else 5
     raw = repeat("raw COPY", runs, lambda r: raw_copy(engine, batch_rows(citizens, r)))
     ledger = repeat("record_trips (rules + ledger)", runs,
                     lambda r: ledger_path(engine, batch_rows(citizens, 100 + r)))
 
-    port = 18101
+    port = free_port()  # fixed ports collided with other benches on a shared machine
     api = start_accounts(url, port, TANHUI_TRIP_CLAIM_WINDOW_DAYS=str(WINDOW_DAYS))
     try:
         operator = token("transit_operator", licensed_operator(engine), "bench-operator")
@@ -256,24 +258,26 @@ def main() -> None:
             return BATCH / elapsed
 
         http = repeat("POST /trips/batch (HTTP + JSON)", runs, http_batch)
+        client.close()
 
         headers = [{"Authorization": f"Bearer {token('citizen', uid, name)}"}
                    for uid, name in citizens[:SINGLE_CITIZENS]]
-        gateway_port = 18102
+        gateway_port = free_port()
         targets = [("gateway", gateway_port, headers), ("direct", port, headers)]
         processes = [start_gateway(f"http://127.0.0.1:{port}", infra.redis_url, gateway_port)]
         if BASELINE:
-            base_url, base_api = start_baseline_accounts(BASELINE, infra.database_url, 18103)
+            base_port, base_gateway = free_port(), free_port()
+            base_url, base_api = start_baseline_accounts(BASELINE, infra.database_url, base_port)
             processes.append(base_api)
             base_engine = make_engine(base_url)
             base_headers = [{"Authorization": f"Bearer {token('citizen', uid, name)}"}
                             for uid, name in seed_citizens(base_engine, SINGLE_CITIZENS)]
             base_engine.dispose()
-            processes.append(start_gateway("http://127.0.0.1:18103", infra.redis_url, 18104,
-                                           baseline_env(BASELINE)))
+            processes.append(start_gateway(f"http://127.0.0.1:{base_port}", infra.redis_url,
+                                           base_gateway, baseline_env(BASELINE)))
             # taking turns with this tree's, so both see the same machine
-            targets = [("gateway, baseline", 18104, base_headers), targets[0],
-                       ("direct, baseline", 18103, base_headers), targets[1]]
+            targets = [("gateway, baseline", base_gateway, base_headers), targets[0],
+                       ("direct, baseline", base_port, base_headers), targets[1]]
         try:
             # each database has its own citizens: gateway and direct take different trips of theirs
             singles = {name: single_trips(at, who, 0 if name.startswith("gateway") else 1)
@@ -286,13 +290,10 @@ def main() -> None:
         api.terminate()
         api.wait()
 
-    ratio = statistics.median(ledger) / statistics.median(raw)
     single_rows = "\n".join(
         f"| {name} | {m.rate:,.0f}/s | {m.p50:.1f} / {m.p99:.1f} ms | "
         f"{h.p50:.1f} / {h.p99:.1f} ms at {h.rate:,.0f}/s |" for name, (m, h) in singles.items())
-    report = f"""# Trip ingestion benchmark
-
-Machine: {machine()}; PostgreSQL from {infra.source}. Batches of {BATCH:,} metro rides over
+    batches = "" if SINGLE_ONLY else f"""Batches of {BATCH:,} metro rides over
 {CITIZENS:,} citizens; {runs} runs each, one run = one batch in one transaction.
 
 | path | throughput |
@@ -301,6 +302,13 @@ Machine: {machine()}; PostgreSQL from {infra.source}. Batches of {BATCH:,} metro
 | `record_trips`: rules, history, COPY of trips + ledger entries, balances | {summary(ledger)} |
 | POST /api/v1/trips/batch over HTTP (JSON parse, auth, the above) | {summary(http)} |
 
+Ledger path / raw COPY, same run: {statistics.median(ledger) / statistics.median(raw):.2f}; HTTP
+batch / ledger path: {statistics.median(http) / statistics.median(ledger):.2f}.
+"""
+    report = f"""# Trip ingestion benchmark
+
+Machine: {machine()}; PostgreSQL from {infra.source}; load average at the end {os.getloadavg()[0]:.1f}.
+{batches}
 Single trips (POST /api/v1/trips, one citizen's token each, {CLIENTS} client threads): the maximum
 rate, then p50/p99 with requests sent at half of it (latency counted from each request's planned
 send time, so a queue behind a slow request is counted).
@@ -309,10 +317,10 @@ send time, so a queue behind a slow request is counted).
 |---|---|---|---|
 {single_rows}
 
-Ledger path / raw COPY, same run: {ratio:.2f}; HTTP batch / ledger path: {statistics.median(http) / statistics.median(ledger):.2f}.
+Single trips, gateway / direct in the same run: max rate {singles["gateway"][0].rate / singles["direct"][0].rate:.2f}, p99 at half the max rate {singles["gateway"][1].p99 / singles["direct"][1].p99:.2f}.
 {baseline_ratios(singles)}"""
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "trip_ingestion.md").write_text(report)
+    (RESULTS / ("trip_ingestion_single.md" if SINGLE_ONLY else "trip_ingestion.md")).write_text(report)
     print(report)
 
 

@@ -56,7 +56,10 @@ def test_unknown_paths_and_made_up_methods_share_a_few_series(gateway):
 
     with httpx.Client(base_url=gateway.url, timeout=30) as client, ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(attack, range(2000)))
-    assert set(statuses) <= {404, 405}, set(statuses)
+    # paths: 404; a method the HTTP parser (httptools) does not know is refused by the protocol
+    # with its plain 400 before the app, so it adds no series at all
+    assert set(statuses[0::4] + statuses[1::4]) == {404}, set(statuses)
+    assert set(statuses[2::4] + statuses[3::4]) <= {400, 405}, set(statuses)
     text = httpx.get(gateway.scrape_url).text
     series = SERIES.findall(text)
     assert {route for _, route, _ in series} <= {"unmatched", "/healthz", "/metrics"}, series

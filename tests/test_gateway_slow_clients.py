@@ -8,6 +8,7 @@ module at a few seconds; production's are in gateway/README.md ("Slow clients").
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -100,3 +101,21 @@ def test_clients_at_a_normal_pace_are_not_affected(gateway):
     status, headers, answer = _answer(raw)
     assert status == 503 and "accounts" in json.loads(answer)["detail"], answer
     assert took > BODY_S
+
+
+def test_a_request_head_over_16_kib_is_refused_and_closed(gateway):
+    # Bounded by the protocol while it is parsed (HeaderLimit's 431 needs a complete head), so a
+    # head without end cannot grow in memory for its whole deadline.
+    with connect(gateway.port) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"a" * 17_000 + b"\r\n")
+        raw, _ = read_until_closed(sock, limit_s=5)
+    assert raw.startswith(b"HTTP/1.1 400 ")
+
+
+def test_pipelined_requests_are_answered_in_order(gateway):
+    with connect(gateway.port) as sock:
+        sock.sendall(b"GET /problems/no-such HTTP/1.1\r\nHost: x\r\n\r\n"
+                     b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        raw, _ = read_until_closed(sock, limit_s=10)
+    # each status line follows the previous answer's body directly
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", raw) == [b"404", b"200"]

@@ -8,7 +8,7 @@ import socket
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from tanhui_gateway.slowclients import GuardedH11Protocol
+from tanhui_gateway.slowclients import GuardedHttpToolsProtocol
 from tanhui_shared.testing.coroutines import run_coroutine
 
 
@@ -25,7 +25,7 @@ async def _accepted_socket_options() -> tuple[int, int]:
     state = ServerState()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: GuardedH11Protocol(config=config, server_state=state, app_state={}, _loop=loop),
+        lambda: GuardedHttpToolsProtocol(config=config, server_state=state, app_state={}, _loop=loop),
         sock=listener)
     port = listener.getsockname()[1]
     _, writer = await asyncio.open_connection("127.0.0.1", port)

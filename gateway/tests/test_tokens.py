@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tanhui_gateway.tokens import InvalidToken, KeySet, bearer_token, parse_jwks, verify
+from tanhui_gateway.tokens import (InvalidToken, KeySet, VerifiedTokens, bearer_token, parse_jwks,
+                                   verify)
 from tanhui_shared.testing.coroutines import run_coroutine
 
 ISS, AUD = "tanhui-accounts", "tanhui"
@@ -72,6 +73,41 @@ def test_a_good_token_names_the_caller():
 def test_refused_tokens(bad):
     with pytest.raises(InvalidToken):
         verify(bad(), KEYS, ISS, AUD)
+    remembering = VerifiedTokens(ISS, AUD)
+    for _ in range(2):  # a refusal is not remembered: refused again, and by the same checks
+        with pytest.raises(InvalidToken):
+            remembering.verify(bad(), KEYS)
+    assert not remembering._passed
+
+
+def test_a_remembered_token_is_refused_once_it_expires():
+    now = [time.time()]
+    tokens = VerifiedTokens(ISS, AUD, leeway_s=5, clock=lambda: now[0])
+    good = token(exp=int(now[0]) + 60)
+    assert tokens.verify(good, KEYS).sub == "u1"
+    now[0] += 60 + 4  # inside the leeway: still good
+    assert tokens.verify(good, KEYS).sub == "u1"
+    now[0] += 2
+    with pytest.raises(InvalidToken, match="expired"):
+        tokens.verify(good, KEYS)
+
+
+def test_a_remembered_token_is_refused_once_its_key_is_retired_or_replaced():
+    tokens = VerifiedTokens(ISS, AUD)
+    good = token()
+    assert tokens.verify(good, KEYS).sub == "u1"
+    with pytest.raises(InvalidToken, match="unknown key"):
+        tokens.verify(good, {})  # the kid retired from the key set
+    assert tokens.verify(good, KEYS).sub == "u1"
+    with pytest.raises(InvalidToken):
+        tokens.verify(good, {"k1": OTHER.public_key()})  # same kid, another key
+
+
+def test_remembered_tokens_are_bounded():
+    tokens = VerifiedTokens(ISS, AUD, size=3)
+    for n in range(5):
+        tokens.verify(token(sub=f"u{n}"), KEYS)
+    assert len(tokens._passed) == 3
 
 
 def test_only_bearer_authorization_is_read():

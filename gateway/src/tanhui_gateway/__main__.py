@@ -2,8 +2,9 @@
 
 uvicorn's own proxy-header handling is switched off: by default it believes X-Forwarded-For from
 127.0.0.1, which would let any local client pick its rate-limit identity. The gateway decides
-whom to believe itself (TANHUI_TRUSTED_PROXIES). Its HTTP protocol is uvicorn's h11 one with a
-deadline on request heads (slowclients.py); WebSockets are off (the gateway routes none).
+whom to believe itself (TANHUI_TRUSTED_PROXIES). Its HTTP protocol is uvicorn's httptools one
+with a deadline and a size bound on request heads (slowclients.py); WebSockets are off (the
+gateway routes none).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import uvicorn
 from tanhui_shared.logs import uvicorn_log_config
 
 from .settings import get_settings
+from .workers import SocketPerWorker
 
 
 def main() -> None:
@@ -29,13 +31,15 @@ def main() -> None:
         # each worker has its own registry and cannot share one port
         parser.error("TANHUI_GATEWAY_METRICS_PORT serves one worker's metrics: with several "
                      "workers use TANHUI_METRICS_TOKEN and scrape each worker, or run one worker")
-    uvicorn.run("tanhui_gateway.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, proxy_headers=False, access_log=False,
-                h11_max_incomplete_event_size=16 * 1024,
-                http="tanhui_gateway.slowclients:GuardedH11Protocol", ws="none",
-                # JSON from the first line, also the worker supervisor's (it loads no app)
-                log_config=uvicorn_log_config("gateway", settings.log_level))
-
+    options = dict(factory=True, host=args.host, port=args.port, workers=args.workers,
+                   proxy_headers=False, access_log=False,
+                   http="tanhui_gateway.slowclients:GuardedHttpToolsProtocol", ws="none",
+                   # JSON from the first line, also the worker supervisor's (it loads no app)
+                   log_config=uvicorn_log_config("gateway", settings.log_level))
+    if args.workers > 1:  # a listening socket per worker (workers.py), not uvicorn's shared one
+        SocketPerWorker(uvicorn.Config("tanhui_gateway.app:create_app", **options)).run()
+    else:
+        uvicorn.run("tanhui_gateway.app:create_app", **options)
 
 if __name__ == "__main__":
     main()

@@ -9,6 +9,7 @@ HTTP protocol class `python -m tanhui_gateway` gives uvicorn (slowclients.py).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -31,7 +32,8 @@ from tanhui_shared.web.problems import install_problem_handlers, problem_respons
 from tanhui_shared.web.request_id import RequestIdMiddleware
 
 from .gateway import Gateway
-from .observability import SCOPE_KEY, UNMATCHED, Exposition, Metrics, ObserveRequests
+from .observability import (SCOPE_KEY, UNMATCHED, Exposition, Metrics, ObserveRequests,
+                            buffer_access_log)
 from .openapi import MergedOpenApi
 from .ratelimit import RateLimiter
 from .security_headers import SecurityHeaders, docs_csp
@@ -119,6 +121,7 @@ class HeaderLimit:
 def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     settings = settings or get_settings()
     configure_logging("gateway", settings.log_level)
+    buffer_access_log()
     configure_tracing("gateway")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
     services = settings.service_urls()
@@ -154,6 +157,10 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
                          gateway=Gateway(settings, upstreams, keys, limiter, metrics),
                          openapi=MergedOpenApi(client, services, settings.openapi_cache_s))
             await keys.ensure("")  # best effort: accounts may still be starting
+            # What start-up made lives as long as the process: out of the collector's passes, so
+            # a full collection under load walks only what requests made (as accounts does).
+            gc.collect()
+            gc.freeze()
             scrape = (exposition.serve(settings.gateway_metrics_host, settings.gateway_metrics_port)
                       if settings.gateway_metrics_port is not None else None)
             try:

@@ -23,7 +23,7 @@ from .ratelimit import LimiterUnavailable, RateLimiter, Verdict
 from .routes import match
 from .settings import GatewaySettings
 from .slowclients import BodyTimeout
-from .tokens import Caller, InvalidToken, KeySet, bearer_token, unverified_kid, verify
+from .tokens import Caller, InvalidToken, KeySet, VerifiedTokens, bearer_token
 from .tracing import call_span
 from .upstream import Upstream, UpstreamError
 
@@ -64,6 +64,8 @@ class Gateway:
         self.limiter = limiter
         self.metrics = metrics
         self.trusted = settings.trusted_networks()
+        self.tokens = VerifiedTokens(settings.jwt_issuer, settings.jwt_audience,
+                                     settings.jwt_leeway_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -185,9 +187,8 @@ class Gateway:
             if access == "token":
                 raise _unauthorized("a bearer token is required", error=None)
             return None
-        await self.keys.ensure(unverified_kid(token))
+        await self.keys.ensure(self.tokens.kid(token))
         try:
-            return verify(token, self.keys.keys, self.settings.jwt_issuer,
-                          self.settings.jwt_audience, self.settings.jwt_leeway_s)
+            return self.tokens.verify(token, self.keys.keys)
         except InvalidToken as exc:
             raise _unauthorized(str(exc)) from None

@@ -6,6 +6,7 @@ templates, the gateway's own paths, or `unmatched`; methods outside RFC 9110's a
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import threading
@@ -18,6 +19,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("tanhui_gateway.access")
+_ATOMIC_WRITE = 4096  # PIPE_BUF on Linux
 
 # Where the gateway's inner layers leave what the access log and metrics report.
 SCOPE_KEY = "tanhui.gateway"
@@ -62,6 +64,7 @@ class ObserveRequests:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._series: dict[tuple[str, str, int], tuple] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,13 +90,79 @@ class ObserveRequests:
             duration = (first_byte or time.perf_counter()) - started
             route = facts["route"]
             method = method_label(scope["method"])
-            self.metrics.requests.labels(route, method, status_label(status)).inc()
-            self.metrics.latency.labels(route, method).observe(duration)
+            # the series of a label set, looked up once (labels() validates and locks each call);
+            # the label values are bounded, so is this
+            series = self._series.get((route, method, status))
+            if series is None:
+                series = self._series[route, method, status] = (
+                    self.metrics.requests.labels(route, method, status_label(status)),
+                    self.metrics.latency.labels(route, method))
+            series[0].inc()
+            series[1].observe(duration)
             access_log.info("%s %s %s", method, route, status, extra={"fields": {
                 "method": method, "route": route, "status": status,
                 "duration_ms": round(duration * 1000, 2), "user": facts["sub"],
                 "client": facts.get("client"),
             }})
+
+
+class BufferedLines(logging.StreamHandler):
+    """The access log's handler: lines formatted as every other line of the process, but the
+    lines of a moment written together, at most `delay_s` after the first of them, instead of a
+    write(2) and a flush for each request (the event loop's thread is the only one logging
+    here). What is still held at exit is written by logging's own shutdown (flush)."""
+
+    def __init__(self, stream, formatter: logging.Formatter | None, delay_s: float = 0.1,
+                 max_lines: int = 256) -> None:
+        super().__init__(stream)
+        self.setFormatter(formatter)
+        self.delay_s = delay_s
+        self.max_lines = max_lines
+        self._lines: list[str] = []
+        self._due = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._lines.append(self.format(record))
+        except Exception:  # noqa: BLE001 - logging's own rule: report, never raise
+            self.handleError(record)
+            return
+        if len(self._lines) >= self.max_lines:
+            self.flush()
+        elif not self._due:
+            try:
+                asyncio.get_running_loop().call_later(self.delay_s, self.flush)
+                self._due = True
+            except RuntimeError:  # no event loop (a test calling the layer directly)
+                self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            self._due = False
+            lines, self._lines = self._lines, []
+            chunk: list[str] = []
+            size = 0
+            for line in lines:
+                # writes of at most PIPE_BUF bytes: on a pipe shared by several workers they
+                # are atomic, so no other worker's line lands inside one of ours
+                if chunk and size + len(line) + 1 > _ATOMIC_WRITE:
+                    self._write(chunk)
+                    chunk, size = [], 0
+                chunk.append(line)
+                size += len(line.encode()) + 1
+            if chunk:
+                self._write(chunk)
+
+    def _write(self, lines: list[str]) -> None:
+        self.stream.write("\n".join(lines) + "\n")
+        super().flush()
+
+
+def buffer_access_log() -> None:
+    """The access log through BufferedLines, on the stream and format of the root's handler."""
+    root = logging.getLogger().handlers[0]
+    access_log.handlers[:] = [BufferedLines(getattr(root, "stream", None), root.formatter)]
+    access_log.propagate = False
 
 
 class Exposition:

@@ -176,12 +176,16 @@ def _table(routes: tuple[Route, ...]) -> tuple[dict[int, list[_Entry]], list[_En
     return by_length, wildcards
 
 
-def match(method: str, path: str, routes: tuple[Route, ...] = ROUTES) -> Match | None:
-    """The route for `method` on `path`; a Match without a route when only the method is wrong;
-    None when nothing owns the path."""
+@lru_cache(maxsize=8)
+def _literal(routes: tuple[Route, ...]) -> dict[str, tuple[list[Route], tuple[str, ...]]]:
+    """Paths that are templates without placeholders, with their owners and allowed methods: no
+    other template can beat one of them (every segment literal), so they need no search."""
+    return {route.path: _owners(route.path, routes) for route in routes
+            if "{" not in route.path and not route.path.endswith("*")}
+
+
+def _owners(path: str, routes: tuple[Route, ...]) -> tuple[list[Route], tuple[str, ...]] | None:
     parts = tuple(path.strip("/").split("/"))
-    if path != "/" and (path.endswith("/") or "" in parts):
-        return None  # no empty segments: `/api/v1/projects//x` is nobody's
     by_length, wildcards = _table(routes)
     candidates = [(r, rank) for r, segments, rank in (*by_length.get(len(parts), ()), *wildcards)
                   if _matches(segments, parts)]
@@ -189,7 +193,20 @@ def match(method: str, path: str, routes: tuple[Route, ...] = ROUTES) -> Match |
         return None
     best = max(rank for _, rank in candidates)
     owners = [r for r, rank in candidates if rank == best]
-    allowed = tuple(sorted({m for r in owners for m in r.methods}))
+    return owners, tuple(sorted({m for r in owners for m in r.methods}))
+
+
+def match(method: str, path: str, routes: tuple[Route, ...] = ROUTES) -> Match | None:
+    """The route for `method` on `path`; a Match without a route when only the method is wrong;
+    None when nothing owns the path."""
+    found = _literal(routes).get(path)
+    if found is None:
+        if path != "/" and (path.endswith("/") or "//" in path):
+            return None  # no empty segments: `/api/v1/projects//x` is nobody's
+        found = _owners(path, routes)
+        if found is None:
+            return None
+    owners, allowed = found
     for route in owners:
         if method in route.methods:
             return Match(route, allowed)

@@ -2,9 +2,9 @@
 
 uvicorn has no timeout for a request head: a fresh connection that sends nothing, or a head
 sent a byte every few seconds, is held for as long as the client likes (its keep-alive timer
-runs only between requests and is cancelled by any byte). `GuardedH11Protocol` arms a timer
-whenever the connection waits for a request head and closes it when the head is not complete
-in time, with a 408 when part of a head had arrived.
+runs only between requests and is cancelled by any byte). `GuardedHttpToolsProtocol` arms a
+timer whenever the connection waits for a request head and closes it when the head is not
+complete in time, with a 408 when part of a head had arrived.
 
 Bodies are guarded at the ASGI level (`BodyDeadline`), where a 408 can be a problem document:
 `timeout_s` plus one second per `min_rate` bytes received (mod_reqtimeout's rule, see
@@ -17,9 +17,8 @@ import asyncio
 import json
 import socket
 
-import h11
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from tanhui_shared.web.problem_types import type_uri
 from tanhui_shared.web.problems import problem_response
@@ -27,6 +26,7 @@ from tanhui_shared.web.problems import problem_response
 from .settings import get_settings
 
 _CLOSE = (b"connection", b"close")
+MAX_HEAD_BYTES = 16 * 1024  # a longer request head is a 400 (HeaderLimit's 431 starts at 8 KiB)
 
 
 def _raw_408(detail: str) -> bytes:
@@ -37,39 +37,54 @@ def _raw_408(detail: str) -> bytes:
     return head + body
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline on every request head (`http=` of uvicorn.run)."""
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (`http=` of uvicorn.run) with a deadline on every request
+    head and a bound on its size. httptools parses in C: uvicorn's h11 protocol, pure Python,
+    cost the gateway about a fifth of its CPU per request (bench/results/gateway_proxy.md)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout_s = get_settings().header_timeout_s
         self._head_timer: asyncio.TimerHandle | None = None
+        self._waiting = True       # for a request head: none is complete and unanswered
+        self._head_bytes = 0       # bytes received while waiting (some came: a 408, not silence)
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         _no_delay(transport)
         super().connection_made(transport)
-        self._watch_head()
+        self._arm()
 
     def data_received(self, data: bytes) -> None:
+        if self._waiting:
+            self._head_bytes += len(data)
         super().data_received(data)
-        self._watch_head()
+        if self._waiting and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+            # still no complete head (as h11's max incomplete event size did): a head without
+            # end must not grow in memory for its whole deadline
+            self.send_400_response(f"Request head over {MAX_HEAD_BYTES} bytes.")
+
+    def on_headers_complete(self) -> None:
+        self._waiting = False
+        self._stop_head_timer()
+        super().on_headers_complete()
+        if self.cycle is not None and self.cycle.scope is self.scope:  # the request just parsed
+            self.cycle.transport = _HeadWithBody(self.transport, self.cycle)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        self._watch_head()  # keep-alive: the next head is awaited from now
+        if not self.pipeline and not self.transport.is_closing():
+            # keep-alive: the next head is awaited from now (a pipelined one is complete already)
+            self._waiting = True
+            self._head_bytes = 0
+            self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
         super().connection_lost(exc)
 
-    def _watch_head(self) -> None:
-        """Armed while a head is awaited (h11: the client is IDLE), from the moment waiting began;
-        stopped once a head is complete (the client moves on to its body or is done)."""
-        waiting = self.conn.their_state is h11.IDLE and not self.transport.is_closing()
-        if not waiting:
-            self._stop_head_timer()
-        elif self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.header_timeout_s, self._head_too_slow)
+    def _arm(self) -> None:
+        self._stop_head_timer()
+        self._head_timer = self.loop.call_later(self.header_timeout_s, self._head_too_slow)
 
     def _stop_head_timer(self) -> None:
         if self._head_timer is not None:
@@ -78,13 +93,43 @@ class GuardedH11Protocol(H11Protocol):
 
     def _head_too_slow(self) -> None:
         self._head_timer = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+        if self.transport.is_closing() or not self._waiting:
             return
-        partial, _ = self.conn.trailing_data
-        if partial:  # part of a head came: say why; an idle connection is just closed
+        if self._head_bytes:  # part of a head came: say why; an idle connection is just closed
             self.transport.write(_raw_408(f"the request head was not complete within "
                                           f"{self.header_timeout_s:g}s"))
         self.transport.close()
+
+
+class _HeadWithBody:
+    """A response's transport, as its request cycle sees it: the head waits for the first body
+    write and both leave in one send(2) (uvicorn writes them apart: two system calls and two
+    segments for every answer). Anything written before the head (100 Continue) goes at once."""
+
+    __slots__ = ("_transport", "_cycle", "_head", "_sent")
+
+    def __init__(self, transport, cycle) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._head: bytes | None = None
+        self._sent = False
+
+    def write(self, data: bytes) -> None:
+        if not self._sent and self._cycle.response_started:
+            if self._head is None:
+                self._head = data
+                return
+            data, self._head, self._sent = self._head + data, None, True
+        self._transport.write(data)
+
+    def close(self) -> None:
+        if self._head is not None:  # the answer failed after its head: what went before, as before
+            self._transport.write(self._head)
+            self._head = None
+        self._transport.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
 
 
 def _no_delay(transport) -> None:
