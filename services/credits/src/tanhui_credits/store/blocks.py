@@ -8,28 +8,21 @@ a block some other transaction already closed (a lock forgotten somewhere) is re
 closed twice. Its replacements are inserted after it is closed: the exclusion constraint
 `ex_block_live_serials` refuses a live block over serials another live block still holds.
 Parts carved by this unit of work and moved on in it are written once, already closed.
+Closes and new blocks are staged and written together by one statement (store/block_writes.py).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
-from tanhui_shared.errors import Conflict
-
 from ..domain.serials import SerialBlock, choose_blocks, format_range, split
 from .audit import Journal
+from .block_writes import BlockAlreadyClosed, moves, write_moves  # noqa: F401 - re-exported
 from .tables import Block, Project, new_id
 
 PROJECT_NAMES = "credits.project_names"  # session.info key: project id -> name
-
-
-class BlockAlreadyClosed(Conflict):
-    """The block was moved or retired by another transaction after this one read it."""
-
-    code = "block-already-closed"
 
 
 def as_value(row: Block) -> SerialBlock:
@@ -88,36 +81,34 @@ def project_names(session: Session, project_ids: set[str]) -> dict[str, str]:
 
 def close(session: Session, row: Block, status: str, closed_by: str,
           retirement_id: str | None = None, compensation_id: str | None = None) -> None:
-    """Close an active block (superseded or retired), once: 0 rows changed means someone else
-    closed it first, and the whole unit of work is refused.
+    """Close an active block (superseded or retired), once. The closing UPDATE is staged and
+    sent with the unit's other block writes (`write_moves`): conditional on the block still
+    being active, its row count checked there; a block someone else closed first refuses the
+    whole unit of work.
 
     A block this unit of work carved and has not written yet (no id) is written closed: no other
     transaction can have seen it, and it saves an UPDATE per movement."""
+    values = {"status": status, "closed_by": closed_by, "retirement_id": retirement_id,
+              "compensation_id": compensation_id}
     if row.id is None:
-        row.status, row.closed_by = status, closed_by
-        row.retirement_id, row.compensation_id = retirement_id, compensation_id
+        for name, value in values.items():
+            setattr(row, name, value)
         return
-    # a Core UPDATE of the table: the ORM's bulk-update machinery would cost more Python than
-    # the rest of a retirement's statements, and the row is brought up to date below anyway
-    table = Block.__table__
-    changed = session.execute(
-        update(table).where(table.c.id == row.id, table.c.status == "active")
-        .values(status=status, closed_by=closed_by, retirement_id=retirement_id,
-                compensation_id=compensation_id)).rowcount
-    if changed != 1:
-        raise BlockAlreadyClosed(f"serial block {row.id} ({serial_range(row)}) was moved or "
-                                 "retired by a concurrent request; nothing was written")
-    for name, value in (("status", status), ("closed_by", closed_by),
-                        ("retirement_id", retirement_id), ("compensation_id", compensation_id)):
-        set_committed_value(row, name, value)  # the row now says what the database says
+    moves(session).closes.append((row, values))
+    for name, value in values.items():
+        set_committed_value(row, name, value)  # what the database will say once written
 
 
-def _child(parent: Block, block: SerialBlock, created_by: str, *, account_id: str,
-           listing_id: str | None) -> Block:
-    return Block(project_id=parent.project_id, project_number=block.project_number,
-                 vintage=block.vintage, first=block.first, last=block.last,
-                 account_id=account_id, parent_block_id=parent.id,
-                 issuance_id=parent.issuance_id, listing_id=listing_id, created_by=created_by)
+def _child(session: Session, parent: Block, block: SerialBlock, created_by: str, *,
+           account_id: str, listing_id: str | None) -> Block:
+    """A new block carved from or copying `parent`, staged for `write_moves` (not added to the
+    session: the ORM would spend more Python on it than the whole statement costs)."""
+    child = Block(project_id=parent.project_id, project_number=block.project_number,
+                  vintage=block.vintage, first=block.first, last=block.last,
+                  account_id=account_id, parent_block_id=parent.id,
+                  issuance_id=parent.issuance_id, listing_id=listing_id, created_by=created_by)
+    moves(session).add(child, parent)
+    return child
 
 
 def take(session: Session, journal: Journal, rows: list[Block], quantity: int) -> list[Block]:
@@ -137,10 +128,10 @@ def take(session: Session, journal: Journal, rows: list[Block], quantity: int) -
         assert kept is not None  # count < quantity
         entry_id = new_id()
         close(session, row, "superseded", entry_id)  # before its parts exist: they overlap it
-        kept_row = _child(row, kept, entry_id, account_id=row.account_id, listing_id=row.listing_id)
-        moved_row = _child(row, moved, entry_id, account_id=row.account_id,
+        kept_row = _child(session, row, kept, entry_id, account_id=row.account_id,
+                          listing_id=row.listing_id)
+        moved_row = _child(session, row, moved, entry_id, account_id=row.account_id,
                            listing_id=row.listing_id)
-        session.add_all([kept_row, moved_row])
         journal.record("split", lambda p=row, k=kept_row, m=moved_row: {
             "parent": describe(p), "kept": describe(k), "moved": describe(m)}, entry_id)
         moving.append(moved_row)
@@ -156,11 +147,8 @@ def reassign(session: Session, journal: Journal, rows: list[Block], to_account_i
     entry_id = new_id()
     for row in rows:
         close(session, row, "superseded", entry_id)
-    if any(row.id is None for row in rows):
-        session.flush()  # carved parts, written superseded: their ids are the children's parents
-    moved = [_child(row, as_value(row), entry_id, account_id=to_account_id, listing_id=listing_id)
-             for row in rows]
-    session.add_all(moved)
+    moved = [_child(session, row, as_value(row), entry_id, account_id=to_account_id,
+                    listing_id=listing_id) for row in rows]
     journal.record(kind, lambda: {
         "from_account_id": rows[0].account_id, "to_account_id": to_account_id,
         "listing_id": listing_id, "quantity": sum(r.quantity for r in rows),
@@ -171,7 +159,7 @@ def reassign(session: Session, journal: Journal, rows: list[Block], to_account_i
 
 def retire(session: Session, journal: Journal, rows: list[Block], retirement_id: str,
            **references: Any) -> None:
-    """Close whole blocks as retired: final, they never move again. The caller flushes."""
+    """Close whole blocks as retired: final, they never move again."""
     entry_id = new_id()
     for row in rows:
         close(session, row, "retired", entry_id, retirement_id)
@@ -189,4 +177,4 @@ def cancel(session: Session, journal: Journal, rows: list[Block], loss_id: str,
     journal.record("compensate", lambda: {
         "loss_id": loss_id, "quantity": sum(r.quantity for r in rows),
         "blocks": [describe(r) for r in rows], **references}, entry_id)
-    session.flush()
+    write_moves(session)
