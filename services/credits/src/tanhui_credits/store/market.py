@@ -125,13 +125,18 @@ def lock_event(session: Session, event_id: str) -> LargeEvent | None:
                         .execution_options(populate_existing=True)).first()
 
 
-def lock_event_with_account(session: Session, event_id: str, user_id: str
+def lock_event_with_account(session: Session, event_id: str, user_id: str, *,
+                            shared: bool = False
                             ) -> tuple[LargeEvent | None, HoldingAccount | None]:
     """`lock_event`, and the user's holding account (not locked; an account never changes once
-    opened) read by the same statement."""
+    opened) read by the same statement. `shared`: FOR KEY SHARE instead, for an offset that
+    does not read what is retired (an explicit quantity): such offsets do not queue behind one
+    another, yet each still waits for, and holds off, any FOR UPDATE holder (a default offset
+    reading the event's retirements, a filing)."""
     row = session.exec(select(LargeEvent, HoldingAccount)
                        .join(HoldingAccount, HoldingAccount.owner_user_id == user_id, isouter=True)
-                       .where(LargeEvent.id == event_id).with_for_update(of=LargeEvent)
+                       .where(LargeEvent.id == event_id)
+                       .with_for_update(of=LargeEvent, read=shared, key_share=shared)
                        .execution_options(populate_existing=True)).first()
     return (row[0], row[1]) if row is not None else (None, None)
 
