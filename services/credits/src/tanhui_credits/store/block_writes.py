@@ -22,6 +22,9 @@ at the latest when the session commits; the journal writes them before it reads 
 from __future__ import annotations
 
 import functools
+import json
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,8 +41,40 @@ _NEW = (("project_id", "varchar"), ("project_number", "int"), ("vintage", "int")
         ("parent_block_id", "int"), ("issuance_id", "varchar"), ("listing_id", "varchar"),
         ("retirement_id", "varchar"), ("compensation_id", "varchar"), ("created_by", "varchar"),
         ("closed_by", "varchar"), ("created_at", "timestamptz"))
+_NAMES = tuple(name for name, _ in _NEW)
 _CLOSE = (("id", "int"), ("status", "varchar"), ("closed_by", "varchar"),
           ("retirement_id", "varchar"), ("compensation_id", "varchar"))
+
+
+@dataclass(slots=True)
+class BlockRow:
+    """A serial block as a value (the columns of serial_block, in its order): what movements
+    read and carve. Not an ORM entity: building and tracking entities cost more Python than a
+    movement's statements."""
+
+    id: int | None
+    project_id: str
+    project_number: int
+    vintage: int
+    first: int
+    last: int
+    account_id: str
+    status: str
+    parent_block_id: int | None
+    issuance_id: str
+    listing_id: str | None
+    retirement_id: str | None
+    compensation_id: str | None
+    created_by: str
+    closed_by: str | None
+    created_at: datetime
+
+    @property
+    def quantity(self) -> int:
+        return self.last - self.first + 1
+
+
+assert tuple(f.name for f in fields(BlockRow)) == tuple(c.name for c in Block.__table__.c)
 
 
 class BlockAlreadyClosed(Conflict):
@@ -53,12 +88,12 @@ class Moves:
     generation (a new block's parent exists, or is a new block of the generation before)."""
 
     def __init__(self) -> None:
-        self.closes: list[tuple[Block, dict[str, Any]]] = []
-        self.generations: list[list[Block]] = []
+        self.closes: list[tuple[Any, dict[str, Any]]] = []  # a BlockRow, or a loaded Block
+        self.generations: list[list[BlockRow]] = []
         self._generation: dict[int, int] = {}  # id(new block) -> its generation's index
-        self.parent: dict[int, Block] = {}  # id(new block) -> its parent, id known once written
+        self.parent: dict[int, Any] = {}  # id(new block) -> its parent, id known once written
 
-    def add(self, child: Block, parent: Block) -> None:
+    def add(self, child: BlockRow, parent: Any) -> None:
         level = self._generation[id(parent)] + 1 if parent.id is None else 0
         if level == len(self.generations):
             self.generations.append([])
@@ -92,21 +127,22 @@ def write_moves(session: OrmSession) -> None:
         return
     session.info[_KEY] = Moves()
     session.flush()
-    params: dict[str, Any] = {f"c_{name}": [] for name, _ in _CLOSE}
-    for row, values in staged.closes:
-        params["c_id"].append(row.id)
-        for name, _ in _CLOSE[1:]:
-            params[f"c_{name}"].append(values[name])
-    params["n_closed"] = len(staged.closes)
+    # each list of rows is one JSON parameter (json_to_recordset): far cheaper to adapt than
+    # an array per column
+    params: dict[str, Any] = {"n_closed": len(staged.closes), "closes": json.dumps(
+        [{"id": row.id, **{name: values[name] for name, _ in _CLOSE[1:]}}
+         for row, values in staged.closes])}
     for level, rows in enumerate(staged.generations):
         keys = {_key(row) for row in rows}
         assert len(keys) == len(rows), "two new blocks of one generation start at one serial"
-        for name, _ in _NEW:
-            params[f"g{level}_{name}"] = [getattr(row, name) for row in rows]
-        if level:
-            parents = [staged.parent[id(row)] for row in rows]
-            for name, part in zip(("pp", "pv", "pf"), zip(*(_key(p) for p in parents))):
-                params[f"g{level}_{name}"] = list(part)
+        listed = []
+        for row in rows:
+            values = {name: getattr(row, name) for name in _NAMES}
+            values["created_at"] = values["created_at"].isoformat()
+            if level:
+                values["pp"], values["pv"], values["pf"] = _key(staged.parent[id(row)])
+            listed.append(values)
+        params[f"g{level}"] = json.dumps(listed)
     result = session.connection().execute(_statement(len(staged.generations)), params).all()
     closed = next(r.id for r in result if r.gen == -1)
     if closed != len(staged.closes):
@@ -122,30 +158,27 @@ def write_moves(session: OrmSession) -> None:
 
 @functools.lru_cache(maxsize=8)
 def _statement(generations: int) -> sa.TextClause:
-    def unnest(prefix: str, columns: tuple[tuple[str, str], ...], extra: str = "") -> str:
-        arrays = ", ".join(f"CAST(:{prefix}_{name} AS {kind}[])" for name, kind in columns)
-        names = ", ".join(f'"{name}"' for name, _ in columns)
-        return f"unnest({arrays}{extra}) AS v({names}{', pp, pv, pf' if extra else ''})"
+    def rows(param: str, columns: tuple[tuple[str, str], ...]) -> str:
+        typed = ", ".join(f'"{name}" {kind}' for name, kind in columns)
+        return f"json_to_recordset(CAST(:{param} AS json)) AS v({typed})"
 
     columns = ", ".join(f'"{name}"' for name, _ in _NEW)
     ctes = [f"""closed AS (
     UPDATE serial_block AS b SET status = v.status, closed_by = v.closed_by,
            retirement_id = v.retirement_id, compensation_id = v.compensation_id
-    FROM {unnest("c", _CLOSE)}
+    FROM {rows("closes", _CLOSE)}
     WHERE b.id = v.id AND b.status = 'active' RETURNING b.id)"""]
     results = ["SELECT -1 AS gen, (SELECT count(*) FROM closed)::int AS id, NULL::varchar "
                'AS project_id, NULL::int AS vintage, NULL::int AS "first"']
     for level in range(generations):
         if level == 0:
             source = (f"SELECT {', '.join(f'v.{c}' for c in columns.split(', '))} "
-                      f"FROM {unnest('g0', _NEW)} "
-                      "WHERE (SELECT count(*) FROM closed) = :n_closed")
+                      f"FROM {rows('g0', _NEW)} WHERE (SELECT count(*) FROM closed) = :n_closed")
         else:
-            extra = (f", CAST(:g{level}_pp AS varchar[]), CAST(:g{level}_pv AS int[]), "
-                     f"CAST(:g{level}_pf AS int[])")
             picked = ", ".join("p.id" if name == "parent_block_id" else f'v."{name}"'
                                for name, _ in _NEW)
-            source = (f"SELECT {picked} FROM {unnest(f'g{level}', _NEW, extra)} "
+            parent = (("pp", "varchar"), ("pv", "int"), ("pf", "int"))
+            source = (f"SELECT {picked} FROM {rows(f'g{level}', _NEW + parent)} "
                       f"JOIN g{level - 1} AS p ON p.project_id = v.pp AND p.vintage = v.pv "
                       'AND p."first" = v.pf')
         ctes.append(f"""g{level} AS (

@@ -14,32 +14,37 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.base import instance_state
 from sqlmodel import Session, select
+
+from tanhui_shared.messaging.outbox import utcnow
 
 from ..domain.serials import SerialBlock, choose_blocks, format_range, split
 from .audit import Journal
-from .block_writes import BlockAlreadyClosed, moves, write_moves  # noqa: F401 - re-exported
+from .block_writes import (BlockAlreadyClosed, BlockRow, moves,  # noqa: F401 - re-exported
+                           write_moves)
 from .tables import Block, Project, new_id
 
 PROJECT_NAMES = "credits.project_names"  # session.info key: project id -> name
 
 
-def as_value(row: Block) -> SerialBlock:
+def as_value(row: BlockRow) -> SerialBlock:
     return SerialBlock(row.project_number, row.vintage, row.first, row.last)
 
 
-def serial_range(row: Block) -> str:
+def serial_range(row: BlockRow) -> str:
     return format_range(as_value(row))
 
 
-def describe(row: Block) -> dict[str, Any]:
+def describe(row: BlockRow) -> dict[str, Any]:
     return {"block_id": row.id, "serials": serial_range(row), "project_id": row.project_id,
             "vintage": row.vintage, "quantity": row.quantity, "account_id": row.account_id}
 
 
 def spendable_blocks(session: Session, account_id: str, project_id: str | None = None,
-                     vintage: int | None = None) -> list[Block]:
+                     vintage: int | None = None) -> list[BlockRow]:
     """The account's active blocks not reserved by a listing, locked FOR UPDATE in id order."""
     query = (_with_project_names().where(Block.account_id == account_id,
                                          Block.status == "active", Block.listing_id.is_(None)))
@@ -50,22 +55,29 @@ def spendable_blocks(session: Session, account_id: str, project_id: str | None =
     return _locked(session, query)
 
 
-def listed_blocks(session: Session, listing_id: str) -> list[Block]:
+def listed_blocks(session: Session, listing_id: str) -> list[BlockRow]:
     query = _with_project_names().where(Block.listing_id == listing_id, Block.status == "active")
     return _locked(session, query)
 
 
+_COLUMNS = tuple(Block.__table__.c)
+
+
 def _with_project_names() -> Any:
-    return select(Block, Project.name).join(Project, Project.id == Block.project_id, isouter=True)
+    # the table's columns, not the entity: rows as BlockRow values, without the ORM's identity
+    # map and instrumentation (most of a retirement's Python time when they were entities)
+    return (sa.select(*_COLUMNS, Project.name.label("project_name"))
+            .join(Project, Project.id == Block.project_id, isouter=True))
 
 
-def _locked(session: Session, query: Any) -> list[Block]:
+def _locked(session: Session, query: Any) -> list[BlockRow]:
     """The blocks, locked (not their projects) in id order; their projects' names are kept in
     the session for the certificate (`project_names`), sparing it a query."""
-    rows = session.exec(query.order_by(Block.id).with_for_update(of=Block)).all()
+    rows = session.execute(query.order_by(Block.id).with_for_update(of=Block.__table__)).all()
     known = session.info.setdefault(PROJECT_NAMES, {})
-    known.update((block.project_id, name) for block, name in rows if name is not None)
-    return [block for block, _ in rows]
+    known.update((row.project_id, row.project_name) for row in rows
+                 if row.project_name is not None)
+    return [BlockRow(*row[:-1]) for row in rows]
 
 
 def project_names(session: Session, project_ids: set[str]) -> dict[str, str]:
@@ -79,7 +91,7 @@ def project_names(session: Session, project_ids: set[str]) -> dict[str, str]:
     return {pid: known[pid] for pid in project_ids if pid in known}
 
 
-def close(session: Session, row: Block, status: str, closed_by: str,
+def close(session: Session, row: BlockRow, status: str, closed_by: str,
           retirement_id: str | None = None, compensation_id: str | None = None) -> None:
     """Close an active block (superseded or retired), once. The closing UPDATE is staged and
     sent with the unit's other block writes (`write_moves`): conditional on the block still
@@ -90,28 +102,27 @@ def close(session: Session, row: Block, status: str, closed_by: str,
     transaction can have seen it, and it saves an UPDATE per movement."""
     values = {"status": status, "closed_by": closed_by, "retirement_id": retirement_id,
               "compensation_id": compensation_id}
-    if row.id is None:
-        for name, value in values.items():
-            setattr(row, name, value)
-        return
-    moves(session).closes.append((row, values))
+    if row.id is not None:
+        moves(session).closes.append((row, values))
+    orm = isinstance(row, Block) and instance_state(row).has_identity  # loaded as an entity
     for name, value in values.items():
-        set_committed_value(row, name, value)  # what the database will say once written
+        if orm:
+            set_committed_value(row, name, value)  # what the database will say once written
+        else:
+            setattr(row, name, value)
 
 
-def _child(session: Session, parent: Block, block: SerialBlock, created_by: str, *,
-           account_id: str, listing_id: str | None) -> Block:
-    """A new block carved from or copying `parent`, staged for `write_moves` (not added to the
-    session: the ORM would spend more Python on it than the whole statement costs)."""
-    child = Block(project_id=parent.project_id, project_number=block.project_number,
-                  vintage=block.vintage, first=block.first, last=block.last,
-                  account_id=account_id, parent_block_id=parent.id,
-                  issuance_id=parent.issuance_id, listing_id=listing_id, created_by=created_by)
+def _child(session: Session, parent: Any, block: SerialBlock, created_by: str, *,
+           account_id: str, listing_id: str | None) -> BlockRow:
+    """A new block carved from or copying `parent`, staged for `write_moves`."""
+    child = BlockRow(None, parent.project_id, block.project_number, block.vintage, block.first,
+                     block.last, account_id, "active", parent.id, parent.issuance_id,
+                     listing_id, None, None, created_by, None, utcnow())
     moves(session).add(child, parent)
     return child
 
 
-def take(session: Session, journal: Journal, rows: list[Block], quantity: int) -> list[Block]:
+def take(session: Session, journal: Journal, rows: list[BlockRow], quantity: int) -> list[BlockRow]:
     """Carve `quantity` credits out of `rows` (oldest vintage, lowest serial first).
 
     A partially used block is split: it is superseded by a kept LOWER part and a moved UPPER part,
@@ -119,7 +130,7 @@ def take(session: Session, journal: Journal, rows: list[Block], quantity: int) -
     (the next step writes them closed, see `close`). Raises InsufficientCredits.
     """
     picks = choose_blocks([(row, as_value(row)) for row in rows], quantity)
-    moving: list[Block] = []
+    moving: list[BlockRow] = []
     for row, block, count in picks:
         if count == row.quantity:
             moving.append(row)
@@ -138,8 +149,8 @@ def take(session: Session, journal: Journal, rows: list[Block], quantity: int) -
     return moving
 
 
-def reassign(session: Session, journal: Journal, rows: list[Block], to_account_id: str, *,
-             kind: str, listing_id: str | None = None, **references: Any) -> list[Block]:
+def reassign(session: Session, journal: Journal, rows: list[BlockRow], to_account_id: str, *,
+             kind: str, listing_id: str | None = None, **references: Any) -> list[BlockRow]:
     """Move whole blocks: each is superseded by an identical range in the receiving account
     (or reserved for / released from a listing). `kind` is transfer, reserve or release."""
     if not rows:
@@ -157,7 +168,7 @@ def reassign(session: Session, journal: Journal, rows: list[Block], to_account_i
     return moved  # not written yet: a retirement that follows writes them retired
 
 
-def retire(session: Session, journal: Journal, rows: list[Block], retirement_id: str,
+def retire(session: Session, journal: Journal, rows: list[BlockRow], retirement_id: str,
            **references: Any) -> None:
     """Close whole blocks as retired: final, they never move again."""
     entry_id = new_id()
@@ -169,7 +180,7 @@ def retire(session: Session, journal: Journal, rows: list[Block], retirement_id:
         **references}, entry_id)
 
 
-def cancel(session: Session, journal: Journal, rows: list[Block], loss_id: str,
+def cancel(session: Session, journal: Journal, rows: list[BlockRow], loss_id: str,
            entry_id: str, **references: Any) -> None:
     """Close whole blocks as cancelled for a loss's compensation: final, like a retirement."""
     for row in rows:
