@@ -70,7 +70,8 @@ def test_a_retired_block_cannot_be_closed_again(world):
         stale = session.get(Block, block.id)
         assert stale.status == "retired"
         with pytest.raises(BlockAlreadyClosed):  # the conditional update changed 0 rows
-            block_moves.close(session, stale, "superseded", "again")
+            block_moves.close(session, stale, "superseded", "again")  # staged,
+            block_moves.write_moves(session)  # then written with the unit's block moves
         changed = session.execute(text("UPDATE serial_block SET status = 'superseded' "
                                        "WHERE id = :id AND status = 'active'"),
                                   {"id": block.id}).rowcount

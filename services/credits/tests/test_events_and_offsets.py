@@ -265,3 +265,34 @@ def test_every_version_of_the_event_factors_is_listed_with_its_validity(world):
     in_2024 = world.http.get("/api/v1/event-factors", params={"valid_on": "2024-06-01"}).json()
     assert "material.paper" not in {f["code"] for f in in_2024}
     assert "travel.bus" in {f["code"] for f in in_2024}  # DESNZ 2024, from 2024-01-01
+
+
+def test_an_explicit_offset_holds_off_a_default_offset_of_its_event_until_it_commits(world):
+    """Explicit offsets take the event's lock shared (they run side by side); a default offset
+    started meanwhile waits, then covers only what the explicit one left uncovered."""
+    import threading
+
+    from tanhui_credits.usecases.market import offset_event
+    from tanhui_shared.uow import in_unit_of_work
+
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 400, project_number=613)
+    _sell(world, seller, 400, "40")
+    event = _event(world, organizer, **ENDED)  # 36 credits needed
+    bought, release = threading.Event(), threading.Event()
+
+    def explicit(uow):  # noqa: ANN001, ANN202
+        done = offset_event(uow, organizer.id, event["id"], 10)
+        bought.set()
+        assert release.wait(10)  # still uncommitted, the event's lock held
+        return done
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(in_unit_of_work, world.engine, explicit)
+        assert bought.wait(10)
+        second = pool.submit(in_unit_of_work, world.engine,
+                             lambda uow: offset_event(uow, organizer.id, event["id"]))
+        with pytest.raises(TimeoutError):
+            second.result(timeout=1)  # it queues on the event's lock
+        release.set()
+        assert (first.result(10).quantity, second.result(10).quantity) == (10, 26)

@@ -8,45 +8,43 @@ a block some other transaction already closed (a lock forgotten somewhere) is re
 closed twice. Its replacements are inserted after it is closed: the exclusion constraint
 `ex_block_live_serials` refuses a live block over serials another live block still holds.
 Parts carved by this unit of work and moved on in it are written once, already closed.
+Closes and new blocks are staged and written together by one statement (store/block_writes.py).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.base import instance_state
 from sqlmodel import Session, select
 
-from tanhui_shared.errors import Conflict
+from tanhui_shared.messaging.outbox import utcnow
 
 from ..domain.serials import SerialBlock, choose_blocks, format_range, split
 from .audit import Journal
+from .block_writes import (BlockAlreadyClosed, BlockRow, moves,  # noqa: F401 - re-exported
+                           write_moves)
 from .tables import Block, Project, new_id
 
 PROJECT_NAMES = "credits.project_names"  # session.info key: project id -> name
 
 
-class BlockAlreadyClosed(Conflict):
-    """The block was moved or retired by another transaction after this one read it."""
-
-    code = "block-already-closed"
-
-
-def as_value(row: Block) -> SerialBlock:
+def as_value(row: BlockRow) -> SerialBlock:
     return SerialBlock(row.project_number, row.vintage, row.first, row.last)
 
 
-def serial_range(row: Block) -> str:
+def serial_range(row: BlockRow) -> str:
     return format_range(as_value(row))
 
 
-def describe(row: Block) -> dict[str, Any]:
+def describe(row: BlockRow) -> dict[str, Any]:
     return {"block_id": row.id, "serials": serial_range(row), "project_id": row.project_id,
             "vintage": row.vintage, "quantity": row.quantity, "account_id": row.account_id}
 
 
 def spendable_blocks(session: Session, account_id: str, project_id: str | None = None,
-                     vintage: int | None = None) -> list[Block]:
+                     vintage: int | None = None) -> list[BlockRow]:
     """The account's active blocks not reserved by a listing, locked FOR UPDATE in id order."""
     query = (_with_project_names().where(Block.account_id == account_id,
                                          Block.status == "active", Block.listing_id.is_(None)))
@@ -57,22 +55,29 @@ def spendable_blocks(session: Session, account_id: str, project_id: str | None =
     return _locked(session, query)
 
 
-def listed_blocks(session: Session, listing_id: str) -> list[Block]:
+def listed_blocks(session: Session, listing_id: str) -> list[BlockRow]:
     query = _with_project_names().where(Block.listing_id == listing_id, Block.status == "active")
     return _locked(session, query)
 
 
+_COLUMNS = tuple(Block.__table__.c)
+
+
 def _with_project_names() -> Any:
-    return select(Block, Project.name).join(Project, Project.id == Block.project_id, isouter=True)
+    # the table's columns, not the entity: rows as BlockRow values, without the ORM's identity
+    # map and instrumentation (most of a retirement's Python time when they were entities)
+    return (sa.select(*_COLUMNS, Project.name.label("project_name"))
+            .join(Project, Project.id == Block.project_id, isouter=True))
 
 
-def _locked(session: Session, query: Any) -> list[Block]:
+def _locked(session: Session, query: Any) -> list[BlockRow]:
     """The blocks, locked (not their projects) in id order; their projects' names are kept in
     the session for the certificate (`project_names`), sparing it a query."""
-    rows = session.exec(query.order_by(Block.id).with_for_update(of=Block)).all()
+    rows = session.execute(query.order_by(Block.id).with_for_update(of=Block.__table__)).all()
     known = session.info.setdefault(PROJECT_NAMES, {})
-    known.update((block.project_id, name) for block, name in rows if name is not None)
-    return [block for block, _ in rows]
+    known.update((row.project_id, row.project_name) for row in rows
+                 if row.project_name is not None)
+    return [BlockRow(*row[:-1]) for row in rows]
 
 
 def project_names(session: Session, project_ids: set[str]) -> dict[str, str]:
@@ -86,41 +91,38 @@ def project_names(session: Session, project_ids: set[str]) -> dict[str, str]:
     return {pid: known[pid] for pid in project_ids if pid in known}
 
 
-def close(session: Session, row: Block, status: str, closed_by: str,
+def close(session: Session, row: BlockRow, status: str, closed_by: str,
           retirement_id: str | None = None, compensation_id: str | None = None) -> None:
-    """Close an active block (superseded or retired), once: 0 rows changed means someone else
-    closed it first, and the whole unit of work is refused.
+    """Close an active block (superseded or retired), once. The closing UPDATE is staged and
+    sent with the unit's other block writes (`write_moves`): conditional on the block still
+    being active, its row count checked there; a block someone else closed first refuses the
+    whole unit of work.
 
     A block this unit of work carved and has not written yet (no id) is written closed: no other
     transaction can have seen it, and it saves an UPDATE per movement."""
-    if row.id is None:
-        row.status, row.closed_by = status, closed_by
-        row.retirement_id, row.compensation_id = retirement_id, compensation_id
-        return
-    # a Core UPDATE of the table: the ORM's bulk-update machinery would cost more Python than
-    # the rest of a retirement's statements, and the row is brought up to date below anyway
-    table = Block.__table__
-    changed = session.execute(
-        update(table).where(table.c.id == row.id, table.c.status == "active")
-        .values(status=status, closed_by=closed_by, retirement_id=retirement_id,
-                compensation_id=compensation_id)).rowcount
-    if changed != 1:
-        raise BlockAlreadyClosed(f"serial block {row.id} ({serial_range(row)}) was moved or "
-                                 "retired by a concurrent request; nothing was written")
-    for name, value in (("status", status), ("closed_by", closed_by),
-                        ("retirement_id", retirement_id), ("compensation_id", compensation_id)):
-        set_committed_value(row, name, value)  # the row now says what the database says
+    values = {"status": status, "closed_by": closed_by, "retirement_id": retirement_id,
+              "compensation_id": compensation_id}
+    if row.id is not None:
+        moves(session).closes.append((row, values))
+    orm = isinstance(row, Block) and instance_state(row).has_identity  # loaded as an entity
+    for name, value in values.items():
+        if orm:
+            set_committed_value(row, name, value)  # what the database will say once written
+        else:
+            setattr(row, name, value)
 
 
-def _child(parent: Block, block: SerialBlock, created_by: str, *, account_id: str,
-           listing_id: str | None) -> Block:
-    return Block(project_id=parent.project_id, project_number=block.project_number,
-                 vintage=block.vintage, first=block.first, last=block.last,
-                 account_id=account_id, parent_block_id=parent.id,
-                 issuance_id=parent.issuance_id, listing_id=listing_id, created_by=created_by)
+def _child(session: Session, parent: Any, block: SerialBlock, created_by: str, *,
+           account_id: str, listing_id: str | None) -> BlockRow:
+    """A new block carved from or copying `parent`, staged for `write_moves`."""
+    child = BlockRow(None, parent.project_id, block.project_number, block.vintage, block.first,
+                     block.last, account_id, "active", parent.id, parent.issuance_id,
+                     listing_id, None, None, created_by, None, utcnow())
+    moves(session).add(child, parent)
+    return child
 
 
-def take(session: Session, journal: Journal, rows: list[Block], quantity: int) -> list[Block]:
+def take(session: Session, journal: Journal, rows: list[BlockRow], quantity: int) -> list[BlockRow]:
     """Carve `quantity` credits out of `rows` (oldest vintage, lowest serial first).
 
     A partially used block is split: it is superseded by a kept LOWER part and a moved UPPER part,
@@ -128,7 +130,7 @@ def take(session: Session, journal: Journal, rows: list[Block], quantity: int) -
     (the next step writes them closed, see `close`). Raises InsufficientCredits.
     """
     picks = choose_blocks([(row, as_value(row)) for row in rows], quantity)
-    moving: list[Block] = []
+    moving: list[BlockRow] = []
     for row, block, count in picks:
         if count == row.quantity:
             moving.append(row)
@@ -137,18 +139,18 @@ def take(session: Session, journal: Journal, rows: list[Block], quantity: int) -
         assert kept is not None  # count < quantity
         entry_id = new_id()
         close(session, row, "superseded", entry_id)  # before its parts exist: they overlap it
-        kept_row = _child(row, kept, entry_id, account_id=row.account_id, listing_id=row.listing_id)
-        moved_row = _child(row, moved, entry_id, account_id=row.account_id,
+        kept_row = _child(session, row, kept, entry_id, account_id=row.account_id,
+                          listing_id=row.listing_id)
+        moved_row = _child(session, row, moved, entry_id, account_id=row.account_id,
                            listing_id=row.listing_id)
-        session.add_all([kept_row, moved_row])
         journal.record("split", lambda p=row, k=kept_row, m=moved_row: {
             "parent": describe(p), "kept": describe(k), "moved": describe(m)}, entry_id)
         moving.append(moved_row)
     return moving
 
 
-def reassign(session: Session, journal: Journal, rows: list[Block], to_account_id: str, *,
-             kind: str, listing_id: str | None = None, **references: Any) -> list[Block]:
+def reassign(session: Session, journal: Journal, rows: list[BlockRow], to_account_id: str, *,
+             kind: str, listing_id: str | None = None, **references: Any) -> list[BlockRow]:
     """Move whole blocks: each is superseded by an identical range in the receiving account
     (or reserved for / released from a listing). `kind` is transfer, reserve or release."""
     if not rows:
@@ -156,11 +158,8 @@ def reassign(session: Session, journal: Journal, rows: list[Block], to_account_i
     entry_id = new_id()
     for row in rows:
         close(session, row, "superseded", entry_id)
-    if any(row.id is None for row in rows):
-        session.flush()  # carved parts, written superseded: their ids are the children's parents
-    moved = [_child(row, as_value(row), entry_id, account_id=to_account_id, listing_id=listing_id)
-             for row in rows]
-    session.add_all(moved)
+    moved = [_child(session, row, as_value(row), entry_id, account_id=to_account_id,
+                    listing_id=listing_id) for row in rows]
     journal.record(kind, lambda: {
         "from_account_id": rows[0].account_id, "to_account_id": to_account_id,
         "listing_id": listing_id, "quantity": sum(r.quantity for r in rows),
@@ -169,9 +168,9 @@ def reassign(session: Session, journal: Journal, rows: list[Block], to_account_i
     return moved  # not written yet: a retirement that follows writes them retired
 
 
-def retire(session: Session, journal: Journal, rows: list[Block], retirement_id: str,
+def retire(session: Session, journal: Journal, rows: list[BlockRow], retirement_id: str,
            **references: Any) -> None:
-    """Close whole blocks as retired: final, they never move again. The caller flushes."""
+    """Close whole blocks as retired: final, they never move again."""
     entry_id = new_id()
     for row in rows:
         close(session, row, "retired", entry_id, retirement_id)
@@ -181,7 +180,7 @@ def retire(session: Session, journal: Journal, rows: list[Block], retirement_id:
         **references}, entry_id)
 
 
-def cancel(session: Session, journal: Journal, rows: list[Block], loss_id: str,
+def cancel(session: Session, journal: Journal, rows: list[BlockRow], loss_id: str,
            entry_id: str, **references: Any) -> None:
     """Close whole blocks as cancelled for a loss's compensation: final, like a retirement."""
     for row in rows:
@@ -189,4 +188,4 @@ def cancel(session: Session, journal: Journal, rows: list[Block], loss_id: str,
     journal.record("compensate", lambda: {
         "loss_id": loss_id, "quantity": sum(r.quantity for r in rows),
         "blocks": [describe(r) for r in rows], **references}, entry_id)
-    session.flush()
+    write_moves(session)

@@ -9,6 +9,7 @@ from tanhui_shared.uow import UnitOfWork
 
 from ..store.accounts import account_of
 from ..store.audit import Journal, chain_after_commit
+from ..store.block_writes import write_moves
 from ..store.tables import HoldingAccount
 
 _JOURNAL = "credits.journal"
@@ -20,7 +21,9 @@ def journal(uow: UnitOfWork) -> Journal:
     found = uow.extras.get(_JOURNAL)
     if found is None:
         found = uow.extras[_JOURNAL] = Journal()
-        uow.before_commit(lambda session: found.write(session, uow.insert_rows))
+        # the block moves first: the entries name the new blocks' ids
+        uow.before_commit(lambda session: (write_moves(session),
+                                           found.write(session, uow.insert_rows)))
         engine = uow.session.get_bind()
         uow.after_commit(lambda: found.written and chain_after_commit(engine))
     return found

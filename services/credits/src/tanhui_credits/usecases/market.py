@@ -119,9 +119,12 @@ def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
 
     The event's row lock comes first: concurrent default offsets of one event run one after
     the other, and each reads the retirements of those before it, so together they never
-    retire more than is uncovered."""
+    retire more than is uncovered. An explicit quantity reads no retirements: it takes the
+    lock shared (explicit offsets of one event run side by side, queueing only at the
+    listings), which still keeps it and any default offset apart."""
     session = uow.session
-    locked, account = lock_event_with_account(session, event_id, organizer_user_id)
+    locked, account = lock_event_with_account(session, event_id, organizer_user_id,
+                                              shared=quantity is not None)
     event = _check_organizer(locked, organizer_user_id, event_id)
     buyer = opened(account)
     if quantity is None:  # what is uncovered: only then are the figures and retirements read
