@@ -9,6 +9,7 @@ rollup triggers stay on, so the city rollups are built by the same triggers as i
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -120,13 +121,21 @@ def drop_indexes(engine) -> list[str]:
              for table, name, definition in constraints] + [d for _, d in indexes])
 
 
+def _default_sigterm() -> None:
+    # A forked worker inherits city_scale's SIGTERM handler (sys.exit): the pool's terminate()
+    # (SIGTERM) then unwound a worker instead of ending it, and once a worker stayed asleep on
+    # a lock: the bench waited for it after the last COPY until it was killed by hand.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def seed_citizens(url: str, citizens: int, trips_each: int, today: date,
                   report: Callable[[int], None]) -> None:
     """COPY the citizens in chunks from two processes (the machine's cores)."""
     dsn = psycopg_dsn(url)
     chunks = [(dsn, first, min(first + CHUNK_USERS, citizens), trips_each, today.isoformat())
               for first in range(0, citizens, CHUNK_USERS)]
-    with get_context("fork").Pool(int(os.environ.get("TANHUI_CITY_SEED_PROCESSES", "2"))) as pool:
+    with get_context("fork").Pool(int(os.environ.get("TANHUI_CITY_SEED_PROCESSES", "2")),
+                                  initializer=_default_sigterm) as pool:
         for done in pool.imap_unordered(_load_chunk, chunks):
             report(done)
 
