@@ -156,8 +156,10 @@ def uscc(i: int) -> str:
 
 def _enterprise_streams(count: int, owner: str, regulator: str) -> Iterator[tuple[str, str]]:
     """Confirmed enterprises, each with annual reports for 2023-2025 (every tenth period
-    corrected once) and two lines per revision."""
-    enterprises, members, reports, lines = [], [], [], []
+    corrected once), two lines per revision, and credits retired against a quarter of the
+    revisions of 2024 and 2025 (so a disclosure page reads retirements as a city's would, some
+    made against a revision since corrected)."""
+    enterprises, members, reports, lines, retirements = [], [], [], [], []
     for i in range(count):
         eid = f"e{i:07d}-0000-4000-8000-{i:012x}"
         enterprises.append(f"{eid}\t南充企业{i:05d}\t{uscc(i)}\t{COUNTIES[i % 9]}\t"
@@ -178,11 +180,15 @@ def _enterprise_streams(count: int, owner: str, regulator: str) -> Iterator[tupl
                 for n, (scope, tco2e) in enumerate(((1, scope1), (2, scope2)), 1):
                     lines.append(f"{rid}\t{n}\tfactor.{scope}\tv1\t1.000000000000\tt\tseed\t"
                                  f"{scope}\t{tco2e}.000000\tt\t{tco2e}.0000\t{tco2e} x 1\n")
+                if year >= 2024 and (i + revision) % 4 == 0:
+                    retirements.append(f"ret-{rid}\t{rid}\t{100 + i % 50}\tcert-{rid}\t"
+                                       f"{year + 1}-06-30 00:00:00+00\n")
                 previous = rid
     yield "enterprise", "".join(enterprises)
     yield "enterprise_member", "".join(members)
     yield "carbon_report", "".join(reports)
     yield "report_line", "".join(lines)
+    yield "report_retirement", "".join(retirements)
 
 
 def seed_enterprises(url: str, count: int, owner: str, regulator: str) -> None:
@@ -199,4 +205,4 @@ def seed_enterprises(url: str, count: int, owner: str, regulator: str) -> None:
             with cursor.copy(f"COPY {table} ({columns[table]}) FROM STDIN") as copy:
                 copy.write(text)
         cursor.execute("ANALYZE enterprise, carbon_report, report_line, enterprise_member, "
-                       "disclosure_entry")
+                       "disclosure_entry, report_retirement")
