@@ -1,17 +1,19 @@
 """Public registry queries: totals per project and vintage, block search, a serial's lineage."""
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from ..domain.serials import SerialBlock, format_serial
+from ..domain.serials import SerialBlock, format_range, format_serial
 from .accounts import BUFFER_POOL_ID, usernames
-from .audit import entries_by_id
 from .blocks import serial_range
-from .tables import Block, BufferCompensation, Issuance, Project, Retirement
+from .tables import (AuditEntry, AuditPending, Block, BufferCompensation, HoldingAccount, Issuance,
+                     Project, Retirement)
 
 
 def scanned_project_totals(session: Session) -> list[dict[str, Any]]:
@@ -68,29 +70,60 @@ def blocks_of_project(session: Session, project_id: str) -> list[Block]:
                              .order_by(Block.vintage, Block.first)).all())
 
 
+def _entry(entry_id):
+    """The audit entry `entry_id` names, chained or pending (seq null), as a lateral subquery:
+    the entry moves from pending to chained in one transaction, so one statement (one
+    snapshot) finds it once."""
+    chained = sa.select(AuditEntry.seq, AuditEntry.body).where(AuditEntry.entry_id == entry_id)
+    pending = (sa.select(sa.null().label("seq"), AuditPending.body)
+               .where(AuditPending.entry_id == entry_id))
+    return sa.union_all(chained, pending)
+
+
+@functools.cache
+def _lineage_statement() -> sa.Select:
+    """Every block over one serial with its holder and the entries that created and closed it,
+    in one statement built once: it was a query per kind of row (blocks, entries by a list of
+    up to two hundred ids, holders) of ORM objects, each costing more than the database did."""
+    b, h = Block.__table__, HoldingAccount.__table__
+    created = _entry(b.c.created_by).lateral("created")
+    closed = _entry(b.c.closed_by).lateral("closed")
+    return (sa.select(b.c.id, b.c.project_number, b.c.vintage, b.c.first, b.c.last,
+                      b.c.status, b.c.parent_block_id, b.c.listing_id, b.c.issuance_id,
+                      b.c.retirement_id, b.c.compensation_id, b.c.closed_by,
+                      h.c.owner_username, created.c.seq.label("created_seq"),
+                      created.c.body.label("created_body"), closed.c.seq.label("closed_seq"),
+                      closed.c.body.label("closed_body"))
+            .select_from(b.outerjoin(h, h.c.id == b.c.account_id)
+                         .outerjoin(created, sa.true()).outerjoin(closed, sa.true()))
+            .where(b.c.project_number == sa.bindparam("project_number"),
+                   b.c.vintage == sa.bindparam("vintage"),
+                   b.c.first <= sa.bindparam("serial"), b.c.last >= sa.bindparam("serial"))
+            .order_by(b.c.id))
+
+
 def lineage(session: Session, serial: SerialBlock) -> dict[str, Any] | None:
     """Every block that ever held this serial, from issuance through splits and transfers to
     retirement, with the audit entries that created and closed each block."""
-    rows = blocks_containing(session, SerialBlock(serial.project_number, serial.vintage,
-                                                  serial.first, serial.first), current_only=False)
+    rows = session.execute(_lineage_statement(), {
+        "project_number": serial.project_number, "vintage": serial.vintage,
+        "serial": serial.first}).all()
     if not rows:
         return None
-    issuance = session.get(Issuance, rows[0].issuance_id)
-    entries = entries_by_id(session, {r.created_by for r in rows} |
-                            {r.closed_by for r in rows if r.closed_by})
-    names = usernames(session, {r.account_id for r in rows})
     steps = []
     for row in rows:
-        created = entries[row.created_by]
-        closed = entries.get(row.closed_by) if row.closed_by else None
         steps.append({
-            "block_id": row.id, "serials": serial_range(row), "holder": names.get(row.account_id),
-            "status": row.status, "parent_block_id": row.parent_block_id,
-            "listing_id": row.listing_id,
+            "block_id": row.id,
+            "serials": format_range(SerialBlock(row.project_number, row.vintage, row.first,
+                                                row.last)),
+            "holder": row.owner_username, "status": row.status,
+            "parent_block_id": row.parent_block_id, "listing_id": row.listing_id,
             # seq is None while the movement waits for the sequencer (pending)
-            "created_by": {"seq": created.seq, **json.loads(created.body)},
-            "closed_by": {"seq": closed.seq, **json.loads(closed.body)} if closed else None,
+            "created_by": {"seq": row.created_seq, **json.loads(row.created_body)},
+            "closed_by": ({"seq": row.closed_seq, **json.loads(row.closed_body)}
+                          if row.closed_by else None),
         })
+    issuance = session.get(Issuance, rows[0].issuance_id)
     retired = rows[-1].retirement_id
     retirement = session.get(Retirement, retired) if retired else None
     cancelled_for = rows[-1].compensation_id
