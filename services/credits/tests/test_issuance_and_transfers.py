@@ -23,7 +23,7 @@ def test_issuance_splits_owner_and_buffer_and_continues_serials(world):
     world.issue(dev, 100, buffer_pct=0, project_number=4, vintage=2025)
     assert world.holdings(dev)["blocks"][-1]["serial"] == "NC-FS-0004-2025-000003334-000003433"
     buffer = world.http.get("/api/v1/registry/blocks",
-                            params={"serial": "NC-FS-0004-2025-000003001"}).json()
+                            params={"serial": "NC-FS-0004-2025-000003001"}).json()["items"]
     assert buffer == [{**buffer[0], "holder": "registry-buffer-pool", "quantity": 333,
                        "serials": "NC-FS-0004-2025-000003001-000003333", "status": "active"}]
     totals = [r for r in world.http.get("/api/v1/registry/projects").json()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from .accounts import BUFFER_POOL_ID, usernames
 from .blocks import serial_range
 from .tables import (AuditEntry, AuditPending, Block, BufferCompensation, HoldingAccount, Issuance,
                      Project, Retirement)
+from .totals import RegistryTotal
 
 
 def scanned_project_totals(session: Session) -> list[dict[str, Any]]:
@@ -55,19 +57,32 @@ def blocks_view(session: Session, rows: list[Block]) -> list[dict[str, Any]]:
             for r in rows]
 
 
-def blocks_containing(session: Session, serial: SerialBlock, *, current_only: bool) -> list[Block]:
-    query = select(Block).where(Block.project_number == serial.project_number,
-                                Block.vintage == serial.vintage,
-                                Block.first <= serial.last, Block.last >= serial.first)
-    if current_only:
-        query = query.where(Block.status != "superseded")
-    return list(session.exec(query.order_by(Block.id)).all())
-
-
-def blocks_of_project(session: Session, project_id: str) -> list[Block]:
-    return list(session.exec(select(Block).where(Block.project_id == project_id,
-                                                 Block.status != "superseded")
-                             .order_by(Block.vintage, Block.first)).all())
+def block_page(session: Session, *, serial: SerialBlock | None = None,
+               project_id: str | None = None, limit: int, offset: int = 0,
+               after: tuple[int, int] | None = None) -> tuple[int, list[Block], tuple[int, int] | None]:
+    """One page of the current (not superseded) blocks holding any serial of `serial`, or of a
+    project, by vintage and first serial (current blocks never overlap, so that is unique),
+    with how many there are and the last one's (vintage, first) when more follow. `after`: the
+    key the previous page ended on; the page is then an index range of the serials' index.
+    A project's count is its live blocks in the registry totals the triggers keep."""
+    current = [Block.status != "superseded"]
+    if serial is not None:
+        current += [Block.project_number == serial.project_number, Block.vintage == serial.vintage,
+                    Block.first <= serial.last, Block.last >= serial.first]
+        total = session.exec(select(func.count()).select_from(Block).where(*current)).one()
+    else:
+        # the project's number as well: the serials' index then serves the order
+        number = select(Project.project_number).where(Project.id == project_id).scalar_subquery()
+        current += [Block.project_id == project_id, Block.project_number == number]
+        total = session.exec(select(func.coalesce(func.sum(RegistryTotal.live_blocks), 0))
+                             .where(RegistryTotal.project_id == project_id)).one()
+    query = select(Block).where(*current)
+    if after is not None:
+        query = query.where(sa.tuple_(Block.vintage, Block.first) > sa.tuple_(*after))
+    rows = list(session.exec(query.order_by(Block.vintage, Block.first)
+                             .limit(limit + 1).offset(offset)).all())
+    last = (rows[limit - 1].vintage, rows[limit - 1].first) if len(rows) > limit else None
+    return int(total), rows[:limit], last
 
 
 def _entry(entry_id):
@@ -157,12 +172,23 @@ def compensation_view(row: BufferCompensation) -> dict[str, Any]:
             "compensated_at": row.compensated_at, "audit_entry_id": row.entry_id}
 
 
-def compensations(session: Session, project_id: str | None = None) -> list[BufferCompensation]:
-    query = select(BufferCompensation)
-    if project_id is not None:
-        query = query.where(BufferCompensation.project_id == project_id)
-    return list(session.exec(query.order_by(BufferCompensation.compensated_at,
-                                            BufferCompensation.loss_id)).all())
+def compensation_page(session: Session, project_id: str | None, *, limit: int, offset: int = 0,
+                      after: tuple[datetime, str] | None = None
+                      ) -> tuple[int, list[BufferCompensation], tuple[datetime, str] | None]:
+    """One page of the compensated losses, oldest first, with how many there are and the last
+    one's (compensated_at, loss_id) when more follow."""
+    conditions = [] if project_id is None else [BufferCompensation.project_id == project_id]
+    total = session.exec(select(func.count()).select_from(BufferCompensation)
+                         .where(*conditions)).one()
+    if after is not None:
+        conditions.append(sa.tuple_(BufferCompensation.compensated_at, BufferCompensation.loss_id)
+                          > sa.tuple_(*after))
+    rows = list(session.exec(select(BufferCompensation).where(*conditions)
+                             .order_by(BufferCompensation.compensated_at, BufferCompensation.loss_id)
+                             .limit(limit + 1).offset(offset)).all())
+    last = ((rows[limit - 1].compensated_at, rows[limit - 1].loss_id) if len(rows) > limit
+            else None)
+    return int(total), rows[:limit], last
 
 
 def cancelled_blocks(session: Session, loss_id: str) -> list[Block]:
