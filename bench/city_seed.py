@@ -199,7 +199,9 @@ def seed_enterprises(url: str, count: int, owner: str, regulator: str) -> None:
                                 "scope1_tco2e, scope2_tco2e, total_tco2e, filed_by, filed_at",
                "report_line": "report_id, line_no, factor_code, factor_version, factor_value, "
                               "factor_unit, factor_source, scope, quantity, unit, tco2e, "
-                              "derivation"}
+                              "derivation",
+               "report_retirement": "retirement_id, report_id, quantity, certificate_id, "
+                                    "retired_at"}
     with psycopg.connect(psycopg_dsn(url)) as conn, conn.cursor() as cursor:
         for table, text in _enterprise_streams(count, owner, regulator):
             with cursor.copy(f"COPY {table} ({columns[table]}) FROM STDIN") as copy:
