@@ -345,3 +345,15 @@ def test_bad_paging_of_disclosures_is_a_422_naming_the_field(accounts, query, fi
     assert reply.status_code == 422, reply.text
     assert reply.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in reply.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize("query", ["year=0000", "year=9999", "year=9999&period=9999-Q4",
+                                   "period=2019&year=2018", "year=2019&offset=3&limit=2"])
+def test_every_shape_of_the_page_query_answers_a_page(accounts, query):
+    # the page's statement is built once per shape (period, year, the year's end, cursor)
+    reply = accounts.http.get(f"/api/v1/disclosures?{query}")
+    assert reply.status_code == 200, reply.text
+    page = reply.json()
+    assert set(page) == {"items", "total", "limit", "offset", "next"}
+    if "period=2019&year=2018" in query or "9999" in query or "0000" in query:
+        assert page["items"] == [] and page["next"] is None
