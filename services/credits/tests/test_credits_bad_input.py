@@ -104,8 +104,7 @@ def test_bad_paging_of_the_registrys_blocks_is_a_422_naming_the_field(world, que
     reply = world.http.get(f"/api/v1/registry/blocks?{query}")
     assert reply.status_code == 422, reply.text
     assert reply.headers["content-type"] == "application/problem+json"
-    problem = reply.json()
-    assert problem.get("field") == field or [e["field"] for e in problem["errors"]] == [field]
+    assert [e["field"] for e in reply.json()["errors"]] == [field]
 
 
 @pytest.mark.parametrize("key", [["2025-01-01T00:00:00"], ["yesterday", "loss"],
@@ -114,4 +113,4 @@ def test_bad_paging_of_the_registrys_blocks_is_a_422_naming_the_field(world, que
 def test_a_compensations_cursor_not_handed_out_is_a_422_naming_after(world, key):
     reply = world.http.get(f"/api/v1/registry/compensations?after={_cursor(key)}")
     assert reply.status_code == 422, reply.text
-    assert reply.json()["field"] == "after"
+    assert [e["field"] for e in reply.json()["errors"]] == ["after"]

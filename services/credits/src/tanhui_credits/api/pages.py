@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tanhui_shared.errors import Invalid
@@ -51,16 +52,21 @@ def decode_after(after: str | None, offset: int, valid: Callable[[list], bool]) 
     if after is None:
         return None
     if offset:
-        raise Invalid("`after` continues from a cursor: leave `offset` out", field="offset",
-                      code="cursor-with-offset")
+        _refuse("offset", "`after` continues from a cursor: leave `offset` out", offset)
     try:
         key = json.loads(base64.urlsafe_b64decode(after + "=" * (-len(after) % 4)))
     except (binascii.Error, ValueError):
         key = None
     if not isinstance(key, list) or not valid(key):
-        raise Invalid("not a cursor this API handed out (the `next` of a page)", field="after",
-                      code="invalid-cursor")
+        _refuse("after", "not a cursor this API handed out (the `next` of a page)", after)
     return key
+
+
+def _refuse(field: str, message: str, value: object) -> None:
+    # answered like any other refused query parameter (errors[] naming it), as accounts'
+    # disclosures answer a bad cursor
+    raise RequestValidationError([{"type": "value_error", "loc": ("query", field),
+                                   "msg": message, "input": value}])
 
 
 def only_mine(mine: bool) -> None:
