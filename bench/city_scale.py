@@ -155,6 +155,7 @@ def seed_accounts(server: str, citizens: int, enterprises: int) -> tuple[str, di
         facts["trips"] = conn.execute(sa.text("SELECT count(*) FROM green_trip")).scalar()
         facts["entries"] = conn.execute(sa.text("SELECT count(*) FROM points_entry")).scalar()
         facts["reports"] = conn.execute(sa.text("SELECT count(*) FROM carbon_report")).scalar()
+        facts["retirements"] = conn.execute(sa.text("SELECT count(*) FROM report_retirement")).scalar()
         rolled = conn.execute(sa.text("SELECT sum(trips) FROM trip_rollup")).scalar()
     assert rolled == facts["trips"], (rolled, facts["trips"])  # the triggers saw every COPY
     engine.dispose()
@@ -377,8 +378,8 @@ def write_report(city: Place, town: Place, results: dict, scanned: dict, town_sc
 Machine: {machine()}. Scale {SCALE} of the city (1: 1,000,000 citizens, 20,000,000 trips,
 10,000 enterprises, 100,000 serial blocks): {city.citizens:,} citizens, {a['trips']:,} trips with
 {a['entries']:,} points entries and their balances, {city.enterprises:,} confirmed enterprises
-with {a['reports']:,} reports, {c['blocks']:,} serial blocks in {c['issuances']:,} issuances (each
-split {c['serials_per_issuance'] // 10 - 1} times, so a lineage is up to
+with {a['reports']:,} reports and {a['retirements']:,} retirements against them,
+{c['blocks']:,} serial blocks in {c['issuances']:,} issuances (each split {c['serials_per_issuance'] // 10 - 1} times, so a lineage is up to
 {c['serials_per_issuance'] // 10 + 1} blocks) with {c['audit_entries']:,} chained audit entries.
 Seeded by COPY (2 processes) into databases migrated by the real migrations; the keys and
 indexes of green_trip and points_entry dropped before the COPY and recreated after (the

@@ -9,6 +9,7 @@ rollup triggers stay on, so the city rollups are built by the same triggers as i
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -120,13 +121,21 @@ def drop_indexes(engine) -> list[str]:
              for table, name, definition in constraints] + [d for _, d in indexes])
 
 
+def _default_sigterm() -> None:
+    # A forked worker inherits city_scale's SIGTERM handler (sys.exit): the pool's terminate()
+    # (SIGTERM) then unwound a worker instead of ending it, and once a worker stayed asleep on
+    # a lock: the bench waited for it after the last COPY until it was killed by hand.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def seed_citizens(url: str, citizens: int, trips_each: int, today: date,
                   report: Callable[[int], None]) -> None:
     """COPY the citizens in chunks from two processes (the machine's cores)."""
     dsn = psycopg_dsn(url)
     chunks = [(dsn, first, min(first + CHUNK_USERS, citizens), trips_each, today.isoformat())
               for first in range(0, citizens, CHUNK_USERS)]
-    with get_context("fork").Pool(int(os.environ.get("TANHUI_CITY_SEED_PROCESSES", "2"))) as pool:
+    with get_context("fork").Pool(int(os.environ.get("TANHUI_CITY_SEED_PROCESSES", "2")),
+                                  initializer=_default_sigterm) as pool:
         for done in pool.imap_unordered(_load_chunk, chunks):
             report(done)
 
@@ -147,8 +156,10 @@ def uscc(i: int) -> str:
 
 def _enterprise_streams(count: int, owner: str, regulator: str) -> Iterator[tuple[str, str]]:
     """Confirmed enterprises, each with annual reports for 2023-2025 (every tenth period
-    corrected once) and two lines per revision."""
-    enterprises, members, reports, lines = [], [], [], []
+    corrected once), two lines per revision, and credits retired against a quarter of the
+    revisions of 2024 and 2025 (so a disclosure page reads retirements as a city's would, some
+    made against a revision since corrected)."""
+    enterprises, members, reports, lines, retirements = [], [], [], [], []
     for i in range(count):
         eid = f"e{i:07d}-0000-4000-8000-{i:012x}"
         enterprises.append(f"{eid}\t南充企业{i:05d}\t{uscc(i)}\t{COUNTIES[i % 9]}\t"
@@ -169,11 +180,15 @@ def _enterprise_streams(count: int, owner: str, regulator: str) -> Iterator[tupl
                 for n, (scope, tco2e) in enumerate(((1, scope1), (2, scope2)), 1):
                     lines.append(f"{rid}\t{n}\tfactor.{scope}\tv1\t1.000000000000\tt\tseed\t"
                                  f"{scope}\t{tco2e}.000000\tt\t{tco2e}.0000\t{tco2e} x 1\n")
+                if year >= 2024 and (i + revision) % 4 == 0:
+                    retirements.append(f"ret-{rid}\t{rid}\t{100 + i % 50}\tcert-{rid}\t"
+                                       f"{year + 1}-06-30 00:00:00+00\n")
                 previous = rid
     yield "enterprise", "".join(enterprises)
     yield "enterprise_member", "".join(members)
     yield "carbon_report", "".join(reports)
     yield "report_line", "".join(lines)
+    yield "report_retirement", "".join(retirements)
 
 
 def seed_enterprises(url: str, count: int, owner: str, regulator: str) -> None:
@@ -184,10 +199,12 @@ def seed_enterprises(url: str, count: int, owner: str, regulator: str) -> None:
                                 "scope1_tco2e, scope2_tco2e, total_tco2e, filed_by, filed_at",
                "report_line": "report_id, line_no, factor_code, factor_version, factor_value, "
                               "factor_unit, factor_source, scope, quantity, unit, tco2e, "
-                              "derivation"}
+                              "derivation",
+               "report_retirement": "retirement_id, report_id, quantity, certificate_id, "
+                                    "retired_at"}
     with psycopg.connect(psycopg_dsn(url)) as conn, conn.cursor() as cursor:
         for table, text in _enterprise_streams(count, owner, regulator):
             with cursor.copy(f"COPY {table} ({columns[table]}) FROM STDIN") as copy:
                 copy.write(text)
         cursor.execute("ANALYZE enterprise, carbon_report, report_line, enterprise_member, "
-                       "disclosure_entry")
+                       "disclosure_entry, report_retirement")

@@ -339,8 +339,14 @@ def check_registry(scene: Scene, api: Api) -> RegistryCheck:
         if balance != t["issued"]:
             problems.append(f"vintage {t['vintage']}: issued {t['issued']} but held + retired + "
                             f"buffer = {balance}")
-    blocks = api("reading the project's blocks", "GET", "/api/v1/registry/blocks",
-                 params={"project_id": scene.project_id})
+    blocks, after = [], None  # every page of the project's blocks
+    while True:
+        page = api("reading the project's blocks", "GET", "/api/v1/registry/blocks",
+                   params={"project_id": scene.project_id, "limit": 200,
+                           **({"after": after} if after else {})})
+        blocks += page["items"]
+        if not (after := page["next"]):
+            break
     live: dict[int, list[tuple[int, int, str]]] = {}
     for b in blocks:
         if b["status"] in ("active", "retired"):

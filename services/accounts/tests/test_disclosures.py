@@ -250,6 +250,40 @@ def test_paging_after_a_cursor_survives_writes_between_pages(accounts):
     assert [d["report_id"] for d in _pages(accounts, "year=2017", 3)] == _truth(accounts, "2017")
 
 
+def test_a_page_holds_limit_reports_each_with_all_its_retirements(accounts):
+    """A page is read in one statement that joins each report's retirements (one row per
+    retirement): pages still count reports, and no retirement is lost at a page's edge."""
+    tag = uuid.uuid4().hex[:6]
+    expected = {}
+    for n, c in enumerate("abcd"):
+        firm = new_firm(accounts, f"退役 {tag} {c}")
+        filed = accounts.http.post(f"/api/v1/enterprises/{firm['id']}/reports",
+                                   headers=firm["headers"],
+                                   json={"period": "2018", "activities": diesel(10)})
+        assert filed.status_code == 201, filed.text
+        report = filed.json()
+        # a: none, b: one, c: two, d: three (the third against a superseded revision)
+        for k in range(n):
+            retire(accounts, report["id"], 10 + k, f"{tag}{c}{k}")
+        if n == 3:
+            revised = accounts.http.post(f"/api/v1/reports/{report['id']}/revisions",
+                                         headers=firm["headers"],
+                                         json={"activities": diesel(11)})
+            assert revised.status_code == 201, revised.text
+            report = revised.json()
+        expected[firm["name"]] = (report["id"], sorted(
+            (f"ret-{tag}{c}{k}-" + (report["supersedes_id"] or report["id"]), 10 + k)
+            for k in range(n)))
+    whole = _pages(accounts, "period=2018", 50)
+    for limit in (1, 2, 3):
+        paged = _pages(accounts, "period=2018", limit)
+        assert paged == whole  # the same items, retirements and figures, whatever the page
+    ours = {d["enterprise"]: d for d in whole if d["enterprise"] in expected}
+    assert {name: (d["report_id"], [(r["retirement_id"], r["quantity"]) for r in d["retirements"]])
+            for name, d in ours.items()} == expected
+    assert [d["retired_tco2e"] for d in ours.values()] == [0, 10, 21, 33]
+
+
 def test_the_sort_keys_follow_every_write_path(accounts, firm):
     """disclosure_entry and disclosure_period are kept by triggers: an operator's SQL renaming,
     rejecting or reconfirming an enterprise moves its keys and counts as the API's writes do."""
@@ -311,3 +345,15 @@ def test_bad_paging_of_disclosures_is_a_422_naming_the_field(accounts, query, fi
     assert reply.status_code == 422, reply.text
     assert reply.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in reply.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize("query", ["year=0000", "year=9999", "year=9999&period=9999-Q4",
+                                   "period=2019&year=2018", "year=2019&offset=3&limit=2"])
+def test_every_shape_of_the_page_query_answers_a_page(accounts, query):
+    # the page's statement is built once per shape (period, year, the year's end, cursor)
+    reply = accounts.http.get(f"/api/v1/disclosures?{query}")
+    assert reply.status_code == 200, reply.text
+    page = reply.json()
+    assert set(page) == {"items", "total", "limit", "offset", "next"}
+    if "period=2019&year=2018" in query or "9999" in query or "0000" in query:
+        assert page["items"] == [] and page["next"] is None

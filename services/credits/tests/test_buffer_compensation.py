@@ -112,7 +112,7 @@ def test_a_loss_beyond_pool_and_holdings_records_the_shortfall_never_a_negative(
     assert (answer["required"], answer["from_pool"], answer["from_developer"],
             answer["shortfall"]) == (100, 10, 5, 85)
     assert world.holdings(dev)["total"] == 0 and world.holdings(buyer)["total"] == 85
-    listed = world.http.get("/api/v1/registry/compensations").json()
+    listed = world.http.get("/api/v1/registry/compensations").json()["items"]
     assert [(c["loss_id"], c["shortfall"]) for c in listed] == [(loss.loss_id, 85)]
     _balanced(world)
 
@@ -146,6 +146,47 @@ def test_concurrent_deliveries_compensate_each_loss_once(fresh_world):
     assert world.holdings(dev)["total"] == 870
     assert _totals(world, issued.project_number)["cancelled"] == 130
     _balanced(world)
+
+
+def _walk(world, path: str, limit: int, **params) -> list[dict]:  # noqa: ANN001
+    """Every page of a registry list, each after the previous one's `next`."""
+    found, after = [], None
+    while True:
+        reply = world.http.get(path, params={**params, "limit": limit,
+                                             **({"after": after} if after else {})})
+        assert reply.status_code == 200, reply.text
+        page = reply.json()
+        assert len(page["items"]) == limit or page["next"] is None
+        found += page["items"]
+        if not (after := page["next"]):
+            return found
+
+
+def test_the_public_lists_of_losses_and_blocks_are_paged_by_cursor(fresh_world):
+    world = fresh_world
+    dev = world.user()
+    issued = world.issue(dev, 1000, buffer_pct=10)
+    for n in range(3):
+        world.deliver(_loss(issued, str(10 + n), loss_id=f"loss-{n}"))
+    whole = world.http.get("/api/v1/registry/compensations", params={"limit": 200}).json()
+    assert whole["total"] == 3 and whole["next"] is None
+    assert [c["loss_id"] for c in whole["items"]] == ["loss-0", "loss-1", "loss-2"]
+    for limit in (1, 2):
+        assert _walk(world, "/api/v1/registry/compensations", limit) == whole["items"]
+    # each loss cancelled a block: the project's current blocks, by vintage and first serial
+    blocks = world.http.get("/api/v1/registry/blocks",
+                            params={"project_id": issued.project_id, "limit": 200}).json()
+    assert blocks["total"] == len(blocks["items"]) >= 5 and blocks["next"] is None
+    firsts = [int(b["serials"].split("-")[-2]) for b in blocks["items"]]
+    assert firsts == sorted(firsts)
+    for limit in (1, 2, 3):
+        assert _walk(world, "/api/v1/registry/blocks", limit,
+                     project_id=issued.project_id) == blocks["items"]
+    # a range's blocks page alike
+    span = f"{blocks['items'][0]['serials'][:-10]}-000001000"
+    whole = world.http.get("/api/v1/registry/blocks", params={"serial": span, "limit": 200}).json()
+    assert whole["items"] == blocks["items"] and whole["total"] == blocks["total"]
+    assert _walk(world, "/api/v1/registry/blocks", 2, serial=span) == blocks["items"]
 
 
 @pytest.mark.parametrize("tonnes", ["0", "-1"])

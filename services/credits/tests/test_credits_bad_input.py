@@ -2,6 +2,9 @@
 rule, never a 500."""
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from sqlmodel import Session
 
@@ -81,3 +84,33 @@ def test_a_sold_out_listing_cannot_be_cancelled(world):
     assert reply.status_code == 409 and reply.json()["field"] == "listing_id"
     with Session(world.engine) as session:
         assert registry_discrepancies(session) == []
+
+
+def _cursor(key) -> str:  # noqa: ANN001
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("project_id=p&limit=0", "limit"), ("project_id=p&limit=201", "limit"),
+    ("project_id=p&offset=-1", "offset"), ("project_id=p&after=", "after"),
+    ("project_id=p&after=!!", "after"), ("project_id=p&after=bm90IGpzb24", "after"),  # not json
+    (f"project_id=p&after={_cursor([2025])}", "after"),
+    (f"project_id=p&after={_cursor([2025, '1'])}", "after"),
+    (f"project_id=p&after={_cursor([2025, 2**40])}", "after"),
+    (f"project_id=p&after={_cursor([2025, True])}", "after"),
+    (f"project_id=p&after={_cursor({'vintage': 2025})}", "after"),
+    (f"project_id=p&after={_cursor([2025, 1])}&offset=2", "offset")])
+def test_bad_paging_of_the_registrys_blocks_is_a_422_naming_the_field(world, query, field):
+    reply = world.http.get(f"/api/v1/registry/blocks?{query}")
+    assert reply.status_code == 422, reply.text
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in reply.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize("key", [["2025-01-01T00:00:00"], ["yesterday", "loss"],
+                                 ["2025-01-01T00:00:00", "loss"],  # no zone: not one handed out
+                                 ["2025-01-01T00:00:00+00:00", ""], [1, "loss"]])
+def test_a_compensations_cursor_not_handed_out_is_a_422_naming_after(world, key):
+    reply = world.http.get(f"/api/v1/registry/compensations?after={_cursor(key)}")
+    assert reply.status_code == 422, reply.text
+    assert [e["field"] for e in reply.json()["errors"]] == ["after"]

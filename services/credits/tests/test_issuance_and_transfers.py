@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text
 
+from tanhui_credits.store.audit import SEQUENCER_LOCK, chain_pending
 from tanhui_shared.contracts import CreditsIssued
 
 
@@ -22,7 +23,7 @@ def test_issuance_splits_owner_and_buffer_and_continues_serials(world):
     world.issue(dev, 100, buffer_pct=0, project_number=4, vintage=2025)
     assert world.holdings(dev)["blocks"][-1]["serial"] == "NC-FS-0004-2025-000003334-000003433"
     buffer = world.http.get("/api/v1/registry/blocks",
-                            params={"serial": "NC-FS-0004-2025-000003001"}).json()
+                            params={"serial": "NC-FS-0004-2025-000003001"}).json()["items"]
     assert buffer == [{**buffer[0], "holder": "registry-buffer-pool", "quantity": 333,
                        "serials": "NC-FS-0004-2025-000003001-000003333", "status": "active"}]
     totals = [r for r in world.http.get("/api/v1/registry/projects").json()
@@ -65,6 +66,36 @@ def test_partial_transfer_keeps_the_lower_range(world):
     assert kinds == [("issue", "superseded", dev.username), ("split", "superseded", dev.username),
                      ("transfer", "active", buyer.username)]
     assert lineage["issuance"]["monitoring_report_id"].startswith("mr-")
+
+
+def test_a_lineage_shows_a_movement_waiting_for_the_sequencer_without_a_seq(world):
+    dev, buyer = world.user(), world.user("enterprise")
+    world.issue(dev, 30, project_number=41)
+    # another sequencer at work: the transfer's entries stay pending until it is done
+    with world.engine.connect() as busy:
+        busy.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK})
+        reply = world.http.post("/api/v1/transfers", headers=dev.headers,
+                                json={"to_username": buyer.username, "quantity": 10})
+        assert reply.status_code == 201, reply.text
+        pending = world.http.get("/api/v1/registry/serials/NC-FS-0041-2025-000000025").json()
+        busy.rollback()
+    chain_pending(world.engine)
+    chained = world.http.get("/api/v1/registry/serials/NC-FS-0041-2025-000000025").json()
+
+    def entries(lineage: dict) -> list:
+        return [(s["created_by"]["kind"], s["created_by"]["seq"],
+                 s["closed_by"] and (s["closed_by"]["kind"], s["closed_by"]["seq"]))
+                for s in lineage["steps"]]
+
+    issued = entries(pending)[0][1]
+    assert isinstance(issued, int)  # chained before the sequencer was busy
+    assert entries(pending) == [("issue", issued, ("split", None)),
+                                ("split", None, ("transfer", None)), ("transfer", None, None)]
+    # once chained: the same entries, with the seqs that follow the issue's
+    split, moved = entries(chained)[1][1], entries(chained)[2][1]
+    assert issued < split < moved
+    assert entries(chained) == [("issue", issued, ("split", split)),
+                                ("split", split, ("transfer", moved)), ("transfer", moved, None)]
 
 
 def test_transfer_refusals_name_the_field(world):

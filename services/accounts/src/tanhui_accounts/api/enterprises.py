@@ -20,8 +20,8 @@ from ..domain.claims import ClaimStatus
 from ..domain.reports import Activity
 from ..domain.uscc import uscc_problem
 from ..domain.disclosure import disclose
-from ..store.enterprises import (current_reports, is_member, lines_of, reports_of,
-                                 retirements_of_periods)
+from ..store.disclosures import disclosure_page
+from ..store.enterprises import is_member, lines_of, reports_of, retirements_of_periods
 from ..store.factors import list_versions, to_domain
 from ..store.tables import CarbonReport, Enterprise
 from ..usecases import enterprises as usecases
@@ -285,17 +285,20 @@ def disclosures(session: SessionDep,
         raise RequestValidationError([{"type": "value_error", "loc": ("query", "offset"),
                                        "msg": "`after` continues from a cursor: leave `offset` "
                                               "out", "input": offset}])
-    total, rows, last = current_reports(session, period, year, limit=limit, offset=offset,
+    total, rows, last = disclosure_page(session, period, year, limit=limit, offset=offset,
                                         after=key)
-    retirements = _retirements(session, [r for r, _ in rows])
     out = []
-    for r, e in rows:
-        mine = retirements.get((r.enterprise_id, r.period), [])
-        figures = disclose(r.total_tco2e, (x.quantity for x in mine))
-        out.append(DisclosureOut(enterprise=e.name, uscc=e.uscc, county=e.county,
-                                 industry=e.industry, period=r.period, revision=r.revision,
-                                 report_id=r.id, gross_tco2e=figures.gross_tco2e,
+    for r in rows:
+        retirements = [RetirementOut(retirement_id=x.retirement_id, report_id=x.report_id,
+                                     revision=x.revision, quantity=x.quantity,
+                                     certificate_id=x.certificate_id, retired_at=x.retired_at)
+                       for x in r.retirements]
+        figures = disclose(r.gross_tco2e, (x.quantity for x in r.retirements))
+        out.append(DisclosureOut(enterprise=r.enterprise, uscc=r.uscc, county=r.county,
+                                 industry=r.industry, period=r.period, revision=r.revision,
+                                 report_id=r.report_id, gross_tco2e=figures.gross_tco2e,
                                  retired_tco2e=figures.retired_tco2e, net_tco2e=figures.net_tco2e,
-                                 retirements=mine, filed_at=r.filed_at))
-    return KeysetPage(items=out, total=total, limit=limit, offset=offset,
-                      next=encode_cursor(last) if last else None)
+                                 retirements=retirements, filed_at=r.filed_at))
+    # the route's own response type, so FastAPI's check of the answer is an isinstance
+    return KeysetPage[DisclosureOut](items=out, total=total, limit=limit, offset=offset,
+                                     next=encode_cursor(last) if last else None)

@@ -10,8 +10,6 @@ from sqlmodel import Session, col, select
 
 from ..domain.claims import ClaimStatus
 from ..domain.reports import ReportLine
-from .disclosure_keys import DisclosureEntry, DisclosurePeriod
-from .rollups import EmissionRollup
 from .tables import (CarbonReport, Enterprise, EnterpriseMember, ReportLineRow, ReportRetirement,
                      User)
 
@@ -175,66 +173,3 @@ def retirements_of_periods(session: Session, periods: set[tuple[str, str]]
     for retirement, enterprise_id, period, revision in rows:
         found.setdefault((enterprise_id, period), []).append((retirement, revision))
     return found
-
-
-def current_reports(session: Session, period: str | None = None, year: str | None = None, *,
-                    limit: int, offset: int = 0, after: tuple[str, str, str] | None = None
-                    ) -> tuple[int, list[tuple[CarbonReport, Enterprise]], tuple[str, str, str] | None]:
-    """The public disclosures, one page: current reports of confirmed enterprises only, newest
-    period first, then by name (ids break ties between namesakes so pages never overlap), with
-    how many there are in all and the last row's key when more follow. `year`: every period of it (2025,
-    2025-Q1, 2025-03). `after`: the (period, name, report id) the previous page ended on; the
-    page is then a range of disclosure_entry's index in page order, however deep it is."""
-    d = DisclosureEntry.__table__
-    conditions = []
-    if period:
-        conditions.append(d.c.period == period)
-    if year:
-        # periods start with their year; the range bounds the index scan (a prefix match alone
-        # would be a filter over every period), the prefix keeps it exact in any collation
-        conditions += [d.c.period >= year, d.c.period.startswith(year, autoescape=True)]
-        if year != "9999":
-            conditions.append(d.c.period < str(int(year) + 1).zfill(4))
-    order = (d.c.period.desc(), d.c.name, d.c.report_id)
-    if after is None:
-        keys = session.execute(sa.select(d.c.report_id, d.c.period, d.c.name).where(*conditions)
-                               .order_by(*order).limit(limit + 1).offset(offset)).all()
-    else:
-        # the order mixes directions, which a row comparison cannot express: the rest of the
-        # cursor's period, then the older periods, each a range scan of at most a page; the
-        # outer sort orders those few rows (UNION ALL does not promise to keep its branches')
-        p, name, report_id = after
-        rest = (sa.select(d.c.report_id, d.c.period, d.c.name)
-                .where(*conditions, d.c.period == p,
-                       sa.tuple_(d.c.name, d.c.report_id) > sa.tuple_(name, report_id))
-                .order_by(d.c.name, d.c.report_id).limit(limit + 1))
-        older = (sa.select(d.c.report_id, d.c.period, d.c.name)
-                 .where(*conditions, d.c.period < p).order_by(*order).limit(limit + 1))
-        both = sa.union_all(rest, older).subquery()
-        keys = session.execute(sa.select(both.c.report_id, both.c.period, both.c.name)
-                               .order_by(both.c.period.desc(), both.c.name, both.c.report_id)
-                               .limit(limit + 1)).all()
-    more, page = len(keys) > limit, [k for k, _, _ in keys[:limit]]
-    found = {r.id: (r, e) for r, e in session.exec(
-        select(CarbonReport, Enterprise)
-        .join(Enterprise, col(Enterprise.id) == col(CarbonReport.enterprise_id))
-        .where(col(CarbonReport.id).in_(page))).all()} if page else {}
-    rows = [found[k] for k in page if k in found]
-    # the cursor is the index's own key of the page's last row (what the next page starts after)
-    last = (keys[limit - 1].period, keys[limit - 1].name, keys[limit - 1].report_id) if more else None
-    return _disclosed_total(session, period, year), rows, last
-
-
-def _disclosed_total(session: Session, period: str | None, year: str | None) -> int:
-    """How many reports the disclosures hold: without an exact period, from the emission rollup
-    the report and enterprise triggers keep (it counts exactly these reports per year of their
-    period), so a year's page never counts ten thousand rows; an exact period's from
-    disclosure_period, kept by the triggers that keep the sort keys."""
-    if period is None:
-        query = select(sa.func.coalesce(sa.func.sum(EmissionRollup.reports), 0))
-        if year:
-            query = query.where(EmissionRollup.year == year)
-        return int(session.exec(query).one())
-    c = DisclosurePeriod.__table__
-    return int(session.execute(sa.select(sa.func.coalesce(sa.func.sum(c.c.reports), 0))
-                               .where(c.c.period == period)).scalar_one())

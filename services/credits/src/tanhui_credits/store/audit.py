@@ -197,22 +197,3 @@ def _links(session: Session, batch: int, last_seq: int) -> Iterator[ChainLink]:
                 body = row.body  # unparsable: its hash will not match either
             yield ChainLink(seq=row.seq, prev_hash=row.prev_hash, body=body, hash=row.hash)
         after = rows[-1].seq
-
-
-class Recorded(NamedTuple):
-    """An audit entry as the lineage shows it: seq is None while it is pending."""
-
-    seq: int | None
-    body: str
-
-
-def entries_by_id(session: Session, entry_ids: set[str]) -> dict[str, Recorded]:
-    """Chained or pending, read in one statement (so in one snapshot: each entry once)."""
-    if not entry_ids:
-        return {}
-    chained = sa.select(AuditEntry.entry_id, AuditEntry.seq, AuditEntry.body
-                        ).where(AuditEntry.entry_id.in_(entry_ids))
-    pending = sa.select(AuditPending.entry_id, sa.null().label("seq"), AuditPending.body
-                        ).where(AuditPending.entry_id.in_(entry_ids))
-    rows = session.execute(sa.union_all(chained, pending)).all()
-    return {row.entry_id: Recorded(row.seq, row.body) for row in rows}

@@ -1,17 +1,21 @@
 """Public registry queries: totals per project and vintage, block search, a serial's lineage."""
 from __future__ import annotations
 
+import functools
 import json
+from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from ..domain.serials import SerialBlock, format_serial
+from ..domain.serials import SerialBlock, format_range, format_serial
 from .accounts import BUFFER_POOL_ID, usernames
-from .audit import entries_by_id
 from .blocks import serial_range
-from .tables import Block, BufferCompensation, Issuance, Project, Retirement
+from .tables import (AuditEntry, AuditPending, Block, BufferCompensation, HoldingAccount, Issuance,
+                     Project, Retirement)
+from .totals import RegistryTotal
 
 
 def scanned_project_totals(session: Session) -> list[dict[str, Any]]:
@@ -53,44 +57,88 @@ def blocks_view(session: Session, rows: list[Block]) -> list[dict[str, Any]]:
             for r in rows]
 
 
-def blocks_containing(session: Session, serial: SerialBlock, *, current_only: bool) -> list[Block]:
-    query = select(Block).where(Block.project_number == serial.project_number,
-                                Block.vintage == serial.vintage,
-                                Block.first <= serial.last, Block.last >= serial.first)
-    if current_only:
-        query = query.where(Block.status != "superseded")
-    return list(session.exec(query.order_by(Block.id)).all())
+def block_page(session: Session, *, serial: SerialBlock | None = None,
+               project_id: str | None = None, limit: int, offset: int = 0,
+               after: tuple[int, int] | None = None) -> tuple[int, list[Block], tuple[int, int] | None]:
+    """One page of the current (not superseded) blocks holding any serial of `serial`, or of a
+    project, by vintage and first serial (current blocks never overlap, so that is unique),
+    with how many there are and the last one's (vintage, first) when more follow. `after`: the
+    key the previous page ended on; the page is then an index range of the serials' index.
+    A project's count is its live blocks in the registry totals the triggers keep."""
+    current = [Block.status != "superseded"]
+    if serial is not None:
+        current += [Block.project_number == serial.project_number, Block.vintage == serial.vintage,
+                    Block.first <= serial.last, Block.last >= serial.first]
+        total = session.exec(select(func.count()).select_from(Block).where(*current)).one()
+    else:
+        # the project's number as well: the serials' index then serves the order
+        number = select(Project.project_number).where(Project.id == project_id).scalar_subquery()
+        current += [Block.project_id == project_id, Block.project_number == number]
+        total = session.exec(select(func.coalesce(func.sum(RegistryTotal.live_blocks), 0))
+                             .where(RegistryTotal.project_id == project_id)).one()
+    query = select(Block).where(*current)
+    if after is not None:
+        query = query.where(sa.tuple_(Block.vintage, Block.first) > sa.tuple_(*after))
+    rows = list(session.exec(query.order_by(Block.vintage, Block.first)
+                             .limit(limit + 1).offset(offset)).all())
+    last = (rows[limit - 1].vintage, rows[limit - 1].first) if len(rows) > limit else None
+    return int(total), rows[:limit], last
 
 
-def blocks_of_project(session: Session, project_id: str) -> list[Block]:
-    return list(session.exec(select(Block).where(Block.project_id == project_id,
-                                                 Block.status != "superseded")
-                             .order_by(Block.vintage, Block.first)).all())
+def _entry(entry_id):
+    """The audit entry `entry_id` names, chained or pending (seq null), as a lateral subquery:
+    the entry moves from pending to chained in one transaction, so one statement (one
+    snapshot) finds it once."""
+    chained = sa.select(AuditEntry.seq, AuditEntry.body).where(AuditEntry.entry_id == entry_id)
+    pending = (sa.select(sa.null().label("seq"), AuditPending.body)
+               .where(AuditPending.entry_id == entry_id))
+    return sa.union_all(chained, pending)
+
+
+@functools.cache
+def _lineage_statement() -> sa.Select:
+    """Every block over one serial with its holder and the entries that created and closed it,
+    in one statement built once: it was a query per kind of row (blocks, entries by a list of
+    up to two hundred ids, holders) of ORM objects, each costing more than the database did."""
+    b, h = Block.__table__, HoldingAccount.__table__
+    created = _entry(b.c.created_by).lateral("created")
+    closed = _entry(b.c.closed_by).lateral("closed")
+    return (sa.select(b.c.id, b.c.project_number, b.c.vintage, b.c.first, b.c.last,
+                      b.c.status, b.c.parent_block_id, b.c.listing_id, b.c.issuance_id,
+                      b.c.retirement_id, b.c.compensation_id, b.c.closed_by,
+                      h.c.owner_username, created.c.seq.label("created_seq"),
+                      created.c.body.label("created_body"), closed.c.seq.label("closed_seq"),
+                      closed.c.body.label("closed_body"))
+            .select_from(b.outerjoin(h, h.c.id == b.c.account_id)
+                         .outerjoin(created, sa.true()).outerjoin(closed, sa.true()))
+            .where(b.c.project_number == sa.bindparam("project_number"),
+                   b.c.vintage == sa.bindparam("vintage"),
+                   b.c.first <= sa.bindparam("serial"), b.c.last >= sa.bindparam("serial"))
+            .order_by(b.c.id))
 
 
 def lineage(session: Session, serial: SerialBlock) -> dict[str, Any] | None:
     """Every block that ever held this serial, from issuance through splits and transfers to
     retirement, with the audit entries that created and closed each block."""
-    rows = blocks_containing(session, SerialBlock(serial.project_number, serial.vintage,
-                                                  serial.first, serial.first), current_only=False)
+    rows = session.execute(_lineage_statement(), {
+        "project_number": serial.project_number, "vintage": serial.vintage,
+        "serial": serial.first}).all()
     if not rows:
         return None
-    issuance = session.get(Issuance, rows[0].issuance_id)
-    entries = entries_by_id(session, {r.created_by for r in rows} |
-                            {r.closed_by for r in rows if r.closed_by})
-    names = usernames(session, {r.account_id for r in rows})
     steps = []
     for row in rows:
-        created = entries[row.created_by]
-        closed = entries.get(row.closed_by) if row.closed_by else None
         steps.append({
-            "block_id": row.id, "serials": serial_range(row), "holder": names.get(row.account_id),
-            "status": row.status, "parent_block_id": row.parent_block_id,
-            "listing_id": row.listing_id,
+            "block_id": row.id,
+            "serials": format_range(SerialBlock(row.project_number, row.vintage, row.first,
+                                                row.last)),
+            "holder": row.owner_username, "status": row.status,
+            "parent_block_id": row.parent_block_id, "listing_id": row.listing_id,
             # seq is None while the movement waits for the sequencer (pending)
-            "created_by": {"seq": created.seq, **json.loads(created.body)},
-            "closed_by": {"seq": closed.seq, **json.loads(closed.body)} if closed else None,
+            "created_by": {"seq": row.created_seq, **json.loads(row.created_body)},
+            "closed_by": ({"seq": row.closed_seq, **json.loads(row.closed_body)}
+                          if row.closed_by else None),
         })
+    issuance = session.get(Issuance, rows[0].issuance_id)
     retired = rows[-1].retirement_id
     retirement = session.get(Retirement, retired) if retired else None
     cancelled_for = rows[-1].compensation_id
@@ -124,12 +172,23 @@ def compensation_view(row: BufferCompensation) -> dict[str, Any]:
             "compensated_at": row.compensated_at, "audit_entry_id": row.entry_id}
 
 
-def compensations(session: Session, project_id: str | None = None) -> list[BufferCompensation]:
-    query = select(BufferCompensation)
-    if project_id is not None:
-        query = query.where(BufferCompensation.project_id == project_id)
-    return list(session.exec(query.order_by(BufferCompensation.compensated_at,
-                                            BufferCompensation.loss_id)).all())
+def compensation_page(session: Session, project_id: str | None, *, limit: int, offset: int = 0,
+                      after: tuple[datetime, str] | None = None
+                      ) -> tuple[int, list[BufferCompensation], tuple[datetime, str] | None]:
+    """One page of the compensated losses, oldest first, with how many there are and the last
+    one's (compensated_at, loss_id) when more follow."""
+    conditions = [] if project_id is None else [BufferCompensation.project_id == project_id]
+    total = session.exec(select(func.count()).select_from(BufferCompensation)
+                         .where(*conditions)).one()
+    if after is not None:
+        conditions.append(sa.tuple_(BufferCompensation.compensated_at, BufferCompensation.loss_id)
+                          > sa.tuple_(*after))
+    rows = list(session.exec(select(BufferCompensation).where(*conditions)
+                             .order_by(BufferCompensation.compensated_at, BufferCompensation.loss_id)
+                             .limit(limit + 1).offset(offset)).all())
+    last = ((rows[limit - 1].compensated_at, rows[limit - 1].loss_id) if len(rows) > limit
+            else None)
+    return int(total), rows[:limit], last
 
 
 def cancelled_blocks(session: Session, loss_id: str) -> list[Block]:
