@@ -14,12 +14,13 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 from kafka.consumer.fetcher import ConsumerRecord
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from ..context import causation_id_var, request_id_var
 from ..contracts import CONTRACTS, CloudEvent, EventContract, parse_event, qualified
@@ -29,9 +30,18 @@ from ..tracing import consuming
 from ..uow import UnitOfWork, run_unit_of_work
 from .kafka import Kafka, make_consumer
 from .observers import ConsumerObserver
-from .outbox import InboxEntry
+from .outbox import InboxEntry, utcnow
 
 log = logging.getLogger(__name__)
+
+# Inserts a group's inbox rows for these events, returning the ids it did insert (absent: applied
+# before, or a copy earlier in the same list).
+_TAKE_INBOX = sa.text("""
+INSERT INTO inbox (consumer_group, event_id, event_type, processed_at)
+SELECT :group, e.id, e.type, :now FROM unnest(:ids, :types) AS e(id, type)
+ON CONFLICT DO NOTHING
+RETURNING event_id""").bindparams(sa.bindparam("ids", type_=sa.ARRAY(sa.String)),
+                                  sa.bindparam("types", type_=sa.ARRAY(sa.String)))
 
 # A handler decodes nothing and opens no transaction: it calls the service's use case with the
 # unit of work the runner opened (the inbox row is already in it).
@@ -142,36 +152,36 @@ class ConsumerRunner:
         return "applied"
 
     def apply_together(self, records: list[ConsumerRecord]) -> bool:
-        """The fast path: one partition's polled records in ONE transaction (one commit instead
-        of one per event). True if all were applied (or were duplicates); False, with nothing
-        written, if any record is malformed or unknown or any handler fails: the caller then
-        takes the one-by-one path, which retries and dead-letters each record on its own."""
+        """The fast path: polled records in ONE transaction (one commit instead of one per
+        event). True if all were applied (or were duplicates); False, with nothing written, if
+        any record is malformed or unknown or any handler fails: the caller then takes a
+        slower path, which retries and dead-letters each record on its own."""
         try:
-            decoded = [self._decode(record) for record in records]
+            decoded = [(record, *self._decode(record)) for record in records]
         except DeadLetter:
             return False
-        wanted = [(event, payload, self.handlers[event.type]) for event, payload in decoded
-                  if event.type in self.handlers]
+        wanted = [(record, event, payload, self.handlers[event.type])
+                  for record, event, payload in decoded if event.type in self.handlers]
         if not wanted:
             self.observer.counted("ignored", len(records))
             return True
         def operation(uow: UnitOfWork) -> int:
+            # The inbox rows first, in one statement: those already there (redeliveries, or
+            # copies within this poll) come back absent and their events are skipped. A row
+            # another consumer inserts meanwhile makes this wait for its commit, then skip.
+            fresh = set(uow.session.execute(_TAKE_INBOX, {
+                "group": self.group, "now": utcnow(), "ids": [e.id for _, e, _, _ in wanted],
+                "types": [e.type for _, e, _, _ in wanted]}).scalars())
             count = 0
-            seen = set(uow.session.exec(
-                select(InboxEntry.event_id).where(InboxEntry.consumer_group == self.group)
-                .where(col(InboxEntry.event_id).in_([e.id for e, _, _ in wanted]))).all())
-            for event, payload, handler in wanted:
-                if event.id in seen:
+            for record, event, payload, handler in wanted:
+                if event.id not in fresh:
                     continue  # a redelivery
-                seen.add(event.id)
+                fresh.discard(event.id)
                 request_id_var.set(event.correlationid)
                 causation_id_var.set(event.id)
-                uow.session.add(InboxEntry(consumer_group=self.group, event_id=event.id,
-                                           event_type=event.type))
                 # Each record its own span, a child of its own event's: the records of one batch
                 # belong to as many traces, and what a handler records continues its trace.
-                # (One partition's records: one topic.)
-                with consuming(event, records[0].topic, self.group, len(wanted)):
+                with consuming(event, record.topic, self.group, len(wanted)):
                     handler(uow, event, payload)
                 count += 1
             return count
@@ -182,7 +192,7 @@ class ConsumerRunner:
         except OperationalError:
             raise
         except Exception as exc:  # noqa: BLE001 - rolled back whole; one by one sorts it out
-            log.info("batch of %d fell back to one-by-one: %s", len(records), exc)
+            log.info("batch of %d fell back to a slower path: %s", len(records), exc)
             return False
         crash_point("consumer.after_db_commit")
         self.applied += applied
@@ -230,22 +240,29 @@ class ConsumerRunner:
                     log.warning("poll failed (%s); polling again in 1s", exc)
                     stop.wait(1)
                     continue
-                for records in batches.values():
-                    try:
-                        if self.apply_together(records):
+                if not batches:
+                    continue
+                # The whole poll in one transaction; failing that, each partition's records in
+                # one; failing that, record by record (retries, dead letters).
+                if len(batches) == 1 or not self._together([r for rs in batches.values() for r in rs]):
+                    for records in batches.values():
+                        if self._together(records):
                             continue
-                    except DBAPIError:
-                        pass  # the one-by-one path below waits for the database
-                    for record in records:
-                        self._apply_until_done(producer, record, stop)
-                        if stop.is_set():
-                            return  # uncommitted records are redelivered; the inbox absorbs them
-                if batches:
-                    crash_point("consumer.before_offset_commit")
-                    _commit(consumer)
+                        for record in records:
+                            self._apply_until_done(producer, record, stop)
+                            if stop.is_set():
+                                return  # uncommitted records are redelivered; the inbox absorbs them
+                crash_point("consumer.before_offset_commit")
+                _commit(consumer)
         finally:
             consumer.close(autocommit=False)
             producer.close(timeout=5)
+
+    def _together(self, records: list[ConsumerRecord]) -> bool:
+        try:
+            return self.apply_together(records)
+        except DBAPIError:
+            return False  # the one-by-one path waits for the database
 
     def _apply_until_done(self, producer: KafkaProducer, record: ConsumerRecord, stop) -> None:
         wait = self.backoff_s
