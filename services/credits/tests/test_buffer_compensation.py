@@ -149,9 +149,12 @@ def test_concurrent_deliveries_compensate_each_loss_once(fresh_world):
 
 
 def _walk(world, path: str, limit: int, **params) -> list[dict]:  # noqa: ANN001
-    """Every page of a registry list, each after the previous one's `next`."""
-    found, after = [], None
+    """Every page of a registry list, each after the previous one's `next`; a cursor that does
+    not advance fails here at once rather than looping until the test's timeout."""
+    found, after, seen = [], None, set()
     while True:
+        assert after not in seen, f"the cursor {after!r} came back: the pages do not advance"
+        seen.add(after)
         reply = world.http.get(path, params={**params, "limit": limit,
                                              **({"after": after} if after else {})})
         assert reply.status_code == 200, reply.text
