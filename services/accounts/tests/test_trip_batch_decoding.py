@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -101,3 +102,19 @@ def test_the_feed_is_documented_as_a_trip_batch(accounts):
     assert record["properties"]["mode"] == {"$ref": "#/components/schemas/Mode"}
     assert set(record["required"]) == {"mode", "distance_km", "started_at", "ended_at",
                                        "external_id", "username"}
+
+
+def test_a_keyed_feed_is_replayed_with_its_first_answer(accounts, operator):
+    """The answer is written by pydantic-core (sent and stored): a replay reads it back unchanged."""
+    citizen, headers = accounts.user("citizen")
+    trips = feed(citizen["username"], 3)
+    trips[0]["external_id"] = "南充公交-卡-1"
+    keyed = {**operator, "Idempotency-Key": uuid.uuid4().hex}
+    first = accounts.http.post("/api/v1/trips/batch", headers=keyed, json={"trips": trips})
+    assert first.status_code == 200 and first.json()["accepted"] == 3, first.text
+    again = accounts.http.post("/api/v1/trips/batch", headers=keyed, json={"trips": trips})
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json() and first.json()["results"][0]["external_id"] == "南充公交-卡-1"
+    other = accounts.http.post("/api/v1/trips/batch", headers=keyed, json={"trips": trips[:2]})
+    assert other.status_code == 422 and other.json()["field"] == "Idempotency-Key"
+    assert accounts.http.get("/api/v1/me/trips", headers=headers).json()["total"] == 3

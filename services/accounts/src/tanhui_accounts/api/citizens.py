@@ -80,6 +80,13 @@ class OperatorTripIn(TripIn):
 class TripBatch(ApiModel):
     trips: list[OperatorTripIn] = Field(min_length=1, max_length=10_000)
 
+    # ApiModel's check would walk the 10,000 records only to pass them by (it checks text, and
+    # each record checks its own)
+    @field_validator("trips", mode="after")
+    @classmethod
+    def _text_is_storable(cls, trips: list[OperatorTripIn]) -> list[OperatorTripIn]:
+        return trips
+
 
 class TripOut(BaseModel):
     id: str | None
