@@ -3,6 +3,8 @@ is still a 422 naming it by index, the limits hold, and the collector is on agai
 from __future__ import annotations
 
 import gc
+import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -54,3 +56,65 @@ def test_a_recorded_feed_gives_the_collector_back(accounts, operator):
                                json={"trips": feed(citizen["username"], 3)})
     assert reply.status_code == 200 and reply.json()["accepted"] == 3, reply.text
     assert gc.isenabled()
+
+
+def test_a_refused_feed_reads_as_a_declared_body_would(accounts, operator):
+    """The feed is validated from its bytes; whatever that refuses is answered as FastAPI answers
+    a declared body: a lone surrogate (invalid JSON to pydantic-core, a field's error to
+    FastAPI), invalid JSON, another content type, no body. Who asks is checked first."""
+    citizen, headers = accounts.user("citizen")
+    trips = feed(citizen["username"], 3)
+    trips[1]["external_id"] = "\ud800"
+    as_json = {"content-type": "application/json"}
+
+    def refusal(content, headers=operator, content_type=as_json) -> dict:
+        reply = accounts.http.post("/api/v1/trips/batch", headers={**headers, **content_type},
+                                   content=content)
+        assert reply.status_code == 422 and reply.headers["content-type"] == PROBLEM, reply.text
+        return reply.json()
+
+    surrogate = refusal(json.dumps({"trips": trips}))
+    assert [(e["field"], e["kind"]) for e in surrogate["errors"]] == [
+        ("trips[1].external_id", "string_unicode")]
+    broken = refusal(b'{"trips": [')["errors"]
+    assert [(e["field"], e["kind"], e["message"]) for e in broken] == [
+        ("[11]", "json_invalid", "JSON decode error")]
+    plain = refusal(json.dumps({"trips": feed(citizen["username"], 1)}).encode(),
+                    content_type={"content-type": "text/plain"})
+    assert [e["kind"] for e in plain["errors"]] == ["model_attributes_type"]
+    assert refusal(b"")["field"] == "body"
+    anonymous = accounts.http.post("/api/v1/trips/batch", headers=as_json, content=b'{"trips": [')
+    assert anonymous.status_code == 401, anonymous.text
+    assert accounts.http.get("/api/v1/me/trips", headers=headers).json()["total"] == 0
+
+
+def test_the_feed_is_documented_as_a_trip_batch(accounts):
+    """No body parameter is declared: the OpenAPI document still says TripBatch, with its models."""
+    document = accounts.http.get("/openapi.json").json()
+    assert document["paths"]["/api/v1/trips/batch"]["post"]["requestBody"] == {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TripBatch"}}}}
+    schemas = document["components"]["schemas"]
+    trips = schemas["TripBatch"]["properties"]["trips"]
+    assert (trips["items"], trips["maxItems"]) == ({"$ref": "#/components/schemas/OperatorTripIn"},
+                                                   10_000)
+    record = schemas["OperatorTripIn"]
+    assert record["properties"]["mode"] == {"$ref": "#/components/schemas/Mode"}
+    assert set(record["required"]) == {"mode", "distance_km", "started_at", "ended_at",
+                                       "external_id", "username"}
+
+
+def test_a_keyed_feed_is_replayed_with_its_first_answer(accounts, operator):
+    """The answer is written by pydantic-core (sent and stored): a replay reads it back unchanged."""
+    citizen, headers = accounts.user("citizen")
+    trips = feed(citizen["username"], 3)
+    trips[0]["external_id"] = "南充公交-卡-1"
+    keyed = {**operator, "Idempotency-Key": uuid.uuid4().hex}
+    first = accounts.http.post("/api/v1/trips/batch", headers=keyed, json={"trips": trips})
+    assert first.status_code == 200 and first.json()["accepted"] == 3, first.text
+    again = accounts.http.post("/api/v1/trips/batch", headers=keyed, json={"trips": trips})
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json() and first.json()["results"][0]["external_id"] == "南充公交-卡-1"
+    other = accounts.http.post("/api/v1/trips/batch", headers=keyed, json={"trips": trips[:2]})
+    assert other.status_code == 422 and other.json()["field"] == "Idempotency-Key"
+    assert accounts.http.get("/api/v1/me/trips", headers=headers).json()["total"] == 3

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from tanhui_shared.service import create_service_app
 from tanhui_shared.uow import in_unit_of_work
+from tanhui_shared.web.json_body import document_bodies
 from tanhui_shared.web.trusted_keys import KeyCache
 
 from .api import (accreditations, auth, citizens, claims, enterprises, journeys, jwks,
@@ -44,6 +45,7 @@ def create_app(settings: AccountsSettings | None = None) -> FastAPI:
         key_lookup=lambda engine: live_key_lookup(published, engine),
         description="Identities and token issuer, enterprise and personal carbon accounts.",
     )
+    document_bodies(app, citizens.TRIP_BATCH)
     app.state.signing_key = key
     app.state.travel_rules = travel_rules(settings.trip_claim_window_days)
     app.state.published_keys = list(published.values())
