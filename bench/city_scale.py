@@ -96,30 +96,8 @@ def start_credits(database_url: str, port: int) -> subprocess.Popen:
     return proc
 
 
-# every database this run made: a city is several GiB, so they are dropped at the end
-# (TANHUI_BENCH_KEEP_DATABASES=1 keeps them to look into)
-CREATED: list[str] = []
-
-
-def created(url: str) -> str:
-    CREATED.append(url)
-    progress(f"database {sa.engine.make_url(url).database}")
-    return url
-
-
-def drop_created(server: str) -> None:
-    if os.environ.get("TANHUI_BENCH_KEEP_DATABASES") == "1":
-        return
-    admin = make_engine(server, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for url in CREATED:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{sa.engine.make_url(url).database}" '
-                                 "WITH (FORCE)"))
-    admin.dispose()
-
-
 def seed_accounts(server: str, citizens: int, enterprises: int) -> tuple[str, dict]:
-    url = created(fresh_database(server, "accounts"))
+    url = fresh_database(server, "accounts")
     engine = make_engine(url, pool_size=2)
     facts: dict = {}
     started = time.perf_counter()
@@ -163,7 +141,7 @@ def seed_accounts(server: str, citizens: int, enterprises: int) -> tuple[str, di
 
 
 def seed_credits(server: str, blocks: int) -> tuple[str, dict]:
-    url = created(fresh_database(server, "credits"))
+    url = fresh_database(server, "credits")
     started = time.perf_counter()
     facts = seed_registry(url, blocks)
     facts["seed_s"] = time.perf_counter() - started
@@ -327,10 +305,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     infra = provide_infrastructure()
     progress(f"PostgreSQL from {infra.source}; scale {SCALE}")
-    try:
-        run(infra.database_url)
-    finally:
-        drop_created(infra.database_url)
+    run(infra.database_url)  # its databases are dropped at exit (common.empty_database)
 
 
 def run(server: str) -> None:

@@ -1,6 +1,7 @@
 """What every benchmark shares: infrastructure, fresh databases, timing statistics, reporting."""
 from __future__ import annotations
 
+import atexit
 import os
 import platform
 import statistics
@@ -26,14 +27,31 @@ def progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
+def _admin(server_url: str):  # noqa: ANN202
+    return make_engine(server_url, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
+
+
 def empty_database(server_url: str, label: str) -> str:
-    """A new, empty database on the server; returns its URL."""
+    """A new, empty database on the server; returns its URL. It is dropped when this process
+    exits (a city is several GiB, and every run makes new ones; a local server kept 194 of them,
+    7 GB, before this), unless TANHUI_BENCH_KEEP_DATABASES=1 keeps them to look into."""
     name = f"bench_{label}_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(server_url, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
+    admin = _admin(server_url)
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
+    if os.environ.get("TANHUI_BENCH_KEEP_DATABASES") != "1":
+        # forked workers leave by os._exit, which runs no atexit hook: only the creator drops
+        atexit.register(_drop_database, server_url, name)
+    progress(f"database {name}")
     return sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    admin = _admin(server_url)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def fresh_database(server_url: str, service: str) -> str:
