@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from tanhui_gateway.observability import BufferedLines
+from tanhui_shared.testing.coroutines import run_coroutine
 
 
 class _Stream(io.StringIO):
@@ -37,7 +39,7 @@ def test_lines_of_a_moment_are_written_together_whole_and_in_order():
         assert stream.writes == []  # held for the moment
         await asyncio.sleep(0.2)
 
-    asyncio.run(burst())
+    run_coroutine(burst())  # not asyncio.run: another test's loop may be running here
     assert 1 < len(stream.writes) < 50
     assert all(len(text.encode()) <= 4096 and text.endswith("\n") for text in stream.writes)
     assert [line.split()[1] for line in stream.getvalue().splitlines()] == \
@@ -46,5 +48,7 @@ def test_lines_of_a_moment_are_written_together_whole_and_in_order():
 
 def test_a_line_logged_outside_an_event_loop_is_written_at_once():
     stream = _Stream()
-    _logger(stream).info("no loop here")
+    # in a thread of its own: this one may carry another test's running loop
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(_logger(stream).info, "no loop here").result()
     assert stream.getvalue() == "no loop here\n"
