@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -28,15 +30,43 @@ def _unauthorized(detail: str) -> Problem:
 
 
 class TokenVerifier:
-    def __init__(self, lookup_key: KeyLookup, issuer: str, audience: str) -> None:
+    """Checks bearer tokens, remembering those that passed (at most `remember` of them): a caller's
+    next requests with the same token skip PyJWT's parsing and the RSA check. A remembered token
+    is accepted again only while its kid's lookup still answers the very JWK that verified it
+    (a retired or replaced key re-checks, and refuses, every token it signed) and only before its
+    `exp`; issuer and audience are fixed per verifier. Refusals are never remembered."""
+
+    def __init__(self, lookup_key: KeyLookup, issuer: str, audience: str, remember: int = 1024,
+                 clock: Callable[[], float] = time.time) -> None:
         self.lookup_key = lookup_key
         self.issuer = issuer
         self.audience = audience
         # kid -> (its JWK, the parsed key): parsing a JWK into an RSA key took longer than
         # checking the signature; a key is parsed again only when its lookup answers another JWK
         self._parsed: dict[str, tuple[dict, Any]] = {}
+        self.remember = remember
+        self._clock = clock
+        # token -> (principal, kid, JWK, exp), oldest first; written under the lock (request
+        # threads share it), read without
+        self._passed: dict[str, tuple[Principal, str, dict, int]] = {}
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> Principal:
+        known = self._passed.get(token)
+        if known is not None:
+            principal, kid, jwk, expires = known
+            if expires > self._clock() and self.lookup_key(kid) == jwk:
+                return principal
+            with self._lock:
+                self._passed.pop(token, None)  # checked again below: refused, or remembered anew
+        principal, kid, jwk, expires = self._check(token)
+        with self._lock:
+            if len(self._passed) >= self.remember:
+                self._passed.pop(next(iter(self._passed)))
+            self._passed[token] = (principal, kid, jwk, expires)
+        return principal
+
+    def _check(self, token: str) -> tuple[Principal, str, dict, int]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -61,8 +91,10 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise _unauthorized(f"invalid token: {exc}") from exc
-        return Principal(user_id=claims["sub"], username=claims.get("preferred_username", ""),
-                         role=claims.get("role", ""))
+        principal = Principal(user_id=claims["sub"],
+                              username=claims.get("preferred_username", ""),
+                              role=claims.get("role", ""))
+        return principal, header["kid"], jwk, int(claims["exp"])
 
 
 _bearer = HTTPBearer(auto_error=False)

@@ -1,0 +1,111 @@
+"""The services' token check remembers tokens that passed, and only while that is still safe: the
+key that verified a token still stands for its kid, and the token has not expired."""
+from __future__ import annotations
+
+import json
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from tanhui_shared.web.auth import TokenVerifier
+from tanhui_shared.web.problems import Problem
+
+ISSUER, AUDIENCE, NOW = "tanhui-accounts", "tanhui", 1_900_000_000
+
+
+def _key(kid: str) -> tuple[rsa.RSAPrivateKey, dict]:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
+    return private, {**jwk, "kid": kid, "alg": "RS256", "use": "sig"}
+
+
+def _token(private: rsa.RSAPrivateKey, kid: str, sub: str = "u1", exp: int = NOW + 600) -> str:
+    claims = {"sub": sub, "role": "citizen", "preferred_username": sub, "iss": ISSUER,
+              "aud": AUDIENCE, "iat": NOW - 10, "exp": exp}
+    return jwt.encode(claims, private, algorithm="RS256", headers={"kid": kid})
+
+
+class _World:
+    def __init__(self) -> None:
+        self.keys: dict[str, dict] = {}
+        self.now = float(NOW)
+        self.checks = 0
+        self.verifier = TokenVerifier(self.keys.get, ISSUER, AUDIENCE, remember=3,
+                                      clock=lambda: self.now)
+        real_check = self.verifier._check
+
+        def counted(token: str):  # noqa: ANN202
+            self.checks += 1
+            return real_check(token)
+        self.verifier._check = counted
+
+
+class _FrozenDatetime:
+    """PyJWT's clock, held at the world's."""
+
+    @staticmethod
+    def now(tz=None):  # noqa: ANN001, ANN205
+        from datetime import datetime
+        return datetime.fromtimestamp(_FrozenDatetime.at, tz)
+
+    at = float(NOW)
+
+
+@pytest.fixture()
+def world(monkeypatch) -> _World:
+    monkeypatch.setattr(jwt.api_jwt, "datetime", _FrozenDatetime)
+    return _World()
+
+
+def test_a_token_that_passed_is_not_checked_again(world):
+    private, jwk = _key("k1")
+    world.keys["k1"] = jwk
+    token = _token(private, "k1")
+    first = world.verifier.verify(token)
+    assert world.verifier.verify(token) == first and first.user_id == "u1"
+    assert world.checks == 1
+
+
+def test_a_remembered_token_is_refused_once_its_key_is_retired_or_replaced(world):
+    private, jwk = _key("k1")
+    world.keys["k1"] = jwk
+    token = _token(private, "k1")
+    world.verifier.verify(token)
+    del world.keys["k1"]  # retired: the lookup answers None
+    with pytest.raises(Problem) as refused:
+        world.verifier.verify(token)
+    assert refused.value.status == 401 and "unknown key" in refused.value.detail
+    world.keys["k1"] = _key("k1")[1]  # another key under the same kid
+    with pytest.raises(Problem):
+        world.verifier.verify(token)
+    assert world.checks == 3
+
+
+def test_a_remembered_token_is_refused_once_it_expires(world):
+    private, jwk = _key("k1")
+    world.keys["k1"] = jwk
+    token = _token(private, "k1", exp=NOW + 60)
+    world.verifier.verify(token)
+    world.now = _FrozenDatetime.at = NOW + 61
+    try:
+        with pytest.raises(Problem) as refused:
+            world.verifier.verify(token)
+    finally:
+        _FrozenDatetime.at = float(NOW)
+    assert "expired" in refused.value.detail
+
+
+def test_refusals_are_not_remembered_and_the_memory_is_bounded(world):
+    private, jwk = _key("k1")
+    world.keys["k1"] = jwk
+    forged = _token(_key("k1")[0], "k1")  # signed by another key with the same kid
+    for _ in range(2):
+        with pytest.raises(Problem):
+            world.verifier.verify(forged)
+    assert world.checks == 2 and world.verifier._passed == {}
+    tokens = [_token(private, "k1", sub=f"u{n}") for n in range(5)]
+    for token in tokens:
+        world.verifier.verify(token)
+    assert list(world.verifier._passed) == tokens[2:]  # the oldest forgotten first
