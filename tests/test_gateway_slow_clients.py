@@ -17,13 +17,15 @@ from test_gateway_support import (connect, read_answer, read_until_closed,  # no
                                   start_gateway, trickle)
 
 HEAD_S, BODY_S, MIN_RATE = 1.0, 1.0, 500
+KEEP_ALIVE_S = 3.0  # idle between requests; production's is 75 s (settings.py)
 MARGIN_S = 1.5  # a loaded 2-core machine; the attack it replaces held connections for 45 s
 
 
 @pytest.fixture(scope="module")
 def gateway(start_gateway):
     return start_gateway(header_timeout_s=str(HEAD_S), body_timeout_s=str(BODY_S),
-                         body_min_rate=str(MIN_RATE), rate_limit_auth="1000")
+                         body_min_rate=str(MIN_RATE), keep_alive_timeout_s=str(KEEP_ALIVE_S),
+                         rate_limit_auth="1000")
 
 
 def _answer(raw: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -101,6 +103,29 @@ def test_clients_at_a_normal_pace_are_not_affected(gateway):
     status, headers, answer = _answer(raw)
     assert status == 503 and "accounts" in json.loads(answer)["detail"], answer
     assert took > BODY_S
+
+
+def test_an_idle_kept_alive_connection_waits_for_its_keep_alive_timeout_not_the_head_deadline(gateway):
+    # A client that reuses a connection after an idle pause past the head deadline (httpx keeps
+    # them 5 s; the head deadline is 10 s in production) must find it open: closed under it, its
+    # next request would fail with no answer (a console journey's login did, once in CI).
+    with connect(gateway.port) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _answer(read_answer(sock))[0] == 200
+        time.sleep(HEAD_S + 0.5)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _answer(read_answer(sock))[0] == 200
+        # the next head's deadline runs from its first byte, however long the pause before it
+        time.sleep(HEAD_S + 0.5)
+        raw, took = trickle(sock, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100,
+                            every_s=0.2, limit_s=HEAD_S + MARGIN_S)
+    assert _answer(raw)[0] == 408 and took < HEAD_S + MARGIN_S
+    # left idle, the connection is closed silently once its keep-alive timeout passes
+    with connect(gateway.port) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _answer(read_answer(sock))[0] == 200
+        raw, took = read_until_closed(sock, limit_s=KEEP_ALIVE_S + MARGIN_S)
+    assert raw == b"" and KEEP_ALIVE_S - 0.5 < took < KEEP_ALIVE_S + MARGIN_S, took
 
 
 def test_a_request_head_over_16_kib_is_refused_and_closed(gateway):

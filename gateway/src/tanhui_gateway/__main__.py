@@ -33,6 +33,7 @@ def main() -> None:
                      "workers use TANHUI_METRICS_TOKEN and scrape each worker, or run one worker")
     options = dict(factory=True, host=args.host, port=args.port, workers=args.workers,
                    proxy_headers=False, access_log=False,
+                   timeout_keep_alive=settings.keep_alive_timeout_s,
                    http="tanhui_gateway.slowclients:GuardedHttpToolsProtocol", ws="none",
                    # JSON from the first line, also the worker supervisor's (it loads no app)
                    log_config=uvicorn_log_config("gateway", settings.log_level))

@@ -57,6 +57,11 @@ class GatewaySettings(BaseSettings):
     # handshake, which happens before us). A body gets body_timeout_s plus one second per
     # body_min_rate bytes received: mod_reqtimeout 2.4's default, body=20,MinRate=500.
     header_timeout_s: float = 10.0
+    # An idle kept-alive connection is closed after this long: nginx's keepalive_timeout default
+    # (75 s, ngx_http_core_module). It must outlast clients' idle expiry (httpx's is 5 s), or a
+    # request sent on a connection the gateway is just closing fails with no answer (browsers
+    # retry such a request, httpx does not). The head deadline starts at the head's first byte.
+    keep_alive_timeout_s: float = 75.0
     body_timeout_s: float = 20.0
     body_min_rate: int = 500
     # /metrics: on a port of its own (served by prometheus_client's HTTP thread) and/or on the

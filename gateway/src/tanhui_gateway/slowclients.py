@@ -3,8 +3,13 @@
 uvicorn has no timeout for a request head: a fresh connection that sends nothing, or a head
 sent a byte every few seconds, is held for as long as the client likes (its keep-alive timer
 runs only between requests and is cancelled by any byte). `GuardedHttpToolsProtocol` arms a
-timer whenever the connection waits for a request head and closes it when the head is not
-complete in time, with a 408 when part of a head had arrived.
+timer when a connection opens and when the first byte of a later head arrives, and closes the
+connection when the head is not complete in time, with a 408 when part of a head had arrived.
+
+Between requests a kept-alive connection is left to uvicorn's keep-alive timer
+(`keep_alive_timeout_s`, settings.py), which must outlast the clients' own idle expiry: a
+server that closes an idle connection just as its client reuses it makes the client's request
+fail with no answer (httpx keeps idle connections 5 s, uvicorn's default timeout was 5 s too).
 
 Bodies are guarded at the ASGI level (`BodyDeadline`), where a 408 can be a problem document:
 `timeout_s` plus one second per `min_rate` bytes received (mod_reqtimeout's rule, see
@@ -56,6 +61,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._waiting:
+            if self._head_timer is None and data:  # a kept-alive connection's next head begins
+                self._arm()
             self._head_bytes += len(data)
         super().data_received(data)
         if self._waiting and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
@@ -73,10 +80,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if not self.pipeline and not self.transport.is_closing():
-            # keep-alive: the next head is awaited from now (a pipelined one is complete already)
+            # keep-alive: idle under uvicorn's keep-alive timer until the next head's first
+            # byte arms the head deadline (a pipelined head is complete already)
             self._waiting = True
             self._head_bytes = 0
-            self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
