@@ -6,11 +6,15 @@ Trips are judged in start-time order per citizen, so the result does not depend 
 """
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, insort
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
+from operator import attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -108,44 +112,89 @@ def within_claim_window(claims: list[TripClaim], rules: TravelRules, now: dateti
 def decide_trips(claims: list[TripClaim], history: dict[str, CitizenHistory],
                  rules: TravelRules) -> list[TripDecision]:
     """One decision per claim, in the claims' original order. Mutates `history`."""
-    decisions: dict[int, TripDecision] = {}
-    reductions: dict[tuple[Mode, Decimal], tuple[Decimal, int]] = {}  # a feed repeats its fares
-    for claim in sorted(claims, key=lambda c: (c.user_id, c.started_at, c.index)):
-        past = history.get(claim.user_id)
-        if past is None:  # not setdefault: it would build a history per claim, used or not
-            past = history[claim.user_id] = CitizenHistory()
-        decisions[claim.index] = _decide(claim, past, rules, reductions)
+    decisions = {d.claim.index: d for d in judged_in_order(claims, history, rules)}
     return [decisions[c.index] for c in claims]
 
 
+JUDGING_ORDER = attrgetter("user_id", "started_at", "index")  # each citizen's trips by start
 _MICROSECOND = timedelta(microseconds=1)
 _MICROSECONDS_PER_HOUR = 3_600_000_000
+_NO_TIME = timedelta(0)
 
 
-def _decide(claim: TripClaim, past: CitizenHistory, rules: TravelRules,
-            reductions: dict[tuple[Mode, Decimal], tuple[Decimal, int]]) -> TripDecision:
-    if claim.external_id in past.external_ids:
-        return TripDecision(claim, "duplicate", DUPLICATE)
-    # Plausible speeds compared exactly in whole numbers (km x us/h <= km/h x us); the Decimal
-    # division, only to word a refusal, cost more than the rest of the rules.
-    micros = (claim.ended_at - claim.started_at) // _MICROSECOND
-    if micros <= 0 or (claim.distance_km * _MICROSECONDS_PER_HOUR
-                       > rules.max_speed(claim.mode) * micros):
-        hours = Decimal(micros) / _MICROSECONDS_PER_HOUR
-        if reason := implausible_speed(rules, claim.mode, claim.distance_km, hours):
-            return TripDecision(claim, "rejected", reason)
-    if past.overlaps(claim.started_at, claim.ended_at):
-        return TripDecision(claim, "rejected", OVERLAP)
-    key = (claim.mode, claim.distance_km)
-    reduction = reductions.get(key)
-    if reduction is None:
-        reduction = reductions[key] = trip_reduction(rules, claim.mode, claim.distance_km)
-    reduction_g, earned = reduction
-    points, capped_by = within_daily_caps(
-        rules, claim.mode, earned, past.points_by_day_mode[(claim.local_day, claim.mode)],
-        past.points_by_day[claim.local_day])
-    past.record(claim, points)
-    return TripDecision(claim, "accepted", capped_by, reduction_g, points)
+def judged_in_order(claims: list[TripClaim], history: dict[str, CitizenHistory],
+                    rules: TravelRules) -> Iterator[TripDecision]:
+    """decide_trips' decisions in JUDGING_ORDER, each as soon as it is made (the store writes an
+    accepted trip while the next ones are judged). Mutates `history`.
+
+    The rules in the order they are asked: duplicate, speed, overlap, daily caps. CitizenHistory's
+    methods are inlined (a citizen's collections looked up once, not per trip) and each fare's
+    figures computed once: a feed repeats its fares."""
+    # fare -> [_shortest_plausible, then once a trip of it passes: reduction, points, mode cap]
+    fares: dict[tuple[Mode, Decimal], list] = {}
+    total_cap = rules.daily_cap_total
+    user_id = None
+    for claim in sorted(claims, key=JUDGING_ORDER):
+        if claim.user_id != user_id:  # claims come citizen by citizen
+            user_id = claim.user_id
+            past = history.get(user_id)
+            if past is None:  # not setdefault: it would build a history per claim, used or not
+                past = history[user_id] = CitizenHistory()
+            known, intervals = past.external_ids, past.intervals
+            by_day_mode, by_day = past.points_by_day_mode, past.points_by_day
+        if claim.external_id in known:
+            yield TripDecision(claim, "duplicate", DUPLICATE)
+            continue
+        mode, start, end = claim.mode, claim.started_at, claim.ended_at
+        key = (mode, claim.distance_km)
+        fare = fares.get(key)
+        if fare is None:
+            fare = fares[key] = [_shortest_plausible(rules, mode, claim.distance_km)]
+        span = end - start
+        if span <= _NO_TIME or (span < fare[0] if fare[0] is not None else
+                                claim.distance_km * _MICROSECONDS_PER_HOUR
+                                > rules.max_speed(mode) * (span // _MICROSECOND)):
+            hours = Decimal(span // _MICROSECOND) / _MICROSECONDS_PER_HOUR  # to word a refusal
+            if reason := implausible_speed(rules, mode, claim.distance_km, hours):
+                yield TripDecision(claim, "rejected", reason)
+                continue
+        i = bisect_left(intervals, (end,))  # CitizenHistory.overlaps
+        if i and intervals[i - 1][1] > start:
+            yield TripDecision(claim, "rejected", OVERLAP)
+            continue
+        if len(fare) == 1:
+            fare += (*trip_reduction(rules, mode, claim.distance_km), rules.mode_cap(mode))
+        _, reduction_g, earned, mode_cap = fare
+        day = claim.local_day
+        day_mode = (day, mode)
+        mode_so_far, so_far = by_day_mode[day_mode], by_day[day]
+        if earned <= mode_cap - mode_so_far and earned <= total_cap - so_far:
+            points, capped_by = earned, None  # within_daily_caps' answer when no cap bites
+        else:
+            points, capped_by = within_daily_caps(rules, mode, earned, mode_so_far, so_far)
+        known.add(claim.external_id)  # CitizenHistory.record
+        insort(intervals, (start, end))
+        by_day_mode[day_mode] = mode_so_far + points
+        by_day[day] = so_far + points
+        yield TripDecision(claim, "accepted", capped_by, reduction_g, points)
+
+
+def _shortest_plausible(rules: TravelRules, mode: Mode, distance_km: Decimal
+                        ) -> timedelta | None:
+    """The shortest time a trip of `distance_km` by `mode` may take: the speed rule (km x us/h
+    <= km/h x us, in exact numbers) as one comparison of timedeltas per trip, the two Decimal
+    products having cost more than the rest of the rules. None where there is no such bound
+    (no positive speed limit, a distance that is no finite number, a bound past timedelta's
+    range): then the rule's own comparison is made."""
+    top = rules.max_speed(mode)
+    if top <= 0 or not distance_km.is_finite():
+        return None
+    # km x us/h > top x us  <=>  us < km x us/h / top  <=>  us < ceil(km x us/h / top), us whole
+    try:
+        return timedelta(microseconds=math.ceil(Fraction(distance_km) * _MICROSECONDS_PER_HOUR
+                                                / top))
+    except OverflowError:
+        return None
 
 
 def daily_earnings(decisions: list[TripDecision], rules: TravelRules,
