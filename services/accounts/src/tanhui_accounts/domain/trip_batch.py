@@ -201,17 +201,20 @@ def daily_earnings(decisions: list[TripDecision], rules: TravelRules,
                    ) -> dict[tuple[str, date, str], tuple[int, int]]:
     """Points the accepted trips add to each (citizen, day, cap group), with that group's cap:
     what the store adds to the day's cap rows, whose check refuses any sum above the cap."""
-    added: dict[tuple[str, date, str], tuple[int, int]] = {}
-    groups_of: dict[Mode, tuple[tuple[str, int], ...]] = {}  # asked once per mode, not per trip
+    # first by (citizen, day, mode): one sum per trip, then each sum into its mode's cap groups
+    by_mode: dict[tuple[str, date, Mode], int] = {}
     for decision in decisions:
-        if decision.status != "accepted" or not decision.points:
-            continue
-        claim = decision.claim
-        groups = groups_of.get(claim.mode)
+        if decision.points and decision.status == "accepted":
+            claim = decision.claim
+            key = (claim.user_id, claim.local_day, claim.mode)
+            by_mode[key] = by_mode.get(key, 0) + decision.points
+    added: dict[tuple[str, date, str], tuple[int, int]] = {}
+    groups_of: dict[Mode, tuple[tuple[str, int], ...]] = {}  # asked once per mode
+    for (user_id, day, mode), points in by_mode.items():
+        groups = groups_of.get(mode)
         if groups is None:
-            groups = groups_of[claim.mode] = rules.daily_caps(claim.mode)
+            groups = groups_of[mode] = rules.daily_caps(mode)
         for group, cap in groups:
-            key = (claim.user_id, claim.local_day, group)
-            so_far = added.get(key)
-            added[key] = ((so_far[0] if so_far else 0) + decision.points, cap)
+            so_far = added.get((user_id, day, group))
+            added[(user_id, day, group)] = ((so_far[0] if so_far else 0) + points, cap)
     return added

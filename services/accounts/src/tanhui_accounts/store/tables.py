@@ -48,8 +48,26 @@ def new_ordered_ids(count: int) -> list[str]:
     millis = f"{time.time_ns() // 1_000_000:012x}"
     head = f"{millis[:8]}-{millis[8:]}-7"
     tails = os.urandom(6 * count).hex()
-    return [f"{head}{i >> 14:03x}-{0x8000 | i & 0x3FFF:04x}-{tails[12 * i:12 * i + 12]}"
-            for i in range(count)]
+    return [head + counter + tails[12 * i:12 * i + 12]
+            for i, counter in enumerate(_counters(count))]
+
+
+# The counters' text, formatted once (3 of the 4 us an id took): up to a large feed's size
+_COUNTERS_KEPT = 1 << 16
+_counter_texts: list[str] = []
+
+
+def _counters(count: int) -> list[str]:
+    """The ids' middle parts for counters 0 .. count - 1 ("000-8000-", "000-8001-", ...)."""
+    global _counter_texts
+    kept = _counter_texts  # replaced whole, never extended in place: threads share it
+    if len(kept) < min(count, _COUNTERS_KEPT):
+        kept = _counter_texts = _counter_text(range(min(count, _COUNTERS_KEPT)))
+    return kept[:count] if count <= len(kept) else kept + _counter_text(range(len(kept), count))
+
+
+def _counter_text(counters: range) -> list[str]:
+    return [f"{i >> 14:03x}-{0x8000 | i & 0x3FFF:04x}-" for i in counters]
 
 
 def _ts() -> sa.DateTime:

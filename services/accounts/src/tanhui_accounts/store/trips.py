@@ -28,6 +28,7 @@ from ..domain.points import EntryKind
 from ..domain.travel import Mode, TravelRules, TripRefusal
 from ..domain.trip_batch import (CitizenHistory, TripClaim, TripDecision, daily_earnings,
                                  judged_in_order, within_claim_window)
+from .copy_values import remember_repeated_values
 from .tables import GreenTrip, PointsEntry, new_ordered_ids
 
 # A trip longer than this is implausible anyway; it bounds the history window we read.
@@ -275,6 +276,7 @@ def _copy(session: Session, model, columns: tuple[str, ...]) -> Iterator[psycopg
     raw = session.connection().connection.driver_connection
     try:
         with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            remember_repeated_values(cursor)
             copy.set_types([_copy_type(table.c[name]) for name in columns])
             yield copy
     except psycopg.Error as exc:
