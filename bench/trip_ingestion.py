@@ -11,7 +11,8 @@ Run: `make bench` (or `uv run python bench/trip_ingestion.py`). With
 TANHUI_BENCH_TRIPS_BASELINE=<a work tree of an earlier commit>, the single trips are also measured,
 side by side in the same run, against that tree's accounts API and gateway (on uvicorn's h11
 parser, as before httptools was a dependency) on a database its own migrations made. With
-TANHUI_BENCH_TRIPS_ONLY=single only part 3 runs (the batch rows of the report are left out).
+TANHUI_BENCH_TRIPS_ONLY=single only part 3 runs (the batch rows of the report are left out); with
+TANHUI_BENCH_TRIPS_ONLY=ledger only part 1 (the ledger path and its floor: printed, not saved).
 """
 from __future__ import annotations
 
@@ -140,6 +141,7 @@ class Load:
 
 BASELINE = os.environ.get("TANHUI_BENCH_TRIPS_BASELINE")
 SINGLE_ONLY = os.environ.get("TANHUI_BENCH_TRIPS_ONLY") == "single"
+LEDGER_ONLY = os.environ.get("TANHUI_BENCH_TRIPS_ONLY") == "ledger"
 
 
 def baseline_env(tree: str) -> dict[str, str]:
@@ -238,6 +240,12 @@ def main() -> None:
     raw = repeat("raw COPY", runs, lambda r: raw_copy(engine, batch_rows(citizens, r)))
     ledger = repeat("record_trips (rules + ledger)", runs,
                     lambda r: ledger_path(engine, batch_rows(citizens, 100 + r)))
+    if LEDGER_ONLY:
+        print(f"""Batches of {BATCH:,} metro rides over {CITIZENS:,} citizens, {runs} runs each:
+raw COPY {summary(raw)}; record_trips {summary(ledger)}.
+Ledger path / raw COPY, same run: {statistics.median(ledger) / statistics.median(raw):.2f} (load
+average at the end {os.getloadavg()[0]:.1f}).""")
+        return
 
     port = free_port()  # fixed ports collided with other benches on a shared machine
     api = start_accounts(url, port, TANHUI_TRIP_CLAIM_WINDOW_DAYS=str(WINDOW_DAYS))
