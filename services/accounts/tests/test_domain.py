@@ -172,6 +172,24 @@ def test_speeds_are_judged_exactly_at_the_limit_and_a_trip_must_end_after_it_sta
     assert "end after it starts" in decisions[2].reason
 
 
+def test_a_speed_limit_between_two_microseconds_is_judged_exactly():
+    # 12.5 km by bike at 35 km/h takes 1,285,714,285.7 us: 1,285,714,286 us is under the limit
+    # (34.99999999... km/h), a microsecond less is over it (35.0000000078 km/h)
+    def bike(i, micros):
+        return TripClaim(i, f"u{i}", Mode.BIKE, Decimal("12.5"), T0,
+                         T0 + timedelta(microseconds=micros), f"s{i}")
+    decisions = decide_trips([bike(0, 1_285_714_286), bike(1, 1_285_714_285)], {}, RULES)
+    assert [d.status for d in decisions] == ["accepted", "rejected"]
+    assert "implausible for bike" in decisions[1].reason
+
+
+def test_the_days_total_caps_a_trip_its_modes_cap_has_room_for():
+    past = CitizenHistory()
+    past.already_earned(claim(0, 0, 1).local_day, "all", 995)
+    decision, = decide_trips([claim(0, 0, 20)], {"u1": past}, RULES)  # 14 points, bike empty
+    assert decision.points == 5 and "daily cap of 1000" in decision.reason
+
+
 def test_history_counts_towards_the_daily_cap():
     past = CitizenHistory()
     past.add_points(claim(0, 0, 1).local_day, Mode.BIKE, 395)

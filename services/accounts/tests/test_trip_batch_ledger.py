@@ -1,0 +1,60 @@
+"""A transit operator's batch through the store (PostgreSQL): what its trips, ledger entries and
+cap rows hold, entry by entry, for citizens with several trips over several days and fares."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from accounts_support import CITY_DAY, cap_mismatches, grant_points, ledger_mismatches
+from tanhui_accounts.domain.travel import RULES, Mode
+from tanhui_accounts.domain.trip_batch import TripClaim
+from tanhui_accounts.store.trips import record_trips
+from tanhui_shared.uow import in_unit_of_work
+
+# the same fare written two ways ("3.5", "3.50"), a second fare, and two modes
+FARES = [(Mode.METRO, "3.5"), (Mode.METRO, "3.50"), (Mode.BUS, "12.25"), (Mode.METRO, "40")]
+
+
+def test_a_batchs_entries_count_each_balance_up_trip_by_trip_and_its_trips_keep_their_figures(
+        accounts):
+    citizens = [accounts.user("citizen")[0]["id"] for _ in range(3)]
+    grant_points(accounts.engine, citizens[0], 7)  # a balance before the batch
+    claims = []
+    for n in range(36):  # each citizen 12 trips over 3 days, fed out of order
+        start = CITY_DAY + timedelta(days=n // 3 % 3, minutes=40 * (n // 3))
+        mode, km = FARES[n % len(FARES)]
+        claims.append(TripClaim(n, citizens[n % 3], mode, Decimal(km), start,
+                                start + timedelta(minutes=25), f"feed-{uuid.uuid4().hex}"))
+    recorded = in_unit_of_work(accounts.engine, lambda uow: record_trips(
+        uow.session, list(reversed(claims)), "operator", RULES))
+    assert {d.status for d, _ in recorded} == {"accepted"}
+
+    with accounts.engine.connect() as conn:
+        trips = {row.id: row for row in conn.execute(sa.text(
+            "SELECT * FROM green_trip WHERE user_id = ANY(:u)"), {"u": citizens})}
+        entries = conn.execute(sa.text(
+            "SELECT user_id, points, balance_after, held_after, trip_id FROM points_entry "
+            "WHERE user_id = ANY(:u) ORDER BY id"), {"u": citizens}).all()
+        balances = dict(conn.execute(sa.text(
+            "SELECT user_id, balance FROM points_account WHERE user_id = ANY(:u)"),
+            {"u": citizens}).all())
+    for decision, trip_id in recorded:
+        trip, claim = trips[trip_id], decision.claim
+        assert (trip.user_id, trip.mode, trip.distance_km, trip.local_day, trip.reduction_g,
+                trip.points, trip.started_at, trip.external_id) == (
+            claim.user_id, claim.mode.value, claim.distance_km, claim.local_day,
+            decision.reduction_g, decision.points, claim.started_at, claim.external_id)
+    # ids and entries in each citizen's order of trips: by start
+    assert sorted(trips, key=lambda i: (trips[i].user_id, trips[i].started_at)) == sorted(trips)
+    running = {citizens[0]: 7, citizens[1]: 0, citizens[2]: 0}
+    for entry in entries:
+        if entry.trip_id is None:
+            continue  # the grant
+        running[entry.user_id] += entry.points
+        assert (entry.balance_after, entry.held_after) == (running[entry.user_id], 0)
+        assert entry.points == trips[entry.trip_id].points
+    assert running == balances
+    assert ledger_mismatches(accounts.engine) == [] and cap_mismatches(accounts.engine) == []
