@@ -6,7 +6,8 @@ daily_earnings). The caller's unit of work owns the transaction.
 Statements go to psycopg directly, their arrays as binary parameters: SQLAlchemy's text format
 quoted each of a feed's 10,000 external ids and user ids with a regular expression. Rows are
 written in (citizen, start) order with time-ordered ids, so each index takes them in runs of
-neighbouring keys instead of one random page per row.
+neighbouring keys instead of one random page per row. The trips are COPYed as they are judged
+and each COPY ends only after the next step's Python work: PostgreSQL writes while Python works.
 """
 from __future__ import annotations
 
