@@ -14,7 +14,7 @@ from ..store import blocks as block_moves
 from ..store.accounts import INCLUSION_POOL_ID, lock_account
 from ..store.retirements import retire_blocks
 from ..store.reports import current_revision, report_for_retirement
-from ..store.tables import Block, Certificate, Redemption
+from ..store.tables import Block, Certificate, Redemption, Retirement
 from .common import journal, opened
 
 REDEMPTION_PURPOSE = "carbon inclusion redemption"
@@ -32,7 +32,7 @@ def certify_retirement(uow: UnitOfWork, rows: list[Block], *, account_id: str, b
         event_id=event_id, redemption_id=redemption_id)
     # one statement for both at the end (a unique redemption_id stops the unit of work there);
     # a use case that must reference the retirement before then calls uow.flush()
-    uow.insert_last(retirement)
+    uow.insert_rows(Retirement.__table__, [vars(retirement)])
     uow.insert_last(certificate)
     uow.emit(CreditsRetired(
         retirement_id=retirement.id, certificate_id=certificate.id,
