@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from tanhui_credits.store.schema import METADATA
+from tanhui_shared.db import make_engine
 from tanhui_shared.testing.schema import catalogue, catalogue_differences, schema_differences
 
 @pytest.fixture(scope="module")
@@ -20,3 +22,35 @@ def test_constraints_and_indexes_are_the_ones_the_models_declare(migrated, new_d
     names = {name for _, name, _, _ in catalogue(migrated)}
     assert {"ex_block_live_serials", "ck_listing_remaining", "ck_listing_open",
             "uq_issuance_monitoring_report", "ck_retirement_quantity"} <= names
+
+
+# the hot path's functions (the triggers' functions are copies with other whitespace)
+_FUNCTIONS = sa.text("SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p "
+                     "WHERE p.pronamespace = 'public'::regnamespace "
+                     "AND p.proname IN ('audit_chain_pending', 'lock_spendable_blocks')")
+
+
+def _functions(url: str) -> set[tuple[str, str]]:
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            return {tuple(row) for row in conn.execute(_FUNCTIONS)}
+    finally:
+        engine.dispose()
+
+
+def test_the_registry_functions_are_the_ones_the_models_create(migrated, new_database):
+    """The migration's frozen copies of the hot path's PL/pgSQL functions are what a database
+    built from the models gets, definitions and all."""
+    built = new_database("credits_functions")
+    engine = make_engine(built, pool_size=1)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS btree_gist"))
+            for each in [METADATA] if isinstance(METADATA, sa.MetaData) else METADATA:
+                each.create_all(conn)
+    finally:
+        engine.dispose()
+    migrated_functions = _functions(migrated)
+    assert migrated_functions == _functions(built)
+    assert {n for n, _ in migrated_functions} == {"audit_chain_pending", "lock_spendable_blocks"}

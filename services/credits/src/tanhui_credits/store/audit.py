@@ -19,38 +19,77 @@ import json
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from tanhui_shared.messaging.outbox import utcnow
 
-from ..domain.hashing import ChainLink, canonical_json, first_broken_link, link_hash
-from .tables import AuditEntry, AuditHead, AuditPending, new_id
+from ..domain.hashing import ChainLink, canonical_json, first_broken_link
+from .tables import AuditEntry, AuditHead, AuditPending, CreditsTable, new_id
 
 # The sequencer's pg advisory lock (one database, one sequencer at a time). No other code of
 # credits takes advisory locks, so any fixed key does.
 SEQUENCER_LOCK = 15_001
-_TRY_LOCK = sa.text("SELECT pg_try_advisory_xact_lock(:key)")
-# The chain's head and the oldest committed pending entries, taken out of audit_pending, in one
-# statement (one row with NULL entry fields when nothing is pending); read after the lock.
-_TAKE = sa.text("""
-    WITH taken AS (DELETE FROM audit_pending WHERE stamp IN (
-                       SELECT stamp FROM audit_pending ORDER BY stamp LIMIT :n)
-                   RETURNING stamp, entry_id, kind, body)
-    SELECT h.last_seq, h.last_hash, t.stamp, t.entry_id, t.kind, t.body
-    FROM audit_head h LEFT JOIN taken t ON true WHERE h.id = 1""")
-# The chained entries and the new head in one statement; the head moves only from the head this
-# pass read (compare-and-set: 0 rows if another sequencer moved it).
-_WRITE = sa.text("""
-    WITH chained AS (INSERT INTO audit_entry (seq, entry_id, kind, body, prev_hash, hash)
-                     SELECT * FROM unnest(CAST(:seq AS int[]), CAST(:entry_id AS varchar[]),
-                                          CAST(:kind AS varchar[]), CAST(:body AS text[]),
-                                          CAST(:prev_hash AS varchar[]), CAST(:hash AS varchar[])))
-    UPDATE audit_head SET last_seq = :last_seq, last_hash = :last_hash
-    WHERE id = 1 AND last_seq = :read_seq""")
+CHAIN_FUNCTION = "audit_chain_pending"
+HEAD_MOVED = "TH001"  # the SQLSTATE the function raises when the head moved under it
+# One pass of the sequencer as one function call (issue 15: a pass was six round trips, most of
+# a movement's statements once it is done; its Python the rest): the try-lock, the head, the
+# oldest committed pending entries taken out of audit_pending in stamp order, each chained
+# (seq = head + 1, prev_hash = the head's hash, hash = sha256 of prev_hash + the stored body,
+# exactly domain/hashing.link_hash, which verify_chain recomputes in Python), and the head moved
+# only from the head this pass read (compare-and-set). Each statement of a PL/pgSQL function
+# takes a fresh snapshot: the take, after the lock, sees every entry committed before it.
+# Returns how many it chained, or -1 if another sequencer holds the lock.
+CHAIN_DDL = f"""
+CREATE OR REPLACE FUNCTION {CHAIN_FUNCTION}(batch integer) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    read_seq integer;
+    next_seq integer;
+    link varchar;
+    entry record;
+    moved integer;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock({SEQUENCER_LOCK}) THEN
+        RETURN -1;
+    END IF;
+    SELECT h.last_seq, h.last_hash INTO read_seq, link FROM audit_head h WHERE h.id = 1;
+    next_seq := read_seq;
+    FOR entry IN
+        WITH taken AS (DELETE FROM audit_pending WHERE stamp IN (
+                           SELECT p.stamp FROM audit_pending p ORDER BY p.stamp LIMIT batch)
+                       RETURNING stamp, entry_id, kind, body)
+        SELECT t.entry_id, t.kind, t.body FROM taken t ORDER BY t.stamp
+    LOOP
+        next_seq := next_seq + 1;
+        INSERT INTO audit_entry (seq, entry_id, kind, body, prev_hash, hash)
+        VALUES (next_seq, entry.entry_id, entry.kind, entry.body, link,
+                encode(sha256(convert_to(link || entry.body, 'UTF8')), 'hex'))
+        RETURNING audit_entry.hash INTO link;
+    END LOOP;
+    IF next_seq = read_seq THEN
+        RETURN 0;
+    END IF;
+    UPDATE audit_head SET last_seq = next_seq, last_hash = link
+    WHERE id = 1 AND last_seq = read_seq;
+    GET DIAGNOSTICS moved = ROW_COUNT;
+    IF moved <> 1 THEN
+        RAISE EXCEPTION 'the audit chain''s head moved past % meanwhile', read_seq
+            USING ERRCODE = '{HEAD_MOVED}';
+    END IF;
+    RETURN next_seq - read_seq;
+END $$"""
+_CHAIN = sa.text(f"SELECT {CHAIN_FUNCTION}(:batch)")
+
+
+@sa.event.listens_for(CreditsTable.metadata, "after_create")
+def _create_chain_function(target, connection, **_) -> None:  # noqa: ANN001
+    # create_all (a database built from the models) gets the function the migration creates
+    if "audit_head" in {t.name for t in target.sorted_tables}:
+        connection.execute(sa.text(CHAIN_DDL))
 
 
 class Journal:
@@ -93,13 +132,20 @@ class ChainHeadMoved(RuntimeError):
 def chain_pending(engine: Engine, batch: int = 1000) -> int:
     """Chain the committed pending entries, oldest stamp first; returns how many were chained.
     Returns at once (0) if another sequencer holds the lock: it chains what it finds, and the
-    relay's next pass chains anything that committed after it looked."""
+    relay's next pass chains anything that committed after it looked. Each pass is one
+    statement in a transaction of its own (autocommit: no BEGIN and COMMIT round trips)."""
     chained = 0
     while True:
-        with engine.begin() as conn:
-            if not conn.execute(_TRY_LOCK, {"key": SEQUENCER_LOCK}).scalar_one():
-                return chained
-            done = _chain_batch(conn, batch)
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                done = conn.execute(_CHAIN, {"batch": batch}).scalar_one()
+            except sa.exc.DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) == HEAD_MOVED:
+                    raise ChainHeadMoved(str(exc.orig)) from exc
+                raise
+        if done < 0:
+            return chained
         chained += done
         if done < batch:
             return chained
@@ -140,31 +186,6 @@ def chain_after_commit(engine: Engine) -> None:
     finally:
         with passes.mutex:
             passes.running = False
-
-
-def _chain_batch(conn: Connection, batch: int) -> int:
-    """Under the lock: head + 1, + 2, ... for the oldest pending entries, and the new head.
-    The lock keeps sequencers apart; audit_entry's primary key (seq) and the head's
-    compare-and-set refuse a second chain from one head should anything bypass it."""
-    rows = conn.execute(_TAKE, {"n": batch}).all()
-    head, taken = rows[0], sorted((r for r in rows if r.stamp is not None), key=lambda r: r.stamp)
-    if not taken:
-        return 0
-    seq, prev_hash = head.last_seq, head.last_hash
-    chained: dict[str, list] = {"seq": [], "entry_id": [], "kind": [], "body": [],
-                                "prev_hash": [], "hash": []}
-    for entry in taken:
-        seq += 1
-        link = link_hash(prev_hash, entry.body)
-        for column, value in (("seq", seq), ("entry_id", entry.entry_id), ("kind", entry.kind),
-                              ("body", entry.body), ("prev_hash", prev_hash), ("hash", link)):
-            chained[column].append(value)
-        prev_hash = link
-    moved = conn.execute(_WRITE, {**chained, "last_seq": seq, "last_hash": prev_hash,
-                                  "read_seq": head.last_seq}).rowcount
-    if moved != 1:
-        raise ChainHeadMoved(f"the audit chain's head moved past {head.last_seq} meanwhile")
-    return len(taken)
 
 
 def verify_chain(session: Session, batch: int = 1000) -> dict[str, Any]:

@@ -55,6 +55,77 @@ def spendable_blocks(session: Session, account_id: str, project_id: str | None =
     return _locked(session, query)
 
 
+# The debiting holder's account locked and its spendable blocks read and locked, in ONE call
+# (issue 15: two statements before, the account loaded as an ORM entity): a PL/pgSQL function,
+# since each of its statements takes a fresh snapshot. The block query starts after the
+# account's lock was granted, so it sees the blocks the debit before it committed; in one SQL
+# statement its snapshot would predate the lock and miss them. Rows: (account id, the block's
+# columns in BlockRow's order, its project's name); no row: no account; one row with no block:
+# the account holds nothing spendable (of that project and vintage, if named).
+LOCK_FUNCTION = "lock_spendable_blocks"
+_OUT = ", ".join(f"o_{name} {kind}" for name, kind in (
+    ("account_id", "varchar"), ("id", "integer"), ("project_id", "varchar"),
+    ("project_number", "integer"), ("vintage", "integer"), ("first", "integer"),
+    ("last", "integer"), ("block_account_id", "varchar"), ("status", "varchar"),
+    ("parent_block_id", "integer"), ("issuance_id", "varchar"), ("listing_id", "varchar"),
+    ("retirement_id", "varchar"), ("compensation_id", "varchar"), ("created_by", "varchar"),
+    ("closed_by", "varchar"), ("created_at", "timestamptz"), ("project_name", "varchar")))
+LOCK_DDL = f"""
+CREATE OR REPLACE FUNCTION {LOCK_FUNCTION}(p_owner varchar, p_project varchar,
+                                           p_vintage integer) RETURNS TABLE ({_OUT})
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_account varchar;
+BEGIN
+    SELECT a.id INTO v_account FROM holding_account a WHERE a.owner_user_id = p_owner
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT v_account, {", ".join(f'b."{c.name}"' for c in Block.__table__.c)}, p.name
+        FROM serial_block b LEFT JOIN registry_project p ON p.id = b.project_id
+        WHERE b.account_id = v_account AND b.status = 'active' AND b.listing_id IS NULL
+          AND (p_project IS NULL OR b.project_id = p_project)
+          AND (p_vintage IS NULL OR b.vintage = p_vintage)
+        ORDER BY b.id FOR UPDATE OF b;
+    IF NOT FOUND THEN
+        o_account_id := v_account;
+        RETURN NEXT;
+    END IF;
+END $$"""
+_LOCK_SPENDABLE = sa.text(f"SELECT * FROM {LOCK_FUNCTION}(CAST(:owner AS varchar), "
+                          "CAST(:project_id AS varchar), CAST(:vintage AS integer))")
+
+
+@sa.event.listens_for(Block.metadata, "after_create")
+def _create_lock_function(target, connection, **_) -> None:  # noqa: ANN001
+    # create_all (a database built from the models) gets the function the migration creates
+    if {"holding_account", "serial_block", "registry_project"} <= {
+            t.name for t in target.sorted_tables}:
+        connection.execute(sa.text(LOCK_DDL))
+
+
+def lock_spendable_blocks(session: Session, owner_user_id: str, project_id: str | None = None,
+                          vintage: int | None = None) -> tuple[str | None, list[BlockRow]]:
+    """(the owner's account id, its spendable blocks in id order), both locked FOR UPDATE, the
+    account first: what `account_of(..., lock=True)` then `spendable_blocks` do, in one call.
+    (None, []) if the owner has no account."""
+    rows = session.execute(_LOCK_SPENDABLE, {"owner": owner_user_id, "project_id": project_id,
+                                             "vintage": vintage}).all()
+    if not rows:
+        return None, []
+    known = session.info.setdefault(PROJECT_NAMES, {})
+    blocks = []
+    for row in rows:
+        if row[1] is None:  # the account, holding nothing spendable
+            continue
+        if row[-1] is not None:
+            known[row[2]] = row[-1]
+        blocks.append(BlockRow(*row[1:-1]))
+    return rows[0][0], blocks
+
+
 def listed_blocks(session: Session, listing_id: str) -> list[BlockRow]:
     query = _with_project_names().where(Block.listing_id == listing_id, Block.status == "active")
     return _locked(session, query)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 from sqlmodel import Session
@@ -14,19 +15,26 @@ from .audit import Journal
 from .tables import Block, Certificate, Retirement, new_id
 
 
+_RETIREMENT_COLUMNS = {c.name for c in Retirement.__table__.c}
+
+
 def retire_blocks(session: Session, journal: Journal, rows: list[Block], *, account_id: str,
                   beneficiary: str, purpose: str, retired_by_user_id: str | None,
                   report_id: str | None = None, event_id: str | None = None,
-                  redemption_id: str | None = None) -> tuple[Retirement, Certificate, dict]:
+                  redemption_id: str | None = None
+                  ) -> tuple[SimpleNamespace, Certificate, dict]:
     """Retire exactly these whole blocks (already carved and locked) and certify it.
-    Returns the retirement, its certificate and the certified fields; the caller writes the
-    retirement and the certificate (with its unit of work's last writes: nothing reads them
-    back in the same transaction)."""
-    retirement = Retirement(account_id=account_id, retired_by_user_id=retired_by_user_id,
-                            beneficiary=beneficiary, purpose=purpose,
-                            quantity=sum(r.quantity for r in rows), report_id=report_id,
-                            event_id=event_id, redemption_id=redemption_id,
-                            certificate_id=new_id(), retired_at=utcnow())
+    Returns the retirement (its columns' values), its certificate and the certified fields;
+    the caller writes the retirement and the certificate (with its unit of work's last writes:
+    nothing reads them back in the same transaction)."""
+    # the retirement's columns as plain values (written by the unit's last INSERT, read by no
+    # one before): building a table model cost more Python than the certificate's fields
+    retirement = SimpleNamespace(
+        id=new_id(), account_id=account_id, retired_by_user_id=retired_by_user_id,
+        beneficiary=beneficiary, purpose=purpose, quantity=sum(r.quantity for r in rows),
+        report_id=report_id, event_id=event_id, redemption_id=redemption_id,
+        certificate_id=new_id(), retired_at=utcnow())
+    assert vars(retirement).keys() == _RETIREMENT_COLUMNS
     block_moves.retire(session, journal, rows, retirement.id, beneficiary=beneficiary,
                        purpose=purpose, report_id=report_id, event_id=event_id,
                        redemption_id=redemption_id)
@@ -36,7 +44,8 @@ def retire_blocks(session: Session, journal: Journal, rows: list[Block], *, acco
     return retirement, certificate, fields
 
 
-def certificate_fields(session: Session, retirement: Retirement, rows: list[Block]
+def certificate_fields(session: Session, retirement: Retirement | SimpleNamespace,
+                       rows: list[Block]
                        ) -> dict[str, Any]:
     """What a certificate states; content_hash is the sha256 of exactly this, canonicalised."""
     ordered = sorted(rows, key=lambda r: (r.project_number, r.vintage, r.first))

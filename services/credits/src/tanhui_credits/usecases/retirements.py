@@ -14,8 +14,8 @@ from ..store import blocks as block_moves
 from ..store.accounts import INCLUSION_POOL_ID, lock_account
 from ..store.retirements import retire_blocks
 from ..store.reports import current_revision, report_for_retirement
-from ..store.tables import Block, Certificate, Redemption
-from .common import journal, require_account
+from ..store.tables import Block, Certificate, Redemption, Retirement
+from .common import journal, opened
 
 REDEMPTION_PURPOSE = "carbon inclusion redemption"
 
@@ -32,7 +32,7 @@ def certify_retirement(uow: UnitOfWork, rows: list[Block], *, account_id: str, b
         event_id=event_id, redemption_id=redemption_id)
     # one statement for both at the end (a unique redemption_id stops the unit of work there);
     # a use case that must reference the retirement before then calls uow.flush()
-    uow.insert_last(retirement)
+    uow.insert_rows(Retirement.__table__, [vars(retirement)])
     uow.insert_last(certificate)
     uow.emit(CreditsRetired(
         retirement_id=retirement.id, certificate_id=certificate.id,
@@ -61,7 +61,11 @@ def retire_credits(uow: UnitOfWork, user_id: str, quantity: int, *, beneficiary:
     (retirements follow revisions there), or the revision commits first and the retirement is
     refused. Raises InsufficientCredits or ReportSuperseded, writing nothing."""
     session = uow.session
-    account = require_account(session, user_id, lock=True)  # debits of one account queue here
+    # debits of one account queue at its lock; its spendable blocks are read after it, in one
+    # call (the report, share-locked below, is locked by no debit: the order is free)
+    account_id, rows = block_moves.lock_spendable_blocks(session, user_id, project_id, vintage)
+    if account_id is None:
+        opened(None)  # NoHoldingAccount
     if report_id is not None:
         report = report_for_retirement(session, report_id)  # share-locked: see there
         # Not filed yet, or not the caller's: the same 404, so report ids cannot be probed.
@@ -73,9 +77,9 @@ def retire_credits(uow: UnitOfWork, user_id: str, quantity: int, *, beneficiary:
             raise ReportSuperseded(report.id, report.revision, report.period,
                                    current.id if current else None,
                                    current.revision if current else None)
-    return _retire_from_account(uow, account.id, quantity, project_id=project_id,
-                                vintage=vintage, beneficiary=beneficiary, purpose=purpose,
-                                retired_by_user_id=user_id, report_id=report_id)
+    chosen = block_moves.take(session, journal(uow), rows, quantity)
+    return certify_retirement(uow, chosen, account_id=account_id, beneficiary=beneficiary,
+                              purpose=purpose, retired_by_user_id=user_id, report_id=report_id)
 
 
 def redeem_from_inclusion_pool(uow: UnitOfWork, request: RedemptionRequested) -> Redemption:
