@@ -39,9 +39,9 @@ FIELDS = {"username": TEXTS, "mode": MODES, "distance_km": DISTANCES, "started_a
 
 def record(i: int) -> dict:
     start = START + timedelta(minutes=40 * i)
+    end = start + timedelta(minutes=25)
     return {"username": f"rider-{i}", "mode": "metro", "distance_km": "12.5",
-            "started_at": start.isoformat(), "ended_at": (start + timedelta(minutes=25)).isoformat(),
-            "external_id": f"card-{i}"}
+            "started_at": start.isoformat(), "ended_at": end.isoformat(), "external_id": f"card-{i}"}
 
 
 def as_models_read(raw: bytes) -> list[CardRecord] | None:
@@ -51,7 +51,8 @@ def as_models_read(raw: bytes) -> list[CardRecord] | None:
         batch = TRIP_BATCH._adapter.validate_json(raw)
     except ValidationError:
         return None
-    return [CardRecord(t.username, t.mode, t.distance_km, t.started_at, t.ended_at, t.external_id)
+    return [CardRecord(username=t.username, mode=t.mode, distance_km=t.distance_km,
+                       started_at=t.started_at, ended_at=t.ended_at, external_id=t.external_id)
             for t in batch.trips]
 
 

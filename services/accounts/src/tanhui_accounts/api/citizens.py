@@ -146,7 +146,8 @@ def record_trip(trip: TripIn, citizen: Citizen, session: SessionDep, idem: Idemp
 TRIP_BATCH = JsonBody(TripBatch)
 # Read quickly when it can be (trip_feed), the same records as TripBatch's otherwise
 FEED_RECORDS = feed_records(QuickFeed(OperatorTripIn, TripBatch), TRIP_BATCH, lambda batch: [
-    trips.CardRecord(t.username, t.mode, t.distance_km, t.started_at, t.ended_at, t.external_id)
+    trips.CardRecord(username=t.username, mode=t.mode, distance_km=t.distance_km,
+                     started_at=t.started_at, ended_at=t.ended_at, external_id=t.external_id)
     for t in batch.trips])
 
 

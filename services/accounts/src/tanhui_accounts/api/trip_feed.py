@@ -3,9 +3,9 @@
 The feed's models check each record with Python functions that pydantic-core calls one by one
 (the times, their order, storable text): six calls a record, and a model built for each, were
 most of a 10,000-trip feed's validation. The quick read validates the same fields with the same
-constraints, less those functions, into plain dicts; then one loop asks the same questions and
-makes the use case's records. Whatever it is not sure of (a failed check, a time near year 1 or
-9999, an unusual distance) it leaves to the models (JsonBody), so a feed it accepts gives the
+constraints, less those functions, into plain dicts (the use case's records as they are); then
+one loop asks the same questions. Whatever it is not sure of (a failed check, a time near year 1
+or 9999, an unusual distance) it leaves to the models (JsonBody), so a feed it accepts gives the
 models' values and a refused feed's 422 is worded by the models, as before.
 """
 from __future__ import annotations
@@ -43,6 +43,8 @@ class QuickFeed:
         # by the field's own validator, fed the same JSON string; a number, by it inline.
         self._distance = TypeAdapter(fields["distance_km"])
         fields["distance_km"] = Union[StrictStr, fields["distance_km"]]
+        # CardRecord's keys: the dicts pydantic-core makes are the use case's records
+        assert set(CardRecord.__annotations__) == set(_FIELDS)
         trip = TypedDict(f"Quick{record.__name__}", fields)  # type: ignore[misc]
         (name,) = batch.model_fields
         self._batch = TypeAdapter(TypedDict(f"Quick{batch.__name__}", {  # type: ignore[misc]
@@ -55,7 +57,6 @@ class QuickFeed:
         except ValidationError:
             return None
         distances: dict[str, Any] = {}
-        records = []
         for trip in trips:
             started, ended, km = trip["started_at"], trip["ended_at"], trip["distance_km"]
             # _trip_time has nothing to say about these years; _ends_after_it_starts, as it says
@@ -68,14 +69,12 @@ class QuickFeed:
                         exact = distances[km] = self._distance.validate_json(to_json(km))
                     except ValidationError:
                         return None
-                km = exact
-            records.append(CardRecord(trip["username"], trip["mode"], km, started, ended,
-                                      trip["external_id"]))
+                trip["distance_km"] = exact
         # the text fields' storable_text, asked once of all of them together
-        if not (is_storable("".join([r.username for r in records]))
-                and is_storable("".join([r.external_id for r in records]))):
+        if not (is_storable("".join([t["username"] for t in trips]))
+                and is_storable("".join([t["external_id"] for t in trips]))):
             return None
-        return records
+        return trips
 
 
 def feed_records(quick: QuickFeed, body: JsonBody[Any],

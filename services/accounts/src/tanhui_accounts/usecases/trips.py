@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import NamedTuple, TypedDict
+from typing import TypedDict
 
 from tanhui_shared.errors import Forbidden
 from tanhui_shared.messaging.outbox import utcnow
@@ -51,8 +51,9 @@ def record_trip(uow: UnitOfWork, citizen_id: str, *, mode: Mode, distance_km: De
                         decision.points, decision.reason)
 
 
-class CardRecord(NamedTuple):
-    """One trip of a transit operator's feed, naming its citizen (a tuple: a feed has 10,000)."""
+class CardRecord(TypedDict):
+    """One trip of a transit operator's feed, naming its citizen: a dict, as pydantic-core reads
+    it from the feed's JSON (a feed has 10,000; api/trip_feed.py)."""
 
     username: str
     mode: Mode
@@ -89,14 +90,14 @@ def _outcome(record: CardRecord, index: int, decision: TripDecision | None,
              refusal: str | None, trip_id: str | None) -> RecordOutcome:
     if decision is None or decision.status == "rejected":
         reason = refusal if decision is None else decision.reason or "refused"
-        return {"index": index, "external_id": record.external_id, "outcome": "rejected",
+        return {"index": index, "external_id": record["external_id"], "outcome": "rejected",
                 "code": getattr(reason, "code", "trip-refused"), "reason": str(reason),
                 "trip_id": None, "points": 0}
     if decision.status == "duplicate":
-        return {"index": index, "external_id": record.external_id, "outcome": "duplicate",
+        return {"index": index, "external_id": record["external_id"], "outcome": "duplicate",
                 "code": DUPLICATE.code, "reason": str(decision.reason), "trip_id": trip_id,
                 "points": 0}
-    return {"index": index, "external_id": record.external_id, "outcome": "accepted",
+    return {"index": index, "external_id": record["external_id"], "outcome": "accepted",
             "code": "capped" if decision.reason else "credited",
             "reason": None if decision.reason is None else str(decision.reason),
             "trip_id": trip_id, "points": decision.points}
@@ -116,20 +117,21 @@ def record_trip_batch(uow: UnitOfWork, operator_id: str, records: list[CardRecor
                         code="operator-not-licensed")
     licensed = tuple(Mode(m) for m in licence.modes)
     mode_refusals = {mode: licence_refusal(mode, licensed) for mode in Mode}  # not per record
-    ids = user_ids_by_name(uow.session, sorted({r.username for r in records}), Role.CITIZEN)
+    ids = user_ids_by_name(uow.session, sorted({r["username"] for r in records}), Role.CITIZEN)
     rejected: list[tuple[int, str]] = []
     claims: list[TripClaim] = []
     refused: dict[int, str] = {}
-    for i, (username, mode, distance_km, started_at, ended_at, external_id) in enumerate(records):
-        user_id = ids.get(username)
-        reason = (TripRefusal(f"unknown citizen {username!r}", "username", "unknown-citizen")
-                  if user_id is None else mode_refusals[mode])
+    for i, r in enumerate(records):
+        user_id = ids.get(r["username"])
+        reason = (TripRefusal(f"unknown citizen {r['username']!r}", "username", "unknown-citizen")
+                  if user_id is None else mode_refusals[r["mode"]])
         if reason:
             rejected.append((i, reason))
             refused[i] = reason
         else:
-            claims.append(TripClaim(i, user_id, mode, distance_km, started_at.astimezone(UTC),
-                                    ended_at.astimezone(UTC), external_id))
+            claims.append(TripClaim(i, user_id, r["mode"], r["distance_km"],
+                                    r["started_at"].astimezone(UTC),
+                                    r["ended_at"].astimezone(UTC), r["external_id"]))
     recorded = record_trips(uow.session, claims, operator_id, rules) if claims else []
     decisions = [d for d, _ in recorded]
     rejected += [(d.claim.index, d.reason or "refused") for d in decisions if d.status == "rejected"]
