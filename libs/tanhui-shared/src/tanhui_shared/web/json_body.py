@@ -35,7 +35,7 @@ class JsonBody(Generic[Model]):
 
     async def __call__(self, request: Request) -> Model:
         raw = await request.body()
-        if raw and _is_json(request.headers.get("content-type")):
+        if raw and is_json(request.headers.get("content-type")):
             try:
                 return self._adapter.validate_json(raw)
             except ValidationError:
@@ -55,7 +55,8 @@ class JsonBody(Generic[Model]):
                 body=body) from None
 
 
-def _is_json(content_type: str | None) -> bool:
+def is_json(content_type: str | None) -> bool:
+    """Whether FastAPI would decode a body of this content type as JSON."""
     if not content_type:
         return False
     message = email.message.Message()
@@ -67,7 +68,7 @@ def _is_json(content_type: str | None) -> bool:
 
 async def _decoded(request: Request, raw: bytes) -> Any:
     """The body as FastAPI hands it to validation: JSON decoded, other content types as bytes."""
-    if not raw or not _is_json(request.headers.get("content-type")):
+    if not raw or not is_json(request.headers.get("content-type")):
         return raw
     try:
         return await request.json()

@@ -114,7 +114,8 @@ def _pipelined(session: Session, statements: list[tuple[str, tuple]]) -> list[li
 
 def record_trips(session: Session, claims: list[TripClaim], recorded_by: str,
                  rules: TravelRules) -> list[tuple[TripDecision, str | None]]:
-    """Decide and write; returns each decision with its new trip id (None unless accepted).
+    """Decide and write; returns each decision with its new trip id (None unless accepted), in
+    the claims' order.
 
     Every citizen's account is locked first (in user-id order), so concurrent batches for the
     same citizens are applied one after the other; the schema refuses what a path without that

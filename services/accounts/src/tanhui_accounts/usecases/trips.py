@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import TypedDict
 
 from tanhui_shared.errors import Forbidden
 from tanhui_shared.messaging.outbox import utcnow
@@ -51,8 +51,9 @@ def record_trip(uow: UnitOfWork, citizen_id: str, *, mode: Mode, distance_km: De
                         decision.points, decision.reason)
 
 
-class CardRecord(NamedTuple):
-    """One trip of a transit operator's feed, naming its citizen (a tuple: a feed has 10,000)."""
+class CardRecord(TypedDict):
+    """One trip of a transit operator's feed, naming its citizen: a dict, as pydantic-core reads
+    it from the feed's JSON (a feed has 10,000; api/trip_feed.py)."""
 
     username: str
     mode: Mode
@@ -62,8 +63,10 @@ class CardRecord(NamedTuple):
     external_id: str
 
 
-class RecordOutcome(NamedTuple):
-    """What became of one record of a feed, for the operator to show and download."""
+class RecordOutcome(TypedDict):
+    """What became of one record of a feed, for the operator to show and download: a dict in the
+    answer's own shape, sent as it is (a feed has 10,000; a tuple each, then a dict each for the
+    answer, cost more than the feed's ledger entries)."""
 
     index: int  # position in the feed
     external_id: str
@@ -87,14 +90,17 @@ def _outcome(record: CardRecord, index: int, decision: TripDecision | None,
              refusal: str | None, trip_id: str | None) -> RecordOutcome:
     if decision is None or decision.status == "rejected":
         reason = refusal if decision is None else decision.reason or "refused"
-        return RecordOutcome(index, record.external_id, "rejected",
-                             getattr(reason, "code", "trip-refused"), str(reason), None, 0)
+        return {"index": index, "external_id": record["external_id"], "outcome": "rejected",
+                "code": getattr(reason, "code", "trip-refused"), "reason": str(reason),
+                "trip_id": None, "points": 0}
     if decision.status == "duplicate":
-        return RecordOutcome(index, record.external_id, "duplicate", DUPLICATE.code,
-                             str(decision.reason), trip_id, 0)
-    return RecordOutcome(index, record.external_id, "accepted",
-                         "capped" if decision.reason else "credited", decision.reason, trip_id,
-                         decision.points)
+        return {"index": index, "external_id": record["external_id"], "outcome": "duplicate",
+                "code": DUPLICATE.code, "reason": str(decision.reason), "trip_id": trip_id,
+                "points": 0}
+    return {"index": index, "external_id": record["external_id"], "outcome": "accepted",
+            "code": "capped" if decision.reason else "credited",
+            "reason": None if decision.reason is None else str(decision.reason),
+            "trip_id": trip_id, "points": decision.points}
 
 
 def record_trip_batch(uow: UnitOfWork, operator_id: str, records: list[CardRecord],
@@ -111,32 +117,37 @@ def record_trip_batch(uow: UnitOfWork, operator_id: str, records: list[CardRecor
                         code="operator-not-licensed")
     licensed = tuple(Mode(m) for m in licence.modes)
     mode_refusals = {mode: licence_refusal(mode, licensed) for mode in Mode}  # not per record
-    ids = user_ids_by_name(uow.session, sorted({r.username for r in records}), Role.CITIZEN)
+    ids = user_ids_by_name(uow.session, sorted({r["username"] for r in records}), Role.CITIZEN)
     rejected: list[tuple[int, str]] = []
     claims: list[TripClaim] = []
     refused: dict[int, str] = {}
     for i, r in enumerate(records):
-        reason = (TripRefusal(f"unknown citizen {r.username!r}", "username", "unknown-citizen")
-                  if r.username not in ids else mode_refusals[r.mode])
+        user_id = ids.get(r["username"])
+        reason = (TripRefusal(f"unknown citizen {r['username']!r}", "username", "unknown-citizen")
+                  if user_id is None else mode_refusals[r["mode"]])
         if reason:
             rejected.append((i, reason))
             refused[i] = reason
         else:
-            claims.append(TripClaim(i, ids[r.username], r.mode, r.distance_km,
-                                    r.started_at.astimezone(UTC), r.ended_at.astimezone(UTC),
-                                    r.external_id))
+            claims.append(TripClaim(i, user_id, r["mode"], r["distance_km"],
+                                    r["started_at"].astimezone(UTC),
+                                    r["ended_at"].astimezone(UTC), r["external_id"]))
     recorded = record_trips(uow.session, claims, operator_id, rules) if claims else []
     decisions = [d for d, _ in recorded]
     rejected += [(d.claim.index, d.reason or "refused") for d in decisions if d.status == "rejected"]
     # a duplicate is answered with the trip recorded first under its external id
     firsts = trip_ids_by_external_id(uow.session, [(d.claim.user_id, d.claim.external_id)
                                                   for d in decisions if d.status == "duplicate"])
-    by_index = {d.claim.index: (d, trip_id or firsts.get((d.claim.user_id, d.claim.external_id)))
-                for d, trip_id in recorded}
+    # record_trips answers in the claims' order: the feed's, less the records refused above
+    answers = iter(recorded)
     results = []
     for i, r in enumerate(records):
-        decision, trip_id = by_index.get(i, (None, None))
-        results.append(_outcome(r, i, decision, refused.get(i), trip_id))
+        if i in refused:
+            results.append(_outcome(r, i, None, refused[i], None))
+            continue
+        decision, trip_id = next(answers)
+        results.append(_outcome(r, i, decision, None, trip_id or firsts.get(
+            (decision.claim.user_id, decision.claim.external_id))))
     return BatchOutcome(accepted=sum(d.status == "accepted" for d in decisions),
                         duplicates=sum(d.status == "duplicate" for d in decisions),
                         rejected=sorted(rejected), points_awarded=sum(d.points for d in decisions),
