@@ -170,9 +170,17 @@ class BodyDeadline:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        complete = b"transfer-encoding" not in headers and headers.get(b"content-length",
-                                                                       b"0").strip() in (b"0", b"")
+        chunked, length = False, b"0"
+        for name, value in scope["headers"]:  # the last Content-Length counts, as in a dict
+            if name == b"transfer-encoding":
+                chunked = True
+            elif name == b"content-length":
+                length = value
+        if not chunked and length.strip() in (b"0", b""):
+            # no body to wait for: nothing to guard, nor any answer to close the connection after
+            await self.app(scope, receive, send)
+            return
+        complete = False
         loop = asyncio.get_running_loop()
         started: float | None = None
         received = 0
