@@ -154,3 +154,16 @@ def test_a_lease_ends_with_its_window(infra):
         await rl.client.aclose()
 
     run_coroutine(scenario())
+
+
+def test_a_lease_never_counts_past_the_limit(infra):
+    async def scenario():
+        rl = limiter(infra.redis_url, limit=100)         # leases of 2
+        assert all([(await rl.hit("read", "ip:8", "read")).allowed for _ in range(100)])
+        assert int(await rl.client.get(rl.key("read", "ip:8"))) == 100   # none held past it
+        assert not (await rl.hit("read", "ip:8", "read")).allowed
+        assert int(await rl.client.get(rl.key("read", "ip:8"))) == 101   # a refusal counts one
+        await rl.close()
+        await rl.client.aclose()
+
+    run_coroutine(scenario())
