@@ -18,6 +18,7 @@ counted one by one as before. Numbers already leased are handed out while Redis 
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import ssl
@@ -69,7 +70,7 @@ class _Lease:
         self.next, self.top = 1, 0
         self.deadline = deadline  # monotonic; at most when Redis closes the window
         self.size = 2             # what the next reservation asks for (doubling, to the cap)
-        self.pending = False      # a reservation of several is on its way
+        self.pending: asyncio.Future | None = None  # a reservation of several on its way
 
 
 @dataclass(frozen=True)
@@ -139,21 +140,29 @@ class RateLimiter:
             if lease is not None and now >= lease.deadline:
                 del self._leases[key]
                 lease = None
+            while lease is not None and lease.next > lease.top and lease.pending is not None:
+                # a reservation for this caller is on its way: its numbers may cover this read
+                # too (the wait is the round trip this read would make on its own)
+                await asyncio.shield(lease.pending)
+                now = time.monotonic()
+                if self._leases.get(key) is not lease or now >= lease.deadline:
+                    lease = None
             if lease is not None and lease.next <= lease.top:
                 lease.next += 1
                 return verdict(lease.next - 1, int((lease.deadline - now) * 1000), limit)
         if time.monotonic() >= self._down_until:
-            want = 1 if lease is None or lease.pending else lease.size
+            want = 1 if lease is None or lease.pending is not None else lease.size
             try:
                 window_ms = self.windows_ms.get(rate_class, self.window_ms)
                 sent = time.monotonic()
                 if want > 1:
-                    lease.pending = True
+                    lease.pending = pending = asyncio.get_running_loop().create_future()
                     try:
                         count, ttl_ms, counted = await self.pipe.eval_script(
                             LEASE_SCRIPT, self._lease_sha, [key], [window_ms, want, limit])
-                    finally:
-                        lease.pending = False
+                    finally:  # the waiting reads run after the numbers are kept (no await between)
+                        lease.pending = None
+                        pending.set_result(None)
                 else:
                     count, ttl_ms = await self.pipe.eval_script(
                         WINDOW_SCRIPT, self._sha, [key], [window_ms])
