@@ -89,3 +89,87 @@ def test_verdict_headers():
     assert verdict(3, 42_500, 10).headers() == {"RateLimit-Limit": "10", "RateLimit-Remaining": "7",
                                                 "RateLimit-Reset": "43"}
     assert verdict(11, 900, 10).headers()["Retry-After"] == "1"
+
+
+class CountedPipe:
+    """The limiter's real pipe, with its round trips to Redis counted."""
+
+    def __init__(self, pipe) -> None:
+        self.pipe = pipe
+        self.calls = 0
+
+    async def eval_script(self, *args):
+        self.calls += 1
+        return await self.pipe.eval_script(*args)
+
+    async def close(self) -> None:
+        await self.pipe.close()
+
+
+def test_a_busy_readers_counts_are_leased_with_the_same_verdicts(infra):
+    async def scenario():
+        rl = limiter(infra.redis_url, limit=1000)        # leases of up to 16 (a 50th, at most 16)
+        rl.pipe = CountedPipe(rl.pipe)
+        verdicts = [await rl.hit("read", "ip:4", "read") for _ in range(100)]
+        # each read has its own number, as if Redis had been asked each time
+        assert [v.remaining for v in verdicts] == list(range(999, 899, -1))
+        assert all(v.allowed and v.counted and 0 < v.reset_s <= 60 for v in verdicts)
+        assert rl.pipe.calls <= 12                        # 1, 2, 4, 8, 16, 16...
+        assert 100 <= int(await rl.client.get(rl.key("read", "ip:4"))) <= 115
+        # reads at once wait for the reservation on its way rather than each asking Redis
+        calls = rl.pipe.calls
+        together = await asyncio.gather(*(rl.hit("read", "ip:4", "read") for _ in range(64)))
+        assert sorted(v.remaining for v in together) == list(range(836, 900))
+        assert rl.pipe.calls - calls <= 8
+        calls = rl.pipe.calls
+        writes = [await rl.hit("write", "ip:4", "write") for _ in range(5)]   # one by one
+        assert rl.pipe.calls - calls == 5 and [v.remaining for v in writes] == [999, 998, 997, 996, 995]
+        await rl.close()
+        await rl.client.aclose()
+
+    run_coroutine(scenario())
+
+
+def test_leases_never_admit_more_than_the_limit_across_instances(infra):
+    async def scenario():
+        prefix = f"test:{uuid.uuid4().hex[:8]}"
+        first, second = (limiter(infra.redis_url, limit=200, prefix=prefix) for _ in range(2))
+        # one after another, alternating: each instance keeps using what it leased
+        alternating = [await (first, second)[i % 2].hit("read", "ip:5", "read") for i in range(300)]
+        assert sum(v.allowed for v in alternating) == 200
+        # all at once on both: never more than the limit; at most a lease short per other instance
+        together = await asyncio.gather(*((first, second)[i % 2].hit("read", "ip:6", "read")
+                                          for i in range(300)))
+        admitted = sum(v.allowed for v in together)
+        assert 200 - (first.lease_cap(200) - 1) <= admitted <= 200
+        for rl in (first, second):
+            await rl.close()
+            await rl.client.aclose()
+
+    run_coroutine(scenario())
+
+
+def test_a_lease_ends_with_its_window(infra):
+    async def scenario():
+        rl = limiter(infra.redis_url, limit=500, window_s=1)
+        assert [(await rl.hit("read", "ip:7", "read")).remaining for _ in range(20)] == \
+            list(range(499, 479, -1))
+        await asyncio.sleep(1.1)
+        assert (await rl.hit("read", "ip:7", "read")).remaining == 499
+        await rl.close()
+        await rl.client.aclose()
+
+    run_coroutine(scenario())
+
+
+def test_a_lease_never_counts_past_the_limit(infra):
+    async def scenario():
+        rl = limiter(infra.redis_url, limit=100)         # leases of 2
+        assert all([(await rl.hit("read", "ip:8", "read")).allowed for _ in range(100)])
+        assert int(await rl.client.get(rl.key("read", "ip:8"))) == 100   # none held past it
+        assert not (await rl.hit("read", "ip:8", "read")).allowed
+        assert int(await rl.client.get(rl.key("read", "ip:8"))) == 101   # a refusal counts one
+        await rl.close()
+        await rl.client.aclose()
+
+    run_coroutine(scenario())

@@ -9,7 +9,6 @@ import logging
 from urllib.parse import quote
 
 from opentelemetry.trace import StatusCode
-from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from tanhui_shared.tracing import traceparent_of
@@ -35,6 +34,28 @@ def _raw_path(scope: Scope) -> str:
     """The path exactly as the client encoded it: decoding it could smuggle CR/LF or `/`."""
     raw = scope.get("raw_path")
     return raw.decode("ascii", "replace") if raw else quote(scope["path"])
+
+
+def _request_headers(raw: list[tuple[bytes, bytes]]
+                     ) -> tuple[str | None, str | None, list[str], bool]:
+    """(Authorization, Content-Length: each the first sent, X-Forwarded-For values, whether a
+    Transfer-Encoding was sent), in one pass: what starlette's Headers answered with a scan of
+    the list per question (names arrive lower-cased; values are latin-1, as there)."""
+    authorization = length = None
+    forwarded_for: list[str] = []
+    chunked = False
+    for name, value in raw:
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value.decode("latin-1")
+        elif name == b"content-length":
+            if length is None:
+                length = value.decode("latin-1")
+        elif name == b"transfer-encoding":
+            chunked = True
+        elif name == b"x-forwarded-for":
+            forwarded_for.append(value.decode("latin-1"))
+    return authorization, length, forwarded_for, chunked
 
 
 class Refusal(Exception):
@@ -91,19 +112,18 @@ class Gateway:
             raise Refusal(405, f"{path} does not answer {method}", {"Allow": ", ".join(found.allowed)})
         route = found.route
         facts["route"] = route.label
-        headers = Headers(scope=scope)
+        authorization, declared, forwarded_for, chunked = _request_headers(scope["headers"])
         client_ip = client_address(scope["client"][0] if scope.get("client") else None,
-                                   headers.getlist("x-forwarded-for"), self.trusted)
+                                   forwarded_for, self.trusted)
         facts["client"] = client_ip
 
-        caller = await self._caller(route.access, headers.get("authorization"))
+        caller = await self._caller(route.access, authorization)
         if caller is not None:
             facts["sub"] = caller.sub
         if route.roles and (caller is None or caller.role not in route.roles):
             raise Refusal(403, f"this action needs one of the roles: {', '.join(route.roles)}")
 
         limit = route.body_limit or self.settings.default_body_limit
-        declared = headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
                 raise Refusal(400, "Content-Length must be a non-negative integer",
@@ -115,7 +135,7 @@ class Gateway:
         identity = f"user:{caller.sub}" if caller else f"ip:{client_ip}"
         verdict = await self._count(route.limit_class(method), identity, method_class)
 
-        has_body = declared is not None or "transfer-encoding" in headers
+        has_body = declared is not None or chunked
         try:
             body = await read_body(receive, limit) if has_body else None
         except BodyTooLarge:

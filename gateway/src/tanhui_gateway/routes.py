@@ -176,34 +176,104 @@ def _table(routes: tuple[Route, ...]) -> tuple[dict[int, list[_Entry]], list[_En
     return by_length, wildcards
 
 
+_Found = tuple[list[Route], tuple[str, ...]]
+
+
 @lru_cache(maxsize=8)
-def _literal(routes: tuple[Route, ...]) -> dict[str, tuple[list[Route], tuple[str, ...]]]:
+def _literal(routes: tuple[Route, ...]) -> dict[str, _Found | None]:
     """Paths that are templates without placeholders, with their owners and allowed methods: no
     other template can beat one of them (every segment literal), so they need no search."""
-    return {route.path: _owners(route.path, routes) for route in routes
+    table = _table(routes)
+    trie = _trie(table)
+    return {route.path: _owners(route.path, table, trie) for route in routes
             if "{" not in route.path and not route.path.endswith("*")}
 
 
-def _owners(path: str, routes: tuple[Route, ...]) -> tuple[list[Route], tuple[str, ...]] | None:
+# The tables of a route tuple by its identity: lru_cache hashes its argument on every call, and
+# a tuple of frozen dataclasses hashes every route's fields (60-odd hashes a request). An entry
+# holds its tuple, so the id cannot be reused while the entry lives.
+_BY_ID: dict[int, tuple[tuple[Route, ...], dict[str, _Found | None], tuple]] = {}
+
+
+def _tables(routes: tuple[Route, ...]) -> tuple[dict[str, _Found | None], tuple]:
+    entry = _BY_ID.get(id(routes))
+    if entry is None or entry[0] is not routes:
+        if len(_BY_ID) >= 8:
+            _BY_ID.clear()
+        table = _table(routes)
+        entry = _BY_ID[id(routes)] = (routes, _literal(routes), (table, _trie(table)))
+    return entry[1], entry[2]
+
+
+class _Node:
+    """One segment position of the templates: literal children, a parameter child, the routes
+    that end here and the wildcard routes whose stem ends here (each with its order in the table)."""
+
+    __slots__ = ("literal", "param", "ends", "stars")
+
+    def __init__(self) -> None:
+        self.literal: dict[str, _Node] = {}
+        self.param: _Node | None = None
+        self.ends: list[tuple[int, _Entry]] = []
+        self.stars: list[tuple[int, _Entry]] = []
+
+
+def _trie(table: tuple[dict[int, list[_Entry]], list[_Entry]]) -> _Node:
+    """The templates as a tree of segments: a path is matched by walking its own segments (a few
+    dictionary lookups) instead of comparing it with every template of its length. Each entry
+    keeps its place in `_table`'s order (by length, then wildcards), which breaks ties."""
+    by_length, wildcards = table
+    root = _Node()
+    ordered = [e for entries in by_length.values() for e in entries] + wildcards
+    for order, entry in enumerate(ordered):
+        segments = entry[1]
+        star = segments[-1] == "*"
+        node = root
+        for segment in segments[:-1] if star else segments:
+            if segment.startswith("{"):
+                node.param = node = node.param or _Node()
+            else:
+                node = node.literal.setdefault(segment, _Node())
+        (node.stars if star else node.ends).append((order, entry))
+    return root
+
+
+def _walk(node: _Node, parts: tuple[str, ...], depth: int, found: list) -> None:
+    if node.stars and len(parts) > depth:
+        found += node.stars
+    if depth == len(parts):
+        found += node.ends
+        return
+    part = parts[depth]
+    child = node.literal.get(part)
+    if child is not None:
+        _walk(child, parts, depth + 1, found)
+    if node.param is not None and part:
+        _walk(node.param, parts, depth + 1, found)
+
+
+def _owners(path: str, table: tuple[dict[int, list[_Entry]], list[_Entry]],
+            trie: _Node | None = None) -> _Found | None:
     parts = tuple(path.strip("/").split("/"))
-    by_length, wildcards = _table(routes)
-    candidates = [(r, rank) for r, segments, rank in (*by_length.get(len(parts), ()), *wildcards)
-                  if _matches(segments, parts)]
-    if not candidates:
+    found: list[tuple[int, _Entry]] = []
+    _walk(trie or _trie(table), parts, 0, found)
+    if not found:
         return None
-    best = max(rank for _, rank in candidates)
-    owners = [r for r, rank in candidates if rank == best]
+    found.sort(key=lambda item: item[0])
+    best = max(entry[2] for _, entry in found)
+    owners = [entry[0] for _, entry in found if entry[2] == best]
     return owners, tuple(sorted({m for r in owners for m in r.methods}))
 
 
 def match(method: str, path: str, routes: tuple[Route, ...] = ROUTES) -> Match | None:
     """The route for `method` on `path`; a Match without a route when only the method is wrong;
     None when nothing owns the path."""
-    found = _literal(routes).get(path)
+    literal, table = _tables(routes)
+    found = literal.get(path)
     if found is None:
         if path != "/" and (path.endswith("/") or "//" in path):
             return None  # no empty segments: `/api/v1/projects//x` is nobody's
-        found = _owners(path, routes)
+        found = _owners(path, *table)
         if found is None:
             return None
     owners, allowed = found

@@ -20,6 +20,7 @@ CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src
 # API answers are data, never a page: OWASP REST Security Cheat Sheet, "Security Headers".
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
+_CONSOLE_CSP, _API_CSP = CONSOLE_CSP.encode(), API_CSP.encode()  # encoded once, not per answer
 COMMON = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
 FRAMING = ((b"x-frame-options", b"DENY"),)  # for browsers without CSP frame-ancestors
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
@@ -56,12 +57,12 @@ class SecurityHeaders:
 
     def _policy(self, path: str, content_type: bytes) -> bytes | None:
         if path == "/" or path == "/console" or path.startswith("/console/"):
-            return CONSOLE_CSP.encode()
+            return _CONSOLE_CSP
         if path == "/docs":
             return self.docs_policy
         if _is_rendered_by_a_viewer(content_type):
             return None
-        return API_CSP.encode()
+        return _API_CSP
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

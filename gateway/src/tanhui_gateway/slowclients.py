@@ -61,14 +61,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._waiting:
-            if self._head_timer is None and data:  # a kept-alive connection's next head begins
-                self._arm()
             self._head_bytes += len(data)
         super().data_received(data)
-        if self._waiting and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+        if not self._waiting or self.transport.is_closing():
+            return
+        if self._head_bytes > MAX_HEAD_BYTES:
             # still no complete head (as h11's max incomplete event size did): a head without
             # end must not grow in memory for its whole deadline
             self.send_400_response(f"Request head over {MAX_HEAD_BYTES} bytes.")
+        elif self._head_timer is None and data:
+            # a kept-alive connection's next head began in this chunk and is not complete: its
+            # deadline runs from now (a head that came whole, the usual case, needs no timer)
+            self._arm()
 
     def on_headers_complete(self) -> None:
         self._waiting = False
@@ -166,9 +170,17 @@ class BodyDeadline:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        complete = b"transfer-encoding" not in headers and headers.get(b"content-length",
-                                                                       b"0").strip() in (b"0", b"")
+        chunked, length = False, b"0"
+        for name, value in scope["headers"]:  # the last Content-Length counts, as in a dict
+            if name == b"transfer-encoding":
+                chunked = True
+            elif name == b"content-length":
+                length = value
+        if not chunked and length.strip() in (b"0", b""):
+            # no body to wait for: nothing to guard, nor any answer to close the connection after
+            await self.app(scope, receive, send)
+            return
+        complete = False
         loop = asyncio.get_running_loop()
         started: float | None = None
         received = 0

@@ -16,7 +16,10 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sent = dict(scope["headers"]).get(HEADER)
+        sent = None
+        for name, value in scope["headers"]:  # the last one counts, as in a dict of them
+            if name == HEADER:
+                sent = value
         request_id = accept_request_id(sent.decode("latin-1") if sent else None)
         token = request_id_var.set(request_id)
 
