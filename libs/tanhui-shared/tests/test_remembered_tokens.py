@@ -11,6 +11,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from tanhui_shared.web.auth import TokenVerifier
 from tanhui_shared.web.problems import Problem
+from tanhui_shared.web.trusted_keys import KeyCache
 
 ISSUER, AUDIENCE, NOW = "tanhui-accounts", "tanhui", 1_900_000_000
 
@@ -109,3 +110,34 @@ def test_refusals_are_not_remembered_and_the_memory_is_bounded(world):
     for token in tokens:
         world.verifier.verify(token)
     assert list(world.verifier._passed) == tokens[2:]  # the oldest forgotten first
+
+
+def test_the_event_loop_is_answered_only_what_is_known_without_loading_a_key(world):
+    """`remembered` (asked on the event loop, where nothing may block) answers a token that
+    passed only while its key's cache entry is fresh; else None, and `verify` (in a worker
+    thread) loads the key and decides."""
+    private, jwk = _key("k1")
+    loads = []
+    cache = KeyCache(lambda kid: loads.append(kid) or world.keys.get(kid), ttl_s=5,
+                     clock=lambda: world.now)
+    verifier = TokenVerifier(cache, ISSUER, AUDIENCE, clock=lambda: world.now)
+    world.keys["k1"] = jwk
+    token = _token(private, "k1", exp=NOW + 60)
+    assert verifier.remembered(token) is None  # never checked: only `verify` may
+    principal = verifier.verify(token)
+    assert verifier.remembered(token) == principal and loads == ["k1"]
+    world.now += 5  # the key's entry is stale: only a load may say the key still stands
+    assert verifier.remembered(token) is None and loads == ["k1"]
+    del world.keys["k1"]  # retired meanwhile
+    with pytest.raises(Problem):
+        verifier.verify(token)
+    assert verifier.remembered(token) is None
+    world.keys["k1"] = jwk
+    world.now = NOW + 58
+    verifier.verify(token)
+    world.now = NOW + 61  # past exp, though the key's entry is fresh
+    assert cache.peek("k1") == jwk and verifier.remembered(token) is None
+    # a lookup that cannot answer from memory leaves every token to `verify`
+    plain = TokenVerifier(world.keys.get, ISSUER, AUDIENCE, clock=lambda: float(NOW))
+    plain.verify(token)
+    assert plain.remembered(token) is None

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from .contracts import dlq_topic
 from .db import make_engine, migrate
@@ -33,9 +34,19 @@ from .web.request_id import RequestIdMiddleware
 from .web.storable_params import refuse_unstorable_params
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    # async: making a session does no I/O, nor does closing one that holds no connection (every
+    # unit of work has committed or rolled back by then); a sync generator cost two worker-thread
+    # hops per request, one in and one out. A session still in a transaction (a read left
+    # open, an error midway) is closed, so rolled back, in a worker thread: that is a round trip.
+    session = Session(request.app.state.engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

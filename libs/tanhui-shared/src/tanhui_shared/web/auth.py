@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from jwt.algorithms import RSAAlgorithm
 from pydantic import BaseModel
 
@@ -50,6 +51,20 @@ class TokenVerifier:
         # threads share it), read without
         self._passed: dict[str, tuple[Principal, str, dict, int]] = {}
         self._lock = threading.Lock()
+        # the lookup's answer when it has one without loading it (KeyCache.peek), else None
+        self._peek: KeyLookup | None = getattr(lookup_key, "peek", None)
+
+    def remembered(self, token: str) -> Principal | None:
+        """The principal of a remembered token if that is known without loading anything (its
+        key's lookup answers from memory, the same JWK, and it has not expired); else None, and
+        `verify` decides. Never blocks: the request's event loop asks it."""
+        known = self._passed.get(token)
+        if known is None or self._peek is None:
+            return None
+        principal, kid, jwk, expires = known
+        if expires > self._clock() and self._peek(kid) == jwk:
+            return principal
+        return None
 
     def verify(self, token: str) -> Principal:
         known = self._passed.get(token)
@@ -100,7 +115,7 @@ class TokenVerifier:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -108,7 +123,13 @@ def current_principal(
         raise Problem(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"},
                       code="token-required")
     verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier.verify(credentials.credentials)
+    # async: a caller's token seen before is answered on the event loop; a sync dependency
+    # costs a worker-thread hop per request. A new token (the RSA check) or a key to load
+    # (a database query) goes to a worker thread, as before.
+    principal = verifier.remembered(credentials.credentials)
+    if principal is None:
+        principal = await run_in_threadpool(verifier.verify, credentials.credentials)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

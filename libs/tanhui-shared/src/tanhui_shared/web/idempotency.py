@@ -141,6 +141,8 @@ async def idempotent_request(
     request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> IdempotentRequest:
+    if idempotency_key is None:  # never replayed, so nothing to fingerprint: no URL to build
+        return IdempotentRequest(None, request.method, "", b"")
     return IdempotentRequest(idempotency_key, request.method, request.url.path, await request.body())
 
 

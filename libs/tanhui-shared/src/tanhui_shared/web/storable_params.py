@@ -12,7 +12,8 @@ from fastapi import Request
 from .problems import Problem
 
 
-def refuse_unstorable_params(request: Request) -> None:
+async def refuse_unstorable_params(request: Request) -> None:
+    # async: a scan of a few strings; a sync dependency costs a worker-thread hop per request
     named = [*request.path_params.items(), *request.query_params.multi_items()]
     for name, value in named:
         if "\x00" in name or "\x00" in str(value):

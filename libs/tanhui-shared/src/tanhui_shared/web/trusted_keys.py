@@ -79,6 +79,14 @@ class KeyCache:
             self._known[kid] = (now, jwk)
         return jwk
 
+    def peek(self, kid: str) -> dict[str, Any] | None:
+        """The key as `__call__` would answer it without loading: None when it is not held or
+        is older than `ttl_s` (whoever asks must then call, and load)."""
+        cached = self._known.get(kid)
+        if cached is not None and self.clock() - cached[0] < self.ttl_s:
+            return cached[1]
+        return None
+
 
 class TrustedKeyCache(KeyCache):
     """A service's trusted keys, read through to its database: a new key arrives by event and
