@@ -50,6 +50,9 @@ def test_a_trip_earns_points_once_per_external_id(accounts):
     assert first.json()["points"] == 28 and first.json()["reduction_g"] == "280.2"
     assert again.status_code == 201 and again.json()["status"] == "duplicate"
     assert again.json()["id"] == first.json()["id"]
+    # the first answer reads as the duplicate's, which is the stored trip ("6.000", not "6")
+    assert {**first.json(), "status": "duplicate"} == again.json()
+    assert first.json()["distance_km"] == "6.000"
     mine = accounts.http.get("/api/v1/me/carbon-account", headers=headers).json()
     assert (mine["balance"], mine["on_hold"], mine["entries_total"]) == (28, 0, 1)
     assert mine["reduction_kg"] == "0.280"

@@ -32,6 +32,9 @@ class RecordedTrip:
     capped_by: str | None
 
 
+STORED_KM = Decimal("0.001")  # green_trip.distance_km is numeric(10, 3)
+
+
 def record_trip(uow: UnitOfWork, citizen_id: str, *, mode: Mode, distance_km: Decimal,
                 started_at: datetime, ended_at: datetime, external_id: str,
                 rules: TravelRules = RULES) -> RecordedTrip:
@@ -47,8 +50,10 @@ def record_trip(uow: UnitOfWork, citizen_id: str, *, mode: Mode, distance_km: De
     if isinstance(recorded, FirstTrip):
         return RecordedTrip(recorded.id, "duplicate", Mode(recorded.mode), recorded.distance_km,
                             recorded.reduction_g, recorded.points, recorded.capped_by)
-    return RecordedTrip(recorded, "accepted", mode, distance_km, decision.reduction_g,
-                        decision.points, decision.reason)
+    # as stored (three places, which the input may not have more of): the first answer reads
+    # as every later one for the same trip, a duplicate's or the trip list's ("12.500", not "12.5")
+    return RecordedTrip(recorded, "accepted", mode, distance_km.quantize(STORED_KM),
+                        decision.reduction_g, decision.points, decision.reason)
 
 
 class CardRecord(TypedDict):
