@@ -67,16 +67,19 @@ def kafka_access(kafka: Kafka) -> KafkaAccess:
 def make_producer(kafka: Kafka, client_id: str, linger_ms: int = 5) -> KafkaProducer:
     # acks=all + idempotence: a retried send never duplicates or reorders within a partition
     # (kafka-python then keeps one batch in flight per partition).
-    # gzip, the one codec kafka-python has without extra packages: JSON envelopes shrink several
-    # times on the wire and on the brokers' disks, and the batch's CRC-32C (C, from the crc32c
-    # package) runs over fewer bytes. Larger batches than the 16 KiB default: fewer requests.
+    # zstd (the zstandard package): JSON envelopes shrink several times on the wire and on the
+    # brokers' disks, and the batch's CRC-32C (C, from the crc32c package) runs over fewer bytes.
+    # Not gzip: kafka-python compresses it at level 9 (no setting), measured ~13 MB/s of
+    # envelopes against zstd's ~250 MB/s at a slightly better ratio; the relay waits for every
+    # batch's compression after its flush. Consumers decompress with the same package.
+    # Larger batches than the 16 KiB default: fewer requests.
     return KafkaProducer(
         **kafka_access(kafka).client_options(),
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
         linger_ms=linger_ms,
-        compression_type="gzip",
+        compression_type="zstd",
         batch_size=256 * 1024,
         request_timeout_ms=15_000,
         max_block_ms=15_000,
