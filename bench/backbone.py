@@ -1,7 +1,7 @@
 """The event backbone and the platform's processes (issue 7's benchmark):
 
 1. outbox relay throughput beside a raw kafka-python producer (made as the relay's:
-   acks=all, idempotent, gzip, 256 KiB batches, the relay's linger) sending the same records, headers included (and
+   acks=all, idempotent, zstd, 256 KiB batches, the relay's linger) sending the same records, headers included (and
    once without them, as before), in the same run;
 2. end-to-end event latency at 1,000 events/s: a state change committed in one database ->
    its effect committed by a consumer in another process, p50/p99;
@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 from common import RESULTS, empty_database, fresh_database, machine, percentile, progress, provide_infrastructure, summary  # noqa: E402
 
 EVENTS = 20_000
+RELAY_RUNS = 6  # relay/raw pairs, alternating which goes first (see relay_vs_raw)
 RATE = 1_000  # events per second for the latency run
 LATENCY_SECONDS = 15
 
@@ -56,8 +57,14 @@ def stage(engine, count: int) -> None:
                 record_event(session, Pinged(aggregate=f"agg-{n % 64}", n=n))
 
 
-def relay_vs_raw(infra, runs: int = 3) -> tuple[list[float], list[float], list[float]]:
-    relay_rates, raw_rates, bare_rates = [], [], []
+def relay_vs_raw(infra, runs: int = RELAY_RUNS) -> dict[str, list[tuple[float, float]]]:
+    """(events/s, CPU µs per event of this process) of the relay, the raw producer with the relay's
+    records and without their headers, per run. Within a run the three go one after the other
+    and the order alternates between runs (relay first, then raw first): on this shared machine
+    the load changes within seconds (one pass saw the relay anywhere between 6,233 and 10,647/s),
+    and a fixed order gave whichever came second a different share of it. Medians over the runs;
+    the CPU per event hardly depends on the machine's load, the rates do."""
+    figures: dict[str, list[tuple[float, float]]] = {"relay": [], "raw": [], "bare": []}
     for run in range(runs):
         namespace = f"bench{uuid.uuid4().hex[:6]}"
         ensure_topics(infra.kafka_bootstrap, namespace)
@@ -67,33 +74,44 @@ def relay_vs_raw(infra, runs: int = 3) -> tuple[list[float], list[float], list[f
             # the relay's very records: key, value and its CloudEvents headers
             messages = [(r.key.encode(), r.envelope.encode(), relay_headers(r))
                         for r in session.exec(select(OutboxMessage)).all()]
-        producer = make_producer(infra.kafka_bootstrap, "bench-relay", RELAY_LINGER_MS)
-        relay = OutboxRelay(engine, producer, batch_size=1_000, namespace=namespace)
-        started = time.perf_counter()
-        while relay.drain() == relay.batch_size:  # as run_relay's passes
-            pass
-        relay_rates.append(EVENTS / (time.perf_counter() - started))
         topic = qualified(ACCOUNTS_TOPIC, namespace)
-        raw_rates.append(raw_rate(infra, topic, messages))
-        bare_rates.append(raw_rate(infra, topic, [(key, value, None) for key, value, _ in messages]))
-        producer.close()
+        order = ["relay", "raw", "bare"] if run % 2 == 0 else ["bare", "raw", "relay"]
+        for name in order:
+            if name == "relay":
+                figures[name].append(relay_rate(infra, engine, namespace))
+            else:
+                figures[name].append(raw_rate(infra, topic, messages if name == "raw" else
+                                              [(key, value, None) for key, value, _ in messages]))
         engine.dispose()
-        progress(f"relay vs raw producer, run {run + 1}/{runs}: {relay_rates[-1]:,.0f}/s vs "
-                 f"{raw_rates[-1]:,.0f}/s (without headers {bare_rates[-1]:,.0f}/s)")
-    return relay_rates, raw_rates, bare_rates
+        progress(f"relay vs raw producer, run {run + 1}/{runs} ({' -> '.join(order)}, load "
+                 f"{os.getloadavg()[0]:.1f}): " + ", ".join(
+                     f"{name} {figures[name][-1][0]:,.0f}/s ({figures[name][-1][1]:.0f} µs CPU/event)"
+                     for name in ("relay", "raw", "bare")))
+    return figures
 
 
-def raw_rate(infra, topic: str, messages: list) -> float:
+def relay_rate(infra, engine, namespace: str) -> tuple[float, float]:
+    producer = make_producer(infra.kafka_bootstrap, "bench-relay", RELAY_LINGER_MS)
+    relay = OutboxRelay(engine, producer, batch_size=1_000, namespace=namespace)
+    started, cpu = time.perf_counter(), time.process_time()
+    while relay.drain() == relay.batch_size:  # as run_relay's passes
+        pass
+    figures = EVENTS / (time.perf_counter() - started), (time.process_time() - cpu) * 1e6 / EVENTS
+    producer.close()
+    return figures
+
+
+def raw_rate(infra, topic: str, messages: list) -> tuple[float, float]:
     """kafka-python alone, made by the relay's make_producer (same settings), sending `messages`."""
     raw = make_producer(infra.kafka_bootstrap, "bench-raw", RELAY_LINGER_MS)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     futures = [raw.send(topic, key=key, value=value, headers=headers) for key, value, headers in messages]
     raw.flush()
     for future in futures:
         future.get(timeout=30)
-    rate = EVENTS / (time.perf_counter() - started)
+    figures = EVENTS / (time.perf_counter() - started), (time.process_time() - cpu) * 1e6 / EVENTS
     raw.close()
-    return rate
+    return figures
 
 
 def latency(infra, runs: int = 3) -> list[tuple[float, float]]:
@@ -234,7 +252,12 @@ def memory(infra) -> dict[str, tuple[float, float]]:
 def main() -> None:
     infra = provide_infrastructure()
     progress(f"infrastructure from {infra.source}")
-    relay_rates, raw_rates, bare_rates = relay_vs_raw(infra)
+    figures = relay_vs_raw(infra)
+    rates = {name: [rate for rate, _ in runs] for name, runs in figures.items()}
+    cpu = {name: statistics.median(us for _, us in runs) for name, runs in figures.items()}
+    relay_rates, raw_rates, bare_rates = rates["relay"], rates["raw"], rates["bare"]
+    ratios = [relay / raw for relay, raw in zip(relay_rates, raw_rates, strict=True)]
+    relay_load = os.getloadavg()[0]
     latencies = latency(infra)
     rss = memory(infra)
     p50s, p99s = [p50 for p50, _ in latencies], [p99 for _, p99 in latencies]
@@ -245,10 +268,10 @@ Machine: {machine()}; Kafka, PostgreSQL and Redis from {infra.source}.
 
 | figure | value |
 |---|---|
-| outbox relay, {EVENTS:,} events (lock, send, check every future, mark) | {summary(relay_rates)} |
-| raw kafka-python producer, the same {EVENTS:,} messages (key, value, headers), the relay's producer settings (acks=all + idempotence, gzip, 256 KiB batches, linger {RELAY_LINGER_MS:,} ms) | {summary(raw_rates)} |
-| same, without the headers (as this bench measured before) | {summary(bare_rates)} |
-| relay / raw producer, same runs | {statistics.median(relay_rates) / statistics.median(raw_rates):.2f} (without headers: {statistics.median(relay_rates) / statistics.median(bare_rates):.2f}) |
+| outbox relay, {EVENTS:,} events (lock, send, check every future, mark) | {summary(relay_rates)}; {cpu["relay"]:.0f} µs CPU per event |
+| raw kafka-python producer, the same {EVENTS:,} messages (key, value, headers), the relay's producer settings (acks=all + idempotence, zstd, 256 KiB batches, linger {RELAY_LINGER_MS:,} ms) | {summary(raw_rates)}; {cpu["raw"]:.0f} µs CPU per event |
+| same, without the headers (as this bench measured before) | {summary(bare_rates)}; {cpu["bare"]:.0f} µs CPU per event |
+| relay / raw producer, {len(ratios)} runs alternating which went first | median of the runs' ratios {statistics.median(ratios):.2f} (runs: {", ".join(f"{r:.2f}" for r in ratios)}); ratio of the medians {statistics.median(relay_rates) / statistics.median(raw_rates):.2f} (without headers: {statistics.median(relay_rates) / statistics.median(bare_rates):.2f}); CPU per event {cpu["relay"] / cpu["raw"]:.2f}x; load average (1 min) after these runs: {relay_load:.1f} |
 | end-to-end latency at {RATE:,} events/s, commit -> effect committed by another process, p50 | {statistics.median(p50s):.1f} ms (runs: {", ".join(f"{v:.1f}" for v in p50s)}) |
 | same, p99 | {statistics.median(p99s):.1f} ms (runs: {", ".join(f"{v:.1f}" for v in p99s)}) |
 
