@@ -12,12 +12,22 @@ measures. For each path: maximum throughput with CONNECTIONS closed-loop connect
 p50/p99 at half the gateway's maximum rate (paced), so the latency added is compared at a load
 every path can sustain.
 
+Each figure is measured in rounds: every round measures the four paths one after the other,
+the order reversed every other round, and a figure is the median over the rounds (an added p99
+is the median of the rounds' differences, each from one round's pair). One 6 s measurement per
+path gave a p99 of ~970 requests, the ~10th slowest: one stall of the shared 2-core machine (a
+neighbour's burst, a collector pass) moved it by tens of ms (jwks, 2 workers: +68 ms in one
+pass, +2 in the next), and the paths measured first and last saw different loads. Short
+measurements in rotation put each path beside the others at every moment of the run, and a
+median ignores the round a stall hit; more requests in total (ROUNDS x PACED_S) than before.
+
 Run: `uv run python bench/gateway_proxy.py` (needs PostgreSQL and Redis: `deploy/infra.sh up`).
 """
 from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +42,10 @@ from common import (RESULTS, free_port, fresh_database, machine, percentile, pro
                     provide_infrastructure, start_accounts, wait_for)
 
 CONNECTIONS = 16
-DURATION_S = 6.0
+DURATION_S = 4.0  # one measurement at maximum throughput
+MAX_ROUNDS = 3
+PACED_S = 5.0  # one paced measurement (~800 requests at 160/s)
+PACED_ROUNDS = 5
 NGINX = "/usr/sbin/nginx"
 
 
@@ -135,14 +148,32 @@ def tree_cpu_s(pid: int) -> float:
     return own + sum(tree_cpu_s(int(child)) for child in children)
 
 
-def measure(port: int, path: str, rate: float | None = None,
-            pid: int | None = None) -> tuple[float, float, float, int, float]:
+def measure(port: int, path: str, rate: float | None = None, pid: int | None = None,
+            duration_s: float = DURATION_S) -> tuple[float, float, float, int, float]:
     """(requests/s, p50, p99, non-200 count, CPU ms per request of process `pid` and children)."""
     asyncio.run(load(port, path, 1.0, CONNECTIONS, rate))  # warm-up: connections, caches
     cpu = tree_cpu_s(pid) if pid else 0.0
-    rps, latencies, errors = asyncio.run(load(port, path, DURATION_S, CONNECTIONS, rate))
+    rps, latencies, errors = asyncio.run(load(port, path, duration_s, CONNECTIONS, rate))
     cpu_ms = (tree_cpu_s(pid) - cpu) * 1000 / len(latencies) if pid else 0.0
     return rps, percentile(latencies, 50), percentile(latencies, 99), errors, cpu_ms
+
+
+def in_rounds(targets: list, rounds: int, path: str, rate: float | None = None,
+              duration_s: float = DURATION_S) -> dict[str, list[tuple[float, float, float, int, float]]]:
+    """Each target measured once a round, in the targets' order and then reversed (see above)."""
+    results: dict[str, list] = {name: [] for name, _, _ in targets}
+    for round_ in range(rounds):
+        for name, port, pid in (targets if round_ % 2 == 0 else targets[::-1]):
+            results[name].append(measure(port, path, rate, pid, duration_s))
+            rps, p50, p99, errors, cpu = results[name][-1]
+            progress(f"{path} {name}{f' at {rate:,.0f}/s' if rate else ''}, round {round_ + 1}/{rounds}: "
+                     f"{rps:,.0f}/s p50 {p50:.2f} ms p99 {p99:.2f} ms ({errors} non-200)"
+                     + (f", proxy CPU {cpu:.2f} ms/request" if pid and not rate else ""))
+    return results
+
+
+def median_of(runs: list[tuple], index: int) -> float:
+    return statistics.median(run[index] for run in runs)
 
 
 def main() -> None:
@@ -163,33 +194,35 @@ def main() -> None:
                    ("gateway, 1 worker", ports["gateway"], procs[2].pid),
                    ("gateway, 2 workers", ports["gateway2"], procs[3].pid)]
         for path in ("/api/v1/factors", "/.well-known/jwks.json"):
-            peak, at_peak, cpu = {}, {}, {}
-            for name, port, pid in targets:
-                rps, p50, p99, errors, cpu[name] = measure(port, path, pid=pid)
-                peak[name], at_peak[name] = rps, (p50, p99)
-                progress(f"{path} {name}: max {rps:,.0f}/s p50 {p50:.2f} ms p99 {p99:.2f} ms "
-                         f"({errors} non-200), proxy CPU {cpu[name]:.2f} ms/request")
+            at_max = in_rounds(targets, MAX_ROUNDS, path)
+            peak = {name: median_of(runs, 0) for name, runs in at_max.items()}
+            cpu = {name: median_of(runs, 4) for name, runs in at_max.items()}
             rate = peak["gateway, 1 worker"] / 2
-            paced = {}
-            for name, port, _ in targets:
-                paced[name] = measure(port, path, rate)
-                progress(f"{path} {name} at {rate:,.0f}/s: p50 {paced[name][1]:.2f} ms p99 {paced[name][2]:.2f} ms")
-            rows.append(f"\n### GET {path}\n\n| path | max throughput | p50 / p99 at max | "
-                        f"p50 / p99 at {rate:,.0f}/s (half the 1-worker gateway's max) | "
-                        f"proxy CPU per request at max |\n|---|---|---|---|---|")
+            paced = in_rounds(targets, PACED_ROUNDS, path, rate, PACED_S)
+            direct = paced["direct (accounts API)"]
+            added = {name: statistics.median(run[2] - base[2] for run, base in zip(runs, direct, strict=True))
+                     for name, runs in paced.items()}
+            rows.append(f"\n### GET {path}\n\n| path | max throughput (median of {MAX_ROUNDS}) | "
+                        f"p50 / p99 at max | p50 / p99 at {rate:,.0f}/s (half the 1-worker gateway's "
+                        f"max; medians of {PACED_ROUNDS} x {PACED_S:.0f} s) | p99 added over direct, "
+                        f"median of the rounds' differences | proxy CPU per request at max |"
+                        f"\n|---|---|---|---|---|---|")
             for name, _, pid in targets:
-                rows.append(f"| {name} | {peak[name]:,.0f}/s | "
-                            f"{at_peak[name][0]:.2f} / {at_peak[name][1]:.2f} ms | "
-                            f"{paced[name][1]:.2f} / {paced[name][2]:.2f} ms | "
+                rows.append(f"| {name} | {peak[name]:,.0f}/s (spread {min(r[0] for r in at_max[name]):,.0f}-"
+                            f"{max(r[0] for r in at_max[name]):,.0f}) | "
+                            f"{median_of(at_max[name], 1):.2f} / {median_of(at_max[name], 2):.2f} ms | "
+                            f"{median_of(paced[name], 1):.2f} / {median_of(paced[name], 2):.2f} ms (p99s: "
+                            f"{', '.join(f'{r[2]:.1f}' for r in paced[name])}) | "
+                            f"{'-' if name.startswith('direct') else f'{added[name]:+.2f} ms'} | "
                             f"{f'{cpu[name]:.2f} ms' if pid else '-'} |")
-            direct99 = paced["direct (accounts API)"][2]
             rows.append(f"\nGateway (1 worker) / nginx max throughput: "
                         f"{peak['gateway, 1 worker'] / peak['nginx']:.2f}; "
-                        f"2 workers / nginx: {peak['gateway, 2 workers'] / peak['nginx']:.2f}. "
+                        f"2 workers / nginx: {peak['gateway, 2 workers'] / peak['nginx']:.2f}; "
+                        f"2 workers / 1 worker: {peak['gateway, 2 workers'] / peak['gateway, 1 worker']:.2f}. "
                         f"p99 added over direct at {rate:,.0f}/s: gateway 1 worker "
-                        f"{paced['gateway, 1 worker'][2] - direct99:+.2f} ms, 2 workers "
-                        f"{paced['gateway, 2 workers'][2] - direct99:+.2f} ms, nginx "
-                        f"{paced['nginx'][2] - direct99:+.2f} ms. Proxy CPU per request, gateway "
+                        f"{added['gateway, 1 worker']:+.2f} ms, 2 workers "
+                        f"{added['gateway, 2 workers']:+.2f} ms, nginx "
+                        f"{added['nginx']:+.2f} ms. Proxy CPU per request, gateway "
                         f"1 worker / nginx: {cpu['gateway, 1 worker'] / cpu['nginx']:.1f}x. "
                         f"Load average (1 min) after this route: {os.getloadavg()[0]:.1f}.")
     finally:
@@ -201,8 +234,9 @@ def main() -> None:
                 proc.kill()
     report = (f"# Gateway proxy benchmark\n\nMachine: {machine()}; everything (load generator, "
               f"nginx, gateway, accounts API, PostgreSQL, Redis) on the same machine. "
-              f"{CONNECTIONS} keep-alive connections, {DURATION_S:.0f} s per measurement after 1 s "
-              f"of warm-up; accounts API: one uvicorn worker.\n" + "\n".join(rows) + "\n")
+              f"{CONNECTIONS} keep-alive connections, each measurement after 1 s of warm-up: "
+              f"{MAX_ROUNDS} rounds of {DURATION_S:.0f} s at maximum throughput, {PACED_ROUNDS} of "
+              f"{PACED_S:.0f} s paced, the paths in rotation; accounts API: one uvicorn worker.\n" + "\n".join(rows) + "\n")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "gateway_proxy.md").write_text(report)
     print(report)
