@@ -32,7 +32,7 @@ from tanhui_shared.messaging.kafka import ensure_topics, make_producer
 from tanhui_shared.messaging.outbox import utcnow
 from tanhui_shared.messaging.relay import RELAY_LINGER_MS, OutboxRelay
 from tanhui_shared.messaging.relay import _headers as relay_headers
-from tanhui_shared.settings import REPO_ROOT
+from tanhui_shared.settings import REPO_ROOT, ServiceSettings
 from tanhui_shared.testing.backbone_worker import PingEffect, Pinged, create_schema
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
@@ -40,6 +40,7 @@ from common import RESULTS, empty_database, fresh_database, machine, percentile,
 
 EVENTS = 20_000
 RELAY_RUNS = 6  # relay/raw pairs, alternating which goes first (see relay_vs_raw)
+RELAY_BATCH = ServiceSettings.model_fields["relay_batch_size"].default  # as the services' relays
 RATE = 1_000  # events per second for the latency run
 LATENCY_SECONDS = 15
 
@@ -92,7 +93,7 @@ def relay_vs_raw(infra, runs: int = RELAY_RUNS) -> dict[str, list[tuple[float, f
 
 def relay_rate(infra, engine, namespace: str) -> tuple[float, float]:
     producer = make_producer(infra.kafka_bootstrap, "bench-relay", RELAY_LINGER_MS)
-    relay = OutboxRelay(engine, producer, batch_size=1_000, namespace=namespace)
+    relay = OutboxRelay(engine, producer, batch_size=RELAY_BATCH, namespace=namespace)
     started, cpu = time.perf_counter(), time.process_time()
     while relay.drain() == relay.batch_size:  # as run_relay's passes
         pass
@@ -268,7 +269,7 @@ Machine: {machine()}; Kafka, PostgreSQL and Redis from {infra.source}.
 
 | figure | value |
 |---|---|
-| outbox relay, {EVENTS:,} events (lock, send, check every future, mark) | {summary(relay_rates)}; {cpu["relay"]:.0f} µs CPU per event |
+| outbox relay, {EVENTS:,} events in batches of {RELAY_BATCH:,} (lock, send, check every future, mark) | {summary(relay_rates)}; {cpu["relay"]:.0f} µs CPU per event |
 | raw kafka-python producer, the same {EVENTS:,} messages (key, value, headers), the relay's producer settings (acks=all + idempotence, zstd, 256 KiB batches, linger {RELAY_LINGER_MS:,} ms) | {summary(raw_rates)}; {cpu["raw"]:.0f} µs CPU per event |
 | same, without the headers (as this bench measured before) | {summary(bare_rates)}; {cpu["bare"]:.0f} µs CPU per event |
 | relay / raw producer, {len(ratios)} runs alternating which went first | median of the runs' ratios {statistics.median(ratios):.2f} (runs: {", ".join(f"{r:.2f}" for r in ratios)}); ratio of the medians {statistics.median(relay_rates) / statistics.median(raw_rates):.2f} (without headers: {statistics.median(relay_rates) / statistics.median(bare_rates):.2f}); CPU per event {cpu["relay"] / cpu["raw"]:.2f}x; load average (1 min) after these runs: {relay_load:.1f} |
