@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from accounts_support import CITY_DAY, cap_mismatches, grant_points, ledger_mismatches
 from tanhui_accounts.domain.travel import RULES, Mode
-from tanhui_accounts.domain.trip_batch import TripClaim
+from tanhui_accounts.domain.trip_batch import OVERLAP, TripClaim
 from tanhui_accounts.store.trips import record_trips, trip_ids_by_external_id
 from tanhui_shared.uow import in_unit_of_work
 
@@ -79,3 +79,28 @@ def test_cards_fed_again_a_day_later_are_duplicates_of_their_first_trips(account
     assert [(d.status, trip_id) for d, trip_id in again] == [("duplicate", None)] * 6
     assert in_unit_of_work(accounts.engine, lambda uow: trip_ids_by_external_id(
         uow.session, list(ids) + [(citizens[0], "never-fed")])) == ids
+
+
+def test_a_claim_overlapping_a_recorded_trip_is_refused_and_one_touching_it_is_not(accounts):
+    """Against what is recorded (not the same feed): a ride, and a 34-hour walk that started
+    the evening before, well over a day before the feed's earliest claim."""
+    citizen = accounts.user("citizen")[0]["id"]
+    hour = timedelta(hours=1)
+
+    def claim(n: int, mode: Mode, km: str, start, end) -> TripClaim:
+        return TripClaim(n, citizen, mode, Decimal(km), start, end, f"feed-{uuid.uuid4().hex}")
+
+    recorded = [claim(0, Mode.METRO, "3.5", CITY_DAY + 8 * hour, CITY_DAY + 8.5 * hour),
+                claim(1, Mode.WALK, "2", CITY_DAY - 29 * hour, CITY_DAY + 5 * hour)]
+    first = in_unit_of_work(accounts.engine, lambda uow: record_trips(
+        uow.session, recorded, "operator", RULES))
+    assert [d.status for d, _ in first] == ["accepted", "accepted"]
+    minute = timedelta(minutes=1)
+    feed = [claim(0, Mode.METRO, "3.5", CITY_DAY + 5 * hour - minute, CITY_DAY + 5.3 * hour),
+            claim(1, Mode.METRO, "3.5", CITY_DAY + 8.5 * hour - minute, CITY_DAY + 8.8 * hour),
+            claim(2, Mode.METRO, "3.5", CITY_DAY + 8.5 * hour, CITY_DAY + 8.8 * hour),
+            claim(3, Mode.METRO, "3.5", CITY_DAY + 5 * hour, CITY_DAY + 5.3 * hour)]
+    judged = in_unit_of_work(accounts.engine, lambda uow: record_trips(
+        uow.session, feed, "operator", RULES))
+    assert [(d.status, d.reason) for d, _ in judged] == [
+        ("rejected", OVERLAP), ("rejected", OVERLAP), ("accepted", None), ("accepted", None)]
