@@ -62,6 +62,25 @@ def _lock_accounts(session: Session, user_ids: list[str]) -> set[str]:
     return {user_id for user_id, in _rows(session, _LOCK, (sorted(set(user_ids)),))}
 
 
+# A feed names its citizens: their ids, and their accounts locked as _LOCK locks them, in one
+# round trip instead of two (a citizen without an account is named by the first, not locked by
+# the second).
+_CITIZENS = "SELECT username, id FROM user_account WHERE username = ANY(%b::text[]) AND role = %b"
+_LOCK_NAMED = ("SELECT a.user_id FROM points_account AS a JOIN user_account AS u "
+               "ON u.id = a.user_id WHERE u.username = ANY(%b::text[]) AND u.role = %b "
+               "ORDER BY a.user_id FOR UPDATE OF a")
+
+
+def lock_citizens_by_name(session: Session, usernames: list[str], role: str,
+                          ) -> tuple[dict[str, str], frozenset[str]]:
+    """username -> id of those of `usernames` that have `role`, and the ids of those of them
+    with a points account, locked: record_trips' `locked`."""
+    session.flush()  # past the ORM, as record_trips' statements
+    named, locked = _pipelined(session, [(_CITIZENS, (usernames, role)),
+                                         (_LOCK_NAMED, (usernames, role))])
+    return dict(named), frozenset(user_id for user_id, in locked)
+
+
 # Exactly the recorded trips a claim can overlap: started before the latest claim ends, ended
 # after the earliest one starts. (A day's margin each side, as before, added no overlap the rules
 # could find, and gave back the whole previous day of a daily feed: 10,000 rows read, sent and
@@ -121,7 +140,8 @@ def _pipelined(session: Session, statements: list[tuple[str, tuple]]) -> list[li
 
 
 def record_trips(session: Session, claims: list[TripClaim], recorded_by: str,
-                 rules: TravelRules) -> list[tuple[TripDecision, str | None]]:
+                 rules: TravelRules, *, locked: frozenset[str] | None = None,
+                 ) -> list[tuple[TripDecision, str | None]]:
     """Decide and write; returns each decision with its new trip id (None unless accepted), in
     the claims' order.
 
@@ -129,17 +149,20 @@ def record_trips(session: Session, claims: list[TripClaim], recorded_by: str,
     same citizens are applied one after the other; the schema refuses what a path without that
     lock would get wrong (a second row for an external id, a day's points above its cap).
     Trips outside the claim window (rules.claim_window, judged at this transaction's clock) are
-    rejected before anything else is read for them.
+    rejected before anything else is read for them. `locked`: the accounts the caller locked
+    already in this transaction (lock_citizens_by_name), of all the claims' citizens that have one.
     """
     with collector_paused():
-        return _record(session, claims, recorded_by, rules)
+        return _record(session, claims, recorded_by, rules, locked)
 
 
 def _record(session: Session, claims: list[TripClaim], recorded_by: str,
-            rules: TravelRules) -> list[tuple[TripDecision, str | None]]:
+            rules: TravelRules, locked: frozenset[str] | None,
+            ) -> list[tuple[TripDecision, str | None]]:
     now = utcnow()
     session.flush()  # the statements below bypass the ORM, and with it the autoflush
-    accounts = _lock_accounts(session, [c.user_id for c in claims])
+    accounts = (_lock_accounts(session, [c.user_id for c in claims]) if locked is None
+                else locked)
     inside, outside = within_claim_window([c for c in claims if c.user_id in accounts], rules, now)
     decided: dict[int, tuple[TripDecision, str | None]] = {d.claim.index: (d, None)
                                                            for d in outside}

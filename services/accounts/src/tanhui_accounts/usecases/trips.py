@@ -16,9 +16,8 @@ from ..domain.identity import Role
 from ..domain.travel import RULES, Mode, TravelRules, TripRefusal
 from ..domain.trip_batch import DUPLICATE, TripClaim, TripDecision
 from ..store.single_trip import FirstTrip, record_one
-from ..store.trips import record_trips, trip_ids_by_external_id
+from ..store.trips import lock_citizens_by_name, record_trips, trip_ids_by_external_id
 from ..store.accreditations import facts, grants_of, live_grant
-from ..store.users import user_ids_by_name
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,9 @@ def record_trip_batch(uow: UnitOfWork, operator_id: str, records: list[CardRecor
                         code="operator-not-licensed")
     licensed = tuple(Mode(m) for m in licence.modes)
     mode_refusals = {mode: licence_refusal(mode, licensed) for mode in Mode}  # not per record
-    ids = user_ids_by_name(uow.session, sorted({r["username"] for r in records}), Role.CITIZEN)
+    # the citizens' ids, and their accounts locked (in user-id order) for record_trips
+    ids, accounts = lock_citizens_by_name(uow.session, sorted({r["username"] for r in records}),
+                                          Role.CITIZEN.value)
     rejected: list[tuple[int, str]] = []
     claims: list[TripClaim] = []
     refused: dict[int, str] = {}
@@ -137,7 +138,8 @@ def record_trip_batch(uow: UnitOfWork, operator_id: str, records: list[CardRecor
             claims.append(TripClaim(i, user_id, r["mode"], r["distance_km"],
                                     r["started_at"].astimezone(UTC),
                                     r["ended_at"].astimezone(UTC), r["external_id"]))
-    recorded = record_trips(uow.session, claims, operator_id, rules) if claims else []
+    recorded = (record_trips(uow.session, claims, operator_id, rules, locked=accounts)
+                if claims else [])
     # a duplicate is answered with the trip recorded first under its external id
     firsts = trip_ids_by_external_id(uow.session, [(d.claim.user_id, d.claim.external_id)
                                                   for d, _ in recorded if d.status == "duplicate"])
