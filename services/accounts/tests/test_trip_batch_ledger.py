@@ -60,13 +60,18 @@ def test_a_batchs_entries_count_each_balance_up_trip_by_trip_and_its_trips_keep_
     assert ledger_mismatches(accounts.engine) == [] and cap_mismatches(accounts.engine) == []
 
 
+# external ids as JSON spells them with escapes, or not at all (the lookup sends them as JSON)
+SPELLED = ["", '"quoted"', "back\\slash", "é南\U0001f68c", "\u2028\t", " "]
+
+
 def test_cards_fed_again_a_day_later_are_duplicates_of_their_first_trips(accounts):
     """A day later: no overlap in time, nor within the first trips' window, to tell them apart;
     only the (citizen, external id) lookup does."""
     citizens = [accounts.user("citizen")[0]["id"] for _ in range(2)]
     claims = [TripClaim(n, citizens[n % 2], Mode.METRO, Decimal("3.5"),
                         CITY_DAY + timedelta(minutes=40 * n),
-                        CITY_DAY + timedelta(minutes=40 * n + 25), f"feed-{uuid.uuid4().hex}")
+                        CITY_DAY + timedelta(minutes=40 * n + 25),
+                        f"feed-{uuid.uuid4().hex}{SPELLED[n]}")
               for n in range(6)]
     first = in_unit_of_work(accounts.engine, lambda uow: record_trips(
         uow.session, claims, "operator", RULES))

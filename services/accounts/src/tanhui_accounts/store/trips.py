@@ -19,6 +19,7 @@ from decimal import Decimal
 
 import psycopg
 import sqlalchemy as sa
+from pydantic_core import to_json
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
@@ -91,9 +92,16 @@ _INTERVALS = ("SELECT user_id, started_at, ended_at FROM green_trip "
 # (LIMIT 1 keeps the subquery a probe per pair): a plain join was planned as a hash of all of
 # green_trip (a seq scan, spilling to disk at 120,000 rows: 66 ms of 10,000 probes' 58 ms then,
 # and growing with the table, where the probes do not).
-_PROBE = ("FROM unnest(%b::text[], %b::text[]) AS k (user_id, external_id) CROSS JOIN LATERAL "
+# The pairs come as two JSON arrays of text: psycopg's binary text[] took 4.5 ms of CPU for
+# 10,000 pairs, pydantic-core's JSON 0.9 ms (PostgreSQL reads either as fast).
+_PROBE = ("FROM ROWS FROM (json_array_elements_text(%b::json), json_array_elements_text(%b::json))"
+          " AS k (user_id, external_id) CROSS JOIN LATERAL "
           "(SELECT t.id FROM green_trip AS t WHERE t.user_id = k.user_id "
           "AND t.external_id = k.external_id LIMIT 1) AS t")
+
+
+def _json_texts(texts: list[str]) -> str:
+    return to_json(texts).decode()
 _RECORDED = "SELECT k.user_id, k.external_id " + _PROBE
 # The day's cap rows, not a sum of trips: the figure their check holds the new points to. The
 # citizens' array comes as a subquery's value, which the planner does not look into: given as a
@@ -110,7 +118,8 @@ def _history(session: Session, claims: list[TripClaim]) -> dict[str, CitizenHist
     days = [c.local_day for c in claims]
     intervals, recorded, earned = _pipelined(session, [
         (_INTERVALS, (user_ids, latest, earliest)),
-        (_RECORDED, ([c.user_id for c in claims], [c.external_id for c in claims])),
+        (_RECORDED, (_json_texts([c.user_id for c in claims]),
+                     _json_texts([c.external_id for c in claims]))),
         (_EARNED, (user_ids, min(days), max(days)))])
     history: dict[str, CitizenHistory] = defaultdict(CitizenHistory)
     for user_id, started, ended in intervals:
@@ -324,5 +333,6 @@ def trip_ids_by_external_id(session: Session,
     """(citizen, external id) -> the recorded trip's id, for those of `keys` recorded."""
     if not keys:
         return {}
-    rows = _rows(session, _FIRSTS, ([u for u, _ in keys], [e for _, e in keys]))
+    rows = _rows(session, _FIRSTS, (_json_texts([u for u, _ in keys]),
+                                    _json_texts([e for _, e in keys])))
     return {(u, e): trip_id for u, e, trip_id in rows}
