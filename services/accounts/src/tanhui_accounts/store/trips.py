@@ -92,16 +92,19 @@ _INTERVALS = ("SELECT user_id, started_at, ended_at FROM green_trip "
 # (LIMIT 1 keeps the subquery a probe per pair): a plain join was planned as a hash of all of
 # green_trip (a seq scan, spilling to disk at 120,000 rows: 66 ms of 10,000 probes' 58 ms then,
 # and growing with the table, where the probes do not).
-# The pairs come as two JSON arrays of text: psycopg's binary text[] took 4.5 ms of CPU for
-# 10,000 pairs, pydantic-core's JSON 0.9 ms (PostgreSQL reads either as fast).
+# The pairs come as two JSON arrays of text (_as_json): psycopg's binary text[] took 4.5 ms of
+# CPU for 10,000 pairs, pydantic-core's JSON 0.9 ms (PostgreSQL reads either as fast).
 _PROBE = ("FROM ROWS FROM (json_array_elements_text(%b::json), json_array_elements_text(%b::json))"
           " AS k (user_id, external_id) CROSS JOIN LATERAL "
           "(SELECT t.id FROM green_trip AS t WHERE t.user_id = k.user_id "
           "AND t.external_id = k.external_id LIMIT 1) AS t")
 
 
-def _json_texts(texts: list[str]) -> str:
-    return to_json(texts).decode()
+def _as_json(values: list) -> str:
+    """A statement's column of values as one JSON array (text, ISO dates, integers, Decimals as
+    their exact text), read back by json_array_elements_text and a cast: psycopg's binary
+    arrays dumped each element by a Python call (a Decimal, by several)."""
+    return to_json(values).decode()
 _RECORDED = "SELECT k.user_id, k.external_id " + _PROBE
 # The day's cap rows, not a sum of trips: the figure their check holds the new points to. The
 # citizens' array comes as a subquery's value, which the planner does not look into: given as a
@@ -118,8 +121,8 @@ def _history(session: Session, claims: list[TripClaim]) -> dict[str, CitizenHist
     days = [c.local_day for c in claims]
     intervals, recorded, earned = _pipelined(session, [
         (_INTERVALS, (user_ids, latest, earliest)),
-        (_RECORDED, (_json_texts([c.user_id for c in claims]),
-                     _json_texts([c.external_id for c in claims]))),
+        (_RECORDED, (_as_json([c.user_id for c in claims]),
+                     _as_json([c.external_id for c in claims]))),
         (_EARNED, (user_ids, min(days), max(days)))])
     history: dict[str, CitizenHistory] = defaultdict(CitizenHistory)
     for user_id, started, ended in intervals:
@@ -241,7 +244,10 @@ _ENTRY_COLUMNS = ("user_id", "kind", "points", "balance_after", "held_after", "t
 # batches never wait on each other's rows in opposite orders.
 _ADD_DAILY_POINTS = """
 INSERT INTO daily_points (user_id, local_day, cap_group, earned, cap)
-SELECT * FROM unnest(%b::text[], %b::date[], %b::text[], %b::integer[], %b::integer[])
+SELECT u, d::date, g, e::integer, c::integer FROM ROWS FROM (
+    json_array_elements_text(%b::json), json_array_elements_text(%b::json),
+    json_array_elements_text(%b::json), json_array_elements_text(%b::json),
+    json_array_elements_text(%b::json)) AS k (u, d, g, e, c)
 ON CONFLICT (user_id, local_day, cap_group)
 DO UPDATE SET earned = daily_points.earned + excluded.earned, cap = excluded.cap
 """
@@ -251,15 +257,18 @@ def _add_daily_points(added: dict) -> tuple[str, tuple]:
     """The statement that adds each (citizen, day, cap group)'s new points to its row; the row's
     check refuses a sum above the cap, which a path that skipped the account lock would reach."""
     keys = sorted(added)
-    return _ADD_DAILY_POINTS, ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-                               [added[k][0] for k in keys], [added[k][1] for k in keys])
+    return _ADD_DAILY_POINTS, tuple(_as_json(column) for column in (
+        [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+        [added[k][0] for k in keys], [added[k][1] for k in keys]))
 
 
 # One statement for the whole batch, returning each account's figures as the database has them.
 _ADD_TO_ACCOUNTS = """
 UPDATE points_account AS a
 SET balance = a.balance + d.points, reduction_g = a.reduction_g + d.reduction_g
-FROM unnest(%b::text[], %b::bigint[], %b::numeric[]) AS d (user_id, points, reduction_g)
+FROM (SELECT u, p::bigint, r::numeric FROM ROWS FROM (json_array_elements_text(%b::json),
+      json_array_elements_text(%b::json), json_array_elements_text(%b::json)) AS k (u, p, r))
+     AS d (user_id, points, reduction_g)
 WHERE a.user_id = d.user_id
 RETURNING a.user_id, a.balance, a.held
 """
@@ -275,8 +284,8 @@ def _add_to_accounts(accepted: list[TripDecision]) -> tuple[str, tuple]:
         points[decision.claim.user_id] += decision.points
         reductions[decision.claim.user_id] += decision.reduction_g
     user_ids = sorted(points)
-    return _ADD_TO_ACCOUNTS, (user_ids, [points[u] for u in user_ids],
-                              [reductions[u] for u in user_ids])
+    return _ADD_TO_ACCOUNTS, (_as_json(user_ids), _as_json([points[u] for u in user_ids]),
+                              _as_json([reductions[u] for u in user_ids]))
 
 
 def _running_figures(earning: list[tuple[TripDecision, str]],
@@ -333,6 +342,6 @@ def trip_ids_by_external_id(session: Session,
     """(citizen, external id) -> the recorded trip's id, for those of `keys` recorded."""
     if not keys:
         return {}
-    rows = _rows(session, _FIRSTS, (_json_texts([u for u, _ in keys]),
-                                    _json_texts([e for _, e in keys])))
+    rows = _rows(session, _FIRSTS, (_as_json([u for u, _ in keys]),
+                                    _as_json([e for _, e in keys])))
     return {(u, e): trip_id for u, e, trip_id in rows}
