@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from accounts_support import CITY_DAY, cap_mismatches, grant_points, ledger_mismatches
 from tanhui_accounts.domain.travel import RULES, Mode
-from tanhui_accounts.domain.trip_batch import TripClaim
-from tanhui_accounts.store.trips import record_trips
+from tanhui_accounts.domain.trip_batch import OVERLAP, TripClaim
+from tanhui_accounts.store.trips import record_trips, trip_ids_by_external_id
 from tanhui_shared.uow import in_unit_of_work
 
 # the same fare written two ways ("3.5", "3.50"), a second fare, and two modes
@@ -58,3 +58,54 @@ def test_a_batchs_entries_count_each_balance_up_trip_by_trip_and_its_trips_keep_
         assert entry.points == trips[entry.trip_id].points
     assert running == balances
     assert ledger_mismatches(accounts.engine) == [] and cap_mismatches(accounts.engine) == []
+
+
+# external ids as JSON spells them with escapes, or not at all (the lookup sends them as JSON)
+SPELLED = ["", '"quoted"', "back\\slash", "é南\U0001f68c", "\u2028\t", " "]
+
+
+def test_cards_fed_again_a_day_later_are_duplicates_of_their_first_trips(accounts):
+    """A day later: no overlap in time, nor within the first trips' window, to tell them apart;
+    only the (citizen, external id) lookup does."""
+    citizens = [accounts.user("citizen")[0]["id"] for _ in range(2)]
+    claims = [TripClaim(n, citizens[n % 2], Mode.METRO, Decimal("3.5"),
+                        CITY_DAY + timedelta(minutes=40 * n),
+                        CITY_DAY + timedelta(minutes=40 * n + 25),
+                        f"feed-{uuid.uuid4().hex}{SPELLED[n]}")
+              for n in range(6)]
+    first = in_unit_of_work(accounts.engine, lambda uow: record_trips(
+        uow.session, claims, "operator", RULES))
+    ids = {(d.claim.user_id, d.claim.external_id): trip_id for d, trip_id in first}
+    assert None not in ids.values()
+    later = [c._replace(started_at=c.started_at + timedelta(days=1),
+                        ended_at=c.ended_at + timedelta(days=1)) for c in claims]
+    again = in_unit_of_work(accounts.engine, lambda uow: record_trips(
+        uow.session, later, "operator", RULES))
+    assert [(d.status, trip_id) for d, trip_id in again] == [("duplicate", None)] * 6
+    assert in_unit_of_work(accounts.engine, lambda uow: trip_ids_by_external_id(
+        uow.session, list(ids) + [(citizens[0], "never-fed")])) == ids
+
+
+def test_a_claim_overlapping_a_recorded_trip_is_refused_and_one_touching_it_is_not(accounts):
+    """Against what is recorded (not the same feed): a ride, and a 34-hour walk that started
+    the evening before, well over a day before the feed's earliest claim."""
+    citizen = accounts.user("citizen")[0]["id"]
+    hour = timedelta(hours=1)
+
+    def claim(n: int, mode: Mode, km: str, start, end) -> TripClaim:
+        return TripClaim(n, citizen, mode, Decimal(km), start, end, f"feed-{uuid.uuid4().hex}")
+
+    recorded = [claim(0, Mode.METRO, "3.5", CITY_DAY + 8 * hour, CITY_DAY + 8.5 * hour),
+                claim(1, Mode.WALK, "2", CITY_DAY - 29 * hour, CITY_DAY + 5 * hour)]
+    first = in_unit_of_work(accounts.engine, lambda uow: record_trips(
+        uow.session, recorded, "operator", RULES))
+    assert [d.status for d, _ in first] == ["accepted", "accepted"]
+    minute = timedelta(minutes=1)
+    feed = [claim(0, Mode.METRO, "3.5", CITY_DAY + 5 * hour - minute, CITY_DAY + 5.3 * hour),
+            claim(1, Mode.METRO, "3.5", CITY_DAY + 8.5 * hour - minute, CITY_DAY + 8.8 * hour),
+            claim(2, Mode.METRO, "3.5", CITY_DAY + 8.5 * hour, CITY_DAY + 8.8 * hour),
+            claim(3, Mode.METRO, "3.5", CITY_DAY + 5 * hour, CITY_DAY + 5.3 * hour)]
+    judged = in_unit_of_work(accounts.engine, lambda uow: record_trips(
+        uow.session, feed, "operator", RULES))
+    assert [(d.status, d.reason) for d, _ in judged] == [
+        ("rejected", OVERLAP), ("rejected", OVERLAP), ("accepted", None), ("accepted", None)]

@@ -37,13 +37,24 @@ class _Remembering(Dumper):
 class _Numeric(_Remembering):
     oid = pg_types["numeric"].oid
 
+    def __init__(self, cls: type, context: Any = None) -> None:
+        super().__init__(cls, context)
+        self._same: dict[int, tuple[Any, bytes]] = {}
+
     def dump(self, value: Any) -> bytes:
-        # by type and digits, not by value: Decimal("12.5") == Decimal("12.50") but their
+        # First by the object: a feed's trips share their fare's Decimals (distance, reduction),
+        # and str() of each was most of this dumper's time. The object is kept with its bytes,
+        # so its id is not reused by another while this COPY lasts.
+        same = self._same.get(id(value))
+        if same is not None:
+            return same[1]
+        # then by type and digits, not by value: Decimal("12.5") == Decimal("12.50") but their
         # display scales differ (and so their encodings); a signalling NaN cannot be hashed
         key = (value.__class__, str(value))
         data = self._seen.get(key)
         if data is None:
             data = self._seen[key] = bytes(self._encode(value))
+        self._same[id(value)] = (value, data)
         return data
 
 

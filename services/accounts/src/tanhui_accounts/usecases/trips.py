@@ -16,9 +16,8 @@ from ..domain.identity import Role
 from ..domain.travel import RULES, Mode, TravelRules, TripRefusal
 from ..domain.trip_batch import DUPLICATE, TripClaim, TripDecision
 from ..store.single_trip import FirstTrip, record_one
-from ..store.trips import record_trips, trip_ids_by_external_id
+from ..store.trips import lock_citizens_by_name, record_trips, trip_ids_by_external_id
 from ..store.accreditations import facts, grants_of, live_grant
-from ..store.users import user_ids_by_name
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,9 @@ def record_trip_batch(uow: UnitOfWork, operator_id: str, records: list[CardRecor
                         code="operator-not-licensed")
     licensed = tuple(Mode(m) for m in licence.modes)
     mode_refusals = {mode: licence_refusal(mode, licensed) for mode in Mode}  # not per record
-    ids = user_ids_by_name(uow.session, sorted({r["username"] for r in records}), Role.CITIZEN)
+    # the citizens' ids, and their accounts locked (in user-id order) for record_trips
+    ids, accounts = lock_citizens_by_name(uow.session, sorted({r["username"] for r in records}),
+                                          Role.CITIZEN.value)
     rejected: list[tuple[int, str]] = []
     claims: list[TripClaim] = []
     refused: dict[int, str] = {}
@@ -137,23 +138,36 @@ def record_trip_batch(uow: UnitOfWork, operator_id: str, records: list[CardRecor
             claims.append(TripClaim(i, user_id, r["mode"], r["distance_km"],
                                     r["started_at"].astimezone(UTC),
                                     r["ended_at"].astimezone(UTC), r["external_id"]))
-    recorded = record_trips(uow.session, claims, operator_id, rules) if claims else []
-    decisions = [d for d, _ in recorded]
-    rejected += [(d.claim.index, d.reason or "refused") for d in decisions if d.status == "rejected"]
+    recorded = (record_trips(uow.session, claims, operator_id, rules, locked=accounts)
+                if claims else [])
     # a duplicate is answered with the trip recorded first under its external id
     firsts = trip_ids_by_external_id(uow.session, [(d.claim.user_id, d.claim.external_id)
-                                                  for d in decisions if d.status == "duplicate"])
-    # record_trips answers in the claims' order: the feed's, less the records refused above
+                                                  for d, _ in recorded if d.status == "duplicate"])
+    # record_trips answers in the claims' order: the feed's, less the records refused above.
+    # One pass makes the results and the counts; a trip credited in full (most of a feed) has
+    # its result made here, the rest by _outcome.
     answers = iter(recorded)
-    results = []
+    results: list[RecordOutcome] = []
+    accepted = duplicates = points = 0
     for i, r in enumerate(records):
         if i in refused:
             results.append(_outcome(r, i, None, refused[i], None))
             continue
         decision, trip_id = next(answers)
-        results.append(_outcome(r, i, decision, None, trip_id or firsts.get(
-            (decision.claim.user_id, decision.claim.external_id))))
-    return BatchOutcome(accepted=sum(d.status == "accepted" for d in decisions),
-                        duplicates=sum(d.status == "duplicate" for d in decisions),
-                        rejected=sorted(rejected), points_awarded=sum(d.points for d in decisions),
-                        results=results)
+        points += decision.points
+        status = decision.status
+        if status == "accepted":
+            accepted += 1
+            if decision.reason is None:
+                results.append({"index": i, "external_id": r["external_id"], "outcome": "accepted",
+                                "code": "credited", "reason": None, "trip_id": trip_id,
+                                "points": decision.points})
+                continue
+        elif status == "duplicate":
+            duplicates += 1
+            trip_id = firsts.get((decision.claim.user_id, decision.claim.external_id))
+        else:
+            rejected.append((i, decision.reason or "refused"))
+        results.append(_outcome(r, i, decision, None, trip_id))
+    return BatchOutcome(accepted=accepted, duplicates=duplicates, rejected=sorted(rejected),
+                        points_awarded=points, results=results)
