@@ -60,10 +60,12 @@ def main() -> None:
     holders, _, _ = bench.seed(engine, runner, (2 * args.count) // bench.PER_RUN + 2)
     ids = [holder.id for holder in holders]
 
+    per = len(ids) // args.threads  # each thread its own holders (2 each on 8 threads)
+
     def work(thread: int) -> None:
         for i in range(args.count // args.threads):
             in_unit_of_work(engine, lambda uow, i=i: retire_credits(
-                uow, ids[2 * thread + i % 2], 1, beneficiary="bench", purpose="benchmark"))
+                uow, ids[per * thread + i % per], 1, beneficiary="bench", purpose="benchmark"))
 
     with ThreadPoolExecutor(args.threads) as pool:  # warm: every pooled connection opened
         list(pool.map(work, range(args.threads)))

@@ -30,6 +30,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as OrmSession
 
@@ -149,14 +150,13 @@ def write_moves(session: OrmSession) -> None:
                 values["pp"], values["pv"], values["pf"] = _key(staged.parent[id(row)])
             listed.append(values)
         params[f"g{level}"] = json.dumps(listed)
-    result = session.connection().exec_driver_sql(_statement(len(staged.generations)),
-                                                  params).all()
-    closed = next(r.id for r in result if r.gen == -1)
+    result = driver_rows(session, _statement(len(staged.generations)), params)
+    closed = next(id_ for gen, id_, *_ in result if gen == -1)
     if closed != len(staged.closes):
         named = ", ".join(str(row.id) for row, _ in staged.closes)
         raise BlockAlreadyClosed(f"serial block(s) {named} were moved or retired by a "
                                  "concurrent request; nothing was written")
-    ids = {(r.gen, r.project_id, r.vintage, r.first): r.id for r in result if r.gen >= 0}
+    ids = {(gen, *key): id_ for gen, id_, *key in result if gen >= 0}
     for level, rows in enumerate(staged.generations):
         for row in rows:
             row.parent_block_id = staged.parent[id(row)].id
@@ -195,6 +195,24 @@ def _statement(generations: int) -> str:
     RETURNING id, project_id, vintage, "first")""")
         results.append(f'SELECT {level}, id, project_id, vintage, "first" FROM g{level}')
     return "WITH " + ",\n".join(ctes) + "\n" + "\nUNION ALL ".join(results)
+
+
+def driver_rows(session: OrmSession, statement: str, params: dict[str, Any]) -> list[tuple]:
+    """The rows of `statement` (the driver's SQL) run on the session's connection by the driver
+    itself: a movement's statements return rows of many columns, and SQLAlchemy's result
+    handling cost more Python than the driver's work (issue 15). Errors leave as SQLAlchemy
+    would raise them (a constraint's as IntegrityError: a 409; a deadlock retried)."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    try:
+        with driver.cursor() as cursor:
+            if connection._has_events or connection.engine._has_events:  # statement counters
+                connection.dispatch.before_cursor_execute(connection, cursor, statement, params,
+                                                          None, False)
+            cursor.execute(statement, params)
+            return cursor.fetchall()
+    except psycopg.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, params, exc, psycopg.Error) from exc
 
 
 def write_staged(session: OrmSession) -> None:
