@@ -2,7 +2,9 @@
 backend's on-CPU time (/proc/<pid>/schedstat, nanoseconds) before and after each statement
 sent by COUNT 1-credit retirements on one thread, summed by the statement's first words.
 
-Run: `uv run python bench/statement_cpu.py [--count N]`.
+Run: `uv run python bench/statement_cpu.py [--count N] [--without NAME,...]`; --without
+drops these constraints (or disables these triggers) of serial_block after seeding, to measure
+what each costs: an experiment on a throwaway database, never a configuration.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ def on_cpu(pid: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--without", default="", help="constraints or triggers of serial_block")
     args = parser.parse_args()
     infra = provide_infrastructure()
     url = fresh_database(infra.database_url, "credits")
@@ -41,6 +44,12 @@ def main() -> None:
                             dlq_topic="unused", max_attempts=1)
     holders, _, _ = bench.seed(engine, runner, (2 * args.count) // bench.PER_RUN + 2)
     ids = [holder.id for holder in holders]
+    with engine.begin() as conn:
+        for name in filter(None, args.without.split(",")):
+            trigger = conn.execute(sa.text("SELECT count(*) FROM pg_trigger WHERE tgname = :n"),
+                                   {"n": name}).scalar_one()
+            conn.execute(sa.text(f"ALTER TABLE serial_block DISABLE TRIGGER {name}" if trigger
+                                 else f"ALTER TABLE serial_block DROP CONSTRAINT {name}"))
     spent: collections.Counter[str] = collections.Counter()
     counted = [False]
 
