@@ -157,9 +157,6 @@ def _one_pass(engine: Engine, batch: int) -> int:
         driver.autocommit = True
         try:
             with driver.cursor() as cursor:
-                if engine._has_events:  # statement counters (bench/retirements.py) see passes
-                    engine.dispatch.before_cursor_execute(None, cursor, _CHAIN_SQL,
-                                                          {"batch": batch}, None, False)
                 cursor.execute(_CHAIN_SQL, {"batch": batch})
                 return cursor.fetchone()[0]
         except psycopg.Error as exc:
