@@ -204,12 +204,16 @@ def driver_rows(session: OrmSession, statement: str, params: dict[str, Any]) -> 
     would raise them (a constraint's as IntegrityError: a 409; a deadlock retried)."""
     connection = session.connection()
     driver = connection.connection.driver_connection
+    events = connection._has_events or connection.engine._has_events  # statement counters
     try:
         with driver.cursor() as cursor:
-            if connection._has_events or connection.engine._has_events:  # statement counters
+            if events:
                 connection.dispatch.before_cursor_execute(connection, cursor, statement, params,
                                                           None, False)
             cursor.execute(statement, params)
+            if events:
+                connection.dispatch.after_cursor_execute(connection, cursor, statement, params,
+                                                         None, False)
             return cursor.fetchall()
     except psycopg.Error as exc:
         raise sa.exc.DBAPIError.instance(statement, params, exc, psycopg.Error) from exc
