@@ -151,7 +151,7 @@ def test_block_moves_that_overlap_a_live_block_are_a_409(world):
     a new block over serials a live block holds, its parent left open (a close forgotten),
     is refused by the exclusion constraint, as a Conflict naming it, and nothing is written."""
     dev = world.user()
-    issued = world.issue(dev, 10, project_number=604)
+    issued = world.issue(dev, 10, project_number=605)
     [block] = _active(world, issued.project_id)
 
     def copy_without_closing(uow) -> None:  # noqa: ANN001
