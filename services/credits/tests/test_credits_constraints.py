@@ -144,3 +144,24 @@ def test_one_issuance_per_monitoring_report(world):
             buffer_pct, owner_account_id, 0, 0, 1, 0, now(), 'forced'
         FROM issuance WHERE id = :i""", i=first.issuance_id) == "uq_issuance_monitoring_report"
     assert world.holdings(dev)["total"] == 30
+
+
+def test_block_moves_that_overlap_a_live_block_are_a_409(world):
+    """The block moves' own statement (sent by the driver, store/block_writes.driver_rows):
+    a new block over serials a live block holds, its parent left open (a close forgotten),
+    is refused by the exclusion constraint, as a Conflict naming it, and nothing is written."""
+    dev = world.user()
+    issued = world.issue(dev, 10, project_number=605)
+    [block] = _active(world, issued.project_id)
+
+    def copy_without_closing(uow) -> None:  # noqa: ANN001
+        [row] = block_moves.spendable_blocks(uow.session, block.account_id)
+        block_moves._child(uow.session, row, block_moves.as_value(row), "forgot-to-close",
+                           account_id=row.account_id, listing_id=None)
+        block_moves.write_moves(uow.session)
+
+    with pytest.raises(Conflict) as refused:
+        in_unit_of_work(world.engine, copy_without_closing)
+    assert refused.value.status == 409
+    assert refused.value.extensions["constraint"] == "ex_block_live_serials"
+    assert [b.id for b in _active(world, issued.project_id)] == [block.id]

@@ -11,6 +11,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from tanhui_credits.store import block_writes
 from tanhui_credits.store.market_tables import LargeEvent, Payment
 from tanhui_credits.store.tables import AuditEntry, AuditPending, Certificate, Retirement
 from tanhui_credits.usecases import retire_credits
@@ -93,3 +94,30 @@ def test_an_offset_from_one_listing_sends_five_statements(world) -> None:
         assert session.get(Retirement, retirement_id).event_id == event.id
         paid = session.exec(select(Payment).where(Payment.retirement_id == retirement_id)).all()
     assert [(p.quantity, p.amount) for p in paid] == [(1, Decimal("58.00"))]
+
+
+def test_closing_blocks_looks_them_up_by_id_however_long_the_history(world) -> None:
+    """The block moves' closing UPDATE reaches its blocks through the primary key: joined to
+    its JSON rows alone, the planner took 100 of them and scanned all of serial_block, history
+    included, on every movement (issue 15)."""
+    holder = world.user("enterprise")
+    issued = world.issue(holder, 10)
+    with world.engine.begin() as conn:  # a long history: superseded versions (they may overlap)
+        conn.execute(sa.text("""
+            INSERT INTO serial_block (project_id, project_number, vintage, "first", "last",
+                account_id, status, issuance_id, created_by, closed_by, created_at)
+            SELECT project_id, project_number, vintage, "first", "last", account_id,
+                'superseded', issuance_id, 'history', 'history', created_at
+            FROM serial_block, generate_series(1, 5000)
+            WHERE project_id = :project AND status = 'active'"""), {"project": issued.project_id})
+        conn.execute(sa.text("ANALYZE serial_block"))
+        block_id = conn.execute(sa.text("SELECT id FROM serial_block WHERE project_id = :p "
+                                        "AND status = 'active'"),
+                                {"p": issued.project_id}).scalar_one()
+    closes = json.dumps([{"id": block_id, "status": "superseded", "closed_by": "plan",
+                          "retirement_id": None, "compensation_id": None}])
+    with world.engine.connect() as conn:
+        plan = conn.exec_driver_sql("EXPLAIN " + block_writes._statement(0), {
+            "closes": closes, "close_ids": [block_id], "n_closed": 1}).scalars().all()
+    assert not [line for line in plan if "Seq Scan on serial_block" in line], plan
+    assert [line for line in plan if "serial_block_pkey" in line], plan

@@ -137,7 +137,13 @@ def _database_fills(table: sa.Table, column: sa.Column) -> bool:
 @sa.event.listens_for(Session, "do_orm_execute")
 def _staged_rows_before_any_statement(state) -> None:  # noqa: ANN001
     """A query of the unit's own session sees the rows it staged: they are written first."""
-    uow = state.session.info.get(_UNIT)
+    flush_staged(state.session)
+
+
+def flush_staged(session: Session) -> None:
+    """Write the rows the session's unit of work staged, if any: what a statement sent on the
+    session's connection (no ORM event) calls first, as a query through the session would."""
+    uow = session.info.get(_UNIT)
     if uow is not None and uow._last:
         uow.flush()
 

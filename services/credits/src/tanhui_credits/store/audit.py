@@ -21,6 +21,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
@@ -82,7 +83,6 @@ BEGIN
     END IF;
     RETURN next_seq - read_seq;
 END $$"""
-_CHAIN = sa.text(f"SELECT {CHAIN_FUNCTION}(:batch)")
 
 
 @sa.event.listens_for(CreditsTable.metadata, "after_create")
@@ -136,19 +136,41 @@ def chain_pending(engine: Engine, batch: int = 1000) -> int:
     statement in a transaction of its own (autocommit: no BEGIN and COMMIT round trips)."""
     chained = 0
     while True:
-        with engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            try:
-                done = conn.execute(_CHAIN, {"batch": batch}).scalar_one()
-            except sa.exc.DBAPIError as exc:
-                if getattr(exc.orig, "sqlstate", None) == HEAD_MOVED:
-                    raise ChainHeadMoved(str(exc.orig)) from exc
-                raise
+        done = _one_pass(engine, batch)
         if done < 0:
             return chained
         chained += done
         if done < batch:
             return chained
+
+
+_CHAIN_SQL = f"SELECT {CHAIN_FUNCTION}(%(batch)s)"
+
+
+def _one_pass(engine: Engine, batch: int) -> int:
+    """One call of the function on a pooled connection, through the driver (issue 15: through
+    a SQLAlchemy connection switched to autocommit and back, a pass cost 0.25 ms of Python, and
+    one runs after most movements; this way 0.08 ms). Errors leave as SQLAlchemy's would."""
+    pooled = engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        driver.autocommit = True
+        try:
+            with driver.cursor() as cursor:
+                cursor.execute(_CHAIN_SQL, {"batch": batch})
+                return cursor.fetchone()[0]
+        except psycopg.Error as exc:
+            if exc.sqlstate == HEAD_MOVED:
+                raise ChainHeadMoved(str(exc)) from exc
+            if driver.broken:
+                pooled.invalidate()
+            raise sa.exc.DBAPIError.instance(_CHAIN_SQL, {"batch": batch}, exc,
+                                             psycopg.Error) from exc
+        finally:
+            if not driver.closed:
+                driver.autocommit = False  # as the pool hands connections out
+    finally:
+        pooled.close()
 
 
 class _Passes:

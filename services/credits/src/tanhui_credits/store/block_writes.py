@@ -7,7 +7,10 @@ per generation of new blocks, each a round trip while the movement's locks are h
 of a retirement's Python time. Here they are staged (blocks.close, blocks._child) and written
 by one statement of data-modifying CTEs:
 
-    closed  UPDATE the staged blocks still active, RETURNING them
+    closed  UPDATE the staged blocks still active, RETURNING them (found by their ids as an
+            array: joined to the JSON rows alone, the planner estimated 100 of them and
+            chose a hash join over a sequential scan of serial_block, every movement reading
+            the whole table, history included)
     g1      INSERT the new blocks whose parents exist, only if closed counted every staged close
     g2..    INSERT the new blocks whose parents are in the generation before, with their ids
 
@@ -27,10 +30,12 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as OrmSession
 
 from tanhui_shared.errors import Conflict
+from tanhui_shared.uow import flush_staged
 
 from .tables import Block
 
@@ -129,7 +134,9 @@ def write_moves(session: OrmSession) -> None:
     session.flush()
     # each list of rows is one JSON parameter (json_to_recordset): far cheaper to adapt than
     # an array per column
-    params: dict[str, Any] = {"n_closed": len(staged.closes), "closes": json.dumps(
+    params: dict[str, Any] = {"n_closed": len(staged.closes),
+                              "close_ids": [row.id for row, _ in staged.closes],
+                              "closes": json.dumps(
         [{"id": row.id, **{name: values[name] for name, _ in _CLOSE[1:]}}
          for row, values in staged.closes])}
     for level, rows in enumerate(staged.generations):
@@ -143,13 +150,13 @@ def write_moves(session: OrmSession) -> None:
                 values["pp"], values["pv"], values["pf"] = _key(staged.parent[id(row)])
             listed.append(values)
         params[f"g{level}"] = json.dumps(listed)
-    result = session.connection().execute(_statement(len(staged.generations)), params).all()
-    closed = next(r.id for r in result if r.gen == -1)
+    result = driver_rows(session, _statement(len(staged.generations)), params)
+    closed = next(id_ for gen, id_, *_ in result if gen == -1)
     if closed != len(staged.closes):
         named = ", ".join(str(row.id) for row, _ in staged.closes)
         raise BlockAlreadyClosed(f"serial block(s) {named} were moved or retired by a "
                                  "concurrent request; nothing was written")
-    ids = {(r.gen, r.project_id, r.vintage, r.first): r.id for r in result if r.gen >= 0}
+    ids = {(gen, *key): id_ for gen, id_, *key in result if gen >= 0}
     for level, rows in enumerate(staged.generations):
         for row in rows:
             row.parent_block_id = staged.parent[id(row)].id
@@ -157,23 +164,25 @@ def write_moves(session: OrmSession) -> None:
 
 
 @functools.lru_cache(maxsize=8)
-def _statement(generations: int) -> sa.TextClause:
+def _statement(generations: int) -> str:
+    """The driver's SQL (psycopg's %(name)s parameters): sent as it is, with no compiling."""
     def rows(param: str, columns: tuple[tuple[str, str], ...]) -> str:
         typed = ", ".join(f'"{name}" {kind}' for name, kind in columns)
-        return f"json_to_recordset(CAST(:{param} AS json)) AS v({typed})"
+        return f"json_to_recordset(%({param})s::json) AS v({typed})"
 
     columns = ", ".join(f'"{name}"' for name, _ in _NEW)
     ctes = [f"""closed AS (
     UPDATE serial_block AS b SET status = v.status, closed_by = v.closed_by,
            retirement_id = v.retirement_id, compensation_id = v.compensation_id
     FROM {rows("closes", _CLOSE)}
-    WHERE b.id = v.id AND b.status = 'active' RETURNING b.id)"""]
+    WHERE b.id = ANY(%(close_ids)s::int[]) AND b.id = v.id AND b.status = 'active'
+    RETURNING b.id)"""]
     results = ["SELECT -1 AS gen, (SELECT count(*) FROM closed)::int AS id, NULL::varchar "
                'AS project_id, NULL::int AS vintage, NULL::int AS "first"']
     for level in range(generations):
         if level == 0:
             source = (f"SELECT {', '.join(f'v.{c}' for c in columns.split(', '))} "
-                      f"FROM {rows('g0', _NEW)} WHERE (SELECT count(*) FROM closed) = :n_closed")
+                      f"FROM {rows('g0', _NEW)} WHERE (SELECT count(*) FROM closed) = %(n_closed)s")
         else:
             picked = ", ".join("p.id" if name == "parent_block_id" else f'v."{name}"'
                                for name, _ in _NEW)
@@ -185,7 +194,38 @@ def _statement(generations: int) -> sa.TextClause:
     INSERT INTO serial_block ({columns}) {source}
     RETURNING id, project_id, vintage, "first")""")
         results.append(f'SELECT {level}, id, project_id, vintage, "first" FROM g{level}')
-    return sa.text("WITH " + ",\n".join(ctes) + "\n" + "\nUNION ALL ".join(results))
+    return "WITH " + ",\n".join(ctes) + "\n" + "\nUNION ALL ".join(results)
+
+
+def driver_rows(session: OrmSession, statement: str, params: dict[str, Any]) -> list[tuple]:
+    """The rows of `statement` (the driver's SQL) run on the session's connection by the driver
+    itself: a movement's statements return rows of many columns, and SQLAlchemy's result
+    handling cost more Python than the driver's work (issue 15). Errors leave as SQLAlchemy
+    would raise them (a constraint's as IntegrityError: a 409; a deadlock retried)."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    events = connection._has_events or connection.engine._has_events  # statement counters
+    try:
+        with driver.cursor() as cursor:
+            if events:
+                connection.dispatch.before_cursor_execute(connection, cursor, statement, params,
+                                                          None, False)
+            cursor.execute(statement, params)
+            if events:
+                connection.dispatch.after_cursor_execute(connection, cursor, statement, params,
+                                                         None, False)
+            return cursor.fetchall()
+    except psycopg.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, params, exc, psycopg.Error) from exc
+
+
+def write_staged(session: OrmSession) -> None:
+    """Write what a query through the session would write first (the staged block moves, then
+    the unit of work's staged rows): for a statement sent on the session's connection, which
+    fires no ORM event."""
+    if session.info.get(_KEY):
+        write_moves(session)
+    flush_staged(session)
 
 
 @sa.event.listens_for(OrmSession, "do_orm_execute")

@@ -131,8 +131,19 @@ class Block(CreditsTable, table=True):
         # credits sit in an open account, and a reservation in a listing that exists
         sa.ForeignKeyConstraint(["account_id"], ["holding_account.id"], name="fk_block_account"),
         sa.ForeignKeyConstraint(["listing_id"], ["listing.id"], name="fk_block_listing"),
-        # the public search by serial (blocks containing a serial or range)
-        sa.Index("ix_serial_block_serials", "project_number", "vintage", "first", "last"),
+        # Partial where every query of them is (issue 15): a closed block version gets no
+        # entry, so a movement's closing UPDATE (never HOT: status is in predicates) and its
+        # retired parts write fewer index entries, and the spendable lookup reads live blocks
+        # only, not the account's whole history.
+        # the public search by serial (blocks containing a serial or range): current blocks
+        sa.Index("ix_serial_block_serials", "project_number", "vintage", "first", "last",
+                 postgresql_where=sa.text("status <> 'superseded'")),
+        # an account's live blocks (holdings, its debits' spendable blocks)
+        sa.Index("ix_serial_block_account_id", "account_id",
+                 postgresql_where=sa.text("status = 'active'")),
+        # a listing's reserved blocks (a block of no listing is never looked up by it)
+        sa.Index("ix_serial_block_listing_id", "listing_id",
+                 postgresql_where=sa.text("listing_id IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -141,12 +152,12 @@ class Block(CreditsTable, table=True):
     vintage: int
     first: int
     last: int
-    account_id: str = Field(index=True)
+    account_id: str  # indexed for live blocks only (__table_args__)
     # active | retired | superseded; it leaves active once, by a conditional update (blocks.close)
     status: str = "active"
     parent_block_id: int | None = None
     issuance_id: str
-    listing_id: str | None = Field(default=None, index=True)  # reserved for this listing
+    listing_id: str | None = None  # reserved for this listing (indexed: __table_args__)
     retirement_id: str | None = None
     compensation_id: str | None = None  # the loss whose compensation cancelled it
     created_by: str  # the audit entry (movement) that created it

@@ -1,0 +1,36 @@
+"""serial_block's account, listing and serial indexes partial, as every query of them is
+(issue 15: CPU per movement)
+
+The account index holds active blocks only (holdings and a debit's spendable blocks; the
+lookup read an account's whole history before), the listing index blocks of a listing only,
+the serial index current (not superseded) blocks only, as the public search asks. A movement
+closing a block then writes no entry for the closed version into any of them, and retired
+parts none into the first two.
+
+Revision ID: 0014_spread_block_indexes
+"""
+from alembic import op
+
+revision = "0014_spread_block_indexes"
+down_revision = "0013_registry_functions"
+branch_labels = None
+depends_on = None
+
+INDEXES = {  # name -> (columns, predicate)
+    "ix_serial_block_account_id": ("account_id", "status = 'active'"),
+    "ix_serial_block_listing_id": ("listing_id", "listing_id IS NOT NULL"),
+    "ix_serial_block_serials": ('project_number, vintage, "first", "last"',
+                                "status <> 'superseded'"),
+}
+
+
+def upgrade() -> None:
+    for name, (columns, predicate) in INDEXES.items():
+        op.execute(f"DROP INDEX {name}")
+        op.execute(f"CREATE INDEX {name} ON serial_block ({columns}) WHERE {predicate}")
+
+
+def downgrade() -> None:
+    for name, (columns, _) in INDEXES.items():
+        op.execute(f"DROP INDEX {name}")
+        op.execute(f"CREATE INDEX {name} ON serial_block ({columns})")
