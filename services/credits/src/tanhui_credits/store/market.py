@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import case, func, update
+from sqlalchemy import case, func, true, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
@@ -143,6 +143,41 @@ def lock_event_with_account(session: Session, event_id: str, user_id: str, *,
                        .with_for_update(of=LargeEvent, read=shared, key_share=shared)
                        .execution_options(populate_existing=True)).first()
     return (row[0], row[1]) if row is not None else (None, None)
+
+
+_EVENT = LargeEvent.__table__
+_ACCOUNT = HoldingAccount.__table__
+_LISTING = Listing.__table__
+# the cheapest open listing, read (not locked): the purchase's one statement locks it, checking
+# it still offers as much at the same price and seller (store/hot_listing.py)
+_CHEAPEST = (select(_LISTING.c.id, _LISTING.c.seller_account_id, _LISTING.c.seller_user_id,
+                    _LISTING.c.price_per_tonne, _LISTING.c.remaining)
+             .where(_LISTING.c.status == "open")
+             .order_by(_LISTING.c.price_per_tonne, _LISTING.c.id).limit(1).lateral("cheapest"))
+OFFSET_LISTING = ("listing_id", "seller_account_id", "seller_user_id", "price_per_tonne",
+                  "remaining")
+
+
+def offset_context(session: Session, event_id: str, user_id: str, *, shared: bool
+                   ) -> tuple[LargeEvent | None, str | None, dict | None]:
+    """`lock_event_with_account`, and the cheapest open listing, in one statement of table
+    columns (no entities tracked by the session): (the event, or None; the user's account id,
+    or None; the listing's OFFSET_LISTING values, or None if none is open). The event comes
+    back as a detached LargeEvent holding the row's values."""
+    row = session.execute(
+        select(*_EVENT.c, _ACCOUNT.c.id.label("account_id"),
+               *(column.label(name) for column, name in zip(_CHEAPEST.c, OFFSET_LISTING)))
+        .select_from(_EVENT.outerjoin(_ACCOUNT, _ACCOUNT.c.owner_user_id == user_id)
+                     .outerjoin(_CHEAPEST, true()))
+        .where(_EVENT.c.id == event_id)
+        .with_for_update(of=_EVENT, read=shared, key_share=shared)).first()
+    if row is None:
+        return None, None, None
+    values = row._mapping
+    event = LargeEvent(**{column.key: values[column.name] for column in _EVENT.c})
+    listing = ({name: values[name] for name in OFFSET_LISTING}
+               if values["listing_id"] is not None else None)
+    return event, values["account_id"], listing
 
 
 def latest_accounting(session: Session, event_id: str) -> EventAccounting | None:
