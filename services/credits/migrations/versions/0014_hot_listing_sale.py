@@ -3,13 +3,15 @@ listing): sell from the listing (its row lock), lock and carve its blocks, write
 retirement, certificate, payment, audit entries and outbox event, so the caller can send the
 COMMIT in the same query and the listing's lock is held only inside the server. With its two
 helpers, hot_listing_sale_range and hot_listing_sale_block (serial ranges and block
-descriptions as canonical JSON).
+descriptions as canonical JSON). And ix_serial_block_listing_active: a listing's live blocks,
+which every purchase locks (each purchase leaves a superseded part under the listing's id).
 
 A frozen copy of store/hot_listing.DDL (which a database built from the models gets): later
 changes to the module do not rewrite this revision.
 
 Revision ID: 0014_hot_listing_sale
 """
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_hot_listing_sale"
@@ -89,15 +91,15 @@ BEGIN
         RAISE EXCEPTION 'listing % no longer offers % credits as read', v_listing, qty
             USING ERRCODE = '40001';
     END IF;
-    -- its blocks, locked in id order (a fresh snapshot: the purchase before ours committed)
-    PERFORM 1 FROM serial_block s WHERE s.listing_id = v_listing AND s.status = 'active'
-    ORDER BY s.id FOR UPDATE;
+    -- its blocks, locked (a fresh snapshot: the purchase before ours committed) in the order
+    -- they are taken: whoever locks a listing's blocks holds the listing's lock first
+    -- (purchases, cancel_listing), so no two transactions lock them in different orders
     FOR b IN
         SELECT s.id, s.project_id, s.project_number, s.vintage, s."first", s."last",
                s.account_id, s.issuance_id, s.listing_id, pr.name AS project_name
         FROM serial_block s LEFT JOIN registry_project pr ON pr.id = s.project_id
         WHERE s.listing_id = v_listing AND s.status = 'active'
-        ORDER BY s.vintage, s."first", s.project_number
+        ORDER BY s.vintage, s."first", s.project_number FOR UPDATE OF s
     LOOP
         EXIT WHEN qty = 0;
         take := least(qty, b."last" - b."first" + 1);
@@ -238,11 +240,15 @@ END $$"""
 
 
 def upgrade() -> None:
+    # a listing's live blocks: the plain listing_id index also holds every superseded part
+    op.create_index("ix_serial_block_listing_active", "serial_block", ["listing_id"],
+                    postgresql_where=sa.text("status = 'active'"))
     for function in (RANGE, BLOCK, SALE):
         op.execute(function)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_serial_block_listing_active", table_name="serial_block")
     op.execute("DROP FUNCTION IF EXISTS hot_listing_sale(json)")
     op.execute("DROP FUNCTION IF EXISTS hot_listing_sale_block(text, varchar, integer, varchar, "
                "integer, integer, integer, integer)")

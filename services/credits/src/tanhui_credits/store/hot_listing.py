@@ -116,15 +116,15 @@ BEGIN
         RAISE EXCEPTION 'listing % no longer offers % credits as read', v_listing, qty
             USING ERRCODE = '40001';
     END IF;
-    -- its blocks, locked in id order (a fresh snapshot: the purchase before ours committed)
-    PERFORM 1 FROM serial_block s WHERE s.listing_id = v_listing AND s.status = 'active'
-    ORDER BY s.id FOR UPDATE;
+    -- its blocks, locked (a fresh snapshot: the purchase before ours committed) in the order
+    -- they are taken: whoever locks a listing's blocks holds the listing's lock first
+    -- (purchases, cancel_listing), so no two transactions lock them in different orders
     FOR b IN
         SELECT s.id, s.project_id, s.project_number, s.vintage, s."first", s."last",
                s.account_id, s.issuance_id, s.listing_id, pr.name AS project_name
         FROM serial_block s LEFT JOIN registry_project pr ON pr.id = s.project_id
         WHERE s.listing_id = v_listing AND s.status = 'active'
-        ORDER BY s.vintage, s."first", s.project_number
+        ORDER BY s.vintage, s."first", s.project_number FOR UPDATE OF s
     LOOP
         EXIT WHEN qty = 0;
         take := least(qty, b."last" - b."first" + 1);

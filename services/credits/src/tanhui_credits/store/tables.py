@@ -133,6 +133,10 @@ class Block(CreditsTable, table=True):
         sa.ForeignKeyConstraint(["listing_id"], ["listing.id"], name="fk_block_listing"),
         # the public search by serial (blocks containing a serial or range)
         sa.Index("ix_serial_block_serials", "project_number", "vintage", "first", "last"),
+        # a listing's live blocks (every purchase locks them): each purchase leaves a superseded
+        # part behind under the listing's id, so the plain listing_id index grows with its sales
+        sa.Index("ix_serial_block_listing_active", "listing_id",
+                 postgresql_where=sa.text("status = 'active'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -151,6 +151,14 @@ def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
                       code="zero-estimate")
     if listing is not None and listing["remaining"] >= quantity:
         return offset_from_listing(uow, event, account_id, listing, quantity, commit=last)
+    return offset_from_cheapest(uow, event, account_id, quantity)
+
+
+def offset_from_cheapest(uow: UnitOfWork, event: LargeEvent, account_id: str, quantity: int
+                         ) -> Offset:
+    """The general path: from as many of the cheapest listings as it takes, each locked and
+    sold in turn, its blocks carved by the registry's block moves."""
+    session = uow.session
     bought, purchases = [], []
     # each listing sold first: its UPDATE flushes the session, and the bought blocks must
     # still be unwritten when the retirement below writes them (retired, in one INSERT)
