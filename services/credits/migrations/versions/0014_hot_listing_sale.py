@@ -1,4 +1,4 @@
-"""hot_listing_sale(p json): an offset's purchase from one listing in one call (issue 15, the hot
+"""hot_listing_sale(p jsonb): an offset's purchase from one listing in one call (issue 15, the hot
 listing): sell from the listing (its row lock), lock and carve its blocks, write the blocks,
 retirement, certificate, payment, audit entries and outbox event, so the caller can send the
 COMMIT in the same query and the listing's lock is held only inside the server. With its two
@@ -39,7 +39,7 @@ LANGUAGE sql IMMUTABLE AS $$
            || ',"vintage":' || vintage::text || '}'
 $$"""
 SALE = r"""
-CREATE OR REPLACE FUNCTION hot_listing_sale(p json) RETURNS TABLE (o_fields text, o_hash varchar)
+CREATE OR REPLACE FUNCTION hot_listing_sale(p jsonb) RETURNS TABLE (o_fields text, o_hash varchar)
 LANGUAGE plpgsql AS $$
 DECLARE
     qty integer := (p->>'quantity')::integer;
@@ -81,6 +81,11 @@ DECLARE
     fields text;
     digest varchar;
 BEGIN
+    -- what depends on no block is written before the listing's lock is taken
+    INSERT INTO retirement (id, account_id, retired_by_user_id, beneficiary, purpose, quantity,
+                            report_id, event_id, redemption_id, certificate_id, retired_at)
+    VALUES (v_retirement, buyer, p->>'buyer_user_id', p->>'beneficiary', p->>'purpose', wanted,
+            NULL, p->>'event_id', NULL, p->>'certificate_id', (p->>'retired_at')::timestamptz);
     -- the listing's row lock, the only one purchases from it all queue for
     UPDATE listing l SET remaining = l.remaining - qty,
            status = CASE WHEN l.remaining = qty THEN 'sold_out' ELSE 'open' END
@@ -206,10 +211,6 @@ BEGIN
     fields := replace(replace(p->>'certificate', '["' || mark || 'serials@@"]', serials),
                       '["' || mark || 'projects@@"]', projects);
     digest := encode(sha256(convert_to(fields, 'UTF8')), 'hex');
-    INSERT INTO retirement (id, account_id, retired_by_user_id, beneficiary, purpose, quantity,
-                            report_id, event_id, redemption_id, certificate_id, retired_at)
-    VALUES (v_retirement, buyer, p->>'buyer_user_id', p->>'beneficiary', p->>'purpose', wanted,
-            NULL, p->>'event_id', NULL, p->>'certificate_id', (p->>'retired_at')::timestamptz);
     INSERT INTO certificate (id, retirement_id, redemption_id, fields, content_hash)
     VALUES (p->>'certificate_id', v_retirement, NULL, fields, digest);
     INSERT INTO payment (id, listing_id, event_id, seller_account_id, seller_user_id,
@@ -249,7 +250,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_serial_block_listing_active", table_name="serial_block")
-    op.execute("DROP FUNCTION IF EXISTS hot_listing_sale(json)")
+    op.execute("DROP FUNCTION IF EXISTS hot_listing_sale(jsonb)")
     op.execute("DROP FUNCTION IF EXISTS hot_listing_sale_block(text, varchar, integer, varchar, "
                "integer, integer, integer, integer)")
     op.execute("DROP FUNCTION IF EXISTS hot_listing_sale_range(text, integer, integer, integer, "

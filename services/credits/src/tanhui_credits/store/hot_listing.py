@@ -64,7 +64,7 @@ LANGUAGE sql IMMUTABLE AS $$
            || ',"vintage":' || vintage::text || '}}'
 $$"""
 _SALE = f"""
-CREATE OR REPLACE FUNCTION {FUNCTION}(p json) RETURNS TABLE (o_fields text, o_hash varchar)
+CREATE OR REPLACE FUNCTION {FUNCTION}(p jsonb) RETURNS TABLE (o_fields text, o_hash varchar)
 LANGUAGE plpgsql AS $$
 DECLARE
     qty integer := (p->>'quantity')::integer;
@@ -106,6 +106,11 @@ DECLARE
     fields text;
     digest varchar;
 BEGIN
+    -- what depends on no block is written before the listing's lock is taken
+    INSERT INTO retirement (id, account_id, retired_by_user_id, beneficiary, purpose, quantity,
+                            report_id, event_id, redemption_id, certificate_id, retired_at)
+    VALUES (v_retirement, buyer, p->>'buyer_user_id', p->>'beneficiary', p->>'purpose', wanted,
+            NULL, p->>'event_id', NULL, p->>'certificate_id', (p->>'retired_at')::timestamptz);
     -- the listing's row lock, the only one purchases from it all queue for
     UPDATE listing l SET remaining = l.remaining - qty,
            status = CASE WHEN l.remaining = qty THEN 'sold_out' ELSE 'open' END
@@ -231,10 +236,6 @@ BEGIN
     fields := replace(replace(p->>'certificate', '["' || mark || 'serials@@"]', serials),
                       '["' || mark || 'projects@@"]', projects);
     digest := encode(sha256(convert_to(fields, 'UTF8')), 'hex');
-    INSERT INTO retirement (id, account_id, retired_by_user_id, beneficiary, purpose, quantity,
-                            report_id, event_id, redemption_id, certificate_id, retired_at)
-    VALUES (v_retirement, buyer, p->>'buyer_user_id', p->>'beneficiary', p->>'purpose', wanted,
-            NULL, p->>'event_id', NULL, p->>'certificate_id', (p->>'retired_at')::timestamptz);
     INSERT INTO certificate (id, retirement_id, redemption_id, fields, content_hash)
     VALUES (p->>'certificate_id', v_retirement, NULL, fields, digest);
     INSERT INTO payment (id, listing_id, event_id, seller_account_id, seller_user_id,
@@ -289,10 +290,11 @@ def sell_and_retire(session: Session, params: dict[str, Any], *, commit: bool
     as the purchase is written; the caller's unit of work must then write nothing more.
 
     One query of two statements needs PostgreSQL's simple protocol, which has no parameters:
-    the one parameter, a JSON document, goes as a literal quoted by psycopg."""
+    the one parameter, a JSON document, goes as a literal quoted by psycopg (jsonb: parsed
+    once, before the function runs; a json value is parsed again by every ->> on it)."""
     connection = session.connection()
     literal = pg_sql.Literal(json.dumps(params)).as_string(connection.connection.driver_connection)
-    query = f"SELECT o_fields, o_hash FROM {FUNCTION}({literal}::json)"
+    query = f"SELECT o_fields, o_hash FROM {FUNCTION}({literal}::jsonb)"
     if commit:
         query += "; COMMIT"
     try:
