@@ -28,7 +28,7 @@ WHEN = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 
 def _listed_event(world, seller, organizer, quantity: int, price: str = "58.00"):  # noqa: ANN001, ANN202
     # a name a JSON writer must escape, and characters it must not
-    event = LargeEvent(organizer_user_id=organizer.id, name='嘉陵江 "half" marathon\\2026',
+    event = LargeEvent(organizer_user_id=organizer.id, name='嘉陵江 "half" marathon\\2026 100%',
                        venue="南充", start_date=date(2026, 5, 1), end_date=date(2026, 5, 2),
                        attendees=100, activity="{}",
                        estimate=json.dumps({"credits_to_neutralise": 1}), total_tco2e=Decimal(1))

@@ -22,7 +22,7 @@ depends_on = None
 RANGE = r"""
 CREATE OR REPLACE FUNCTION hot_listing_sale_range(prefix text, pn integer, vintage integer,
                                               f integer, l integer) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT prefix || '-' || CASE WHEN pn < 10000 THEN lpad(pn::text, 4, '0') ELSE pn::text END
            || '-' || vintage::text
            || '-' || CASE WHEN f < 1000000000 THEN lpad(f::text, 9, '0') ELSE f::text END
@@ -32,7 +32,7 @@ BLOCK = r"""
 CREATE OR REPLACE FUNCTION hot_listing_sale_block(prefix text, account varchar, id integer,
                                               project varchar, pn integer, vintage integer,
                                               f integer, l integer) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT '{"account_id":' || to_json(account)::text || ',"block_id":' || id::text
            || ',"project_id":' || to_json(project)::text || ',"quantity":' || (l - f + 1)::text
            || ',"serials":' || to_json(hot_listing_sale_range(prefix, pn, vintage, f, l))::text

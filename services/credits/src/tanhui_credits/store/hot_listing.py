@@ -47,7 +47,7 @@ BLOCK_CLOSED = "TH152"  # a block to close was closed by another transaction
 _RANGE = f"""
 CREATE OR REPLACE FUNCTION {FUNCTION}_range(prefix text, pn integer, vintage integer,
                                               f integer, l integer) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT prefix || '-' || CASE WHEN pn < 10000 THEN lpad(pn::text, 4, '0') ELSE pn::text END
            || '-' || vintage::text
            || '-' || CASE WHEN f < 1000000000 THEN lpad(f::text, 9, '0') ELSE f::text END
@@ -57,7 +57,7 @@ _BLOCK = f"""
 CREATE OR REPLACE FUNCTION {FUNCTION}_block(prefix text, account varchar, id integer,
                                               project varchar, pn integer, vintage integer,
                                               f integer, l integer) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT '{{"account_id":' || to_json(account)::text || ',"block_id":' || id::text
            || ',"project_id":' || to_json(project)::text || ',"quantity":' || (l - f + 1)::text
            || ',"serials":' || to_json({FUNCTION}_range(prefix, pn, vintage, f, l))::text

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import case, func, true, update
+import sqlalchemy as sa
+from sqlalchemy import case, func, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
@@ -146,16 +147,25 @@ def lock_event_with_account(session: Session, event_id: str, user_id: str, *,
 
 
 _EVENT = LargeEvent.__table__
-_ACCOUNT = HoldingAccount.__table__
-_LISTING = Listing.__table__
-# the cheapest open listing, read (not locked): the purchase's one statement locks it, checking
-# it still offers as much at the same price and seller (store/hot_listing.py)
-_CHEAPEST = (select(_LISTING.c.id, _LISTING.c.seller_account_id, _LISTING.c.seller_user_id,
-                    _LISTING.c.price_per_tonne, _LISTING.c.remaining)
-             .where(_LISTING.c.status == "open")
-             .order_by(_LISTING.c.price_per_tonne, _LISTING.c.id).limit(1).lateral("cheapest"))
 OFFSET_LISTING = ("listing_id", "seller_account_id", "seller_user_id", "price_per_tonne",
                   "remaining")
+# The event (locked), the user's account and the cheapest open listing (read, not locked: the
+# purchase's one statement locks it, checking it still offers as much at the same price and
+# seller, store/hot_listing.py). SQL text, not a Core select: building and compiling-from-cache
+# that select cost more of an offset's Python time than the statement's round trip.
+_OFFSET_CONTEXT = """
+SELECT {event}, a.id AS account_id, l.id AS listing_id, l.seller_account_id, l.seller_user_id,
+       l.price_per_tonne, l.remaining
+FROM large_event e
+LEFT JOIN holding_account a ON a.owner_user_id = :user_id
+LEFT JOIN LATERAL (SELECT c.id, c.seller_account_id, c.seller_user_id, c.price_per_tonne,
+                          c.remaining
+                   FROM listing c WHERE c.status = 'open'
+                   ORDER BY c.price_per_tonne, c.id LIMIT 1) l ON true
+WHERE e.id = :event_id FOR {mode} OF e"""
+_CONTEXT = {shared: sa.text(_OFFSET_CONTEXT.format(
+    event=", ".join(f'e."{c.name}"' for c in _EVENT.c), mode="KEY SHARE" if shared else "UPDATE"))
+    for shared in (True, False)}
 
 
 def offset_context(session: Session, event_id: str, user_id: str, *, shared: bool
@@ -164,13 +174,9 @@ def offset_context(session: Session, event_id: str, user_id: str, *, shared: boo
     columns (no entities tracked by the session): (the event, or None; the user's account id,
     or None; the listing's OFFSET_LISTING values, or None if none is open). The event comes
     back as a detached LargeEvent holding the row's values."""
-    row = session.execute(
-        select(*_EVENT.c, _ACCOUNT.c.id.label("account_id"),
-               *(column.label(name) for column, name in zip(_CHEAPEST.c, OFFSET_LISTING)))
-        .select_from(_EVENT.outerjoin(_ACCOUNT, _ACCOUNT.c.owner_user_id == user_id)
-                     .outerjoin(_CHEAPEST, true()))
-        .where(_EVENT.c.id == event_id)
-        .with_for_update(of=_EVENT, read=shared, key_share=shared)).first()
+    # on the session's connection: nothing the unit of work stages is a listing or an event
+    row = session.connection().execute(_CONTEXT[shared],
+                                       {"event_id": event_id, "user_id": user_id}).first()
     if row is None:
         return None, None, None
     values = row._mapping
