@@ -200,3 +200,26 @@ def test_a_listing_sold_down_while_the_purchase_waited_is_never_oversold(world) 
                             {"l": listing_id}).one() == (0, "sold_out")
         assert conn.execute(sa.text("SELECT count(*) FROM serial_block WHERE listing_id = :l "
                                     "AND status = 'active'"), {"l": listing_id}).scalar_one() == 0
+
+
+def test_an_offset_sent_twice_with_one_idempotency_key_buys_once(world) -> None:
+    """With an Idempotency-Key the answer is stored in the purchase's own transaction (so the
+    purchase's statement does not carry the COMMIT): the same request again is a replay."""
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 10)
+    listing_id, event_id = _listed_event(world, seller, organizer, 10, "0.50")
+    headers = {**organizer.headers, "Idempotency-Key": f"offset-{event_id}"}
+    first = world.http.post(f"/api/v1/events/{event_id}/offsets", headers=headers,
+                            json={"quantity": 2})
+    again = world.http.post(f"/api/v1/events/{event_id}/offsets", headers=headers,
+                            json={"quantity": 2})
+    assert (first.status_code, again.status_code) == (201, 201), first.text
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == first.json()
+    assert first.json()["certificate"]["serials"] == ["NC-FS-%04d-2025-000000009-000000010" % (
+        int(first.json()["certificate"]["projects"][0]["project_number"]))]
+    with world.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT remaining FROM listing WHERE id = :l"),
+                            {"l": listing_id}).scalar_one() == 8
+        assert conn.execute(sa.text("SELECT count(*) FROM retirement WHERE event_id = :e"),
+                            {"e": event_id}).scalar_one() == 1
