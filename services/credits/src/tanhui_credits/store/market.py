@@ -12,7 +12,7 @@ from tanhui_shared.errors import Conflict
 
 from ..domain.serials import InsufficientCredits
 from .market_tables import EventAccounting, LargeEvent, Listing
-from .tables import HoldingAccount, Retirement
+from .tables import Retirement
 
 
 class ListingNotOpen(Conflict):
@@ -130,22 +130,6 @@ def lock_event(session: Session, event_id: str) -> LargeEvent | None:
                         .execution_options(populate_existing=True)).first()
 
 
-def lock_event_with_account(session: Session, event_id: str, user_id: str, *,
-                            shared: bool = False
-                            ) -> tuple[LargeEvent | None, HoldingAccount | None]:
-    """`lock_event`, and the user's holding account (not locked; an account never changes once
-    opened) read by the same statement. `shared`: FOR KEY SHARE instead, for an offset that
-    does not read what is retired (an explicit quantity): such offsets do not queue behind one
-    another, yet each still waits for, and holds off, any FOR UPDATE holder (a default offset
-    reading the event's retirements, a filing)."""
-    row = session.exec(select(LargeEvent, HoldingAccount)
-                       .join(HoldingAccount, HoldingAccount.owner_user_id == user_id, isouter=True)
-                       .where(LargeEvent.id == event_id)
-                       .with_for_update(of=LargeEvent, read=shared, key_share=shared)
-                       .execution_options(populate_existing=True)).first()
-    return (row[0], row[1]) if row is not None else (None, None)
-
-
 _EVENT = LargeEvent.__table__
 OFFSET_LISTING = ("listing_id", "seller_account_id", "seller_user_id", "price_per_tonne",
                   "remaining")
@@ -170,10 +154,14 @@ _CONTEXT = {shared: sa.text(_OFFSET_CONTEXT.format(
 
 def offset_context(session: Session, event_id: str, user_id: str, *, shared: bool
                    ) -> tuple[LargeEvent | None, str | None, dict | None]:
-    """`lock_event_with_account`, and the cheapest open listing, in one statement of table
-    columns (no entities tracked by the session): (the event, or None; the user's account id,
-    or None; the listing's OFFSET_LISTING values, or None if none is open). The event comes
-    back as a detached LargeEvent holding the row's values."""
+    """`lock_event`, the user's holding account (not locked; an account never changes once
+    opened) and the cheapest open listing, in one statement of table columns (no entities
+    tracked by the session): (the event, or None; the user's account id, or None; the
+    listing's OFFSET_LISTING values, or None if none is open). The event comes back as a
+    detached LargeEvent holding the row's values. `shared`: FOR KEY SHARE instead of FOR
+    UPDATE, for an offset that does not read what is retired (an explicit quantity): such
+    offsets do not queue behind one another, yet each still waits for, and holds off, any
+    FOR UPDATE holder (a default offset reading the event's retirements, a filing)."""
     # on the session's connection: nothing the unit of work stages is a listing or an event
     row = session.connection().execute(_CONTEXT[shared],
                                        {"event_id": event_id, "user_id": user_id}).first()
