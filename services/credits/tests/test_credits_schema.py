@@ -27,7 +27,8 @@ def test_constraints_and_indexes_are_the_ones_the_models_declare(migrated, new_d
 # the hot path's functions (the triggers' functions are copies with other whitespace)
 _FUNCTIONS = sa.text("SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p "
                      "WHERE p.pronamespace = 'public'::regnamespace "
-                     "AND p.proname IN ('audit_chain_pending', 'lock_spendable_blocks')")
+                     "AND p.proname IN ('audit_chain_pending', 'lock_spendable_blocks', "
+                     "'hot_listing_sale', 'hot_listing_sale_block', 'hot_listing_sale_range')")
 
 
 def _functions(url: str) -> set[tuple[str, str]]:
@@ -53,4 +54,6 @@ def test_the_registry_functions_are_the_ones_the_models_create(migrated, new_dat
         engine.dispose()
     migrated_functions = _functions(migrated)
     assert migrated_functions == _functions(built)
-    assert {n for n, _ in migrated_functions} == {"audit_chain_pending", "lock_spendable_blocks"}
+    assert {n for n, _ in migrated_functions} == {
+        "audit_chain_pending", "lock_spendable_blocks", "hot_listing_sale",
+        "hot_listing_sale_block", "hot_listing_sale_range"}

@@ -282,7 +282,9 @@ def test_an_explicit_offset_holds_off_a_default_offset_of_its_event_until_it_com
     bought, release = threading.Event(), threading.Event()
 
     def explicit(uow):  # noqa: ANN001, ANN202
-        done = offset_event(uow, organizer.id, event["id"], 10)
+        # last=False: the unit goes on (as with an idempotency record), so it commits only at
+        # its end; with last=True the purchase's statement carries the COMMIT itself
+        done = offset_event(uow, organizer.id, event["id"], 10, last=False)
         bought.set()
         assert release.wait(10)  # still uncommitted, the event's lock held
         return done

@@ -2,8 +2,9 @@
 (issue 15: CPU per movement)
 
 The account index holds active blocks only (holdings and a debit's spendable blocks; the
-lookup read an account's whole history before), the listing index blocks of a listing only,
-the serial index current (not superseded) blocks only, as the public search asks. A movement
+lookup read an account's whole history before), the listing index a listing's active blocks
+only (every purchase locks them, and each left a superseded part under the listing's id), the
+serial index current (not superseded) blocks only, as the public search asks. A movement
 closing a block then writes no entry for the closed version into any of them, and retired
 parts none into the first two.
 
@@ -18,7 +19,7 @@ depends_on = None
 
 INDEXES = {  # name -> (columns, predicate)
     "ix_serial_block_account_id": ("account_id", "status = 'active'"),
-    "ix_serial_block_listing_id": ("listing_id", "listing_id IS NOT NULL"),
+    "ix_serial_block_listing_id": ("listing_id", "status = 'active'"),
     "ix_serial_block_serials": ('project_number, vintage, "first", "last"',
                                 "status <> 'superseded'"),
 }

@@ -210,6 +210,8 @@ def file_event_actuals(event_id: str, body: ActivityIn, principal: Organizer,
 def offset(event_id: str, body: OffsetRequest, principal: Organizer, session: SessionDep,
            idem: Idempotency, request: Request):
     base_url = request.app.state.settings.public_base_url
+    # with an Idempotency-Key, the answer is stored in the same transaction after the purchase:
+    # the purchase's statement must not carry the COMMIT then
     return idem.execute(session, principal.user_id, lambda uow: offset_view(offset_event(
-        uow, principal.user_id, event_id, body.quantity), uow.session, base_url),
-        status_code=201)
+        uow, principal.user_id, event_id, body.quantity, last=idem.key is None), uow.session,
+        base_url), status_code=201)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import sqlalchemy as sa
 from sqlalchemy import case, func, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
@@ -11,7 +12,7 @@ from tanhui_shared.errors import Conflict
 
 from ..domain.serials import InsufficientCredits
 from .market_tables import EventAccounting, LargeEvent, Listing
-from .tables import HoldingAccount, Retirement
+from .tables import Retirement
 
 
 class ListingNotOpen(Conflict):
@@ -129,20 +130,48 @@ def lock_event(session: Session, event_id: str) -> LargeEvent | None:
                         .execution_options(populate_existing=True)).first()
 
 
-def lock_event_with_account(session: Session, event_id: str, user_id: str, *,
-                            shared: bool = False
-                            ) -> tuple[LargeEvent | None, HoldingAccount | None]:
-    """`lock_event`, and the user's holding account (not locked; an account never changes once
-    opened) read by the same statement. `shared`: FOR KEY SHARE instead, for an offset that
-    does not read what is retired (an explicit quantity): such offsets do not queue behind one
-    another, yet each still waits for, and holds off, any FOR UPDATE holder (a default offset
-    reading the event's retirements, a filing)."""
-    row = session.exec(select(LargeEvent, HoldingAccount)
-                       .join(HoldingAccount, HoldingAccount.owner_user_id == user_id, isouter=True)
-                       .where(LargeEvent.id == event_id)
-                       .with_for_update(of=LargeEvent, read=shared, key_share=shared)
-                       .execution_options(populate_existing=True)).first()
-    return (row[0], row[1]) if row is not None else (None, None)
+_EVENT = LargeEvent.__table__
+OFFSET_LISTING = ("listing_id", "seller_account_id", "seller_user_id", "price_per_tonne",
+                  "remaining")
+# The event (locked), the user's account and the cheapest open listing (read, not locked: the
+# purchase's one statement locks it, checking it still offers as much at the same price and
+# seller, store/hot_listing.py). SQL text, not a Core select: building and compiling-from-cache
+# that select cost more of an offset's Python time than the statement's round trip.
+_OFFSET_CONTEXT = """
+SELECT {event}, a.id AS account_id, l.id AS listing_id, l.seller_account_id, l.seller_user_id,
+       l.price_per_tonne, l.remaining
+FROM large_event e
+LEFT JOIN holding_account a ON a.owner_user_id = :user_id
+LEFT JOIN LATERAL (SELECT c.id, c.seller_account_id, c.seller_user_id, c.price_per_tonne,
+                          c.remaining
+                   FROM listing c WHERE c.status = 'open'
+                   ORDER BY c.price_per_tonne, c.id LIMIT 1) l ON true
+WHERE e.id = :event_id FOR {mode} OF e"""
+_CONTEXT = {shared: sa.text(_OFFSET_CONTEXT.format(
+    event=", ".join(f'e."{c.name}"' for c in _EVENT.c), mode="KEY SHARE" if shared else "UPDATE"))
+    for shared in (True, False)}
+
+
+def offset_context(session: Session, event_id: str, user_id: str, *, shared: bool
+                   ) -> tuple[LargeEvent | None, str | None, dict | None]:
+    """`lock_event`, the user's holding account (not locked; an account never changes once
+    opened) and the cheapest open listing, in one statement of table columns (no entities
+    tracked by the session): (the event, or None; the user's account id, or None; the
+    listing's OFFSET_LISTING values, or None if none is open). The event comes back as a
+    detached LargeEvent holding the row's values. `shared`: FOR KEY SHARE instead of FOR
+    UPDATE, for an offset that does not read what is retired (an explicit quantity): such
+    offsets do not queue behind one another, yet each still waits for, and holds off, any
+    FOR UPDATE holder (a default offset reading the event's retirements, a filing)."""
+    # on the session's connection: nothing the unit of work stages is a listing or an event
+    row = session.connection().execute(_CONTEXT[shared],
+                                       {"event_id": event_id, "user_id": user_id}).first()
+    if row is None:
+        return None, None, None
+    values = row._mapping
+    event = LargeEvent(**{column.key: values[column.name] for column in _EVENT.c})
+    listing = ({name: values[name] for name in OFFSET_LISTING}
+               if values["listing_id"] is not None else None)
+    return event, values["account_id"], listing
 
 
 def latest_accounting(session: Session, event_id: str) -> EventAccounting | None:

@@ -141,9 +141,10 @@ class Block(CreditsTable, table=True):
         # an account's live blocks (holdings, its debits' spendable blocks)
         sa.Index("ix_serial_block_account_id", "account_id",
                  postgresql_where=sa.text("status = 'active'")),
-        # a listing's reserved blocks (a block of no listing is never looked up by it)
+        # a listing's live blocks (every purchase locks them; each leaves a superseded part
+        # under the listing's id, which no query looks up by it)
         sa.Index("ix_serial_block_listing_id", "listing_id",
-                 postgresql_where=sa.text("listing_id IS NOT NULL")),
+                 postgresql_where=sa.text("status = 'active'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

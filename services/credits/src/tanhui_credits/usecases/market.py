@@ -6,16 +6,23 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from tanhui_shared.contracts import CreditsRetired
 from tanhui_shared.errors import Forbidden, Invalid, NotFound
+from tanhui_shared.messaging.outbox import outbox_row, utcnow
 from tanhui_shared.uow import UnitOfWork
 
 from ..domain.event_estimate import EventActivity, estimate
 from ..domain.event_trueup import check_actuals_may_be_filed, neutrality, offset_quantity
+from ..domain.hashing import canonical_json
+from ..domain.serials import REGISTRY, UNIT_TYPE, InsufficientCredits
 from ..store import blocks as block_moves
-from ..store.market import (cancel, latest_accounting, lock_event, lock_event_with_account,
-                            lock_listing, retired_for_event, sell_cheapest)
+from ..store.audit import chain_after_commit
+from ..store.hot_listing import ListingShort, sell_and_retire
+from ..store.market import (cancel, latest_accounting, lock_event, lock_listing, offset_context,
+                            retired_for_event, sell_cheapest)
 from ..store.market_tables import EventAccounting, LargeEvent, Listing, Payment
-from ..store.tables import Certificate
+from ..store.tables import Certificate, new_id
+from .common import _JOURNAL as JOURNAL  # noqa: PLC2701 - whether this unit journals
 from .common import journal, opened, require_account
 from .retirements import certify_retirement
 
@@ -111,7 +118,7 @@ class Offset:
 
 
 def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
-                 quantity: int | None = None) -> Offset:
+                 quantity: int | None = None, *, last: bool = True) -> Offset:
     """Buy credits from the cheapest listings and retire them in the event's name, all or
     nothing: `quantity`, else what is still uncovered (credits needed by the final figure, or
     the plan until there is one, minus those already retired for the event). Nothing uncovered
@@ -121,12 +128,18 @@ def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
     the other, and each reads the retirements of those before it, so together they never
     retire more than is uncovered. An explicit quantity reads no retirements: it takes the
     lock shared (explicit offsets of one event run side by side, queueing only at the
-    listings), which still keeps it and any default offset apart."""
+    listings), which still keeps it and any default offset apart.
+
+    When the cheapest listing covers it all (the common case), the purchase is one statement
+    (store/hot_listing.py). `last`: nothing is written after this in the unit of work, so that
+    statement carries the COMMIT (the listing's lock is then held only inside the server); a
+    caller that writes more afterwards (an idempotency record) passes False."""
     session = uow.session
-    locked, account = lock_event_with_account(session, event_id, organizer_user_id,
-                                              shared=quantity is not None)
-    event = _check_organizer(locked, organizer_user_id, event_id)
-    buyer = opened(account)
+    found, account_id, listing = offset_context(session, event_id, organizer_user_id,
+                                                shared=quantity is not None)
+    event = _check_organizer(found, organizer_user_id, event_id)
+    if account_id is None:
+        opened(None)  # NoHoldingAccount
     if quantity is None:  # what is uncovered: only then are the figures and retirements read
         final = latest_accounting(session, event.id)
         state = neutrality(json.loads(event.estimate)["credits_to_neutralise"],
@@ -136,28 +149,123 @@ def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
     if quantity <= 0:
         raise Invalid("the estimate is zero: give a quantity", field="quantity",
                       code="zero-estimate")
+    if listing is not None and listing["remaining"] >= quantity:
+        return offset_from_listing(uow, event, account_id, listing, quantity, commit=last)
+    return offset_from_cheapest(uow, event, account_id, quantity)
+
+
+def offset_from_cheapest(uow: UnitOfWork, event: LargeEvent, account_id: str, quantity: int
+                         ) -> Offset:
+    """The general path: from as many of the cheapest listings as it takes, each locked and
+    sold in turn, its blocks carved by the registry's block moves."""
+    session = uow.session
     bought, purchases = [], []
     # each listing sold first: its UPDATE flushes the session, and the bought blocks must
     # still be unwritten when the retirement below writes them (retired, in one INSERT)
-    for listing, count in sell_cheapest(session, quantity):
+    for listing_row, count in sell_cheapest(session, quantity):
         moving = block_moves.take(session, journal(uow),
-                                  block_moves.listed_blocks(session, listing.id), count)
-        bought += block_moves.reassign(session, journal(uow), moving, buyer.id, kind="transfer",
-                                       from_listing_id=listing.id, event_id=event.id)
-        purchases.append((listing, count))
+                                  block_moves.listed_blocks(session, listing_row.id), count)
+        bought += block_moves.reassign(session, journal(uow), moving, account_id,
+                                       kind="transfer", from_listing_id=listing_row.id,
+                                       event_id=event.id)
+        purchases.append((listing_row, count))
     certificate = certify_retirement(
-        uow, bought, account_id=buyer.id, beneficiary=event.name,
-        purpose=f"carbon neutrality of the large event {event.name!r} ({event.start_date} - "
-                f"{event.end_date}, {event.venue})",
-        retired_by_user_id=event.organizer_user_id, event_id=event.id)
-    payments = [Payment(listing_id=listing.id, event_id=event.id,
-                        seller_account_id=listing.seller_account_id,
-                        seller_user_id=listing.seller_user_id,
+        uow, bought, account_id=account_id, beneficiary=event.name,
+        purpose=offset_purpose(event), retired_by_user_id=event.organizer_user_id,
+        event_id=event.id)
+    payments = [Payment(listing_id=listing_row.id, event_id=event.id,
+                        seller_account_id=listing_row.seller_account_id,
+                        seller_user_id=listing_row.seller_user_id,
                         buyer_user_id=event.organizer_user_id, quantity=count,
-                        price_per_tonne=listing.price_per_tonne,
-                        amount=listing.price_per_tonne * count,
+                        price_per_tonne=listing_row.price_per_tonne,
+                        amount=listing_row.price_per_tonne * count,
                         retirement_id=certificate.retirement_id)
-                for listing, count in purchases]
+                for listing_row, count in purchases]
     for payment in payments:
         uow.insert_last(payment)  # with the retirement it names, in the unit's last INSERT
     return Offset(event=event, quantity=quantity, certificate=certificate, payments=payments)
+
+
+def offset_purpose(event: LargeEvent) -> str:
+    return (f"carbon neutrality of the large event {event.name!r} ({event.start_date} - "
+            f"{event.end_date}, {event.venue})")
+
+
+def offset_from_listing(uow: UnitOfWork, event: LargeEvent, account_id: str, listing: dict,
+                        quantity: int, *, commit: bool) -> Offset:
+    """`quantity` bought from this one listing (read, not locked, by offset_context) and
+    retired, by one statement (store/hot_listing.py): every row it writes is prepared here
+    first, what depends on the serials as placeholders the statement fills in. The same rows,
+    entries and documents as the general path writes (tests/test_hot_listing.py)."""
+    now = utcnow()
+    mark = new_id()
+
+    def slot(name: str) -> list[str]:  # a list the statement fills in: ["@@<mark>:name@@"]
+        return [f"@@{mark}:{name}@@"]
+
+    retirement_id, certificate_id = new_id(), new_id()
+    split_entry, transfer_entry, retire_entry = new_id(), new_id(), new_id()
+    beneficiary, purpose = event.name, offset_purpose(event)
+    recorded_at = now.isoformat()
+
+    def entry(entry_id: str, kind: str, details: object) -> str:  # as store/audit.Journal
+        return canonical_json({"entry_id": entry_id, "kind": kind, "recorded_at": recorded_at,
+                               "details": details})
+
+    # what store/retirements.certificate_fields states, serials and projects to be filled in
+    certificate = canonical_json({
+        "certificate_id": certificate_id, "retirement_id": retirement_id,
+        "beneficiary": beneficiary, "purpose": purpose, "quantity": quantity,
+        "serials": slot("serials"), "projects": slot("projects"),
+        "retired_at": now.isoformat(), "report_id": None, "event_id": event.id,
+        "redemption_id": None})
+    envelope, outbox = outbox_row(CreditsRetired(
+        retirement_id=retirement_id, certificate_id=certificate_id,
+        retired_by_user_id=event.organizer_user_id, beneficiary=beneficiary, purpose=purpose,
+        quantity=quantity, serial_ranges=slot("serials"), event_id=event.id, retired_at=now))
+    params = {
+        "listing_id": listing["listing_id"], "seller_account_id": listing["seller_account_id"],
+        "seller_user_id": listing["seller_user_id"],
+        "price_per_tonne": str(listing["price_per_tonne"]), "quantity": quantity,
+        "buyer_account_id": account_id, "buyer_user_id": event.organizer_user_id,
+        "event_id": event.id, "retirement_id": retirement_id, "certificate_id": certificate_id,
+        "payment_id": new_id(), "beneficiary": beneficiary, "purpose": purpose,
+        "retired_at": now.isoformat(), "created_at": now.isoformat(), "mark": mark,
+        "serial_prefix": f"{REGISTRY}-{UNIT_TYPE}", "split_entry": split_entry,
+        "transfer_entry": transfer_entry, "retire_entry": retire_entry,
+        "certificate": certificate,
+        "split_body": entry(split_entry, "split", f"@@{mark}:split@@"),
+        # store/blocks.reassign's and retire's details
+        "transfer_body": entry(transfer_entry, "transfer", {
+            "from_account_id": listing["seller_account_id"], "to_account_id": account_id,
+            "listing_id": None, "quantity": quantity, "blocks": slot("moved"),
+            "from_listing_id": listing["listing_id"], "event_id": event.id}),
+        "retire_body": entry(retire_entry, "retire", {
+            "retirement_id": retirement_id, "account_id": account_id, "quantity": quantity,
+            "blocks": slot("retired"), "beneficiary": beneficiary, "purpose": purpose,
+            "report_id": None, "event_id": event.id, "redemption_id": None}),
+        "outbox_event_id": outbox["event_id"], "outbox_topic": outbox["topic"],
+        "outbox_key": outbox["key"], "envelope": outbox["envelope"]}
+    # anything this unit staged or journaled before goes first, and then the COMMIT may not
+    # come with the purchase: the unit of work writes its journal just before committing
+    uow.flush()
+    commit = commit and JOURNAL not in uow.extras
+    try:
+        fields, content_hash = sell_and_retire(uow.session, params, commit=commit)
+    except ListingShort as short:
+        raise InsufficientCredits(quantity, short.available) from short
+    engine = uow.session.get_bind()
+    uow.after_commit(lambda: chain_after_commit(engine))  # its audit entries, chained
+    envelope.data["serial_ranges"] = json.loads(fields)["serials"]
+    uow.events.append(envelope)
+    return Offset(
+        event=event, quantity=quantity,
+        certificate=Certificate(id=certificate_id, retirement_id=retirement_id, fields=fields,
+                                content_hash=content_hash),
+        payments=[Payment(id=params["payment_id"], listing_id=listing["listing_id"],
+                          event_id=event.id, seller_account_id=listing["seller_account_id"],
+                          seller_user_id=listing["seller_user_id"],
+                          buyer_user_id=event.organizer_user_id, quantity=quantity,
+                          price_per_tonne=listing["price_per_tonne"],
+                          amount=listing["price_per_tonne"] * quantity,
+                          retirement_id=retirement_id, created_at=now)])

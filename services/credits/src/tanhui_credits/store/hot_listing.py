@@ -1,0 +1,309 @@
+"""An offset's purchase from one listing as ONE statement, its COMMIT in the same round trip
+(issue 15, the hot listing).
+
+Every purchase from a listing takes that listing's row lock and splits its reserved block, so
+purchases from one listing run one at a time: their rate is at most 1 / the time the lock is
+held. Done by the use case in Python that was five round trips, and in a process of several
+threads each reply waited for the interpreter lock (up to its 5 ms switch interval) while the
+listing stayed locked. Here the use case prepares every row in Python first (ids, times, the
+certificate, audit entries and outbox event as canonical JSON), and one PL/pgSQL function does
+what needs the locks: sell from the listing (conditional UPDATE: its row lock), lock its blocks
+(after the listing: the order of cancel_listing and the general path), carve the credits
+(oldest vintage, lowest serial first, the last block split: kept lower part, moved upper part,
+exactly as domain/serials), write the blocks' closes and new rows, the retirement, certificate,
+payment, audit entries and outbox event. Sent with `; COMMIT` in one query, the locks are held
+only inside the server: from the UPDATE to the end of the commit.
+
+What depends on the serials (ranges, block ids) is unknown until the blocks are locked: the
+JSON documents are prepared with placeholders (`["@@<mark>:<name>@@"]`, `"@@<mark>:split@@"`,
+the mark random per purchase) that the function replaces by the same canonical JSON Python
+writes (keys sorted, no spaces; PostgreSQL's JSON string escaping is RFC 8259's, as
+json.dumps(ensure_ascii=False)), and hashes the certificate (sha256 of its UTF-8 text, as
+domain/hashing.certificate_hash). tests/test_hot_listing.py compares every row with the general
+path's.
+
+Refusals, each before anything is kept (the function raises, the COMMIT after it is skipped,
+the transaction rolls back): the listing no longer open, covering or as read (SQLSTATE 40001:
+the unit of work runs again on fresh state); a block closed by someone else (TH152 ->
+BlockAlreadyClosed, 409); blocks not covering what the listing says it has left (TH151 ->
+InsufficientCredits, 409); any constraint (IntegrityError -> 409).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from psycopg import sql as pg_sql
+from sqlalchemy.orm import Session
+
+from .block_writes import BlockAlreadyClosed
+from .tables import CreditsTable
+
+FUNCTION = "hot_listing_sale"
+SHORT_BLOCKS = "TH151"  # the listing's blocks hold fewer credits than its remaining says
+BLOCK_CLOSED = "TH152"  # a block to close was closed by another transaction
+
+_RANGE = f"""
+CREATE OR REPLACE FUNCTION {FUNCTION}_range(prefix text, pn integer, vintage integer,
+                                              f integer, l integer) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT prefix || '-' || CASE WHEN pn < 10000 THEN lpad(pn::text, 4, '0') ELSE pn::text END
+           || '-' || vintage::text
+           || '-' || CASE WHEN f < 1000000000 THEN lpad(f::text, 9, '0') ELSE f::text END
+           || '-' || CASE WHEN l < 1000000000 THEN lpad(l::text, 9, '0') ELSE l::text END
+$$"""
+_BLOCK = f"""
+CREATE OR REPLACE FUNCTION {FUNCTION}_block(prefix text, account varchar, id integer,
+                                              project varchar, pn integer, vintage integer,
+                                              f integer, l integer) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT '{{"account_id":' || to_json(account)::text || ',"block_id":' || id::text
+           || ',"project_id":' || to_json(project)::text || ',"quantity":' || (l - f + 1)::text
+           || ',"serials":' || to_json({FUNCTION}_range(prefix, pn, vintage, f, l))::text
+           || ',"vintage":' || vintage::text || '}}'
+$$"""
+_SALE = f"""
+CREATE OR REPLACE FUNCTION {FUNCTION}(p jsonb) RETURNS TABLE (o_fields text, o_hash varchar)
+LANGUAGE plpgsql AS $$
+DECLARE
+    qty integer := (p->>'quantity')::integer;
+    wanted integer := (p->>'quantity')::integer;
+    v_listing varchar := p->>'listing_id';
+    prefix text := p->>'serial_prefix';
+    mark text := '@@' || (p->>'mark') || ':';
+    split_entry varchar := p->>'split_entry';
+    transfer_entry varchar := p->>'transfer_entry';
+    retire_entry varchar := p->>'retire_entry';
+    buyer varchar := p->>'buyer_account_id';
+    v_retirement varchar := p->>'retirement_id';
+    made timestamptz := (p->>'created_at')::timestamptz;
+    ids_from text := pg_get_serial_sequence('serial_block', 'id');
+    b record;
+    take integer;
+    src_id integer;
+    src_first integer;
+    copy_id integer;
+    kept_id integer;
+    closed integer;
+    closing integer[] := '{{}}';
+    closers varchar[] := '{{}}';
+    -- the new blocks, column by column (ids drawn here: a copy names its moved part)
+    n_id integer[] := '{{}}'; n_project varchar[] := '{{}}'; n_pn integer[] := '{{}}';
+    n_vintage integer[] := '{{}}'; n_first integer[] := '{{}}'; n_last integer[] := '{{}}';
+    n_account varchar[] := '{{}}'; n_status varchar[] := '{{}}'; n_parent integer[] := '{{}}';
+    n_issuance varchar[] := '{{}}'; n_listing varchar[] := '{{}}';
+    n_retirement varchar[] := '{{}}'; n_created_by varchar[] := '{{}}';
+    n_closed_by varchar[] := '{{}}';
+    -- the buyer's retired copies, for the certificate
+    c_pn integer[] := '{{}}'; c_vintage integer[] := '{{}}'; c_first integer[] := '{{}}';
+    c_last integer[] := '{{}}'; c_project varchar[] := '{{}}'; c_name varchar[] := '{{}}';
+    split_details text;
+    moved_list text[] := '{{}}';
+    retired_list text[] := '{{}}';
+    serials text;
+    projects text;
+    fields text;
+    digest varchar;
+BEGIN
+    -- what depends on no block is written before the listing's lock is taken
+    INSERT INTO retirement (id, account_id, retired_by_user_id, beneficiary, purpose, quantity,
+                            report_id, event_id, redemption_id, certificate_id, retired_at)
+    VALUES (v_retirement, buyer, p->>'buyer_user_id', p->>'beneficiary', p->>'purpose', wanted,
+            NULL, p->>'event_id', NULL, p->>'certificate_id', (p->>'retired_at')::timestamptz);
+    -- the listing's row lock, the only one purchases from it all queue for
+    UPDATE listing l SET remaining = l.remaining - qty,
+           status = CASE WHEN l.remaining = qty THEN 'sold_out' ELSE 'open' END
+    WHERE l.id = v_listing AND l.status = 'open' AND l.remaining >= qty
+      AND l.seller_account_id = p->>'seller_account_id'
+      AND l.price_per_tonne = (p->>'price_per_tonne')::numeric;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'listing % no longer offers % credits as read', v_listing, qty
+            USING ERRCODE = '40001';
+    END IF;
+    -- its blocks, locked (a fresh snapshot: the purchase before ours committed) in the order
+    -- they are taken: whoever locks a listing's blocks holds the listing's lock first
+    -- (purchases, cancel_listing), so no two transactions lock them in different orders
+    FOR b IN
+        SELECT s.id, s.project_id, s.project_number, s.vintage, s."first", s."last",
+               s.account_id, s.issuance_id, s.listing_id, pr.name AS project_name
+        FROM serial_block s LEFT JOIN registry_project pr ON pr.id = s.project_id
+        WHERE s.listing_id = v_listing AND s.status = 'active'
+        ORDER BY s.vintage, s."first", s.project_number FOR UPDATE OF s
+    LOOP
+        EXIT WHEN qty = 0;
+        take := least(qty, b."last" - b."first" + 1);
+        qty := qty - take;
+        closing := closing || b.id;
+        IF take = b."last" - b."first" + 1 THEN  -- the whole block moves
+            closers := closers || transfer_entry;
+            src_id := b.id;
+            src_first := b."first";
+        ELSE  -- split: the seller keeps the lower part, the upper part moves
+            closers := closers || split_entry;
+            kept_id := nextval(ids_from);
+            src_id := nextval(ids_from);
+            src_first := b."last" - take + 1;
+            n_id := n_id || kept_id || src_id;
+            n_project := n_project || b.project_id || b.project_id;
+            n_pn := n_pn || b.project_number || b.project_number;
+            n_vintage := n_vintage || b.vintage || b.vintage;
+            n_first := n_first || b."first" || src_first;
+            n_last := n_last || (src_first - 1) || b."last";
+            n_account := n_account || b.account_id || b.account_id;
+            n_status := n_status || 'active'::varchar || 'superseded'::varchar;
+            n_parent := n_parent || b.id || b.id;
+            n_issuance := n_issuance || b.issuance_id || b.issuance_id;
+            n_listing := n_listing || b.listing_id || b.listing_id;
+            n_retirement := n_retirement || NULL::varchar || NULL::varchar;
+            n_created_by := n_created_by || split_entry || split_entry;
+            n_closed_by := n_closed_by || NULL::varchar || transfer_entry;
+            split_details := '{{"kept":' || {FUNCTION}_block(prefix, b.account_id, kept_id,
+                    b.project_id, b.project_number, b.vintage, b."first", src_first - 1)
+                || ',"moved":' || {FUNCTION}_block(prefix, b.account_id, src_id, b.project_id,
+                    b.project_number, b.vintage, src_first, b."last")
+                || ',"parent":' || {FUNCTION}_block(prefix, b.account_id, b.id, b.project_id,
+                    b.project_number, b.vintage, b."first", b."last") || '}}';
+        END IF;
+        -- the buyer's copy of what moves, written retired
+        copy_id := nextval(ids_from);
+        n_id := n_id || copy_id;
+        n_project := n_project || b.project_id;
+        n_pn := n_pn || b.project_number;
+        n_vintage := n_vintage || b.vintage;
+        n_first := n_first || src_first;
+        n_last := n_last || b."last";
+        n_account := n_account || buyer;
+        n_status := n_status || 'retired'::varchar;
+        n_parent := n_parent || src_id;
+        n_issuance := n_issuance || b.issuance_id;
+        n_listing := n_listing || NULL::varchar;
+        n_retirement := n_retirement || v_retirement;
+        n_created_by := n_created_by || transfer_entry;
+        n_closed_by := n_closed_by || retire_entry;
+        moved_list := moved_list || ('{{"from":' || {FUNCTION}_block(prefix, b.account_id, src_id,
+                b.project_id, b.project_number, b.vintage, src_first, b."last")
+            || ',"to":' || {FUNCTION}_block(prefix, buyer, copy_id, b.project_id,
+                b.project_number, b.vintage, src_first, b."last") || '}}');
+        retired_list := retired_list || {FUNCTION}_block(prefix, buyer, copy_id, b.project_id,
+            b.project_number, b.vintage, src_first, b."last");
+        c_pn := c_pn || b.project_number;
+        c_vintage := c_vintage || b.vintage;
+        c_first := c_first || src_first;
+        c_last := c_last || b."last";
+        c_project := c_project || b.project_id;
+        c_name := c_name || coalesce(b.project_name, '');
+    END LOOP;
+    IF qty > 0 THEN
+        RAISE EXCEPTION 'listing % holds blocks of % credits fewer than it offers', v_listing,
+            qty USING ERRCODE = '{SHORT_BLOCKS}', DETAIL = (wanted - qty)::text;
+    END IF;
+    -- closes first: the exclusion constraint sees the parents closed when the parts arrive
+    UPDATE serial_block s SET status = 'superseded', closed_by = c.closer
+    FROM unnest(closing, closers) AS c(id, closer)
+    WHERE s.id = c.id AND s.status = 'active';
+    GET DIAGNOSTICS closed = ROW_COUNT;
+    IF closed <> cardinality(closing) THEN
+        RAISE EXCEPTION 'serial block(s) % were moved or retired by a concurrent request',
+            closing USING ERRCODE = '{BLOCK_CLOSED}';
+    END IF;
+    INSERT INTO serial_block (id, project_id, project_number, vintage, "first", "last",
+                              account_id, status, parent_block_id, issuance_id, listing_id,
+                              retirement_id, compensation_id, created_by, closed_by, created_at)
+    SELECT n.id, n.project_id, n.pn, n.vintage, n.f, n.l, n.account_id, n.status, n.parent,
+           n.issuance_id, n.listing_id, n.retirement_id, NULL, n.created_by, n.closed_by, made
+    FROM unnest(n_id, n_project, n_pn, n_vintage, n_first, n_last, n_account, n_status,
+                n_parent, n_issuance, n_listing, n_retirement, n_created_by, n_closed_by)
+         WITH ORDINALITY AS n(id, project_id, pn, vintage, f, l, account_id, status, parent,
+                              issuance_id, listing_id, retirement_id, created_by, closed_by, o)
+    ORDER BY n.o;
+    -- the certificate's serials and projects, ordered as certificate_fields orders them
+    SELECT '[' || string_agg(to_json({FUNCTION}_range(prefix, t.pn, t.vintage, t.f, t.l))::text,
+                             ',' ORDER BY t.pn, t.vintage, t.f) || ']'
+    INTO serials FROM unnest(c_pn, c_vintage, c_first, c_last) AS t(pn, vintage, f, l);
+    SELECT '[' || string_agg('{{"project_id":' || to_json(g.project)::text
+                             || ',"project_name":' || to_json(g.name)::text
+                             || ',"project_number":' || g.pn::text
+                             || ',"quantity":' || g.quantity::text
+                             || ',"vintage":' || g.vintage::text || '}}',
+                             ',' ORDER BY g.pn, g.vintage, g.f) || ']'
+    INTO projects FROM (
+        SELECT t.project, t.pn, t.vintage, min(t.name) AS name, min(t.f) AS f,
+               sum(t.l - t.f + 1) AS quantity
+        FROM unnest(c_project, c_pn, c_vintage, c_first, c_last, c_name)
+             AS t(project, pn, vintage, f, l, name)
+        GROUP BY t.project, t.pn, t.vintage) g;
+    fields := replace(replace(p->>'certificate', '["' || mark || 'serials@@"]', serials),
+                      '["' || mark || 'projects@@"]', projects);
+    digest := encode(sha256(convert_to(fields, 'UTF8')), 'hex');
+    INSERT INTO certificate (id, retirement_id, redemption_id, fields, content_hash)
+    VALUES (p->>'certificate_id', v_retirement, NULL, fields, digest);
+    INSERT INTO payment (id, listing_id, event_id, seller_account_id, seller_user_id,
+                         buyer_user_id, quantity, price_per_tonne, amount, retirement_id,
+                         created_at)
+    VALUES (p->>'payment_id', v_listing, p->>'event_id', p->>'seller_account_id',
+            p->>'seller_user_id', p->>'buyer_user_id', wanted,
+            (p->>'price_per_tonne')::numeric, (p->>'price_per_tonne')::numeric * wanted,
+            v_retirement, made);
+    -- the journal in its order (split, transfer, retire): stamps drawn after every lock
+    INSERT INTO audit_pending (entry_id, kind, body)
+    SELECT e.entry_id, e.kind, e.body FROM (VALUES
+        (1, split_entry, 'split',
+         replace(p->>'split_body', '"' || mark || 'split@@"', split_details)),
+        (2, transfer_entry, 'transfer',
+         replace(p->>'transfer_body', '["' || mark || 'moved@@"]',
+                 '[' || array_to_string(moved_list, ',') || ']')),
+        (3, retire_entry, 'retire',
+         replace(p->>'retire_body', '["' || mark || 'retired@@"]',
+                 '[' || array_to_string(retired_list, ',') || ']'))
+    ) AS e(o, entry_id, kind, body)
+    WHERE e.body IS NOT NULL ORDER BY e.o;
+    INSERT INTO outbox (event_id, topic, key, envelope, created_at)
+    VALUES (p->>'outbox_event_id', p->>'outbox_topic', p->>'outbox_key',
+            replace(p->>'envelope', '["' || mark || 'serials@@"]', serials), made);
+    RETURN QUERY SELECT fields, digest;
+END $$"""
+DDL = (_RANGE, _BLOCK, _SALE)  # in this order: each uses the one before
+
+
+@sa.event.listens_for(CreditsTable.metadata, "after_create")
+def _create_function(target, connection, **_) -> None:  # noqa: ANN001
+    # create_all (a database built from the models) gets the function the migration creates
+    if {"listing", "serial_block", "payment", "certificate"} <= {
+            t.name for t in target.sorted_tables}:
+        for statement in DDL:
+            connection.execute(sa.text(statement))
+
+
+class ListingShort(Exception):
+    """The listing's blocks hold fewer credits than its remaining says (the count taken)."""
+
+    def __init__(self, available: int) -> None:
+        super().__init__(available)
+        self.available = available
+
+
+def sell_and_retire(session: Session, params: dict[str, Any], *, commit: bool
+                    ) -> tuple[str, str]:
+    """Run the purchase (see the module's docstring): (certificate fields, content hash).
+    `commit`: send COMMIT in the same query, so the locks are released by the server as soon
+    as the purchase is written; the caller's unit of work must then write nothing more.
+
+    One query of two statements needs PostgreSQL's simple protocol, which has no parameters:
+    the one parameter, a JSON document, goes as a literal quoted by psycopg (jsonb: parsed
+    once, before the function runs; a json value is parsed again by every ->> on it)."""
+    connection = session.connection()
+    literal = pg_sql.Literal(json.dumps(params)).as_string(connection.connection.driver_connection)
+    query = f"SELECT o_fields, o_hash FROM {FUNCTION}({literal}::jsonb)"
+    if commit:
+        query += "; COMMIT"
+    try:
+        row = connection.exec_driver_sql(query, execution_options={"no_parameters": True}).one()
+    except sa.exc.DBAPIError as exc:
+        state = getattr(exc.orig, "sqlstate", None)
+        if state == BLOCK_CLOSED:
+            raise BlockAlreadyClosed(str(exc.orig).splitlines()[0]) from exc
+        if state == SHORT_BLOCKS:
+            raise ListingShort(int(exc.orig.diag.message_detail)) from exc
+        raise
+    return row[0], row[1]

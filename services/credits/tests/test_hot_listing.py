@@ -1,0 +1,227 @@
+"""The one-statement purchase from a listing (store/hot_listing.py) writes what the general path
+writes: the same blocks, retirement, certificate (canonical, its hash recomputable), payment,
+audit entries and outbox event, up to fresh ids and times. And its refusals are 409s."""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from tanhui_credits.domain.hashing import canonical_json, certificate_hash
+from tanhui_credits.domain.serials import InsufficientCredits
+from tanhui_credits.store.market import offset_context
+from tanhui_credits.store.market_tables import LargeEvent
+from tanhui_credits.usecases.market import create_listing, offset_event, offset_from_cheapest
+from tanhui_shared.uow import in_unit_of_work
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+WHEN = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def _listed_event(world, seller, organizer, quantity: int, price: str = "58.00"):  # noqa: ANN001, ANN202
+    # a name a JSON writer must escape, and characters it must not
+    event = LargeEvent(organizer_user_id=organizer.id, name='嘉陵江 "half" marathon\\2026 100%',
+                       venue="南充", start_date=date(2026, 5, 1), end_date=date(2026, 5, 2),
+                       attendees=100, activity="{}",
+                       estimate=json.dumps({"credits_to_neutralise": 1}), total_tco2e=Decimal(1))
+
+    def list_and_register(uow):  # noqa: ANN001, ANN202
+        listing = create_listing(uow, seller.id, quantity, Decimal(price))
+        uow.session.add(event)
+        return listing.id
+
+    return in_unit_of_work(world.engine, list_and_register), event.id
+
+
+def _written(conn, retirement_id: str, before: int, parents: list[int]) -> dict[str, Any]:  # noqa: ANN001
+    """Every row a purchase wrote, as plain values, read on `conn` (its own transaction's, for
+    a unit that will roll back)."""
+    def rows(query: str, **params) -> list[dict]:  # noqa: ANN003
+        return [dict(r._mapping) for r in conn.execute(sa.text(query), params)]
+
+    new = rows("SELECT * FROM serial_block WHERE id > :before ORDER BY id", before=before)
+    closed = rows("SELECT * FROM serial_block WHERE id = ANY(:ids) ORDER BY id", ids=parents)
+    entries = {e for b in new for e in (b["created_by"], b["closed_by"]) if e}
+    entries |= {b["closed_by"] for b in closed}
+    audit = rows("SELECT kind, body FROM audit_pending WHERE entry_id = ANY(:e) UNION ALL "
+                 "SELECT kind, body FROM audit_entry WHERE entry_id = ANY(:e)", e=list(entries))
+    for entry in audit:
+        assert entry["body"] == canonical_json(json.loads(entry["body"]))
+    certificate = rows("SELECT * FROM certificate WHERE retirement_id = :r", r=retirement_id)[0]
+    fields = json.loads(certificate["fields"])
+    assert certificate["fields"] == canonical_json(fields)
+    assert certificate["content_hash"] == certificate_hash(fields)
+    envelope = json.loads(rows("SELECT envelope FROM outbox WHERE key = :r",
+                               r=retirement_id)[0]["envelope"])
+    order = {"split": 0, "transfer": 1, "retire": 2}
+    found = {
+        "retirement": rows("SELECT * FROM retirement WHERE id = :r", r=retirement_id),
+        # its hash checked above: over fresh ids and times, it differs by path
+        "certificate": {**certificate, "fields": fields, "content_hash": None},
+        "payments": rows("SELECT * FROM payment WHERE retirement_id = :r", r=retirement_id),
+        "listing": rows("SELECT remaining, status FROM listing WHERE id = "
+                        "(SELECT listing_id FROM payment WHERE retirement_id = :r)", r=retirement_id),
+        "new_blocks": new, "closed_blocks": closed,
+        "audit": sorted(({"kind": a["kind"], "body": json.loads(a["body"])} for a in audit),
+                        key=lambda a: order[a["kind"]]),
+        "event": {"type": envelope["type"], "subject": envelope["subject"],
+                  "data": envelope["data"]},
+    }
+    # new blocks named by what they are (their ids are drawn in another order by each path)
+    named = sorted(new, key=lambda b: (b["vintage"], b["first"], b["last"], b["status"]))
+    found["new_blocks"] = named
+    return _normalised(found, {b["id"]: f"new-block-{n}" for n, b in enumerate(named)})
+
+
+def _normalised(value: Any, blocks: dict[int, str]) -> Any:  # noqa: ANN401
+    """Fresh ids by order of first appearance, new block ids by rank, times as T."""
+    def walk(item: Any, key: str = "") -> Any:  # noqa: ANN401
+        if isinstance(item, dict):
+            return {k: walk(v, k) for k, v in sorted(item.items())}
+        if isinstance(item, list):
+            return [walk(v, key) for v in item]
+        if isinstance(item, int) and key in ("id", "block_id", "parent_block_id"):
+            return blocks.get(item, item)
+        return item
+
+    text = json.dumps(walk(value), sort_keys=True, default=str, ensure_ascii=False)
+    text = WHEN.sub("T", text)
+    names: dict[str, str] = {}
+    return json.loads(UUID.sub(lambda m: names.setdefault(m.group(), f"id-{len(names)}"), text))
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def _max_block(engine) -> int:  # noqa: ANN001
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT max(id) FROM serial_block")).scalar_one()
+
+
+def _listing_blocks(engine, listing_id: str) -> list[int]:  # noqa: ANN001
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text(
+            "SELECT id FROM serial_block WHERE listing_id = :l AND status = 'active' "
+            "ORDER BY id"), {"l": listing_id}).scalars())
+
+
+def test_one_statement_purchase_writes_what_the_general_path_writes(world) -> None:
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 3, vintage=2024)  # taken whole
+    world.issue(seller, 10, vintage=2025)  # split: 2 of it taken
+    # each test's listing the cheapest of the module's database (a purchase takes the cheapest)
+    listing_id, event_id = _listed_event(world, seller, organizer, 13, "3.00")
+    parents = _listing_blocks(world.engine, listing_id)
+    assert len(parents) == 2
+
+    general: dict[str, Any] = {}
+
+    def by_the_general_path(uow):  # noqa: ANN001, ANN202
+        before = _max_block(world.engine)
+        event, account_id, _ = offset_context(uow.session, event_id, organizer.id, shared=True)
+        offset = offset_from_cheapest(uow, event, account_id, 5)
+        uow.finish()  # everything written, then read back and rolled back
+        general.update(_written(uow.session.connection(), offset.certificate.retirement_id,
+                                before, parents))
+        raise _RolledBack
+
+    with pytest.raises(_RolledBack):
+        in_unit_of_work(world.engine, by_the_general_path)
+    before = _max_block(world.engine)
+    offset = in_unit_of_work(world.engine, lambda uow: offset_event(uow, organizer.id, event_id, 5))
+    with world.engine.connect() as conn:
+        fast = _written(conn, offset.certificate.retirement_id, before, parents)
+    assert fast == general
+    # what the use case answers is what it wrote
+    with Session(world.engine) as session:
+        stored = session.get(type(offset.certificate), offset.certificate.id)
+        assert (offset.certificate.fields, offset.certificate.content_hash) == (
+            stored.fields, stored.content_hash)
+    assert [len(fast["new_blocks"]), len(fast["audit"]), fast["listing"]] == [
+        4, 3, [{"remaining": 8, "status": "open"}]]
+
+
+def test_blocks_short_of_the_listing_are_a_409_with_nothing_written(world) -> None:
+    """Blocks that do not cover what the listing says it has left (an operator's mistake):
+    InsufficientCredits (409), the listing and its blocks untouched."""
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 5)
+    listing_id, event_id = _listed_event(world, seller, organizer, 5, "2.00")
+    with world.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE listing SET remaining = 7, quantity = 7 WHERE id = :l"),
+                     {"l": listing_id})
+    blocks = _listing_blocks(world.engine, listing_id)
+    with pytest.raises(InsufficientCredits) as short:
+        in_unit_of_work(world.engine, lambda uow: offset_event(uow, organizer.id, event_id, 6))
+    assert short.value.available == 5
+    assert _listing_blocks(world.engine, listing_id) == blocks
+    with world.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT remaining FROM listing WHERE id = :l"),
+                            {"l": listing_id}).scalar_one() == 7
+
+
+def test_a_listing_sold_down_while_the_purchase_waited_is_never_oversold(world) -> None:
+    """The purchase read the listing covering it, then waited for its lock while another sale
+    took it down: its statement refuses (a lost race), the unit of work runs again, now reads
+    too little left there and buys the rest from the next listing. Nothing sold twice."""
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 10)
+    listing_id, event_id = _listed_event(world, seller, organizer, 10, "1.00")
+    first_bought, release = threading.Event(), threading.Event()
+
+    def first(uow):  # noqa: ANN001, ANN202
+        done = offset_event(uow, organizer.id, event_id, 9, last=False)
+        first_bought.set()
+        assert release.wait(10)  # uncommitted: the listing's lock held
+        return done
+
+    with ThreadPoolExecutor(2) as pool:
+        ahead = pool.submit(in_unit_of_work, world.engine, first)
+        assert first_bought.wait(10)
+        buying = pool.submit(in_unit_of_work, world.engine,
+                             lambda uow: offset_event(uow, organizer.id, event_id, 3))
+        with pytest.raises(TimeoutError):
+            buying.result(timeout=1)  # read 10 left, waits at the listing's lock
+        release.set()
+        assert ahead.result(10).quantity == 9
+        offset = buying.result(timeout=10)
+    # the 1 left here, the other 2 from the next cheapest listing (the general path)
+    assert sorted((p.listing_id == listing_id, p.quantity) for p in offset.payments) == [
+        (False, 2), (True, 1)]
+    with world.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
+                            {"l": listing_id}).one() == (0, "sold_out")
+        assert conn.execute(sa.text("SELECT count(*) FROM serial_block WHERE listing_id = :l "
+                                    "AND status = 'active'"), {"l": listing_id}).scalar_one() == 0
+
+
+def test_an_offset_sent_twice_with_one_idempotency_key_buys_once(world) -> None:
+    """With an Idempotency-Key the answer is stored in the purchase's own transaction (so the
+    purchase's statement does not carry the COMMIT): the same request again is a replay."""
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 10)
+    listing_id, event_id = _listed_event(world, seller, organizer, 10, "0.50")
+    headers = {**organizer.headers, "Idempotency-Key": f"offset-{event_id}"}
+    first = world.http.post(f"/api/v1/events/{event_id}/offsets", headers=headers,
+                            json={"quantity": 2})
+    again = world.http.post(f"/api/v1/events/{event_id}/offsets", headers=headers,
+                            json={"quantity": 2})
+    assert (first.status_code, again.status_code) == (201, 201), first.text
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == first.json()
+    assert first.json()["certificate"]["serials"] == ["NC-FS-%04d-2025-000000009-000000010" % (
+        int(first.json()["certificate"]["projects"][0]["project_number"]))]
+    with world.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT remaining FROM listing WHERE id = :l"),
+                            {"l": listing_id}).scalar_one() == 8
+        assert conn.execute(sa.text("SELECT count(*) FROM retirement WHERE event_id = :e"),
+                            {"e": event_id}).scalar_one() == 1
