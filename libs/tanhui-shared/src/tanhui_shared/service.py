@@ -26,11 +26,12 @@ from .messaging.relay import RELAY_LINGER_MS, run_relay
 from .metrics.attach import observe_consumer, observe_relay
 from .metrics.http import instrument_app
 from .settings import ServiceSettings
-from .tracing import FASTAPI_TELEMETRY, configure_tracing
+from .tracing import configure_tracing
 from .web import health
 from .web.auth import KeyLookup, TokenVerifier
 from .web.problems import install_problem_handlers
 from .web.request_id import RequestIdMiddleware
+from .web.server_spans import TracedFastAPI
 from .web.storable_params import refuse_unstorable_params
 
 
@@ -59,8 +60,8 @@ def create_service_app(settings: ServiceSettings, routers: Sequence[APIRouter], 
     configure_tracing(settings.service_name)
     tune_malloc()
     engine = engine or make_engine(settings.effective_database_url())
-    app = FastAPI(title=settings.service_name, description=description, version="0.1.0",
-                  dependencies=[Depends(refuse_unstorable_params)], telemetry=FASTAPI_TELEMETRY)
+    app = TracedFastAPI(title=settings.service_name, description=description, version="0.1.0",
+                        dependencies=[Depends(refuse_unstorable_params)])
     app.state.settings = settings
     app.state.engine = engine
     app.state.token_verifier = TokenVerifier(key_lookup(engine), settings.jwt_issuer,
