@@ -10,14 +10,13 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, Validation
 
 from tanhui_shared.errors import NotFound
 from tanhui_shared.messaging.outbox import utcnow
-from tanhui_shared.service import SessionDep
+from tanhui_shared.service import SessionDep, in_request_session
 from tanhui_shared.uow import UnitOfWork
 from tanhui_shared.web.auth import Principal, require_role
 from tanhui_shared.web.idempotency import Idempotency, JsonReady
 from tanhui_shared.web.json_body import JsonBody
 from tanhui_shared.web.models import ApiModel, storable_text
 from tanhui_shared.web.quantities import WholeQuantity
-from tanhui_shared.web.worker_threads import in_worker_thread
 
 from ..domain.errors import NoPointsAccount
 from ..domain.points import EXPIRY_NOTICE, EntryKind, PointsPosition, RedemptionState
@@ -129,8 +128,7 @@ class BatchOut(BaseModel):
 
 
 @router.post("/trips", response_model=TripOut, status_code=201)
-async def record_trip(trip: TripIn, citizen: Citizen, session: SessionDep, idem: Idempotency,
-                      request: Request):
+async def record_trip(trip: TripIn, citizen: Citizen, idem: Idempotency, request: Request):
     """Record one trip. A repeated external_id is answered with the first trip (nothing added)."""
     rules = request.app.state.travel_rules
 
@@ -141,9 +139,10 @@ async def record_trip(trip: TripIn, citizen: Citizen, session: SessionDep, idem:
                                      rules=rules)
         return TripOut.model_validate(recorded, from_attributes=True)
 
-    # async, with the unit of work's one hop to a worker thread made here: the cheaper hop of
-    # web/worker_threads.py, not the one FastAPI makes for a sync endpoint
-    return await in_worker_thread(idem.execute, session, citizen.user_id, record, 201)
+    # async, with its database work (session, unit of work) in one hop to a worker thread, the
+    # lean one of web/worker_threads.py: not FastAPI's hop for a sync endpoint, nor SessionDep
+    return await in_request_session(
+        request, lambda session: idem.execute(session, citizen.user_id, record, status_code=201))
 
 
 # Validated from the body's bytes (FastAPI would json.loads it first): the OpenAPI document still
