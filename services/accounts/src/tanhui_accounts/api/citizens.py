@@ -56,6 +56,13 @@ class TripIn(ApiModel):
     ended_at: TripTime
     external_id: str = Field(min_length=1, max_length=128)
 
+    # ApiModel's check of every field, narrowed to the one text field (the others are a number,
+    # times and a mode, which it passes by): four calls fewer in every single trip's validation
+    @field_validator("external_id", mode="after")
+    @classmethod
+    def _text_is_storable(cls, value: str) -> str:
+        return storable_text(value)
+
     @field_validator("ended_at")
     @classmethod
     def _ends_after_it_starts(cls, ended_at: datetime, info: ValidationInfo) -> datetime:
@@ -132,12 +139,15 @@ async def record_trip(trip: TripIn, citizen: Citizen, idem: Idempotency, request
     """Record one trip. A repeated external_id is answered with the first trip (nothing added)."""
     rules = request.app.state.travel_rules
 
-    def record(uow: UnitOfWork) -> TripOut:
+    def record(uow: UnitOfWork) -> JsonReady:
         recorded = trips.record_trip(uow, citizen.user_id, mode=trip.mode,
                                      distance_km=trip.distance_km, started_at=trip.started_at,
                                      ended_at=trip.ended_at, external_id=trip.external_id,
                                      rules=rules)
-        return TripOut.model_validate(recorded, from_attributes=True)
+        # TripOut's JSON form, as jsonable_encoder made it from the model (its model_dump in
+        # JSON mode, then a walk that changes nothing in it), sent and stored as it is
+        return JsonReady(TripOut.model_validate(recorded, from_attributes=True)
+                         .model_dump(mode="json"))
 
     # async, with its database work (session, unit of work) in one hop to a worker thread, the
     # lean one of web/worker_threads.py: not FastAPI's hop for a sync endpoint, nor SessionDep
