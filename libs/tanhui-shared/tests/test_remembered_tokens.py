@@ -3,6 +3,7 @@ key that verified a token still stands for its kid, and the token has not expire
 from __future__ import annotations
 
 import json
+import threading
 
 import jwt
 import pytest
@@ -11,7 +12,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from tanhui_shared.web.auth import TokenVerifier
 from tanhui_shared.web.problems import Problem
-from tanhui_shared.web.trusted_keys import KeyCache
+from tanhui_shared.web.trusted_keys import RELOAD_GRACE_S, KeyCache
 
 ISSUER, AUDIENCE, NOW = "tanhui-accounts", "tanhui", 1_900_000_000
 
@@ -141,3 +142,54 @@ def test_the_event_loop_is_answered_only_what_is_known_without_loading_a_key(wor
     plain = TokenVerifier(world.keys.get, ISSUER, AUDIENCE, clock=lambda: float(NOW))
     plain.verify(token)
     assert plain.remembered(token) is None
+
+
+def test_a_stale_key_is_reloaded_once_while_the_others_go_on_with_it(world):
+    """When a key's entry goes stale, one caller reloads it; the callers meanwhile, in threads
+    and on the event loop, are answered the key as last loaded, for at most the reload grace.
+    Before, each of them queried the database (and left the event loop for a thread)."""
+    private, jwk = _key("k1")
+    world.keys["k1"] = jwk
+    loading, release, loads = threading.Event(), threading.Event(), []
+
+    def load(kid: str) -> dict | None:
+        loads.append(kid)
+        if len(loads) > 1:  # the reload: held until the test lets it land
+            loading.set()
+            release.wait(5)
+        return world.keys.get(kid)
+
+    cache = KeyCache(load, ttl_s=5, clock=lambda: world.now)
+    verifier = TokenVerifier(cache, ISSUER, AUDIENCE, clock=lambda: world.now)
+    token = _token(private, "k1", exp=NOW + 60)
+    principal = verifier.verify(token)
+    world.now += 5  # stale
+    reloader = threading.Thread(target=cache, args=("k1",))
+    reloader.start()
+    assert loading.wait(5)
+    try:
+        assert [cache("k1") for _ in range(20)] == [jwk] * 20  # no load of their own
+        assert verifier.remembered(token) == principal  # the event loop answers it too
+        assert verifier.verify(token) == principal
+        assert loads == ["k1", "k1"]
+        world.now += RELOAD_GRACE_S  # a reload that hangs holds nobody back any longer
+        assert cache.peek("k1") is None and verifier.remembered(token) is None
+        assert cache("k1") == jwk and len(loads) == 3
+    finally:
+        release.set()
+        reloader.join()
+
+
+def test_a_key_retired_during_its_reload_is_refused_once_the_reload_lands(world):
+    private, jwk = _key("k1")
+    world.keys["k1"] = jwk
+    cache = KeyCache(world.keys.get, ttl_s=5, clock=lambda: world.now)
+    verifier = TokenVerifier(cache, ISSUER, AUDIENCE, clock=lambda: world.now)
+    token = _token(private, "k1", exp=NOW + 60)
+    verifier.verify(token)
+    del world.keys["k1"]  # retired
+    world.now += 5
+    assert cache("k1") is None and cache.peek("k1") is None
+    assert verifier.remembered(token) is None
+    with pytest.raises(Problem):
+        verifier.verify(token)

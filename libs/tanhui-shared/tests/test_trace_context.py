@@ -18,8 +18,9 @@ from tanhui_shared.contracts import CloudEvent, UserRegistered, parse_event
 from tanhui_shared.logs import JsonFormatter
 from tanhui_shared.messaging.outbox import OutboxMessage, record_event
 from tanhui_shared.testing.coroutines import run_coroutine
-from tanhui_shared.tracing import (FASTAPI_TELEMETRY, configure_tracing, consuming, export_to,
-                                   traceparent_of, tracer)
+from tanhui_shared.tracing import configure_tracing, consuming, export_to, traceparent_of, tracer
+from tanhui_shared.web.problems import install_problem_handlers
+from tanhui_shared.web.server_spans import TracedFastAPI
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 PARENT = "b7ad6b7169203331"
@@ -116,7 +117,7 @@ def test_a_failing_handler_marks_its_span(spans):
 
 def _app() -> FastAPI:
     """A FastAPI app configured as create_service_app configures the services'."""
-    app = FastAPI(telemetry=FASTAPI_TELEMETRY)
+    app = TracedFastAPI()
 
     @app.get("/things/{thing_id}")
     def thing(thing_id: str) -> dict:
@@ -148,6 +149,54 @@ def test_a_service_ignores_a_malformed_traceparent(spans, traceparent):
     _get("/things/42", {"traceparent": traceparent})
     [span] = spans.get_finished_spans()
     assert span.parent is None and f"{span.context.trace_id:032x}" != TRACE
+
+
+class _Lines(logging.Handler):
+    """Log lines as the services write them: formatted when logged."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.setFormatter(JsonFormatter("tests"))
+        self.lines: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+def test_a_failed_request_marks_its_span_and_its_error_line_names_it(spans):
+    """The span is around Starlette's error middleware: the 500's log line is written in it."""
+    app = TracedFastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/things/{thing_id}/break")
+    async def breaks(thing_id: str) -> None:
+        raise RuntimeError("boom")
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            return await client.post("/things/1/break",
+                                     headers={"traceparent": f"00-{TRACE}-{PARENT}-01"})
+
+    logger, lines = logging.getLogger("tanhui_shared.web.problems"), _Lines()
+    logger.addHandler(lines)
+    try:
+        assert run_coroutine(call()).status_code == 500
+    finally:
+        logger.removeHandler(lines)
+    [span] = spans.get_finished_spans()
+    assert span.name == "POST /things/{thing_id}/break" and not span.status.is_ok
+    assert span.attributes["http.response.status_code"] == 500
+    assert span.attributes["error.type"] == "RuntimeError"
+    [line] = [line for line in lines.lines if line["msg"] == "unhandled error"]
+    assert (line["trace_id"], line["span_id"]) == (TRACE, f"{span.context.span_id:016x}")
+
+
+def test_a_path_no_route_has_is_spanned_by_its_method_alone(spans):
+    assert _get("/nothing/here", {}).status_code == 404
+    [span] = spans.get_finished_spans()
+    assert span.name == "GET" and "http.route" not in span.attributes
+    assert span.attributes["http.response.status_code"] == 404
 
 
 def test_log_lines_carry_the_current_trace_and_span_ids(spans):

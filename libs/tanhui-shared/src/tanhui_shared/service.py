@@ -9,7 +9,7 @@ import signal
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy.engine import Engine
@@ -26,12 +26,16 @@ from .messaging.relay import RELAY_LINGER_MS, run_relay
 from .metrics.attach import observe_consumer, observe_relay
 from .metrics.http import instrument_app
 from .settings import ServiceSettings
-from .tracing import FASTAPI_TELEMETRY, configure_tracing
+from .tracing import configure_tracing
 from .web import health
 from .web.auth import KeyLookup, TokenVerifier
 from .web.problems import install_problem_handlers
 from .web.request_id import RequestIdMiddleware
+from .web.server_spans import TracedFastAPI
 from .web.storable_params import refuse_unstorable_params
+from .web.worker_threads import in_worker_thread
+
+T = TypeVar("T")
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -52,6 +56,20 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+async def in_request_session(request: Request, work: Callable[[Session], T]) -> T:
+    """`work(session)` in a worker thread, on a session made and closed in that thread: a
+    request's whole database work in one hop, for an endpoint that declares no SessionDep
+    (which, an async generator, costs FastAPI's exit stack, a cancel scope and the session's
+    close on the event loop in every request)."""
+    engine = request.app.state.engine
+
+    def run() -> T:
+        with Session(engine, expire_on_commit=False) as session:
+            return work(session)
+
+    return await in_worker_thread(run)
+
+
 def create_service_app(settings: ServiceSettings, routers: Sequence[APIRouter], *,
                        key_lookup: Callable[[Engine], KeyLookup], description: str = "",
                        engine: Engine | None = None) -> FastAPI:
@@ -59,8 +77,8 @@ def create_service_app(settings: ServiceSettings, routers: Sequence[APIRouter], 
     configure_tracing(settings.service_name)
     tune_malloc()
     engine = engine or make_engine(settings.effective_database_url())
-    app = FastAPI(title=settings.service_name, description=description, version="0.1.0",
-                  dependencies=[Depends(refuse_unstorable_params)], telemetry=FASTAPI_TELEMETRY)
+    app = TracedFastAPI(title=settings.service_name, description=description, version="0.1.0",
+                        dependencies=[Depends(refuse_unstorable_params)])
     app.state.settings = settings
     app.state.engine = engine
     app.state.token_verifier = TokenVerifier(key_lookup(engine), settings.jwt_issuer,

@@ -31,14 +31,11 @@ _TRACER = trace.get_tracer("tanhui")
 _configured: str | None = None
 _sampler = None  # the _Sampler below, once configure_tracing made it
 
-# The services' server spans are FastAPI's own (it traces each request once a tracer provider is
-# set, continuing the caller's `traceparent`): one span per request, named by the route
-# template. Not its spans per dependency, endpoint and serialization (three more spans for every
-# request), nor its OpenTelemetry metrics and logs (Prometheus and the JSON logs have those),
-# nor exporters of its own (ours is configured here).
-FASTAPI_TELEMETRY = {"tracing": True, "operation_spans": False, "metrics": False, "logs": False,
-                     "auto_configure": False}
-NO_FASTAPI_TELEMETRY = {**FASTAPI_TELEMETRY, "tracing": False}
+# FastAPI's own telemetry is off (no spans of its own, nor its OpenTelemetry metrics and logs,
+# nor exporters): a service's server span is web/server_spans.py's (one per request, named by the
+# route template, continuing the caller's `traceparent`), the gateway's is its own.
+NO_FASTAPI_TELEMETRY = {"tracing": False, "operation_spans": False, "metrics": False,
+                        "logs": False, "auto_configure": False}
 
 
 def exporting() -> bool:

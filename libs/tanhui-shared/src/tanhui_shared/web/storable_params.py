@@ -14,7 +14,9 @@ from .problems import Problem
 
 async def refuse_unstorable_params(request: Request) -> None:
     # async: a scan of a few strings; a sync dependency costs a worker-thread hop per request
-    named = [*request.path_params.items(), *request.query_params.multi_items()]
+    named = list(request.path_params.items())
+    if request.scope.get("query_string"):  # no QueryParams parsed from nothing
+        named += request.query_params.multi_items()
     for name, value in named:
         if "\x00" in name or "\x00" in str(value):
             field = name.replace("\x00", "") or "query"

@@ -6,6 +6,7 @@ accounts retires (`SigningKeyRetired`) stays in the table, marked, and is honour
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -56,9 +57,22 @@ def retire_trusted_key(uow: UnitOfWork, _event: CloudEvent, retired: SigningKeyR
 KEY_CACHE_TTL_S = 5.0
 
 
+# While one caller reloads a stale key, the others go on with the key as last loaded, for at most
+# this long (a load that hangs longer, e.g. on a database that stopped answering, no longer
+# holds them back: each then loads for itself, as before).
+RELOAD_GRACE_S = 1.0
+
+
 class KeyCache:
     """kid -> JWK through `load`; a key found is kept at most `ttl_s` seconds, then loaded again
-    (so its retirement is seen), and a miss is never kept (so a new key is seen at once)."""
+    (so its retirement is seen), and a miss is never kept (so a new key is seen at once).
+
+    A stale key is reloaded by one caller; while that load runs (at most RELOAD_GRACE_S), the
+    others are answered the key as last loaded. Every request that found the key stale loaded
+    it, each a query, every `ttl_s`: under load a stampede of reloads, and of worker-thread hops
+    for requests that could have been answered on the event loop (`peek`). So a retired key is
+    refused at most `ttl_s` plus one load's time (at most RELOAD_GRACE_S) after its retirement
+    is recorded."""
 
     def __init__(self, load: Callable[[str], dict[str, Any] | None], ttl_s: float = KEY_CACHE_TTL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -66,24 +80,43 @@ class KeyCache:
         self.ttl_s = ttl_s
         self.clock = clock
         self._known: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._reloading: dict[str, float] = {}  # kid -> when its reload began
+        self._lock = threading.Lock()
 
     def __call__(self, kid: str) -> dict[str, Any] | None:
         now = self.clock()
         cached = self._known.get(kid)
         if cached is not None and now - cached[0] < self.ttl_s:
             return cached[1]
-        jwk = self.load(kid)
-        if jwk is None:
-            self._known.pop(kid, None)
-        else:
-            self._known[kid] = (now, jwk)
+        with self._lock:
+            began = self._reloading.get(kid)
+            if cached is not None and began is not None and now - began < RELOAD_GRACE_S:
+                return cached[1]  # another caller's reload is on its way
+            self._reloading[kid] = now
+        try:
+            jwk = self.load(kid)
+            if jwk is None:
+                self._known.pop(kid, None)
+            else:
+                self._known[kid] = (now, jwk)
+        finally:
+            with self._lock:
+                if self._reloading.get(kid) == now:  # not a later caller's (after the grace)
+                    del self._reloading[kid]
         return jwk
 
     def peek(self, kid: str) -> dict[str, Any] | None:
-        """The key as `__call__` would answer it without loading: None when it is not held or
-        is older than `ttl_s` (whoever asks must then call, and load)."""
+        """The key as `__call__` would answer it without loading: None when it is not held, or
+        is older than `ttl_s` and nobody is reloading it (whoever asks must then call, and
+        load)."""
         cached = self._known.get(kid)
-        if cached is not None and self.clock() - cached[0] < self.ttl_s:
+        if cached is None:
+            return None
+        now = self.clock()
+        if now - cached[0] < self.ttl_s:
+            return cached[1]
+        began = self._reloading.get(kid)
+        if began is not None and now - began < RELOAD_GRACE_S:
             return cached[1]
         return None
 

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tanhui_shared.errors import Invalid
-from tanhui_shared.web.auth import Principal, TokenVerifier
+from tanhui_shared.web.auth import Principal, verified
 
 Limit = Annotated[int, Query(ge=1, le=200, description="items per page")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="items to skip")]
@@ -76,15 +76,14 @@ def only_mine(mine: bool) -> None:
                       code="mine-only")
 
 
-def optional_principal(
+async def optional_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
     """No token: an anonymous reader of a public list. A token sent is still checked (401)."""
-    if credentials is None:
+    if credentials is None:  # async: no worker-thread hop for an anonymous reader either
         return None
-    verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier.verify(credentials.credentials)
+    return await verified(request, credentials.credentials)
 
 
 Viewer = Annotated[Principal | None, Depends(optional_principal)]

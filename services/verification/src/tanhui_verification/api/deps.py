@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from tanhui_shared.web.auth import Principal, TokenVerifier, require_role
+from tanhui_shared.web.auth import Principal, require_role, verified
 
 from ..domain.plausibility import PlausibilityBounds
 
@@ -24,25 +24,25 @@ Verifier = Annotated[Principal, Depends(require_role("verifier"))]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def optional_principal(
+async def optional_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
     """No token: an anonymous reader of the public registry. A bad token is still a 401."""
-    if credentials is None:
+    if credentials is None:  # async: no worker-thread hop for an anonymous reader either
         return None
-    verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier.verify(credentials.credentials)
+    return await verified(request, credentials.credentials)
 
 
 Viewer = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def strict_conflicts(request: Request) -> bool:
+# async, as the two below: a read of the settings needs no worker-thread hop
+async def strict_conflicts(request: Request) -> bool:
     return request.app.state.settings.conflict_of_interest_strict
 
 
-def plausibility(request: Request) -> PlausibilityBounds:
+async def plausibility(request: Request) -> PlausibilityBounds:
     return request.app.state.settings.plausibility()
 
 
