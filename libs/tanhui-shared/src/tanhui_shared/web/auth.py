@@ -10,11 +10,11 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from jwt.algorithms import RSAAlgorithm
 from pydantic import BaseModel
 
 from .problems import Problem
-from .worker_threads import in_worker_thread
 
 KeyLookup = Callable[[str], dict[str, Any] | None]  # kid -> public JWK, or None if unknown
 
@@ -129,12 +129,11 @@ async def verified(request: Request, token: str) -> Principal:
     """The principal of `token` (a 401 Problem if it fails), for async dependencies: a token
     seen before is answered on the event loop, where a sync dependency cost a worker-thread hop
     per request. A new token (the RSA check) or a key to load (a database query) goes to a
-    worker thread, by the lean hop (a caller's first request: in a bench of 400 citizens, a
-    quarter of the requests)."""
+    worker thread."""
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = verifier.remembered(token)
     if principal is None:
-        principal = await in_worker_thread(verifier.verify, token)
+        principal = await run_in_threadpool(verifier.verify, token)
     return principal
 
 
