@@ -1,12 +1,11 @@
-"""serial_block's account, listing and serial indexes partial, as every query of them is
+"""serial_block's account and listing indexes partial, as every query of them is
 (issue 15: CPU per movement)
 
 The account index holds active blocks only (holdings and a debit's spendable blocks; the
 lookup read an account's whole history before), the listing index a listing's active blocks
-only (every purchase locks them, and each left a superseded part under the listing's id), the
-serial index current (not superseded) blocks only, as the public search asks. A movement
-closing a block then writes no entry for the closed version into any of them, and retired
-parts none into the first two.
+only (every purchase locks them, and each left a superseded part under the listing's id). A
+movement closing a block then writes no entry for the closed version into either, and retired
+parts none. (The serial index stays whole: a serial's lineage reads superseded blocks too.)
 
 Revision ID: 0014_spread_block_indexes
 """
@@ -20,8 +19,6 @@ depends_on = None
 INDEXES = {  # name -> (columns, predicate)
     "ix_serial_block_account_id": ("account_id", "status = 'active'"),
     "ix_serial_block_listing_id": ("listing_id", "status = 'active'"),
-    "ix_serial_block_serials": ('project_number, vintage, "first", "last"',
-                                "status <> 'superseded'"),
 }
 
 
