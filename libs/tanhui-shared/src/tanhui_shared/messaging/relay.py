@@ -197,7 +197,7 @@ class OutboxRelay:
         conn = self.engine.raw_connection()
         try:
             with _bytes_cursor(conn) as cursor:
-                cursor.execute(_CLAIM, {"limit": self.batch_size, "in_flight": list(in_flight)},
+                cursor.execute(_CLAIM, {"limit": self.batch_size, "in_flight": _int_array(in_flight)},
                                binary=True)
                 rows = cursor.fetchall()
         except BaseException:
@@ -239,14 +239,24 @@ class OutboxRelay:
 
     def _mark(self, batch: _Batch) -> None:
         """Mark the acknowledged rows published, and commit (their locks go with it)."""
+        conn = batch.conn.driver_connection
         if batch.seqs:
-            with batch.conn.cursor() as cursor:
+            # The three statements in one round trip (psycopg's pipeline mode), not three.
+            with conn.pipeline():
                 # A mark lost in a database crash only sends its rows again (the inboxes drop
                 # the copies): not worth waiting for the WAL flush of every batch.
-                cursor.execute(_ASYNC_COMMIT)
-                cursor.execute(_MARK, (utcnow(), batch.seqs))
-        batch.conn.commit()
+                conn.execute(_ASYNC_COMMIT)
+                conn.execute(_MARK, (utcnow(), _int_array(batch.seqs)))
+                conn.commit()
+        else:
+            conn.commit()
         batch.close()
+
+
+def _int_array(numbers: Sequence[int]) -> str:
+    """An integer[] parameter as PostgreSQL's text form: psycopg's dumper of a list of ints took
+    ~1 us per element (each one's type checked), this ~0.2."""
+    return "{" + ",".join(map(str, numbers)) + "}"
 
 
 def _bytes_cursor(conn: PoolProxiedConnection) -> Any:
