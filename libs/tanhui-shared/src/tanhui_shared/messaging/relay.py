@@ -222,9 +222,10 @@ class OutboxRelay:
                     headers.append(("x-request-id", correlation_id))
                 if traceparent:  # for tools that read Kafka headers, not envelopes
                     headers.append(("traceparent", traceparent))
+            if (qualified_topic := topics.get(topic)) is None:
+                qualified_topic = topics[topic] = qualified(topic.decode(), self.namespace)
             seqs.append(seq)
-            records.append((topics.get(topic) or topics.setdefault(topic, qualified(topic.decode(), self.namespace)),
-                            key, envelope, headers))
+            records.append((qualified_topic, key, envelope, headers))
         return _Batch(conn, len(rows), seqs, records, started)
 
     def _send(self, batch: _Batch) -> list:
