@@ -248,6 +248,8 @@ def test_two_relays_and_two_consumers_lose_and_duplicate_nothing_over_5000_event
     assert set(applied) == staged, "an event was lost"
     assert set(applied.values()) == {1}, "an event was applied twice"
     assert set(on_wire) == staged
+    # each row locked by one relay until marked: none on the wire twice (the inbox would hide it)
+    assert sum(on_wire.values()) == len(on_wire), "rows were sent by both relays"
     assert len(appliers) == 2, "both consumer instances should have taken partitions"
     assert count(engine, OutboxMessage, col(OutboxMessage.published_at).is_(None)) == 0
     assert_in_key_order(engine)

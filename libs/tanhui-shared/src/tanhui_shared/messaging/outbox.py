@@ -37,6 +37,13 @@ class OutboxMessage(SQLModel, table=True):
     topic: str
     key: str
     envelope: str = Field(sa_type=sa.Text)  # the CloudEvents JSON exactly as it will go on the wire
+    # The envelope's attributes the relay repeats as Kafka headers, written with the row so the
+    # relay sends them without parsing the envelope (json.loads was a third of its own CPU per
+    # event). NULL event_type: a row written before these columns, or by a writer that does not
+    # fill them (credits' hot_listing_sale): the relay reads that row's envelope instead.
+    event_type: str | None = Field(default=None)
+    correlation_id: str | None = Field(default=None)
+    traceparent: str | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
     published_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
@@ -79,7 +86,8 @@ def outbox_row(contract: EventContract) -> tuple[CloudEvent, dict]:
     )
     return envelope, {"event_id": envelope.id, "topic": contract.TOPIC,
                       "key": contract.aggregate_id(), "envelope": envelope.to_json().decode(),
-                      "created_at": utcnow()}
+                      "event_type": envelope.type, "correlation_id": envelope.correlationid,
+                      "traceparent": envelope.traceparent, "created_at": utcnow()}
 
 
 def record_event(session: Session, contract: EventContract) -> CloudEvent:

@@ -18,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from kafka import KafkaProducer
-from sqlalchemy.engine import Connection, Engine
+from psycopg.types.string import ByteaBinaryLoader
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from ..contracts import qualified
 from ..faults import crash_point
@@ -44,12 +45,15 @@ RELAY_LINGER_MS = 1_000
 # in `:in_flight` are this relay's own previous batch, still locked by its other transaction and
 # sent before anything claimed now is: not held elsewhere. One statement is one snapshot, so both
 # parts see the same rows.
-_CLAIM = sa.text("""
+# Run on psycopg's own cursor, results in binary with text loaded as bytes (_bytes_cursor): each
+# row a plain tuple whose strings are already what Kafka takes, none decoded and encoded again.
+_CLAIM = """
 WITH claimed AS (
-    SELECT seq, topic, key, event_id, envelope FROM outbox
+    SELECT seq, topic, key, event_id, envelope, event_type, correlation_id, traceparent
+    FROM outbox
     WHERE published_at IS NULL
     ORDER BY seq
-    LIMIT :limit
+    LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), held_elsewhere AS (
     SELECT o.key, min(o.seq) AS seq FROM outbox o
@@ -57,19 +61,19 @@ WITH claimed AS (
       AND o.key IN (SELECT key FROM claimed)
       AND o.seq < (SELECT max(seq) FROM claimed)
       AND o.seq NOT IN (SELECT seq FROM claimed)
-      AND o.seq <> ALL(:in_flight)
+      AND o.seq <> ALL(%(in_flight)s::integer[])
     GROUP BY o.key
 )
-SELECT c.seq, c.topic, c.key, c.event_id, c.envelope, h.seq AS held_from
+SELECT c.seq, c.topic, c.key, c.event_id, c.envelope, c.event_type, c.correlation_id,
+       c.traceparent, h.seq AS held_from
 FROM claimed c LEFT JOIN held_elsewhere h ON h.key = c.key
 ORDER BY c.seq
-""").bindparams(sa.bindparam("in_flight", type_=sa.ARRAY(sa.Integer)))
+"""
 
 # One array parameter, not one bind per row.
-_MARK = sa.text("UPDATE outbox SET published_at = :now WHERE seq = ANY(:seqs)").bindparams(
-    sa.bindparam("seqs", type_=sa.ARRAY(sa.Integer)))
+_MARK = "UPDATE outbox SET published_at = %s WHERE seq = ANY(%s::integer[])"
 
-_ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit = off")
+_ASYNC_COMMIT = "SET LOCAL synchronous_commit = off"
 
 _CONTENT_TYPE = ("content-type", b"application/cloudevents+json; charset=utf-8")
 
@@ -90,11 +94,18 @@ MIN_PASS_S = 0.02
 class _Batch:
     """Claimed rows, locked by the open transaction on `conn` until they are marked."""
 
-    conn: Connection
+    conn: PoolProxiedConnection  # psycopg's, in a transaction; closing it rolls back
     locked: int  # rows claimed
     seqs: list[int]  # those that may go now (see held_elsewhere), in order
     records: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]  # topic, key, value, headers
     started: float
+    closed: bool = False
+
+    def close(self) -> None:
+        """Hand the connection back to the pool (which rolls back what was not committed), once."""
+        if not self.closed:
+            self.closed = True
+            self.conn.close()
 
 
 class OutboxRelay:
@@ -133,7 +144,7 @@ class OutboxRelay:
             crash_point("relay.after_publish")
             self._mark(first)
         finally:
-            first.conn.close()  # rolls back if not marked
+            first.close()  # rolls back if not marked
         if on_batch is not None:
             on_batch(first.locked, len(first.seqs), time.monotonic() - first.started)
         return first.locked
@@ -172,7 +183,7 @@ class OutboxRelay:
         finally:
             for batch in (marking, current, following):
                 if batch is not None:
-                    batch.conn.close()  # rolls back whatever was not marked
+                    batch.close()  # rolls back whatever was not marked
 
     def _mark_then_claim(self, acknowledged: _Batch | None, in_flight: list[int] | None
                          ) -> _Batch | None:
@@ -183,20 +194,39 @@ class OutboxRelay:
     def _claim(self, in_flight: Sequence[int]) -> _Batch | None:
         """Lock the next batch in a transaction of its own; None (and no transaction) if empty."""
         started = time.monotonic()
-        conn = self.engine.connect()
+        conn = self.engine.raw_connection()
         try:
-            rows = conn.execute(_CLAIM, {"limit": self.batch_size, "in_flight": list(in_flight)}).all()
+            with _bytes_cursor(conn) as cursor:
+                cursor.execute(_CLAIM, {"limit": self.batch_size, "in_flight": _int_array(in_flight)},
+                               binary=True)
+                rows = cursor.fetchall()
         except BaseException:
-            conn.close()
+            conn.close()  # back to the pool, rolled back
             raise
         if not rows:
             conn.close()
             return None
-        sendable = [row for row in rows if row.held_from is None or row.seq < row.held_from]
-        topics: dict[str, str] = {}
-        records = [(topics.get(row.topic) or topics.setdefault(row.topic, qualified(row.topic, self.namespace)),
-                    row.key.encode(), row.envelope.encode(), _headers(row)) for row in sendable]
-        return _Batch(conn, len(rows), [row.seq for row in sendable], records, started)
+        seqs: list[int] = []
+        records = []
+        topics: dict[bytes, str] = {}
+        types: dict[bytes, tuple[str, bytes]] = {}  # one header tuple per event type, shared
+        for seq, topic, key, event_id, envelope, event_type, correlation_id, traceparent, held_from in rows:
+            if held_from is not None and seq >= held_from:
+                continue  # an earlier row of its key is held by another relay
+            if event_type is None:  # written without the header columns
+                headers = _envelope_headers(event_id, envelope)
+            else:
+                headers = [_CONTENT_TYPE, ("ce_id", event_id),
+                           types.get(event_type) or types.setdefault(event_type, ("ce_type", event_type))]
+                if correlation_id:
+                    headers.append(("x-request-id", correlation_id))
+                if traceparent:  # for tools that read Kafka headers, not envelopes
+                    headers.append(("traceparent", traceparent))
+            if (qualified_topic := topics.get(topic)) is None:
+                qualified_topic = topics[topic] = qualified(topic.decode(), self.namespace)
+            seqs.append(seq)
+            records.append((qualified_topic, key, envelope, headers))
+        return _Batch(conn, len(rows), seqs, records, started)
 
     def _send(self, batch: _Batch) -> list:
         send = self.producer.send
@@ -210,24 +240,44 @@ class OutboxRelay:
 
     def _mark(self, batch: _Batch) -> None:
         """Mark the acknowledged rows published, and commit (their locks go with it)."""
+        conn = batch.conn.driver_connection
         if batch.seqs:
-            # A mark lost in a database crash only sends its rows again (the inboxes drop the
-            # copies): not worth waiting for the WAL flush of every batch.
-            batch.conn.execute(_ASYNC_COMMIT)
-            batch.conn.execute(_MARK, {"now": utcnow(), "seqs": batch.seqs})
-        batch.conn.commit()
-        batch.conn.close()
+            # The three statements in one round trip (psycopg's pipeline mode), not three.
+            with conn.pipeline():
+                # A mark lost in a database crash only sends its rows again (the inboxes drop
+                # the copies): not worth waiting for the WAL flush of every batch.
+                conn.execute(_ASYNC_COMMIT)
+                conn.execute(_MARK, (utcnow(), _int_array(batch.seqs)))
+                conn.commit()
+        else:
+            conn.commit()
+        batch.close()
 
 
-def _headers(row: Any) -> list[tuple[str, bytes]]:
+def _int_array(numbers: Sequence[int]) -> str:
+    """An integer[] parameter as PostgreSQL's text form: psycopg's dumper of a list of ints took
+    ~1 us per element (each one's type checked), this ~0.2."""
+    return "{" + ",".join(map(str, numbers)) + "}"
+
+
+def _bytes_cursor(conn: PoolProxiedConnection) -> Any:
+    """A psycopg cursor of `conn` that loads text and varchar columns as bytes."""
+    cursor = conn.driver_connection.cursor()
+    for oid in ("text", "varchar"):
+        cursor.adapters.register_loader(oid, ByteaBinaryLoader)
+    return cursor
+
+
+def _envelope_headers(event_id: bytes, envelope: bytes) -> list[tuple[str, bytes]]:
+    """A row's headers read from its envelope (a row without the header columns)."""
     # Structured-mode CloudEvents; a few attributes repeated as headers for routing and tracing.
     # (Parsed here, not by PostgreSQL: its json operators took ~40 ms a 1,000-row claim.)
-    envelope = json.loads(row.envelope)
-    headers = [_CONTENT_TYPE, ("ce_id", row.event_id.encode()), ("ce_type", envelope["type"].encode())]
-    if envelope.get("correlationid"):
-        headers.append(("x-request-id", envelope["correlationid"].encode()))
-    if envelope.get("traceparent"):  # for tools that read Kafka headers, not envelopes
-        headers.append(("traceparent", envelope["traceparent"].encode()))
+    parsed = json.loads(envelope)
+    headers = [_CONTENT_TYPE, ("ce_id", event_id), ("ce_type", parsed["type"].encode())]
+    if parsed.get("correlationid"):
+        headers.append(("x-request-id", parsed["correlationid"].encode()))
+    if parsed.get("traceparent"):
+        headers.append(("traceparent", parsed["traceparent"].encode()))
     return headers
 
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from kafka.errors import KafkaError
+from psycopg import Error as PsycopgError
 from sqlalchemy.exc import SQLAlchemyError
 
 
 def failure_kind(error: BaseException) -> str:
     """database, kafka or other: the `kind` label of the failure counters."""
-    if isinstance(error, SQLAlchemyError):
+    if isinstance(error, SQLAlchemyError | PsycopgError):  # the relay's claims use psycopg's own
         return "database"
     if isinstance(error, KafkaError):
         return "kafka"
