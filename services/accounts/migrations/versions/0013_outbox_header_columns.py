@@ -5,22 +5,19 @@ the outbox, and any writer that does not fill them, are sent with headers read f
 
 Revision ID: 0013_outbox_header_columns
 """
-import sqlalchemy as sa
 from alembic import op
+
+from tanhui_shared.messaging.outbox import add_outbox_header_columns, drop_outbox_header_columns
 
 revision = "0013_outbox_header_columns"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
 
-COLUMNS = ("event_type", "correlation_id", "traceparent")
-
 
 def upgrade() -> None:
-    for column in COLUMNS:
-        op.add_column("outbox", sa.Column(column, sa.String, nullable=True))
+    add_outbox_header_columns(op)
 
 
 def downgrade() -> None:
-    for column in reversed(COLUMNS):
-        op.drop_column("outbox", column)
+    drop_outbox_header_columns(op)

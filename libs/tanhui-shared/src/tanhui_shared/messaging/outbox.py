@@ -138,6 +138,23 @@ def drop_outbox_notify(op: Operations) -> None:
     op.execute("DROP FUNCTION outbox_notify()")
 
 
+# The envelope attributes the relay repeats as Kafka headers, each a nullable column of outbox.
+HEADER_COLUMNS = ("event_type", "correlation_id", "traceparent")
+
+
+def add_outbox_header_columns(op: Operations) -> None:
+    """The outbox's header columns, in every service's migration that adds them: nullable, as
+    rows written before them (and writers that do not fill them) are sent with headers read from
+    their envelopes."""
+    for column in HEADER_COLUMNS:
+        op.add_column("outbox", sa.Column(column, sa.String, nullable=True))
+
+
+def drop_outbox_header_columns(op: Operations) -> None:
+    for column in reversed(HEADER_COLUMNS):
+        op.drop_column("outbox", column)
+
+
 def drop_messaging_tables(op: Operations) -> None:
     op.drop_table("inbox")
     op.drop_index("ix_outbox_key_unpublished", "outbox")
