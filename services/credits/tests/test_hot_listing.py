@@ -19,7 +19,8 @@ from tanhui_credits.domain.hashing import canonical_json, certificate_hash
 from tanhui_credits.domain.serials import InsufficientCredits
 from tanhui_credits.store.market import offset_context
 from tanhui_credits.store.market_tables import LargeEvent
-from tanhui_credits.usecases.market import create_listing, offset_event, offset_from_cheapest
+from tanhui_credits.usecases.market import (cancel_listing, create_listing, offset_event,
+                                            offset_from_cheapest)
 from tanhui_shared.uow import in_unit_of_work
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -225,3 +226,104 @@ def test_an_offset_sent_twice_with_one_idempotency_key_buys_once(world) -> None:
                             {"l": listing_id}).scalar_one() == 8
         assert conn.execute(sa.text("SELECT count(*) FROM retirement WHERE event_id = :e"),
                             {"e": event_id}).scalar_one() == 1
+
+
+def _lanes(engine, listing_id: str) -> list[tuple[int, int, int]]:  # noqa: ANN001
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(
+            'SELECT id, "first", "last" FROM serial_block WHERE listing_id = :l '
+            "AND status = 'active' ORDER BY vintage, \"first\""), {"l": listing_id})]
+
+
+def test_a_purchase_takes_a_free_lane_while_another_purchase_holds_one(world) -> None:
+    """A large listing is reserved as lanes; a purchase holding the first one (here a
+    transaction that locked it as a purchase does) holds up neither the listing nor the next
+    purchase, which takes the next lane (its upper end, the seller keeping the lower part)."""
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 800)
+    listing_id, event_id = _listed_event(world, seller, organizer, 800, "0.40")
+    lanes = _lanes(world.engine, listing_id)
+    assert [last - first + 1 for _, first, last in lanes] == [100] * 8
+    with world.engine.connect() as holder:
+        holder.execute(sa.text("SELECT 1 FROM serial_block WHERE id = :b FOR UPDATE"),
+                       {"b": lanes[0][0]})
+        with ThreadPoolExecutor(1) as pool:
+            offset = pool.submit(in_unit_of_work, world.engine, lambda uow: offset_event(
+                uow, organizer.id, event_id, 3)).result(timeout=10)
+        holder.rollback()
+    project = json.loads(offset.certificate.fields)["projects"][0]["project_number"]
+    assert json.loads(offset.certificate.fields)["serials"] == [
+        "NC-FS-%04d-2025-%09d-%09d" % (project, lanes[1][2] - 2, lanes[1][2])]
+    after = _lanes(world.engine, listing_id)
+    assert after[0] == lanes[0] and (after[1][1], after[1][2]) == (lanes[1][1], lanes[1][2] - 3)
+
+
+def test_concurrent_purchases_from_one_listings_lanes_sell_it_exactly(world) -> None:
+    """8 threads buy 2 credits at a time from a 400-credit listing (4 lanes) until it is sold
+    out, and a 9th thread keeps buying: every credit sold once, the listing's remaining
+    always what its blocks hold, the registry balanced and its audit chain intact."""
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 400)
+    listing_id, event_id = _listed_event(world, seller, organizer, 400, "0.30")
+    assert len(_lanes(world.engine, listing_id)) == 4
+
+    def buy(_: int) -> int:
+        return in_unit_of_work(world.engine, lambda uow: offset_event(
+            uow, organizer.id, event_id, 2)).quantity
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(buy, range(200))) == 400
+    with world.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
+                            {"l": listing_id}).one() == (0, "sold_out")
+        sold = conn.execute(sa.text(
+            "SELECT count(*), sum(b.\"last\" - b.\"first\" + 1) FROM payment p JOIN serial_block b "
+            "ON b.retirement_id = p.retirement_id WHERE p.listing_id = :l"),
+            {"l": listing_id}).one()
+        assert tuple(sold) == (200, 400)
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM serial_block a JOIN serial_block b ON a.id < b.id "
+            "AND a.project_id = b.project_id AND a.vintage = b.vintage "
+            "AND a.\"first\" <= b.\"last\" AND b.\"first\" <= a.\"last\" "
+            "WHERE a.status <> 'superseded' AND b.status <> 'superseded'")).scalar_one() == 0
+    assert _lanes(world.engine, listing_id) == []
+    assert world.http.get("/api/v1/registry/audit/verify").json()["intact"] is True
+
+
+def test_a_listing_cancelled_while_its_lanes_are_bought_strands_no_credits(world) -> None:
+    """The seller cancels while 8 threads buy from the listing's lanes: the cancellation waits
+    for the purchases in flight (they hold the listing FOR KEY SHARE) and those after it find
+    the listing closed, so every credit is either sold or back in the seller's holding."""
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 800)
+    listing_id, event_id = _listed_event(world, seller, organizer, 800, "0.20")
+    started = threading.Event()
+
+    def buy(_: int) -> int:
+        started.set()
+        try:
+            return in_unit_of_work(world.engine, lambda uow: offset_event(
+                uow, organizer.id, event_id, 1, last=True)).quantity
+        except InsufficientCredits:
+            return 0
+
+    with ThreadPoolExecutor(9) as pool:
+        bought = pool.map(buy, range(160))
+        assert started.wait(10)
+        cancelled = pool.submit(in_unit_of_work, world.engine,
+                                lambda uow: cancel_listing(uow, seller.id, listing_id))
+        cancelled.result(timeout=30)
+        total = sum(bought)
+    with world.engine.connect() as conn:
+        sold = conn.execute(sa.text("SELECT coalesce(sum(quantity), 0) FROM payment "
+                                    "WHERE listing_id = :l"), {"l": listing_id}).scalar_one()
+        back = conn.execute(sa.text(
+            "SELECT coalesce(sum(b.\"last\" - b.\"first\" + 1), 0) FROM serial_block b "
+            "JOIN holding_account a ON a.id = b.account_id WHERE a.owner_user_id = :s "
+            "AND b.status = 'active' AND b.listing_id IS NULL"), {"s": seller.id}).scalar_one()
+        status = conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
+                              {"l": listing_id}).one()
+    assert _lanes(world.engine, listing_id) == []
+    assert tuple(status) == (0, "cancelled")
+    assert sold + back == 800 and sold <= total
+    assert world.http.get("/api/v1/registry/audit/verify").json()["intact"] is True

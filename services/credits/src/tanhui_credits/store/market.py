@@ -68,8 +68,13 @@ def sell_cheapest(session: Session, quantity: int) -> Iterator[tuple[Listing, in
     relative UPDATE of that listing (its row lock, taken as `listings_to_buy_from` would take
     it first). If another purchase sold it down meanwhile, the condition, checked again on the
     row as that purchase committed it, fails: 0 rows, and the general path runs."""
+    # locked FOR UPDATE before it is written (a plain UPDATE would take a lock purchases' FOR
+    # KEY SHARE lets through): it waits for the one-statement purchases in flight, which hold
+    # its lanes (store/hot_listing.py), instead of taking the blocks they hold while they wait
+    # for it at their end
     cheapest = (select(Listing.id).where(Listing.status == "open")
-                .order_by(Listing.price_per_tonne, Listing.id).limit(1).scalar_subquery())
+                .order_by(Listing.price_per_tonne, Listing.id).limit(1).with_for_update()
+                .scalar_subquery())
     # a Core UPDATE of the table, RETURNING the listing as a row: the ORM's UPDATE returning
     # an entity cost a fifth of an offset's Python time
     table = Listing.__table__
