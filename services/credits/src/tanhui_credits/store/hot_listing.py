@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from psycopg import sql as pg_sql
 from sqlalchemy.orm import Session
@@ -350,17 +351,28 @@ def sell_and_retire(session: Session, params: dict[str, Any], *, commit: bool
     the one parameter, a JSON document, goes as a literal quoted by psycopg (jsonb: parsed
     once, before the function runs; a json value is parsed again by every ->> on it)."""
     connection = session.connection()
-    literal = pg_sql.Literal(json.dumps(params)).as_string(connection.connection.driver_connection)
+    driver = connection.connection.driver_connection
+    literal = pg_sql.Literal(json.dumps(params)).as_string(driver)
     query = f"SELECT o_fields, o_hash FROM {FUNCTION}({literal}::jsonb)"
     if commit:
         query += "; COMMIT"
+    # by the driver, as block_writes.driver_rows sends statements (the statement counters see
+    # it), but without parameters: psycopg sends several statements only so
+    events = connection._has_events or connection.engine._has_events
     try:
-        row = connection.exec_driver_sql(query, execution_options={"no_parameters": True}).one()
-    except sa.exc.DBAPIError as exc:
-        state = getattr(exc.orig, "sqlstate", None)
-        if state == BLOCK_CLOSED:
-            raise BlockAlreadyClosed(str(exc.orig).splitlines()[0]) from exc
-        if state == SHORT_BLOCKS:
-            raise ListingShort(int(exc.orig.diag.message_detail)) from exc
-        raise
+        with driver.cursor() as cursor:
+            if events:
+                connection.dispatch.before_cursor_execute(connection, cursor, query, None, None,
+                                                          False)
+            cursor.execute(query)
+            if events:
+                connection.dispatch.after_cursor_execute(connection, cursor, query, None, None,
+                                                         False)
+            row = cursor.fetchone()
+    except psycopg.Error as exc:
+        if exc.sqlstate == BLOCK_CLOSED:
+            raise BlockAlreadyClosed(str(exc).splitlines()[0]) from exc
+        if exc.sqlstate == SHORT_BLOCKS:
+            raise ListingShort(int(exc.diag.message_detail)) from exc
+        raise sa.exc.DBAPIError.instance(query, None, exc, psycopg.Error) from exc
     return row[0], row[1]
