@@ -52,7 +52,9 @@ def cancel_listing(uow: UnitOfWork, seller_user_id: str, listing_id: str) -> Lis
     """The seller withdraws an open listing: what it has left goes back to the seller's
     spendable holding. Cancelling twice, or after it sold out, is a Conflict."""
     session = uow.session
-    listing = lock_listing(session, listing_id)  # the same lock every purchase from it takes
+    # FOR UPDATE: waits for the offsets in flight (they hold it FOR KEY SHARE while they carve
+    # its lanes) and holds off later ones, so no lane is carved while it is released
+    listing = lock_listing(session, listing_id)
     if listing is None:
         raise NotFound(f"no listing {listing_id}", field="listing_id", code="listing-not-found")
     if listing.seller_user_id != seller_user_id:
