@@ -259,10 +259,12 @@ def test_a_purchase_takes_a_free_lane_while_another_purchase_holds_one(world) ->
     assert after[0] == lanes[0] and (after[1][1], after[1][2]) == (lanes[1][1], lanes[1][2] - 3)
 
 
-def test_concurrent_purchases_from_one_listings_lanes_sell_it_exactly(world) -> None:
-    """8 threads buy 2 credits at a time from a 400-credit listing (4 lanes) until it is sold
-    out, and a 9th thread keeps buying: every credit sold once, the listing's remaining
-    always what its blocks hold, the registry balanced and its audit chain intact."""
+def test_concurrent_purchases_from_one_listings_lanes_sell_it_exactly(world, caplog) -> None:
+    """8 threads buy 2 credits at a time from a 400-credit listing (4 lanes, so half of them
+    look for a free one again and again) until it is sold out: every credit sold once, the
+    listing's remaining what its blocks hold, the registry balanced, its audit chain intact,
+    and no deadlock between purchases broken by PostgreSQL."""
+    caplog.set_level(logging.INFO, logger="tanhui_shared.uow")
     seller, organizer = world.user(), world.user("organizer")
     world.issue(seller, 400)
     listing_id, event_id = _listed_event(world, seller, organizer, 400, "0.30")
@@ -289,6 +291,7 @@ def test_concurrent_purchases_from_one_listings_lanes_sell_it_exactly(world) -> 
             "WHERE a.status <> 'superseded' AND b.status <> 'superseded'")).scalar_one() == 0
     assert _lanes(world.engine, listing_id) == []
     assert world.http.get("/api/v1/registry/audit/verify").json()["intact"] is True
+    assert "40P01" not in caplog.text
 
 
 def test_a_listing_cancelled_while_its_lanes_are_bought_strands_no_credits(world, caplog
@@ -335,3 +338,37 @@ def test_a_listing_cancelled_while_its_lanes_are_bought_strands_no_credits(world
     assert sold + back == 800 and 40 <= sold <= total
     assert "40P01" not in caplog.text
     assert world.http.get("/api/v1/registry/audit/verify").json()["intact"] is True
+
+
+def test_an_offset_bigger_than_the_listing_waits_for_the_purchases_in_its_lanes(world, caplog
+                                                                                ) -> None:
+    """An offset that needs more than the cheapest listing has left takes the general path,
+    which locks that listing FOR UPDATE before selling it down: it waits for the purchases
+    carving its lanes, instead of holding the listing while they wait for it at their end and
+    it waits for their lanes (a deadlock PostgreSQL would have to break)."""
+    caplog.set_level(logging.INFO, logger="tanhui_shared.uow")
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 480)
+    listing_id, event_id = _listed_event(world, seller, organizer, 400, "0.10")
+    _listed_event(world, seller, organizer, 80, "0.11")  # the rest of a big offset comes from here
+    bought: list[int] = []
+
+    def small(_: int) -> None:
+        bought.append(in_unit_of_work(world.engine, lambda uow: offset_event(
+            uow, organizer.id, event_id, 1)).quantity)
+
+    def big(_: int) -> int:
+        return in_unit_of_work(world.engine, lambda uow: offset_event(
+            uow, organizer.id, event_id, 401)).quantity
+
+    with ThreadPoolExecutor(8) as buyers, ThreadPoolExecutor(1) as bigger:
+        smalls = buyers.map(small, range(60))
+        while len(bought) < 8:  # the lanes busy
+            threading.Event().wait(0.005)
+        assert bigger.submit(big, 0).result(timeout=60) == 401
+        list(smalls)
+    with world.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
+                            {"l": listing_id}).one() == (0, "sold_out")
+    assert _lanes(world.engine, listing_id) == []
+    assert "40P01" not in caplog.text

@@ -35,7 +35,6 @@ DECLARE
     made timestamptz := (p->>'created_at')::timestamptz;
     ids_from text := pg_get_serial_sequence('serial_block', 'id');
     lanes refcursor;
-    held integer[] := '{}';  -- the lanes locked
     listed integer;
     waits integer := 0;
     b record;
@@ -84,8 +83,8 @@ BEGIN
             USING ERRCODE = '40001';
     END IF;
     -- its lanes (its active blocks) no other purchase holds, locked as they are taken (oldest
-    -- vintage, lowest serial first). If those do not cover it: wait for a purchase holding one
-    -- to end and look again (a fresh snapshot: the part of the lane it left)
+    -- vintage, lowest serial first). If those do not cover it: look again (a fresh snapshot:
+    -- the parts of lanes that purchases which committed meanwhile left)
     LOOP
         qty := wanted;
         closing := '{}'; closers := '{}'; n_id := '{}'; n_project := '{}';
@@ -105,7 +104,6 @@ BEGIN
             EXIT WHEN qty = 0;  -- before the next FETCH: it would lock one more lane
             FETCH lanes INTO b;
             EXIT WHEN NOT FOUND;
-            held := held || b.id;
             take := least(qty, b."last" - b."first" + 1);
             qty := qty - take;
             closing := closing || b.id;
@@ -181,14 +179,15 @@ BEGIN
             RAISE EXCEPTION 'listing % holds blocks of % credits, fewer than it offers',
                 v_listing, listed USING ERRCODE = 'TH151', DETAIL = listed::text;
         END IF;
+        -- the others are held: look again in a moment. Not by waiting for a lane's lock: a
+        -- FOR UPDATE that waited for a purchase locks the version that purchase left (the
+        -- closed lane), and waiting purchases holding such locks deadlocked one another
         waits := waits + 1;
-        IF waits > 100 THEN
-            RAISE EXCEPTION 'listing %: no lane free after % waits', v_listing, waits
+        IF waits > 5000 THEN
+            RAISE EXCEPTION 'listing %: no lane free after % looks', v_listing, waits
                 USING ERRCODE = '40001';
         END IF;
-        PERFORM FROM serial_block s
-        WHERE s.listing_id = v_listing AND s.status = 'active' AND s.id <> ALL (held)
-        ORDER BY s.vintage, s."first", s.project_number LIMIT 1 FOR UPDATE;
+        PERFORM pg_sleep(0.001);
     END LOOP;
     -- closes first: the exclusion constraint sees the parents closed when the parts arrive
     UPDATE serial_block s SET status = 'superseded', closed_by = c.closer
