@@ -372,3 +372,37 @@ def test_an_offset_bigger_than_the_listing_waits_for_the_purchases_in_its_lanes(
                             {"l": listing_id}).one() == (0, "sold_out")
     assert _lanes(world.engine, listing_id) == []
     assert "40P01" not in caplog.text
+
+
+def test_the_general_path_selling_a_listing_whose_lanes_are_bought_waits_for_them(world, caplog
+                                                                                  ) -> None:
+    """The general path selling a listing that covers it (as when an offset read too little
+    left there, then found enough) locks the listing FOR UPDATE before its UPDATE: a plain
+    UPDATE would pass the purchases' FOR KEY SHARE, then wait for their lanes while they wait
+    for it at their end (a deadlock PostgreSQL would have to break)."""
+    caplog.set_level(logging.INFO, logger="tanhui_shared.uow")
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 400)
+    listing_id, event_id = _listed_event(world, seller, organizer, 400, "0.09")
+    bought: list[int] = []
+
+    def small(_: int) -> None:
+        bought.append(in_unit_of_work(world.engine, lambda uow: offset_event(
+            uow, organizer.id, event_id, 1)).quantity)
+
+    def general(uow):  # noqa: ANN001, ANN202
+        event, account_id, _ = offset_context(uow.session, event_id, organizer.id, shared=True)
+        return offset_from_cheapest(uow, event, account_id, 50).quantity
+
+    with ThreadPoolExecutor(8) as buyers, ThreadPoolExecutor(1) as other:
+        smalls = buyers.map(small, range(60))
+        while len(bought) < 8:  # the lanes busy
+            threading.Event().wait(0.005)
+        assert other.submit(in_unit_of_work, world.engine, general).result(timeout=60) == 50
+        list(smalls)
+    with world.engine.connect() as conn:
+        remaining = conn.execute(sa.text("SELECT remaining FROM listing WHERE id = :l"),
+                                 {"l": listing_id}).scalar_one()
+    assert remaining == 400 - 60 - 50 == sum(b - a + 1 for _, a, b in _lanes(world.engine,
+                                                                            listing_id))
+    assert "40P01" not in caplog.text
