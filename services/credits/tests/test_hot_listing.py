@@ -406,3 +406,30 @@ def test_the_general_path_selling_a_listing_whose_lanes_are_bought_waits_for_the
     assert remaining == 400 - 60 - 50 == sum(b - a + 1 for _, a, b in _lanes(world.engine,
                                                                             listing_id))
     assert "40P01" not in caplog.text
+
+
+def test_a_listing_never_sells_more_than_its_remaining_even_if_its_blocks_hold_more(world
+                                                                                    ) -> None:
+    """The listing says 7 left while its blocks hold 10 (an operator's mistake): concurrent
+    purchases carve the blocks, but the last statement, taking remaining down conditionally
+    (and ck_listing_remaining), stops them at 7; the rest buy elsewhere or are refused."""
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 10)
+    listing_id, event_id = _listed_event(world, seller, organizer, 10, "0.05")
+    with world.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE listing SET remaining = 7 WHERE id = :l"), {"l": listing_id})
+
+    def buy(_: int) -> None:
+        try:
+            in_unit_of_work(world.engine, lambda uow: offset_event(uow, organizer.id, event_id, 1))
+        except InsufficientCredits:
+            pass
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(buy, range(16)))
+    with world.engine.connect() as conn:
+        sold = conn.execute(sa.text("SELECT coalesce(sum(quantity), 0) FROM payment "
+                                    "WHERE listing_id = :l"), {"l": listing_id}).scalar_one()
+        assert conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
+                            {"l": listing_id}).one() == (0, "sold_out")
+    assert sold == 7
