@@ -3,7 +3,8 @@
 1. spread: 8 threads, each retiring 1 credit at a time from holders of its own (no shared
    account or listing; what they share is the registry's hash-chained audit log);
 2. hot listing: 8 threads, each buying 1-credit offsets for large events from one listing
-   (every purchase locks that listing's row);
+   (each purchase carves one of the listing's lanes, and queues for the listing's row only
+   from taking its remaining down to the end of its commit);
 3. raw: 8 threads decrementing one PostgreSQL row in a loop (`UPDATE ... SET n = n - 1`),
    the floor for anything that serialises on a single row.
 

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from tanhui_credits.store.schema import METADATA
-from tanhui_shared.db import make_engine
+from tanhui_shared.db import make_engine, migrate
+from tanhui_shared.settings import REPO_ROOT
 from tanhui_shared.testing.schema import catalogue, catalogue_differences, schema_differences
 
 @pytest.fixture(scope="module")
@@ -57,3 +60,22 @@ def test_the_registry_functions_are_the_ones_the_models_create(migrated, new_dat
     assert {n for n, _ in migrated_functions} == {
         "audit_chain_pending", "lock_spendable_blocks", "hot_listing_sale",
         "hot_listing_sale_block", "hot_listing_sale_range"}
+
+
+def test_listing_lanes_migration_goes_down_and_up_again(new_database):
+    """0016_listing_lanes replaces hot_listing_sale; down, it is revision 0015's again."""
+    url = new_database("credits_lanes")
+    migrations = REPO_ROOT / "services" / "credits" / "migrations"
+    migrate(url, migrations)
+    config = Config()
+    config.set_main_option("script_location", str(migrations))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+
+    def sale() -> str:
+        return dict(_functions(url))["hot_listing_sale"]
+
+    assert "SKIP LOCKED" in sale()
+    command.downgrade(config, "0015_hot_listing_sale")
+    assert "SKIP LOCKED" not in sale() and "FOR KEY SHARE" not in sale()
+    command.upgrade(config, "head")
+    assert "SKIP LOCKED" in sale() and "FOR KEY SHARE" in sale()

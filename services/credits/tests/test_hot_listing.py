@@ -4,6 +4,7 @@ audit entries and outbox event, up to fresh ids and times. And its refusals are 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,8 @@ from tanhui_credits.domain.hashing import canonical_json, certificate_hash
 from tanhui_credits.domain.serials import InsufficientCredits
 from tanhui_credits.store.market import offset_context
 from tanhui_credits.store.market_tables import LargeEvent
-from tanhui_credits.usecases.market import create_listing, offset_event, offset_from_cheapest
+from tanhui_credits.usecases.market import (cancel_listing, create_listing, offset_event,
+                                            offset_from_cheapest)
 from tanhui_shared.uow import in_unit_of_work
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -225,3 +227,209 @@ def test_an_offset_sent_twice_with_one_idempotency_key_buys_once(world) -> None:
                             {"l": listing_id}).scalar_one() == 8
         assert conn.execute(sa.text("SELECT count(*) FROM retirement WHERE event_id = :e"),
                             {"e": event_id}).scalar_one() == 1
+
+
+def _lanes(engine, listing_id: str) -> list[tuple[int, int, int]]:  # noqa: ANN001
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(
+            'SELECT id, "first", "last" FROM serial_block WHERE listing_id = :l '
+            "AND status = 'active' ORDER BY vintage, \"first\""), {"l": listing_id})]
+
+
+def test_a_purchase_takes_a_free_lane_while_another_purchase_holds_one(world) -> None:
+    """A large listing is reserved as lanes; a purchase holding the first one (here a
+    transaction that locked it as a purchase does) holds up neither the listing nor the next
+    purchase, which takes the next lane (its upper end, the seller keeping the lower part)."""
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 800)
+    listing_id, event_id = _listed_event(world, seller, organizer, 800, "0.40")
+    lanes = _lanes(world.engine, listing_id)
+    assert [last - first + 1 for _, first, last in lanes] == [100] * 8
+    with world.engine.connect() as holder:
+        holder.execute(sa.text("SELECT 1 FROM serial_block WHERE id = :b FOR UPDATE"),
+                       {"b": lanes[0][0]})
+        with ThreadPoolExecutor(1) as pool:
+            offset = pool.submit(in_unit_of_work, world.engine, lambda uow: offset_event(
+                uow, organizer.id, event_id, 3)).result(timeout=10)
+        holder.rollback()
+    project = json.loads(offset.certificate.fields)["projects"][0]["project_number"]
+    assert json.loads(offset.certificate.fields)["serials"] == [
+        "NC-FS-%04d-2025-%09d-%09d" % (project, lanes[1][2] - 2, lanes[1][2])]
+    after = _lanes(world.engine, listing_id)
+    assert after[0] == lanes[0] and (after[1][1], after[1][2]) == (lanes[1][1], lanes[1][2] - 3)
+
+
+def test_concurrent_purchases_from_one_listings_lanes_sell_it_exactly(world, caplog) -> None:
+    """8 threads buy 2 credits at a time from a 400-credit listing (4 lanes, so half of them
+    look for a free one again and again) until it is sold out: every credit sold once, the
+    listing's remaining what its blocks hold, the registry balanced, its audit chain intact,
+    and no deadlock between purchases broken by PostgreSQL."""
+    caplog.set_level(logging.INFO, logger="tanhui_shared.uow")
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 400)
+    listing_id, event_id = _listed_event(world, seller, organizer, 400, "0.30")
+    assert len(_lanes(world.engine, listing_id)) == 4
+
+    def buy(_: int) -> int:
+        return in_unit_of_work(world.engine, lambda uow: offset_event(
+            uow, organizer.id, event_id, 2)).quantity
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(buy, range(200))) == 400
+    with world.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
+                            {"l": listing_id}).one() == (0, "sold_out")
+        sold = conn.execute(sa.text(
+            "SELECT count(*), sum(b.\"last\" - b.\"first\" + 1) FROM payment p JOIN serial_block b "
+            "ON b.retirement_id = p.retirement_id WHERE p.listing_id = :l"),
+            {"l": listing_id}).one()
+        assert tuple(sold) == (200, 400)
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM serial_block a JOIN serial_block b ON a.id < b.id "
+            "AND a.project_id = b.project_id AND a.vintage = b.vintage "
+            "AND a.\"first\" <= b.\"last\" AND b.\"first\" <= a.\"last\" "
+            "WHERE a.status <> 'superseded' AND b.status <> 'superseded'")).scalar_one() == 0
+    assert _lanes(world.engine, listing_id) == []
+    assert world.http.get("/api/v1/registry/audit/verify").json()["intact"] is True
+    assert "40P01" not in caplog.text
+
+
+def test_a_listing_cancelled_while_its_lanes_are_bought_strands_no_credits(world, caplog
+                                                                           ) -> None:
+    """The seller cancels while 8 threads buy from the listing's lanes: the cancellation waits
+    for the purchases in flight (they hold the listing FOR KEY SHARE) and those after it find
+    the listing closed, so every credit is either sold or back in the seller's holding. And no
+    deadlock (a purchase holding a lane, waiting for the listing the cancellation holds while
+    that waits for the lane) had to be broken by PostgreSQL."""
+    caplog.set_level(logging.INFO, logger="tanhui_shared.uow")
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 800)
+    listing_id, event_id = _listed_event(world, seller, organizer, 800, "0.20")
+    bought: list[int] = []
+    halfway = threading.Event()
+
+    def buy(_: int) -> None:
+        try:
+            bought.append(in_unit_of_work(world.engine, lambda uow: offset_event(
+                uow, organizer.id, event_id, 1)).quantity)
+        except InsufficientCredits:  # nothing open covers it any more
+            pass
+        if len(bought) >= 40:
+            halfway.set()
+
+    with ThreadPoolExecutor(8) as buyers, ThreadPoolExecutor(1) as canceller:
+        purchases = buyers.map(buy, range(160))
+        assert halfway.wait(30)
+        canceller.submit(in_unit_of_work, world.engine,
+                         lambda uow: cancel_listing(uow, seller.id, listing_id)).result(30)
+        list(purchases)
+    total = sum(bought)
+    with world.engine.connect() as conn:
+        sold = conn.execute(sa.text("SELECT coalesce(sum(quantity), 0) FROM payment "
+                                    "WHERE listing_id = :l"), {"l": listing_id}).scalar_one()
+        back = conn.execute(sa.text(
+            "SELECT coalesce(sum(b.\"last\" - b.\"first\" + 1), 0) FROM serial_block b "
+            "JOIN holding_account a ON a.id = b.account_id WHERE a.owner_user_id = :s "
+            "AND b.status = 'active' AND b.listing_id IS NULL"), {"s": seller.id}).scalar_one()
+        status = conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
+                              {"l": listing_id}).one()
+    assert _lanes(world.engine, listing_id) == []
+    assert tuple(status) == (0, "cancelled")
+    assert sold + back == 800 and 40 <= sold <= total
+    assert "40P01" not in caplog.text
+    assert world.http.get("/api/v1/registry/audit/verify").json()["intact"] is True
+
+
+def test_an_offset_bigger_than_the_listing_waits_for_the_purchases_in_its_lanes(world, caplog
+                                                                                ) -> None:
+    """An offset that needs more than the cheapest listing has left takes the general path,
+    which locks that listing FOR UPDATE before selling it down: it waits for the purchases
+    carving its lanes, instead of holding the listing while they wait for it at their end and
+    it waits for their lanes (a deadlock PostgreSQL would have to break)."""
+    caplog.set_level(logging.INFO, logger="tanhui_shared.uow")
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 480)
+    listing_id, event_id = _listed_event(world, seller, organizer, 400, "0.10")
+    _listed_event(world, seller, organizer, 80, "0.11")  # the rest of a big offset comes from here
+    bought: list[int] = []
+
+    def small(_: int) -> None:
+        bought.append(in_unit_of_work(world.engine, lambda uow: offset_event(
+            uow, organizer.id, event_id, 1)).quantity)
+
+    def big(_: int) -> int:
+        return in_unit_of_work(world.engine, lambda uow: offset_event(
+            uow, organizer.id, event_id, 401)).quantity
+
+    with ThreadPoolExecutor(8) as buyers, ThreadPoolExecutor(1) as bigger:
+        smalls = buyers.map(small, range(60))
+        while len(bought) < 8:  # the lanes busy
+            threading.Event().wait(0.005)
+        assert bigger.submit(big, 0).result(timeout=60) == 401
+        list(smalls)
+    with world.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
+                            {"l": listing_id}).one() == (0, "sold_out")
+    assert _lanes(world.engine, listing_id) == []
+    assert "40P01" not in caplog.text
+
+
+def test_the_general_path_selling_a_listing_whose_lanes_are_bought_waits_for_them(world, caplog
+                                                                                  ) -> None:
+    """The general path selling a listing that covers it (as when an offset read too little
+    left there, then found enough) locks the listing FOR UPDATE before its UPDATE: a plain
+    UPDATE would pass the purchases' FOR KEY SHARE, then wait for their lanes while they wait
+    for it at their end (a deadlock PostgreSQL would have to break)."""
+    caplog.set_level(logging.INFO, logger="tanhui_shared.uow")
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 400)
+    listing_id, event_id = _listed_event(world, seller, organizer, 400, "0.09")
+    bought: list[int] = []
+
+    def small(_: int) -> None:
+        bought.append(in_unit_of_work(world.engine, lambda uow: offset_event(
+            uow, organizer.id, event_id, 1)).quantity)
+
+    def general(uow):  # noqa: ANN001, ANN202
+        event, account_id, _ = offset_context(uow.session, event_id, organizer.id, shared=True)
+        return offset_from_cheapest(uow, event, account_id, 50).quantity
+
+    with ThreadPoolExecutor(8) as buyers, ThreadPoolExecutor(1) as other:
+        smalls = buyers.map(small, range(60))
+        while len(bought) < 8:  # the lanes busy
+            threading.Event().wait(0.005)
+        assert other.submit(in_unit_of_work, world.engine, general).result(timeout=60) == 50
+        list(smalls)
+    with world.engine.connect() as conn:
+        remaining = conn.execute(sa.text("SELECT remaining FROM listing WHERE id = :l"),
+                                 {"l": listing_id}).scalar_one()
+    assert remaining == 400 - 60 - 50 == sum(b - a + 1 for _, a, b in _lanes(world.engine,
+                                                                            listing_id))
+    assert "40P01" not in caplog.text
+
+
+def test_a_listing_never_sells_more_than_its_remaining_even_if_its_blocks_hold_more(world
+                                                                                    ) -> None:
+    """The listing says 7 left while its blocks hold 10 (an operator's mistake): concurrent
+    purchases carve the blocks, but the last statement, taking remaining down conditionally
+    (and ck_listing_remaining), stops them at 7; the rest buy elsewhere or are refused."""
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 10)
+    listing_id, event_id = _listed_event(world, seller, organizer, 10, "0.05")
+    with world.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE listing SET remaining = 7 WHERE id = :l"), {"l": listing_id})
+
+    def buy(_: int) -> None:
+        try:
+            in_unit_of_work(world.engine, lambda uow: offset_event(uow, organizer.id, event_id, 1))
+        except InsufficientCredits:
+            pass
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(buy, range(16)))
+    with world.engine.connect() as conn:
+        sold = conn.execute(sa.text("SELECT coalesce(sum(quantity), 0) FROM payment "
+                                    "WHERE listing_id = :l"), {"l": listing_id}).scalar_one()
+        assert conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
+                            {"l": listing_id}).one() == (0, "sold_out")
+    assert sold == 7

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tanhui_credits.domain.serials import (InsufficientCredits, SerialBlock, choose_blocks,
+from tanhui_credits.domain.serials import (LANE_MIN, LANES, InsufficientCredits, SerialBlock,
+                                           choose_blocks, lanes,
                                            format_range, format_serial, issuance_split,
                                            overlapping, parse_range, split)
 
@@ -69,3 +70,22 @@ def test_overlap_detection():
     assert overlapping([SerialBlock(1, 2025, 1, 10), SerialBlock(1, 2025, 10, 20)])
     assert overlapping([SerialBlock(1, 2025, 1, 10), SerialBlock(2, 2025, 1, 10)]) == []
 
+
+
+@given(st.lists(st.integers(min_value=1, max_value=5000), min_size=1, max_size=5))
+def test_a_listings_lanes_are_exactly_its_blocks_cut_in_order(sizes):
+    blocks, first = [], 1
+    for size in sizes:
+        blocks.append(SerialBlock(7, 2025, first, first + size - 1))
+        first += size + 3
+    cut = lanes(blocks)
+    assert [(p[0].first, p[-1].last) for p in cut] == [(b.first, b.last) for b in blocks]
+    for parts in cut:
+        assert all(a.last + 1 == b.first for a, b in zip(parts, parts[1:]))
+    total = sum(sizes)
+    parts = [p for c in cut for p in c]
+    if total < 2 * LANE_MIN:  # a small listing keeps its blocks
+        assert parts == blocks
+    else:  # about LANES lanes, each whole block's parts but its last at least LANE_MIN
+        assert len(parts) <= LANES + len(blocks) - 1
+        assert all(p.quantity >= LANE_MIN for c in cut for p in c[:-1])

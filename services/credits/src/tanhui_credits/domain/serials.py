@@ -89,6 +89,26 @@ def split(block: SerialBlock, moved: int) -> tuple[SerialBlock | None, SerialBlo
             SerialBlock(block.project_number, block.vintage, boundary + 1, block.last))
 
 
+# A listing's credits are reserved as several blocks, its lanes (issue 15, the hot listing): a
+# purchase locks only the lanes it carves (store/hot_listing.py), so purchases from one listing
+# run side by side. About LANES of them, none smaller than LANE_MIN credits: a listing of fewer
+# than 2 x LANE_MIN credits keeps the blocks it was listed from.
+LANES = 8
+LANE_MIN = 100
+
+
+def lanes(blocks: Sequence[SerialBlock], count: int = LANES, least: int = LANE_MIN
+          ) -> list[list[SerialBlock]]:
+    """Each block cut into consecutive parts of at most ceil(total / lanes) credits, where
+    lanes = min(count, total // least) (at least 1): per block, its parts in serial order,
+    together exactly the block."""
+    total = sum(block.quantity for block in blocks)
+    size = -(-total // max(1, min(count, total // least)))
+    return [[SerialBlock(block.project_number, block.vintage, first,
+                         min(block.last, first + size - 1))
+             for first in range(block.first, block.last + 1, size)] for block in blocks]
+
+
 def issuance_split(verified_tco2e: Decimal, buffer_pct: Decimal) -> tuple[int, int]:
     """(owner's credits, buffer credits): floor(v x (1 - b/100)) and floor(v) - that."""
     if verified_tco2e < 0 or not 0 <= buffer_pct <= 100:

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from tanhui_shared.messaging.outbox import utcnow
 
-from ..domain.serials import SerialBlock, choose_blocks, format_range, split
+from ..domain.serials import SerialBlock, choose_blocks, format_range, lanes, split
 from .audit import Journal
 from .block_writes import (BlockAlreadyClosed, BlockRow, moves,  # noqa: F401 - re-exported
                            driver_rows, write_moves, write_staged)
@@ -224,22 +224,29 @@ def take(session: Session, journal: Journal, rows: list[BlockRow], quantity: int
 
 
 def reassign(session: Session, journal: Journal, rows: list[BlockRow], to_account_id: str, *,
-             kind: str, listing_id: str | None = None, **references: Any) -> list[BlockRow]:
+             kind: str, listing_id: str | None = None, in_lanes: bool = False,
+             **references: Any) -> list[BlockRow]:
     """Move whole blocks: each is superseded by an identical range in the receiving account
-    (or reserved for / released from a listing). `kind` is transfer, reserve or release."""
+    (or reserved for / released from a listing). `kind` is transfer, reserve or release.
+    `in_lanes` (a listing's reservation): each is superseded by its consecutive parts instead,
+    the listing's lanes (domain/serials.lanes), all named by the one entry."""
     if not rows:
         return []
     entry_id = new_id()
     for row in rows:
         close(session, row, "superseded", entry_id)
-    moved = [_child(session, row, as_value(row), entry_id, account_id=to_account_id,
-                    listing_id=listing_id) for row in rows]
+    parts = (lanes([as_value(row) for row in rows]) if in_lanes
+             else [[as_value(row)] for row in rows])
+    pairs = [(row, _child(session, row, part, entry_id, account_id=to_account_id,
+                          listing_id=listing_id))
+             for row, cut in zip(rows, parts) for part in cut]
     journal.record(kind, lambda: {
         "from_account_id": rows[0].account_id, "to_account_id": to_account_id,
         "listing_id": listing_id, "quantity": sum(r.quantity for r in rows),
-        "blocks": [{"from": describe(old), "to": describe(new)} for old, new in zip(rows, moved)],
+        "blocks": [{"from": describe(old), "to": describe(new)} for old, new in pairs],
         **references}, entry_id)
-    return moved  # not written yet: a retirement that follows writes them retired
+    # not written yet: a retirement that follows writes them retired
+    return [new for _, new in pairs]
 
 
 def retire(session: Session, journal: Journal, rows: list[BlockRow], retirement_id: str,

@@ -1,18 +1,25 @@
 """An offset's purchase from one listing as ONE statement, its COMMIT in the same round trip
 (issue 15, the hot listing).
 
-Every purchase from a listing takes that listing's row lock and splits its reserved block, so
-purchases from one listing run one at a time: their rate is at most 1 / the time the lock is
-held. Done by the use case in Python that was five round trips, and in a process of several
-threads each reply waited for the interpreter lock (up to its 5 ms switch interval) while the
-listing stayed locked. Here the use case prepares every row in Python first (ids, times, the
-certificate, audit entries and outbox event as canonical JSON), and one PL/pgSQL function does
-what needs the locks: sell from the listing (conditional UPDATE: its row lock), lock its blocks
-(after the listing: the order of cancel_listing and the general path), carve the credits
-(oldest vintage, lowest serial first, the last block split: kept lower part, moved upper part,
-exactly as domain/serials), write the blocks' closes and new rows, the retirement, certificate,
-payment, audit entries and outbox event. Sent with `; COMMIT` in one query, the locks are held
-only inside the server: from the UPDATE to the end of the commit.
+Purchases from one listing used to queue for its row lock, held from the sale's UPDATE to the
+end of the COMMIT, so their rate was at most 1 / that time. Now a listing's credits sit in
+several blocks, its lanes (domain/serials.lanes, cut when it is created), and a purchase:
+locks the listing FOR KEY SHARE (purchases do not conflict there; cancel_listing, the general
+path and buy_from_listing lock it FOR UPDATE, so they wait for the purchases in flight and the
+ones after them wait for it); locks the lanes no other purchase holds, oldest vintage and lowest
+serial first, as it takes them (FOR UPDATE SKIP LOCKED; if those do not cover it, it looks
+again a moment later); carves them (the last one split: kept lower
+part, moved upper part, exactly as domain/serials); writes the blocks' closes and new rows, the
+retirement, certificate, payment, audit entries and outbox event; and takes the listing's
+remaining down LAST: the only lock purchases from one listing queue for is held from that
+UPDATE to the end of the COMMIT (sent in the same query). Uncontended, it takes what the
+general path takes; under contention, concurrent purchases take the tops of different lanes.
+The use case prepares every row in Python first (ids, times, the certificate, audit entries
+and outbox event as canonical JSON).
+
+A listing is never oversold, twice over: its blocks leave `active` once (conditional UPDATE,
+row count checked) and no serial is in two live blocks (ex_block_live_serials); its remaining
+is taken down conditionally and ck_listing_remaining keeps it >= 0.
 
 What depends on the serials (ranges, block ids) is unknown until the blocks are locked: the
 JSON documents are prepared with placeholders (`["@@<mark>:<name>@@"]`, `"@@<mark>:split@@"`,
@@ -23,16 +30,18 @@ domain/hashing.certificate_hash). tests/test_hot_listing.py compares every row w
 path's.
 
 Refusals, each before anything is kept (the function raises, the COMMIT after it is skipped,
-the transaction rolls back): the listing no longer open, covering or as read (SQLSTATE 40001:
-the unit of work runs again on fresh state); a block closed by someone else (TH152 ->
-BlockAlreadyClosed, 409); blocks not covering what the listing says it has left (TH151 ->
-InsufficientCredits, 409); any constraint (IntegrityError -> 409).
+the transaction rolls back): the listing no longer open, covering or as read, or sold down
+while the purchase waited for a lane (SQLSTATE 40001: the unit of work runs again on fresh
+state); a block closed by someone else (TH152 -> BlockAlreadyClosed, 409); blocks not covering
+what the listing says it has left, or the listing's remaining short of the blocks taken (TH151
+-> InsufficientCredits, 409); any constraint (IntegrityError -> 409).
 """
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from psycopg import sql as pg_sql
 from sqlalchemy.orm import Session
@@ -79,6 +88,9 @@ DECLARE
     v_retirement varchar := p->>'retirement_id';
     made timestamptz := (p->>'created_at')::timestamptz;
     ids_from text := pg_get_serial_sequence('serial_block', 'id');
+    lanes refcursor;
+    listed integer;
+    waits integer := 0;
     b record;
     take integer;
     src_id integer;
@@ -106,98 +118,131 @@ DECLARE
     fields text;
     digest varchar;
 BEGIN
-    -- what depends on no block is written before the listing's lock is taken
+    -- what depends on no block is written before any lock is taken
     INSERT INTO retirement (id, account_id, retired_by_user_id, beneficiary, purpose, quantity,
                             report_id, event_id, redemption_id, certificate_id, retired_at)
     VALUES (v_retirement, buyer, p->>'buyer_user_id', p->>'beneficiary', p->>'purpose', wanted,
             NULL, p->>'event_id', NULL, p->>'certificate_id', (p->>'retired_at')::timestamptz);
-    -- the listing's row lock, the only one purchases from it all queue for
-    UPDATE listing l SET remaining = l.remaining - qty,
-           status = CASE WHEN l.remaining = qty THEN 'sold_out' ELSE 'open' END
+    -- the listing, shared: purchases do not wait for one another here (FOR KEY SHARE conflicts
+    -- with neither itself nor the UPDATE at the end), but whoever locks it FOR UPDATE to take
+    -- its blocks (cancel_listing, the general path, buy_from_listing) waits for the purchases
+    -- in flight, and purchases that come after it wait for it: no lane changes under them
+    PERFORM FROM listing l
     WHERE l.id = v_listing AND l.status = 'open' AND l.remaining >= qty
       AND l.seller_account_id = p->>'seller_account_id'
-      AND l.price_per_tonne = (p->>'price_per_tonne')::numeric;
+      AND l.price_per_tonne = (p->>'price_per_tonne')::numeric
+    FOR KEY SHARE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'listing % no longer offers % credits as read', v_listing, qty
             USING ERRCODE = '40001';
     END IF;
-    -- its blocks, locked (a fresh snapshot: the purchase before ours committed) in the order
-    -- they are taken: whoever locks a listing's blocks holds the listing's lock first
-    -- (purchases, cancel_listing), so no two transactions lock them in different orders
-    FOR b IN
-        SELECT s.id, s.project_id, s.project_number, s.vintage, s."first", s."last",
-               s.account_id, s.issuance_id, s.listing_id, pr.name AS project_name
-        FROM serial_block s LEFT JOIN registry_project pr ON pr.id = s.project_id
-        WHERE s.listing_id = v_listing AND s.status = 'active'
-        ORDER BY s.vintage, s."first", s.project_number FOR UPDATE OF s
+    -- its lanes (its active blocks) no other purchase holds, locked as they are taken (oldest
+    -- vintage, lowest serial first). If those do not cover it: look again (a fresh snapshot:
+    -- the parts of lanes that purchases which committed meanwhile left)
     LOOP
+        qty := wanted;
+        closing := '{{}}'; closers := '{{}}'; n_id := '{{}}'; n_project := '{{}}';
+        n_pn := '{{}}'; n_vintage := '{{}}'; n_first := '{{}}'; n_last := '{{}}';
+        n_account := '{{}}'; n_status := '{{}}'; n_parent := '{{}}'; n_issuance := '{{}}';
+        n_listing := '{{}}'; n_retirement := '{{}}'; n_created_by := '{{}}';
+        n_closed_by := '{{}}'; c_pn := '{{}}'; c_vintage := '{{}}'; c_first := '{{}}';
+        c_last := '{{}}'; c_project := '{{}}'; c_name := '{{}}'; moved_list := '{{}}';
+        retired_list := '{{}}'; split_details := NULL;
+        OPEN lanes FOR
+            SELECT s.id, s.project_id, s.project_number, s.vintage, s."first", s."last",
+                   s.account_id, s.issuance_id, s.listing_id, pr.name AS project_name
+            FROM serial_block s LEFT JOIN registry_project pr ON pr.id = s.project_id
+            WHERE s.listing_id = v_listing AND s.status = 'active'
+            ORDER BY s.vintage, s."first", s.project_number FOR UPDATE OF s SKIP LOCKED;
+        LOOP
+            EXIT WHEN qty = 0;  -- before the next FETCH: it would lock one more lane
+            FETCH lanes INTO b;
+            EXIT WHEN NOT FOUND;
+            take := least(qty, b."last" - b."first" + 1);
+            qty := qty - take;
+            closing := closing || b.id;
+            IF take = b."last" - b."first" + 1 THEN  -- the whole block moves
+                closers := closers || transfer_entry;
+                src_id := b.id;
+                src_first := b."first";
+            ELSE  -- split: the seller keeps the lower part, the upper part moves
+                closers := closers || split_entry;
+                kept_id := nextval(ids_from);
+                src_id := nextval(ids_from);
+                src_first := b."last" - take + 1;
+                n_id := n_id || kept_id || src_id;
+                n_project := n_project || b.project_id || b.project_id;
+                n_pn := n_pn || b.project_number || b.project_number;
+                n_vintage := n_vintage || b.vintage || b.vintage;
+                n_first := n_first || b."first" || src_first;
+                n_last := n_last || (src_first - 1) || b."last";
+                n_account := n_account || b.account_id || b.account_id;
+                n_status := n_status || 'active'::varchar || 'superseded'::varchar;
+                n_parent := n_parent || b.id || b.id;
+                n_issuance := n_issuance || b.issuance_id || b.issuance_id;
+                n_listing := n_listing || b.listing_id || b.listing_id;
+                n_retirement := n_retirement || NULL::varchar || NULL::varchar;
+                n_created_by := n_created_by || split_entry || split_entry;
+                n_closed_by := n_closed_by || NULL::varchar || transfer_entry;
+                split_details := '{{"kept":' || {FUNCTION}_block(prefix, b.account_id, kept_id,
+                        b.project_id, b.project_number, b.vintage, b."first", src_first - 1)
+                    || ',"moved":' || {FUNCTION}_block(prefix, b.account_id, src_id, b.project_id,
+                        b.project_number, b.vintage, src_first, b."last")
+                    || ',"parent":' || {FUNCTION}_block(prefix, b.account_id, b.id, b.project_id,
+                        b.project_number, b.vintage, b."first", b."last") || '}}';
+            END IF;
+            -- the buyer's copy of what moves, written retired
+            copy_id := nextval(ids_from);
+            n_id := n_id || copy_id;
+            n_project := n_project || b.project_id;
+            n_pn := n_pn || b.project_number;
+            n_vintage := n_vintage || b.vintage;
+            n_first := n_first || src_first;
+            n_last := n_last || b."last";
+            n_account := n_account || buyer;
+            n_status := n_status || 'retired'::varchar;
+            n_parent := n_parent || src_id;
+            n_issuance := n_issuance || b.issuance_id;
+            n_listing := n_listing || NULL::varchar;
+            n_retirement := n_retirement || v_retirement;
+            n_created_by := n_created_by || transfer_entry;
+            n_closed_by := n_closed_by || retire_entry;
+            moved_list := moved_list || ('{{"from":' || {FUNCTION}_block(prefix, b.account_id,
+                    src_id, b.project_id, b.project_number, b.vintage, src_first, b."last")
+                || ',"to":' || {FUNCTION}_block(prefix, buyer, copy_id, b.project_id,
+                    b.project_number, b.vintage, src_first, b."last") || '}}');
+            retired_list := retired_list || {FUNCTION}_block(prefix, buyer, copy_id, b.project_id,
+                b.project_number, b.vintage, src_first, b."last");
+            c_pn := c_pn || b.project_number;
+            c_vintage := c_vintage || b.vintage;
+            c_first := c_first || src_first;
+            c_last := c_last || b."last";
+            c_project := c_project || b.project_id;
+            c_name := c_name || coalesce(b.project_name, '');
+        END LOOP;
+        CLOSE lanes;
         EXIT WHEN qty = 0;
-        take := least(qty, b."last" - b."first" + 1);
-        qty := qty - take;
-        closing := closing || b.id;
-        IF take = b."last" - b."first" + 1 THEN  -- the whole block moves
-            closers := closers || transfer_entry;
-            src_id := b.id;
-            src_first := b."first";
-        ELSE  -- split: the seller keeps the lower part, the upper part moves
-            closers := closers || split_entry;
-            kept_id := nextval(ids_from);
-            src_id := nextval(ids_from);
-            src_first := b."last" - take + 1;
-            n_id := n_id || kept_id || src_id;
-            n_project := n_project || b.project_id || b.project_id;
-            n_pn := n_pn || b.project_number || b.project_number;
-            n_vintage := n_vintage || b.vintage || b.vintage;
-            n_first := n_first || b."first" || src_first;
-            n_last := n_last || (src_first - 1) || b."last";
-            n_account := n_account || b.account_id || b.account_id;
-            n_status := n_status || 'active'::varchar || 'superseded'::varchar;
-            n_parent := n_parent || b.id || b.id;
-            n_issuance := n_issuance || b.issuance_id || b.issuance_id;
-            n_listing := n_listing || b.listing_id || b.listing_id;
-            n_retirement := n_retirement || NULL::varchar || NULL::varchar;
-            n_created_by := n_created_by || split_entry || split_entry;
-            n_closed_by := n_closed_by || NULL::varchar || transfer_entry;
-            split_details := '{{"kept":' || {FUNCTION}_block(prefix, b.account_id, kept_id,
-                    b.project_id, b.project_number, b.vintage, b."first", src_first - 1)
-                || ',"moved":' || {FUNCTION}_block(prefix, b.account_id, src_id, b.project_id,
-                    b.project_number, b.vintage, src_first, b."last")
-                || ',"parent":' || {FUNCTION}_block(prefix, b.account_id, b.id, b.project_id,
-                    b.project_number, b.vintage, b."first", b."last") || '}}';
+        SELECT coalesce(sum(s."last" - s."first" + 1), 0) INTO listed FROM serial_block s
+        WHERE s.listing_id = v_listing AND s.status = 'active';
+        IF listed < wanted THEN
+            IF (SELECT l.remaining FROM listing l WHERE l.id = v_listing) < wanted THEN
+                -- sold down meanwhile: run again on fresh state (the general path, then)
+                RAISE EXCEPTION 'listing % was sold down meanwhile', v_listing
+                    USING ERRCODE = '40001';
+            END IF;
+            RAISE EXCEPTION 'listing % holds blocks of % credits, fewer than it offers',
+                v_listing, listed USING ERRCODE = '{SHORT_BLOCKS}', DETAIL = listed::text;
         END IF;
-        -- the buyer's copy of what moves, written retired
-        copy_id := nextval(ids_from);
-        n_id := n_id || copy_id;
-        n_project := n_project || b.project_id;
-        n_pn := n_pn || b.project_number;
-        n_vintage := n_vintage || b.vintage;
-        n_first := n_first || src_first;
-        n_last := n_last || b."last";
-        n_account := n_account || buyer;
-        n_status := n_status || 'retired'::varchar;
-        n_parent := n_parent || src_id;
-        n_issuance := n_issuance || b.issuance_id;
-        n_listing := n_listing || NULL::varchar;
-        n_retirement := n_retirement || v_retirement;
-        n_created_by := n_created_by || transfer_entry;
-        n_closed_by := n_closed_by || retire_entry;
-        moved_list := moved_list || ('{{"from":' || {FUNCTION}_block(prefix, b.account_id, src_id,
-                b.project_id, b.project_number, b.vintage, src_first, b."last")
-            || ',"to":' || {FUNCTION}_block(prefix, buyer, copy_id, b.project_id,
-                b.project_number, b.vintage, src_first, b."last") || '}}');
-        retired_list := retired_list || {FUNCTION}_block(prefix, buyer, copy_id, b.project_id,
-            b.project_number, b.vintage, src_first, b."last");
-        c_pn := c_pn || b.project_number;
-        c_vintage := c_vintage || b.vintage;
-        c_first := c_first || src_first;
-        c_last := c_last || b."last";
-        c_project := c_project || b.project_id;
-        c_name := c_name || coalesce(b.project_name, '');
+        -- the others are held: look again in a moment. Not by waiting for a lane's lock: a
+        -- FOR UPDATE that waited for a purchase locks the version that purchase left (the
+        -- closed lane), and waiting purchases holding such locks deadlocked one another
+        waits := waits + 1;
+        IF waits > 5000 THEN
+            RAISE EXCEPTION 'listing %: no lane free after % looks', v_listing, waits
+                USING ERRCODE = '40001';
+        END IF;
+        PERFORM pg_sleep(0.001);
     END LOOP;
-    IF qty > 0 THEN
-        RAISE EXCEPTION 'listing % holds blocks of % credits fewer than it offers', v_listing,
-            qty USING ERRCODE = '{SHORT_BLOCKS}', DETAIL = (wanted - qty)::text;
-    END IF;
     -- closes first: the exclusion constraint sees the parents closed when the parts arrive
     UPDATE serial_block s SET status = 'superseded', closed_by = c.closer
     FROM unnest(closing, closers) AS c(id, closer)
@@ -261,6 +306,17 @@ BEGIN
     INSERT INTO outbox (event_id, topic, key, envelope, created_at)
     VALUES (p->>'outbox_event_id', p->>'outbox_topic', p->>'outbox_key',
             replace(p->>'envelope', '["' || mark || 'serials@@"]', serials), made);
+    -- last, the listing's remaining: its row lock, which purchases from it queue for, is held
+    -- from here to the end of the COMMIT. Checked again on the row as the purchase before
+    -- committed it: a listing whose blocks hold more than it says it has left is not oversold
+    UPDATE listing l SET remaining = l.remaining - wanted,
+           status = CASE WHEN l.remaining = wanted THEN 'sold_out' ELSE 'open' END
+    WHERE l.id = v_listing AND l.status = 'open' AND l.remaining >= wanted;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'listing % has fewer than % credits left', v_listing, wanted
+            USING ERRCODE = '{SHORT_BLOCKS}',
+                  DETAIL = (SELECT l.remaining FROM listing l WHERE l.id = v_listing)::text;
+    END IF;
     RETURN QUERY SELECT fields, digest;
 END $$"""
 DDL = (_RANGE, _BLOCK, _SALE)  # in this order: each uses the one before
@@ -276,7 +332,8 @@ def _create_function(target, connection, **_) -> None:  # noqa: ANN001
 
 
 class ListingShort(Exception):
-    """The listing's blocks hold fewer credits than its remaining says (the count taken)."""
+    """The listing's blocks hold fewer credits than its remaining says, or the other way
+    round (`available`: what the short one holds)."""
 
     def __init__(self, available: int) -> None:
         super().__init__(available)
@@ -293,17 +350,28 @@ def sell_and_retire(session: Session, params: dict[str, Any], *, commit: bool
     the one parameter, a JSON document, goes as a literal quoted by psycopg (jsonb: parsed
     once, before the function runs; a json value is parsed again by every ->> on it)."""
     connection = session.connection()
-    literal = pg_sql.Literal(json.dumps(params)).as_string(connection.connection.driver_connection)
+    driver = connection.connection.driver_connection
+    literal = pg_sql.Literal(json.dumps(params)).as_string(driver)
     query = f"SELECT o_fields, o_hash FROM {FUNCTION}({literal}::jsonb)"
     if commit:
         query += "; COMMIT"
+    # by the driver, as block_writes.driver_rows sends statements (the statement counters see
+    # it), but without parameters: psycopg sends several statements only so
+    events = connection._has_events or connection.engine._has_events
     try:
-        row = connection.exec_driver_sql(query, execution_options={"no_parameters": True}).one()
-    except sa.exc.DBAPIError as exc:
-        state = getattr(exc.orig, "sqlstate", None)
-        if state == BLOCK_CLOSED:
-            raise BlockAlreadyClosed(str(exc.orig).splitlines()[0]) from exc
-        if state == SHORT_BLOCKS:
-            raise ListingShort(int(exc.orig.diag.message_detail)) from exc
-        raise
+        with driver.cursor() as cursor:
+            if events:
+                connection.dispatch.before_cursor_execute(connection, cursor, query, None, None,
+                                                          False)
+            cursor.execute(query)
+            if events:
+                connection.dispatch.after_cursor_execute(connection, cursor, query, None, None,
+                                                         False)
+            row = cursor.fetchone()
+    except psycopg.Error as exc:
+        if exc.sqlstate == BLOCK_CLOSED:
+            raise BlockAlreadyClosed(str(exc).splitlines()[0]) from exc
+        if exc.sqlstate == SHORT_BLOCKS:
+            raise ListingShort(int(exc.diag.message_detail)) from exc
+        raise sa.exc.DBAPIError.instance(query, None, exc, psycopg.Error) from exc
     return row[0], row[1]

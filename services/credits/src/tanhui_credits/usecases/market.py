@@ -30,7 +30,9 @@ from .retirements import certify_retirement
 def create_listing(uow: UnitOfWork, seller_user_id: str, quantity: int, price_per_tonne: Decimal,
                    *, project_id: str | None = None, vintage: int | None = None) -> Listing:
     """Reserve the credits for the listing: they move into blocks marked with its id, so no
-    transfer or retirement can spend them while it is open. Raises InsufficientCredits."""
+    transfer or retirement can spend them while it is open, cut into its lanes (a large
+    listing's purchases then run side by side, store/hot_listing.py). Raises
+    InsufficientCredits."""
     session = uow.session
     # locked: the same queue as the seller's transfers and retirements
     seller = require_account(session, seller_user_id, lock=True)
@@ -42,7 +44,7 @@ def create_listing(uow: UnitOfWork, seller_user_id: str, quantity: int, price_pe
     session.add(listing)
     session.flush()
     block_moves.reassign(session, journal(uow), moving, seller.id, kind="reserve",
-                         listing_id=listing.id)
+                         listing_id=listing.id, in_lanes=True)
     return listing
 
 
@@ -50,7 +52,9 @@ def cancel_listing(uow: UnitOfWork, seller_user_id: str, listing_id: str) -> Lis
     """The seller withdraws an open listing: what it has left goes back to the seller's
     spendable holding. Cancelling twice, or after it sold out, is a Conflict."""
     session = uow.session
-    listing = lock_listing(session, listing_id)  # the same lock every purchase from it takes
+    # FOR UPDATE: waits for the offsets in flight (they hold it FOR KEY SHARE while they carve
+    # its lanes) and holds off later ones, so no lane is carved while it is released
+    listing = lock_listing(session, listing_id)
     if listing is None:
         raise NotFound(f"no listing {listing_id}", field="listing_id", code="listing-not-found")
     if listing.seller_user_id != seller_user_id:

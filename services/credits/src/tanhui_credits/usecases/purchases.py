@@ -37,8 +37,10 @@ def buy_from_listing(uow: UnitOfWork, buyer_user_id: str, listing_id: str,
     publish CreditsPurchased. All or nothing: a listing with less left is ListingExhausted,
     one sold out or cancelled ListingNotOpen, both 409 with nothing written.
 
-    The listing's row lock comes first, as for offsets and cancellation: buyers of one listing
-    queue there, and each reads what is left only after those ahead of it committed. Should a
+    The listing's row lock (FOR UPDATE) comes first, as for cancellation: buyers of one listing
+    queue there, behind the offsets in flight (which hold it FOR KEY SHARE while they carve its
+    lanes, store/hot_listing.py), and each reads what is left only after those ahead of it
+    committed. Should a
     path forget that lock, sell_from_listing's conditional, relative update and the check
     ck_listing_remaining (0 <= remaining <= quantity) still refuse an oversell."""
     session = uow.session
