@@ -63,7 +63,7 @@ def test_the_registry_functions_are_the_ones_the_models_create(migrated, new_dat
 
 
 def test_listing_lanes_migration_goes_down_and_up_again(new_database):
-    """0016_listing_lanes replaces hot_listing_sale; down, it is revision 0015's again."""
+    """0017_listing_lanes replaces hot_listing_sale; down, it is revision 0015's again."""
     url = new_database("credits_lanes")
     migrations = REPO_ROOT / "services" / "credits" / "migrations"
     migrate(url, migrations)

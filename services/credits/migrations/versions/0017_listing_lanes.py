@@ -9,12 +9,13 @@ reserved as several blocks (domain/serials.lanes), so purchases from one run sid
 A frozen copy of store/hot_listing._SALE (which a database built from the models gets): later
 changes to the module do not rewrite this revision. Downgrade: revision 0015's function.
 
-Revision ID: 0016_listing_lanes
+Revision ID: 0017_listing_lanes
 """
 from alembic import op
 
-revision = "0016_listing_lanes"
-down_revision = "0015_hot_listing_sale"
+revision = "0017_listing_lanes"
+down_revision = "0016_outbox_header_columns"
+BEFORE = "0015_hot_listing_sale"  # the revision whose function a downgrade restores
 branch_labels = None
 depends_on = None
 
@@ -272,5 +273,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    from alembic import context  # the revision before: its own frozen copy of the function
-    op.execute(context.script.get_revision(down_revision).module.SALE)
+    from alembic import context  # the function's revision before: its own frozen copy
+    op.execute(context.script.get_revision(BEFORE).module.SALE)
