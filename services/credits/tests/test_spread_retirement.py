@@ -255,3 +255,20 @@ def test_its_audit_entries_are_chained_and_the_chain_verifies(world) -> None:
             {"r": certificate.retirement_id}).scalars().all()
     assert report["intact"] and report["pending"] == 0, report
     assert chained == ["split", "retire"]
+
+
+def test_a_unit_that_fails_after_a_retirement_not_last_writes_nothing(world) -> None:
+    """last=False (an idempotency record follows): the statement does not commit, so a
+    failure later in the unit of work takes the retirement back with it."""
+    holder = world.user("enterprise")
+    world.issue(holder, 10)
+    blocks = _active(world.engine, holder.id)
+
+    def retire_then_fail(uow):  # noqa: ANN001, ANN202
+        retire_credits(uow, holder.id, 2, beneficiary="x", purpose="y", last=False)
+        raise _RolledBack
+
+    with pytest.raises(_RolledBack):
+        in_unit_of_work(world.engine, retire_then_fail)
+    assert _active(world.engine, holder.id) == blocks
+    assert world.holdings(holder)["total"] == 10
