@@ -5,8 +5,11 @@ same round trip and the account's lock is held only inside the server. With its 
 spread_retirement_range and spread_retirement_block (serial ranges and block descriptions as
 canonical JSON).
 
-A frozen copy of store/spread_retirement.DDL (which a database built from the models gets):
-later changes to the module do not rewrite this revision.
+And the outbox's NOTIFY only while a relay sleeps (tanhui_shared.messaging.outbox: a commit that
+notifies queues for one lock of the whole server through its WAL flush).
+
+Frozen copies of store/spread_retirement.DDL and of outbox.py's function (which a database
+built from the models gets): later changes to the modules do not rewrite this revision.
 
 Revision ID: 0016_spread_retirement_call
 """
@@ -193,13 +196,19 @@ BEGIN
     RETURN QUERY SELECT fields, digest;
 END $$"""
 
+NOTIFY = r"""
+CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NOT pg_try_advisory_xact_lock_shared(15002) THEN PERFORM pg_notify('tanhui_outbox', ''); END IF; RETURN NULL; END $$"""
+ALWAYS_NOTIFY = r"""
+CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('tanhui_outbox', ''); RETURN NULL; END $$"""
+
 
 def upgrade() -> None:
-    for function in (RANGE, BLOCK, RETIRE):
+    for function in (RANGE, BLOCK, RETIRE, NOTIFY):
         op.execute(function)
 
 
 def downgrade() -> None:
+    op.execute(ALWAYS_NOTIFY)
     op.execute("DROP FUNCTION IF EXISTS spread_retirement(jsonb)")
     op.execute("DROP FUNCTION IF EXISTS spread_retirement_block(text, varchar, integer, varchar, "
                "integer, integer, integer, integer)")
