@@ -55,10 +55,10 @@ def test_a_retirement_that_splits_a_block_sends_one_statement(world) -> None:
     world.issue(holder, 10)
     certificate, sent = statements_of(world.engine, lambda uow: retire_credits(
         uow, holder.id, 1, beneficiary="statement count", purpose="issue 15"))
-    # one call, its own transaction (store/spread_retirement.py): lock the account, then its
-    # blocks; the block moves (close the split block, insert its two parts); the retirement,
-    # certificate, outbox event, audit entries
-    assert sent == ["SELECT"], sent
+    # one query (store/spread_retirement.py): one call in its own transaction (lock the
+    # account, then its blocks; the block moves: close the split block, insert its two parts;
+    # the retirement, certificate, outbox event, audit entries), then the audit sequencer's pass
+    assert sent == ["BEGIN;"], sent
     retirement_id = certificate.retirement_id
     assert movement_rows(world.engine, retirement_id, retirement_id) == (1, 1)
     retired = [e for e in world.outbox(CreditsRetired.TYPE)

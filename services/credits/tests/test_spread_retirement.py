@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from tanhui_credits.domain.hashing import canonical_json, certificate_hash
 from tanhui_credits.domain.serials import InsufficientCredits
-from tanhui_credits.store.audit import chain_pending, verify_chain
+from tanhui_credits.store.audit import CHAIN_DDL, chain_pending, verify_chain
 from tanhui_credits.usecases.common import NoHoldingAccount
 from tanhui_credits.usecases.retirements import retire_by_block_moves, retire_credits
 from tanhui_shared.errors import Conflict
@@ -241,20 +241,49 @@ def test_a_retirement_sent_twice_with_one_idempotency_key_retires_once(world) ->
                             {"a": account}).scalar_one() == 1
 
 
-def test_its_audit_entries_are_chained_and_the_chain_verifies(world) -> None:
+def _chained_kinds(session, retirement_id: str) -> list[str]:  # noqa: ANN001
+    return session.execute(sa.text(  # the entries that made and closed its block
+        "SELECT kind FROM audit_entry WHERE entry_id IN (SELECT unnest(ARRAY[created_by, "
+        "closed_by]) FROM serial_block WHERE retirement_id = :r) ORDER BY seq"),
+        {"r": retirement_id}).scalars().all()
+
+
+def test_its_audit_entries_are_chained_when_it_returns_and_the_chain_verifies(world) -> None:
+    """The sequencer's pass rides in the retirement's round trip, after its commit."""
     holder = world.user("enterprise")
     world.issue(holder, 10)
+    chain_pending(world.engine)  # what earlier tests left
     certificate = in_unit_of_work(world.engine, lambda uow: retire_credits(
         uow, holder.id, 3, beneficiary="x", purpose="y"))
+    with Session(world.engine) as session:
+        report = verify_chain(session)
+        assert _chained_kinds(session, certificate.retirement_id) == ["split", "retire"]
+    assert report["intact"] and report["pending"] == 0, report
+
+
+def test_a_pass_that_fails_after_the_commit_leaves_the_retirement_standing(fresh_world):
+    """The pass in the round trip fails after the retirement committed: the retirement is
+    answered as written, its entries wait in audit_pending, and a later pass chains them."""
+    world = fresh_world
+    holder = world.user("enterprise")
+    world.issue(holder, 10)
+    with world.engine.begin() as conn:
+        conn.execute(sa.text("CREATE OR REPLACE FUNCTION audit_chain_pending(batch integer) "
+                             "RETURNS integer LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+                             "'sequencer down'; END $$"))
+    certificate = in_unit_of_work(world.engine, lambda uow: retire_credits(
+        uow, holder.id, 3, beneficiary="x", purpose="y"))
+    assert json.loads(certificate.fields)["quantity"] == 3
+    assert world.holdings(holder)["total"] == 7
+    with world.engine.begin() as conn:
+        conn.execute(sa.text(CHAIN_DDL))
+    with Session(world.engine) as session:
+        assert verify_chain(session)["pending"] > 0
     chain_pending(world.engine)
     with Session(world.engine) as session:
         report = verify_chain(session)
-        chained = session.execute(sa.text(  # the entries that made and closed its block
-            "SELECT kind FROM audit_entry WHERE entry_id IN (SELECT unnest(ARRAY[created_by, "
-            "closed_by]) FROM serial_block WHERE retirement_id = :r) ORDER BY seq"),
-            {"r": certificate.retirement_id}).scalars().all()
+        assert _chained_kinds(session, certificate.retirement_id) == ["split", "retire"]
     assert report["intact"] and report["pending"] == 0, report
-    assert chained == ["split", "retire"]
 
 
 def test_a_unit_that_fails_after_a_retirement_not_last_writes_nothing(world) -> None:

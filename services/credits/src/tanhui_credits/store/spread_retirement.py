@@ -11,9 +11,10 @@ lock_spendable_blocks), lock its spendable blocks oldest vintage and lowest seri
 fresh snapshot: the debit before ours committed) and carve the credits as domain/serials does
 (the last block split: kept lower part, retired upper part), write the closes (conditional,
 their count checked) and the new blocks, the retirement, certificate, audit entries and
-outbox event. Sent alone on a connection with no transaction open, in autocommit, the
-statement is its own transaction (no BEGIN, no COMMIT round trip); inside an open one, with
-`; COMMIT` in the same query. Either way the locks are held only inside the server.
+outbox event. On a connection with no transaction open it goes as one query
+`BEGIN; <the call>; COMMIT; <the audit sequencer's pass>` (no BEGIN and COMMIT round trips,
+and no pass to run after the commit); inside an open transaction, with `; COMMIT` in the
+same query. Either way the locks are held only inside the server.
 
 The placeholders (`["@@<mark>:<name>@@"]`, `"@@<mark>:<name>@@"`, the mark random per
 retirement, so no beneficiary can forge one) are replaced by the canonical JSON Python writes
@@ -28,6 +29,7 @@ block closed by someone else meanwhile (TH163), any constraint (IntegrityError -
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,13 +39,18 @@ from psycopg import pq
 from psycopg import sql as pg_sql
 from sqlalchemy.orm import Session
 
+from .audit import CHAIN_FUNCTION
 from .block_writes import BlockAlreadyClosed
 from .tables import CreditsTable
+
+log = logging.getLogger(__name__)
 
 FUNCTION = "spread_retirement"
 NO_ACCOUNT = "TH161"
 SHORT = "TH162"  # fewer spendable credits than asked: the count in DETAIL
 BLOCK_CLOSED = "TH163"
+PASS_BATCH = 1000
+_PASS = f"SELECT {CHAIN_FUNCTION}({PASS_BATCH})"  # one pass of store/audit's sequencer
 
 # a serial range and a block's description (store/blocks.describe) as canonical JSON; STABLE
 # as their bodies are (to_json): an IMMUTABLE one is not inlined, and a call from PL/pgSQL
@@ -260,22 +267,28 @@ class WrittenCertificate:
 
 
 def retire_in_one_call(session: Session, params: dict[str, Any], *, commit: bool
-                       ) -> tuple[str, str]:
-    """Run the retirement (see the module's docstring): (certificate fields, content hash).
+                       ) -> tuple[str, str, int | None]:
+    """Run the retirement (see the module's docstring): (certificate fields, content hash,
+    what the audit sequencer's pass chained, or None if none ran).
     `commit`: commit it in the same round trip; the caller's unit of work must then write
     nothing more.
 
-    One query of two statements needs PostgreSQL's simple protocol, which has no parameters:
-    the one parameter, a JSON document, goes as a literal quoted by psycopg (jsonb: parsed
-    once, before the function runs)."""
+    One query of several statements needs PostgreSQL's simple protocol, which has no
+    parameters: the one parameter, a JSON document, goes as a literal quoted by psycopg (jsonb:
+    parsed once, before the function runs)."""
     connection = session.connection()
     driver = connection.connection.driver_connection
     literal = pg_sql.Literal(json.dumps(params)).as_string(driver)
     query = f"SELECT o_fields, o_hash FROM {FUNCTION}({literal}::jsonb)"
-    # no transaction open yet (nothing sent in this unit): the statement alone, in autocommit,
-    # is the whole transaction; else the COMMIT goes in the same query
+    # No transaction open yet (nothing sent in this unit): in autocommit, the retirement's own
+    # transaction, then the audit sequencer's pass in one of its own (store/audit: it chains
+    # committed entries only), both in the round trip; the use case then has no pass to run
+    # after the commit (a pool checkout and a round trip, a quarter of a retirement's Python).
+    # In an open transaction, the COMMIT goes in the same query.
     alone = commit and driver.pgconn.transaction_status == pq.TransactionStatus.IDLE
-    if commit and not alone:
+    if alone:
+        query = f"BEGIN; {query}; COMMIT; {_PASS}"
+    elif commit:
         query += "; COMMIT"
     events = connection._has_events or connection.engine._has_events  # statement counters
     try:
@@ -289,8 +302,20 @@ def retire_in_one_call(session: Session, params: dict[str, Any], *, commit: bool
             if events:
                 connection.dispatch.after_cursor_execute(connection, cursor, query, None,
                                                          None, False)
+            chained = None
+            if alone:
+                cursor.nextset()  # past the BEGIN
             row = cursor.fetchone()
+            if alone:
+                cursor.nextset(), cursor.nextset()  # past the COMMIT, to the pass
+                chained = cursor.fetchone()[0]
     except psycopg.Error as exc:
+        if alone:
+            written = _after_failure(driver, params["certificate_id"])
+            if written is not None:  # the pass failed, after the retirement committed
+                log.warning("the audit pass after a retirement failed (%s); it is retried "
+                            "after the commit", exc)
+                return written[0], written[1], None
         state = exc.sqlstate
         if state == NO_ACCOUNT:
             raise NoAccount(str(exc).splitlines()[0]) from exc
@@ -302,4 +327,17 @@ def retire_in_one_call(session: Session, params: dict[str, Any], *, commit: bool
     finally:
         if alone and not driver.closed:
             driver.autocommit = False  # as the pool hands connections out
-    return row[0], row[1]
+    return row[0], row[1], chained
+
+
+def _after_failure(driver: psycopg.Connection, certificate_id: str) -> tuple[str, str] | None:
+    """After a failed query of the autocommit path: its explicit transaction rolled back (an
+    error there leaves it open), and the certificate if the retirement committed before the
+    failure (then only the pass failed)."""
+    try:
+        if driver.pgconn.transaction_status == pq.TransactionStatus.INERROR:
+            driver.execute("ROLLBACK")
+        return driver.execute("SELECT fields, content_hash FROM certificate WHERE id = %s",
+                              (certificate_id,)).fetchone()
+    except psycopg.Error:
+        return None  # e.g. the connection lost: the original error stands
