@@ -3,7 +3,7 @@ backend's on-CPU time (/proc/<pid>/schedstat, nanoseconds) before and after each
 sent by COUNT 1-credit retirements on one thread, summed by the statement's first words.
 
 Run: `uv run python bench/statement_cpu.py [--count N] [--without NAME,...]`; --without
-drops these constraints (or disables these triggers) of serial_block after seeding, to measure
+drops these constraints or indexes (or disables these triggers) of serial_block after seeding, to measure
 what each costs: an experiment on a throwaway database, never a configuration.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ def on_cpu(pid: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--without", default="", help="constraints or triggers of serial_block")
+    parser.add_argument("--without", default="", help="constraints, indexes or triggers of serial_block")
     args = parser.parse_args()
     infra = provide_infrastructure()
     url = fresh_database(infra.database_url, "credits")
@@ -46,10 +46,13 @@ def main() -> None:
     ids = [holder.id for holder in holders]
     with engine.begin() as conn:
         for name in filter(None, args.without.split(",")):
-            trigger = conn.execute(sa.text("SELECT count(*) FROM pg_trigger WHERE tgname = :n"),
-                                   {"n": name}).scalar_one()
-            conn.execute(sa.text(f"ALTER TABLE serial_block DISABLE TRIGGER {name}" if trigger
-                                 else f"ALTER TABLE serial_block DROP CONSTRAINT {name}"))
+            kind = conn.execute(sa.text(
+                "SELECT CASE WHEN EXISTS (SELECT FROM pg_trigger WHERE tgname = :n) THEN 'trigger'"
+                " WHEN EXISTS (SELECT FROM pg_constraint WHERE conname = :n) THEN 'constraint'"
+                " ELSE 'index' END"), {"n": name}).scalar_one()
+            conn.execute(sa.text({"trigger": f"ALTER TABLE serial_block DISABLE TRIGGER {name}",
+                                  "constraint": f"ALTER TABLE serial_block DROP CONSTRAINT {name}",
+                                  "index": f"DROP INDEX {name}"}[kind]))
     spent: collections.Counter[str] = collections.Counter()
     counted = [False]
 

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 
+import psycopg
 import pytest
 from kafka import TopicPartition
 import sqlalchemy as sa
@@ -18,7 +19,8 @@ from tanhui_shared.contracts import ACCOUNTS_TOPIC, CloudEvent, qualified
 from tanhui_shared.db import make_engine
 from tanhui_shared.messaging import InboxEntry, OutboxMessage, record_event
 from tanhui_shared.messaging.kafka import make_admin, make_consumer, make_producer
-from tanhui_shared.messaging.relay import OutboxRelay, run_relay
+from tanhui_shared.messaging.outbox import OUTBOX_CHANNEL, RELAY_ASLEEP
+from tanhui_shared.messaging.relay import OutboxRelay, _Wakeup, run_relay
 from tanhui_shared.settings import REPO_ROOT
 from tanhui_shared.testing.backbone_worker import POISON, PingEffect, Pinged, consumer, create_schema
 from tanhui_shared.testing.kafka_reader import read_topic
@@ -278,13 +280,13 @@ def test_a_relay_never_publishes_a_key_ahead_of_an_earlier_row_another_relay_hol
 
 
 
-# The relay's own connections (application_name below): true once it has LISTENed and made a
-# pass after that, i.e. it now waits for a notification or its poll.
+# The relay's own connections (application_name below): true once it has LISTENed, made a
+# pass, fallen asleep and looked at the outbox a last time, i.e. it now waits for a
+# notification or its poll.
 _RELAY_WAITS = sa.text("""
-SELECT count(*) FROM pg_stat_activity l JOIN pg_stat_activity p
-  ON p.application_name = l.application_name AND p.pid <> l.pid
-WHERE l.application_name = 'test-relay' AND l.query LIKE 'LISTEN%'
-  AND p.state = 'idle' AND p.state_change > l.state_change""")
+SELECT count(*) FROM pg_stat_activity l
+WHERE l.application_name = 'test-relay' AND l.query LIKE 'SELECT EXISTS (SELECT FROM outbox%'
+  AND l.state = 'idle'""")
 
 
 def test_a_committed_event_wakes_the_idle_relay_before_its_poll(backbone, infra):
@@ -313,3 +315,42 @@ def test_a_committed_event_wakes_the_idle_relay_before_its_poll(backbone, infra)
         relay.join(timeout=30)
         relay_engine.dispose()
     assert not relay.is_alive(), "the relay did not stop while waiting for a notification"
+
+
+def test_a_writer_notifies_only_while_a_relay_sleeps(backbone):
+    """A commit that notifies queues for one lock of the whole server through its WAL flush
+    (issue 15), so writers notify only while a relay sleeps (it then holds RELAY_ASLEEP)."""
+    engine, url, _, _ = backbone
+    plain = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(
+        hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as listener, \
+            psycopg.connect(plain, autocommit=True) as relay:
+        listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
+        stage(engine, [Pinged(aggregate="relay-at-work", n=1)])
+        assert list(listener.notifies(timeout=0.5)) == []  # the relay looks again anyway
+        relay.execute(f"SELECT pg_advisory_lock({RELAY_ASLEEP})")  # as _Wakeup falls asleep
+        stage(engine, [Pinged(aggregate="relay-asleep", n=2)])
+        assert len(list(listener.notifies(timeout=5, stop_after=1))) == 1
+
+
+def test_a_relay_falls_asleep_after_the_writers_that_found_it_awake(backbone):
+    """A writer that found no relay asleep did not notify: a relay falling asleep meanwhile
+    waits for it to commit, then sees its row and does not sleep."""
+    engine, url, _, _ = backbone
+    relay_engine = make_engine(url, pool_size=1)
+    wakeup = _Wakeup(relay_engine)
+    stop = threading.Event()
+    wakeup.wait(600, stop)  # connects and LISTENs
+    try:
+        with Session(engine) as session, session.begin():
+            record_event(session, Pinged(aggregate="in-flight", n=1))
+            session.flush()  # the trigger has run: RELAY_ASLEEP held shared until the commit
+            falling = threading.Thread(target=wakeup.wait, args=(600, stop))
+            falling.start()
+            time.sleep(0.1)
+        falling.join(timeout=5)
+        assert not falling.is_alive(), "the relay slept through a row committed meanwhile"
+    finally:
+        stop.set()
+        wakeup.close()
+        relay_engine.dispose()

@@ -18,6 +18,7 @@ from tanhui_credits.domain.serials import InsufficientCredits
 from tanhui_credits.store.audit import CHAIN_DDL
 from tanhui_credits.store.blocks import LOCK_DDL
 from tanhui_credits.store.registry import scanned_project_totals
+from tanhui_credits.store.spread_retirement import DDL as SPREAD_DDL
 from tanhui_credits.store.totals import project_totals
 from tanhui_credits.usecases import issue_credits, open_holding_account, retire_credits
 from tanhui_shared.contracts import MonitoringVerified
@@ -100,6 +101,8 @@ def test_0011_fills_the_totals_from_the_registry_already_there(new_database):
     with engine.begin() as conn:  # today's use cases call the functions a later revision adds
         conn.execute(sa.text(CHAIN_DDL))  # (with CREATE OR REPLACE: that revision still runs)
         conn.execute(sa.text(LOCK_DDL))
+        for statement in SPREAD_DDL:
+            conn.execute(sa.text(statement))
     in_unit_of_work(engine, lambda uow: open_holding_account(uow, "dev", "dev", "organisation", "s"))
     for n in range(3):
         in_unit_of_work(engine, lambda uow, n=n: issue_credits(uow, verified(n, "dev", 1, 25), "e"))

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from kafka import KafkaProducer
 from psycopg.types.string import ByteaBinaryLoader
 from sqlalchemy.engine import Engine
@@ -26,7 +27,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from ..contracts import qualified
 from ..faults import crash_point
 from .observers import RelayObserver
-from .outbox import OUTBOX_CHANNEL, utcnow
+from .outbox import OUTBOX_CHANNEL, RELAY_ASLEEP, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -281,11 +282,20 @@ def _envelope_headers(event_id: bytes, envelope: bytes) -> list[tuple[str, bytes
     return headers
 
 
+# the outbox holds a row to publish (the unpublished index)
+_UNPUBLISHED = "SELECT EXISTS (SELECT FROM outbox WHERE published_at IS NULL)"
+# how long a relay going to sleep waits for RELAY_ASLEEP: the writers that found it free end
+# within that; held longer, another relay sleeps with it (and every writer notifies both)
+_ASLEEP_LOCK_TIMEOUT = "SET lock_timeout = '200ms'"
+
+
 class _Wakeup:
     """Waits until a transaction that wrote outbox rows commits (the outbox's NOTIFY trigger), or
     `timeout_s` at most: the idle poll stays as the fallback (a lost notification, a database
     not yet migrated). LISTENs on a connection of its own; any error discards it and only sleeps,
-    and the next wait connects again."""
+    and the next wait connects again. While it waits it holds RELAY_ASLEEP, without which
+    writers do not notify (see outbox.py): taken, it looks at the outbox once more, since the
+    writers that found it free committed without notifying."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -296,22 +306,44 @@ class _Wakeup:
             if self.conn is None:
                 self.conn = self.engine.raw_connection()
                 self.conn.driver_connection.autocommit = True
+                self.conn.driver_connection.execute(_ASLEEP_LOCK_TIMEOUT)
                 self.conn.driver_connection.execute(f"LISTEN {OUTBOX_CHANNEL}")
                 return  # rows committed before the LISTEN woke no one: one more pass looks
             listener = self.conn.driver_connection
-            deadline = time.monotonic() + timeout_s
-            while not stop.is_set():  # in slices of a second at most, so a stop is seen
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                if any(True for _ in listener.notifies(timeout=min(left, 1.0), stop_after=1)):
-                    for _ in listener.notifies(timeout=0):  # queued meanwhile: this pass takes them
-                        pass
-                    return
+            asleep = self._fall_asleep(listener)
+            try:
+                if listener.execute(_UNPUBLISHED).fetchone()[0]:
+                    return  # committed since the pass looked (maybe without a notification)
+                self._listen(listener, timeout_s, stop)
+            finally:
+                if asleep:
+                    listener.execute(f"SELECT pg_advisory_unlock({RELAY_ASLEEP})")
         except Exception as exc:  # noqa: BLE001 - e.g. the database restarting: poll meanwhile
             log.warning("outbox LISTEN failed (%s); polling every %.2fs meanwhile", exc, timeout_s)
             self.close()
             stop.wait(timeout_s)
+
+    @staticmethod
+    def _fall_asleep(listener: Any) -> bool:  # noqa: ANN401
+        """Take RELAY_ASLEEP (after the writers that found it free); False if another relay
+        sleeps with it (then writers notify anyway)."""
+        try:
+            listener.execute(f"SELECT pg_advisory_lock({RELAY_ASLEEP})")
+        except psycopg.errors.LockNotAvailable:
+            return False
+        return True
+
+    @staticmethod
+    def _listen(listener: Any, timeout_s: float, stop: threading.Event) -> None:  # noqa: ANN401
+        deadline = time.monotonic() + timeout_s
+        while not stop.is_set():  # in slices of a second at most, so a stop is seen
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if any(True for _ in listener.notifies(timeout=min(left, 1.0), stop_after=1)):
+                for _ in listener.notifies(timeout=0):  # queued meanwhile: this pass takes them
+                    pass
+                return
 
     def close(self) -> None:
         if self.conn is not None:

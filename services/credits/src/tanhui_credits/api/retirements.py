@@ -44,7 +44,7 @@ def retire(body: RetirementRequest, principal: CurrentUser, session: SessionDep,
     return idem.execute(session, principal.user_id, lambda uow: certificate_view(retire_credits(
         uow, principal.user_id, body.quantity, beneficiary=body.beneficiary,
         purpose=body.purpose, report_id=body.report_id, project_id=body.project_id,
-        vintage=body.vintage), base_url), status_code=201)
+        vintage=body.vintage, last=idem.key is None), base_url), status_code=201)
 
 
 @router.get("/retirements")

@@ -6,15 +6,21 @@ import json
 from tanhui_shared.contracts import (CreditsRetired, RedemptionCompleted, RedemptionRejected,
                                      RedemptionRequested)
 from tanhui_shared.errors import NotFound
+from tanhui_shared.messaging.outbox import outbox_row, utcnow
 from tanhui_shared.uow import UnitOfWork
 
+from ..domain.hashing import canonical_json
 from ..domain.reports import ReportSuperseded
-from ..domain.serials import InsufficientCredits
+from ..domain.serials import REGISTRY, UNIT_TYPE, InsufficientCredits
 from ..store import blocks as block_moves
 from ..store.accounts import INCLUSION_POOL_ID, lock_account
+from ..store.audit import chain_after_commit
 from ..store.retirements import retire_blocks
 from ..store.reports import current_revision, report_for_retirement
-from ..store.tables import Block, Certificate, Redemption, Retirement
+from ..store.spread_retirement import (PASS_BATCH, NoAccount, Short, WrittenCertificate,
+                                      retire_in_one_call)
+from ..store.tables import Block, Certificate, Redemption, Retirement, new_id
+from .common import _JOURNAL as JOURNAL  # noqa: PLC2701 - whether this unit journals
 from .common import journal, opened
 
 REDEMPTION_PURPOSE = "carbon inclusion redemption"
@@ -53,13 +59,35 @@ def _retire_from_account(uow: UnitOfWork, account_id: str, quantity: int, *,
 
 def retire_credits(uow: UnitOfWork, user_id: str, quantity: int, *, beneficiary: str,
                    purpose: str, report_id: str | None = None, project_id: str | None = None,
-                   vintage: int | None = None) -> Certificate:
+                   vintage: int | None = None, last: bool = True
+                   ) -> Certificate | WrittenCertificate:
     """Retire the caller's spendable credits, optionally against an enterprise report the caller
     may act for, and then only its period's current revision (ReportSuperseded otherwise).
     A retirement racing a revision: whichever locks the report first wins. Either the
     retirement commits against the revision it named, and accounts counts it for the period
     (retirements follow revisions there), or the revision commits first and the retirement is
-    refused. Raises InsufficientCredits or ReportSuperseded, writing nothing."""
+    refused. Raises InsufficientCredits or ReportSuperseded, writing nothing.
+
+    Without a report (the common case) the retirement is one statement
+    (store/spread_retirement.py). `last`: nothing is written after this in the unit of work,
+    so that statement carries the COMMIT; a caller that writes more afterwards (an
+    idempotency record) passes False."""
+    if report_id is None:
+        return retire_in_one_statement(uow, user_id, quantity, beneficiary=beneficiary,
+                                       purpose=purpose, project_id=project_id, vintage=vintage,
+                                       commit=last)
+    return retire_by_block_moves(uow, user_id, quantity, beneficiary=beneficiary,
+                                 purpose=purpose, report_id=report_id, project_id=project_id,
+                                 vintage=vintage)
+
+
+def retire_by_block_moves(uow: UnitOfWork, user_id: str, quantity: int, *, beneficiary: str,
+                          purpose: str, report_id: str | None = None,
+                          project_id: str | None = None, vintage: int | None = None
+                          ) -> Certificate:
+    """The general path: the registry's block moves, statement by statement (see
+    retire_credits); the one-statement path writes what this writes
+    (tests/test_spread_retirement.py)."""
     session = uow.session
     # debits of one account queue at its lock; its spendable blocks are read after it, in one
     # call (the report, share-locked below, is locked by no debit: the order is free)
@@ -80,6 +108,68 @@ def retire_credits(uow: UnitOfWork, user_id: str, quantity: int, *, beneficiary:
     chosen = block_moves.take(session, journal(uow), rows, quantity)
     return certify_retirement(uow, chosen, account_id=account_id, beneficiary=beneficiary,
                               purpose=purpose, retired_by_user_id=user_id, report_id=report_id)
+
+
+def retire_in_one_statement(uow: UnitOfWork, user_id: str, quantity: int, *, beneficiary: str,
+                            purpose: str, project_id: str | None, vintage: int | None,
+                            commit: bool) -> WrittenCertificate:
+    """retire_credits without a report, by one statement: every row it writes is prepared
+    here first, what depends on the serials as placeholders the statement fills in."""
+    moment = utcnow()
+    now, mark = moment.isoformat(), new_id()
+    retirement_id, certificate_id = new_id(), new_id()
+    split_entry, retire_entry = new_id(), new_id()
+    # store/retirements.certificate_fields, serials and projects filled in by the statement
+    certificate = canonical_json({
+        "certificate_id": certificate_id, "retirement_id": retirement_id,
+        "beneficiary": beneficiary, "purpose": purpose, "quantity": quantity,
+        "serials": [f"@@{mark}:serials@@"], "projects": [f"@@{mark}:projects@@"],
+        "retired_at": now, "report_id": None, "event_id": None, "redemption_id": None})
+    envelope, outbox = outbox_row(CreditsRetired(
+        retirement_id=retirement_id, certificate_id=certificate_id,
+        retired_by_user_id=user_id, beneficiary=beneficiary, purpose=purpose,
+        quantity=quantity, serial_ranges=[f"@@{mark}:serials@@"], retired_at=moment))
+
+    def entry(entry_id: str, kind: str, details: object) -> str:  # as store/audit.Journal
+        return canonical_json({"entry_id": entry_id, "kind": kind, "recorded_at": now,
+                               "details": details})
+
+    params = {
+        "owner": user_id, "quantity": quantity, "project_id": project_id, "vintage": vintage,
+        "retirement_id": retirement_id, "certificate_id": certificate_id,
+        "beneficiary": beneficiary, "purpose": purpose, "retired_at": now, "created_at": now,
+        "mark": mark, "serial_prefix": f"{REGISTRY}-{UNIT_TYPE}", "split_entry": split_entry,
+        "retire_entry": retire_entry, "certificate": certificate,
+        "split_body": entry(split_entry, "split", f"@@{mark}:split@@"),
+        # store/blocks.retire's details
+        "retire_body": entry(retire_entry, "retire", {
+            "retirement_id": retirement_id, "account_id": f"@@{mark}:account@@",
+            "quantity": quantity, "blocks": [f"@@{mark}:retired@@"],
+            "beneficiary": beneficiary, "purpose": purpose, "report_id": None,
+            "event_id": None, "redemption_id": None}),
+        "outbox_event_id": outbox["event_id"], "outbox_topic": outbox["topic"],
+        "outbox_key": outbox["key"], "envelope": outbox["envelope"]}
+    # anything this unit staged or journaled before goes first, and then the COMMIT may not
+    # come with the retirement: the unit of work writes its journal just before committing
+    uow.flush()
+    commit = commit and JOURNAL not in uow.extras
+    try:
+        fields, content_hash, chained = retire_in_one_call(uow.session, params, commit=commit)
+    except NoAccount:
+        opened(None)  # NoHoldingAccount
+        raise
+    except Short as short:
+        raise InsufficientCredits(quantity, short.available) from short
+    # its audit entries chained: by the pass after its commit in the same round trip, unless
+    # none ran, another sequencer held the lock (-1; it may have looked before our commit), or
+    # the pass took a whole batch (more may wait)
+    if chained is None or not 0 <= chained < PASS_BATCH:
+        engine = uow.session.get_bind()
+        uow.after_commit(lambda: chain_after_commit(engine))
+    envelope.data["serial_ranges"] = json.loads(fields)["serials"]
+    uow.events.append(envelope)
+    return WrittenCertificate(id=certificate_id, retirement_id=retirement_id, fields=fields,
+                              content_hash=content_hash)
 
 
 def redeem_from_inclusion_pool(uow: UnitOfWork, request: RedemptionRequested) -> Redemption:
