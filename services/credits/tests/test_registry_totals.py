@@ -23,6 +23,7 @@ from tanhui_credits.store.totals import project_totals
 from tanhui_credits.usecases import issue_credits, open_holding_account, retire_credits
 from tanhui_shared.contracts import MonitoringVerified
 from tanhui_shared.db import make_engine
+from tanhui_shared.messaging.outbox import HEADER_COLUMNS_DDL
 from tanhui_shared.settings import REPO_ROOT
 from tanhui_shared.uow import in_unit_of_work
 from test_registry_state_machine import Registry
@@ -101,7 +102,7 @@ def test_0011_fills_the_totals_from_the_registry_already_there(new_database):
     with engine.begin() as conn:  # today's use cases call the functions a later revision adds
         conn.execute(sa.text(CHAIN_DDL))  # (with CREATE OR REPLACE: that revision still runs)
         conn.execute(sa.text(LOCK_DDL))
-        for statement in SPREAD_DDL:
+        for statement in (*SPREAD_DDL, *HEADER_COLUMNS_DDL):  # and the columns it writes
             conn.execute(sa.text(statement))
     in_unit_of_work(engine, lambda uow: open_holding_account(uow, "dev", "dev", "organisation", "s"))
     for n in range(3):

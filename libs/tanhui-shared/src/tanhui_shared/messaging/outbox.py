@@ -167,12 +167,17 @@ def drop_outbox_notify(op: Operations) -> None:
 HEADER_COLUMNS = ("event_type", "correlation_id", "traceparent")
 
 
+# IF NOT EXISTS: a test that runs today's use cases on an older revision adds them first.
+HEADER_COLUMNS_DDL = tuple(f"ALTER TABLE outbox ADD COLUMN IF NOT EXISTS {column} VARCHAR"
+                           for column in HEADER_COLUMNS)
+
+
 def add_outbox_header_columns(op: Operations) -> None:
     """The outbox's header columns, in every service's migration that adds them: nullable, as
     rows written before them (and writers that do not fill them) are sent with headers read from
     their envelopes."""
-    for column in HEADER_COLUMNS:
-        op.add_column("outbox", sa.Column(column, sa.String, nullable=True))
+    for statement in HEADER_COLUMNS_DDL:
+        op.execute(statement)
 
 
 def drop_outbox_header_columns(op: Operations) -> None:
