@@ -59,6 +59,9 @@ def test_every_refusal_is_fastapis_own(accounts):
         ({}, ride("r-1", 7), 401),
         ({"Authorization": "Bearer not.a.token"}, ride("r-2", 7), 401),
         ({"Authorization": "Basic abc"}, ride("r-3", 7), 401),
+        # a valid token under another scheme is no bearer token
+        ({"Authorization": "Token " + citizen["Authorization"].split(" ", 1)[1]},
+         ride("r-8", 7), 401),
         (enterprise, ride("r-4", 7), 403),  # a valid token of another role
         (citizen, ride("r-5", 7, distance_km="-1"), 422),
         (citizen, ride("r-6", 7, mode="plane"), 422),
