@@ -147,3 +147,5 @@ def test_the_lane_refuses_to_start_when_the_endpoint_declares_more_than_it_check
         route.dependencies.pop()
     assert TripLane(accounts.app).route is route
     assert route.endpoint is citizens.record_trip
+    # the app's URLs are still found past the lane
+    assert accounts.app.url_path_for("record_trip") == "/api/v1/trips"

@@ -21,7 +21,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.security.utils import get_authorization_scheme_param
-from starlette.routing import BaseRoute, Match
+from starlette.datastructures import URLPath
+from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Message, Receive, Scope, Send
 
 from tanhui_shared.web.auth import verified
@@ -35,7 +36,8 @@ PATH = "/api/v1/trips"
 _PASSED = "tanhui.trip_lane.passed"  # scope key: this request goes FastAPI's way
 # What the lane answers for: the endpoint's parameters and the app's own dependency, as declared
 # when the lane was written. Anything else declared there is a question the lane does not ask,
-# so the app does not start (tests/test_trip_lane.py) rather than answer without it.
+# so the app does not start (services/accounts/tests/test_trip_lane.py) rather than answer
+# without it.
 _EXPECTED = {"trip": citizens.TripIn, "citizen": citizens.Citizen, "idem": Idempotency,
              "request": Request}
 
@@ -63,6 +65,9 @@ class TripLane(BaseRoute):
             return Match.FULL, {"route": self.route, "endpoint": self.route.endpoint,
                                 "path_params": {}}
         return Match.NONE, {}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NoMatchFound(name, path_params)  # the route's URL is FastAPI's route's
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         received: list[Message] = []
