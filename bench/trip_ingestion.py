@@ -17,6 +17,7 @@ TANHUI_BENCH_TRIPS_ONLY=ledger only part 1 (the ledger path and its floor: print
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import statistics
@@ -184,6 +185,12 @@ def start_gateway(accounts: str, redis_url: str, port: int,
 
 def single_trips(port: int, headers: list[dict], series: int) -> tuple[Load, Load]:
     """POST /api/v1/trips from CLIENTS threads: flat out, then paced at half that rate."""
+    # What this process holds by now (modules, engines, seeded rows) out of its collector's full
+    # passes, as the servers do theirs: a full pass over it stopped all client threads for 80-270
+    # ms on a loaded machine, at the same point of every run, and was counted as the requests'
+    # latency (a p99 at half the max rate is ~12 requests' worth of such a pause).
+    gc.collect()
+    gc.freeze()
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
                           limits=httpx.Limits(max_connections=CLIENTS))
 

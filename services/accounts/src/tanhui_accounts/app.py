@@ -14,6 +14,7 @@ from tanhui_shared.web.trusted_keys import KeyCache
 
 from .api import (accreditations, auth, citizens, claims, enterprises, journeys, jwks,
                   methodology, stats)
+from .api.trip_lane import install_trip_lane
 from .domain.travel import travel_rules
 from .security import load_previous_keys, load_signing_key, use_password_hash_cost
 from .settings import AccountsSettings, get_settings
@@ -46,6 +47,7 @@ def create_app(settings: AccountsSettings | None = None) -> FastAPI:
         description="Identities and token issuer, enterprise and personal carbon accounts.",
     )
     document_bodies(app, citizens.TRIP_BATCH)
+    install_trip_lane(app)  # POST /api/v1/trips past FastAPI's routing when it can be
     app.state.signing_key = key
     app.state.travel_rules = travel_rules(settings.trip_claim_window_days)
     app.state.published_keys = list(published.values())
