@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -117,7 +118,10 @@ def test_a_body_read_in_pieces_reaches_fastapi_whole(accounts):
                  "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
                  "headers": [(b"content-type", b"application/json")] +
                             [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
-        asyncio.run(accounts.app(scope, receive, send))
+        # on a thread of its own: a test process that ran a console test before keeps
+        # Playwright's event loop running on this one (its browser is session-scoped)
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, accounts.app(scope, receive, send)).result()
         start = next(m for m in sent if m["type"] == "http.response.start")
         return start["status"], b"".join(m.get("body", b"") for m in sent
                                          if m["type"] == "http.response.body")
