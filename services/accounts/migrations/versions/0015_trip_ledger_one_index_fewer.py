@@ -1,0 +1,22 @@
+"""green_trip without ix_green_trip_user_time (issue 15, the trip ledger path): every query it
+served names a citizen and bounds started_at from above only (overlaps: started_at < the claim's
+end; the journeys page: all of them, counted), so it read the citizen's whole history, as
+uq_green_trip_external_id's user_id prefix reads it; a feed paid a third index insert per trip
+for it (a quarter of the trips' COPY).
+
+Revision ID: 0015_trip_ledger_one_index_fewer
+"""
+from alembic import op
+
+revision = "0015_trip_ledger_one_index_fewer"
+down_revision = "0014_outbox_notify_while_asleep"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.drop_index("ix_green_trip_user_time", table_name="green_trip")
+
+
+def downgrade() -> None:
+    op.create_index("ix_green_trip_user_time", "green_trip", ["user_id", "started_at"])
