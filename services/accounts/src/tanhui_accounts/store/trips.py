@@ -114,7 +114,10 @@ _EARNED = ("SELECT user_id, local_day, cap_group, earned FROM daily_points "
            "WHERE user_id = ANY((SELECT %b::text[])::text[]) AND local_day BETWEEN %b AND %b")
 
 
-def _history(session: Session, claims: list[TripClaim]) -> dict[str, CitizenHistory]:
+def _history(session: Session, claims: list[TripClaim],
+             ) -> tuple[dict[str, CitizenHistory], set[tuple]]:
+    """The claims' citizens' history, and the (citizen, day, cap group) keys of the cap rows that
+    exist already."""
     user_ids = sorted({c.user_id for c in claims})
     earliest = min(c.started_at for c in claims)
     latest = max(c.ended_at for c in claims)
@@ -133,7 +136,7 @@ def _history(session: Session, claims: list[TripClaim]) -> dict[str, CitizenHist
         history[user_id].external_ids.add(external_id)
     for user_id, day, group, points in earned:
         history[user_id].already_earned(day, group, points)
-    return history
+    return history, {(user_id, day, group) for user_id, day, group, _ in earned}
 
 
 def _pipelined(session: Session, statements: list[tuple[str, tuple]]) -> list[list[tuple]]:
@@ -180,8 +183,9 @@ def _record(session: Session, claims: list[TripClaim], recorded_by: str,
                                                            for d in outside}
     accepted: list[tuple[TripDecision, str]] = []  # in the order judged, each with its new id
     if inside:
-        accepted, writes = _judge_and_copy(session, inside, _history(session, inside),
-                                           recorded_by, rules, now, decided)
+        history, cap_rows = _history(session, inside)
+        accepted, writes = _judge_and_copy(session, inside, history, cap_rows, recorded_by,
+                                           rules, now, decided)
     if not accepted:
         return _answer(claims, decided)
     # the day's cap rows, then the accounts: one statement per table, in one round trip
@@ -202,15 +206,16 @@ def _answer(claims: list[TripClaim], decided: dict[int, tuple[TripDecision, str 
 
 
 def _judge_and_copy(session: Session, inside: list[TripClaim],
-                    history: dict[str, CitizenHistory], recorded_by: str, rules: TravelRules,
-                    now: datetime, decided: dict[int, tuple[TripDecision, str | None]],
+                    history: dict[str, CitizenHistory], cap_rows: set[tuple], recorded_by: str,
+                    rules: TravelRules, now: datetime,
+                    decided: dict[int, tuple[TripDecision, str | None]],
                     ) -> tuple[list[tuple[TripDecision, str]], list[tuple[str, tuple]]]:
     """Judge the claims and COPY each accepted trip as it is judged, so that the database writes
     the trips while the next ones are judged, and then while the next statements are prepared
     (Python's work and the database's had taken turns, each ~0.1 s). Ids are given in the order
     judged: each citizen's trips together, by start. Fills `decided` (claim index -> decision,
     trip id); returns the accepted trips in the order judged, with the statements that add them
-    to the days' cap rows and to the accounts."""
+    to the days' cap rows (`cap_rows`: those that exist) and to the accounts."""
     ids = new_ordered_ids(len(inside))  # the first len(accepted) are used, in order
     accepted: list[tuple[TripDecision, str]] = []
     with ExitStack() as opened:
@@ -228,9 +233,8 @@ def _judge_and_copy(session: Session, inside: list[TripClaim],
             accepted.append((d, trip_id))
             decided[c.index] = (d, trip_id)
         wins = [d for d, _ in accepted]
-        writes = [_add_to_accounts(wins)]
-        if added := daily_earnings(wins, rules):
-            writes.insert(0, _add_daily_points(added))
+        writes = [*_add_daily_points(daily_earnings(wins, rules), cap_rows),
+                  _add_to_accounts(wins)]
     return accepted, writes
 
 
@@ -240,26 +244,38 @@ _TRIP_COLUMNS = ("id", "user_id", "mode", "distance_km", "started_at", "ended_at
 _ENTRY_COLUMNS = ("user_id", "kind", "points", "balance_after", "held_after", "trip_id",
                   "created_at")
 
-# One statement for the whole batch: its rows arrive in (citizen, day, group) order, so two
-# batches never wait on each other's rows in opposite orders.
-_ADD_DAILY_POINTS = """
+# One statement for the cap rows the history read found, one for those it did not; each takes
+# its rows in (citizen, day, group) order, so two batches never wait on each other's rows in
+# opposite orders.
+_DAILY_POINTS = """
 INSERT INTO daily_points (user_id, local_day, cap_group, earned, cap)
 SELECT u, d::date, g, e::integer, c::integer FROM ROWS FROM (
     json_array_elements_text(%b::json), json_array_elements_text(%b::json),
     json_array_elements_text(%b::json), json_array_elements_text(%b::json),
     json_array_elements_text(%b::json)) AS k (u, d, g, e, c)
+"""
+_ADD_DAILY_POINTS = _DAILY_POINTS + """
 ON CONFLICT (user_id, local_day, cap_group)
 DO UPDATE SET earned = daily_points.earned + excluded.earned, cap = excluded.cap
 """
 
 
-def _add_daily_points(added: dict) -> tuple[str, tuple]:
-    """The statement that adds each (citizen, day, cap group)'s new points to its row; the row's
-    check refuses a sum above the cap, which a path that skipped the account lock would reach."""
-    keys = sorted(added)
-    return _ADD_DAILY_POINTS, tuple(_as_json(column) for column in (
-        [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-        [added[k][0] for k in keys], [added[k][1] for k in keys]))
+def _add_daily_points(added: dict, cap_rows: set[tuple]) -> list[tuple[str, tuple]]:
+    """The statements that add each (citizen, day, cap group)'s new points to its row; the row's
+    check refuses a sum above the cap, which a path that skipped the account lock would reach.
+    The rows the locked history read did not find are inserted without ON CONFLICT (its
+    speculative insertion took twice a plain insert's time, and a feed's days are mostly new):
+    a path that skipped the lock and made one meanwhile makes this batch's insert fail on the
+    key, refused like the cap's check, never added up past it."""
+    statements = []
+    for found in (False, True):
+        keys = sorted(k for k in added if (k in cap_rows) is found)
+        if keys:
+            statements.append((_ADD_DAILY_POINTS if found else _DAILY_POINTS, tuple(
+                _as_json(column) for column in (
+                    [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+                    [added[k][0] for k in keys], [added[k][1] for k in keys]))))
+    return statements
 
 
 # One statement for the whole batch, returning each account's figures as the database has them.
