@@ -6,8 +6,10 @@ daily_earnings). The caller's unit of work owns the transaction.
 Statements go to psycopg directly, their arrays as binary parameters: SQLAlchemy's text format
 quoted each of a feed's 10,000 external ids and user ids with a regular expression. Rows are
 written in (citizen, start) order with time-ordered ids, so each index takes them in runs of
-neighbouring keys instead of one random page per row. The trips are COPYed as they are judged
-and each COPY ends only after the next step's Python work: PostgreSQL writes while Python works.
+neighbouring keys instead of one random page per row. The trips are COPYed as they are judged,
+with each ledger entry's running figures counted from the accounts' as read after the lock; the
+entries' COPY follows at once and stays open while the cap rows' and the accounts' statements
+are prepared: PostgreSQL writes while Python works.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from pydantic_core import to_json
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
+from tanhui_shared.errors import Conflict
 from tanhui_shared.messaging.outbox import utcnow
 
 from ..collector import collector_paused
@@ -112,21 +115,25 @@ _RECORDED = "SELECT k.user_id, k.external_id " + _PROBE
 # planning for a 2 ms scan (EXPLAIN's Planning Time, 60,000 trips in).
 _EARNED = ("SELECT user_id, local_day, cap_group, earned FROM daily_points "
            "WHERE user_id = ANY((SELECT %b::text[])::text[]) AND local_day BETWEEN %b AND %b")
+# The accounts' figures as the batch starts: read after the lock, which no other writer's UPDATE
+# passes, so each entry's running figures are known as its trip is judged.
+_FIGURES = "SELECT user_id, balance, held FROM points_account WHERE user_id = ANY(%b::text[])"
 
 
 def _history(session: Session, claims: list[TripClaim],
-             ) -> tuple[dict[str, CitizenHistory], set[tuple]]:
-    """The claims' citizens' history, and the (citizen, day, cap group) keys of the cap rows that
-    exist already."""
+             ) -> tuple[dict[str, CitizenHistory], set[tuple], dict[str, list[int]]]:
+    """The claims' citizens' history, the (citizen, day, cap group) keys of the cap rows that
+    exist already, and each account's [balance, held]."""
     user_ids = sorted({c.user_id for c in claims})
     earliest = min(c.started_at for c in claims)
     latest = max(c.ended_at for c in claims)
     days = [c.local_day for c in claims]
-    intervals, recorded, earned = _pipelined(session, [
+    intervals, recorded, earned, figures = _pipelined(session, [
         (_INTERVALS, (user_ids, latest, earliest)),
         (_RECORDED, (_as_json([c.user_id for c in claims]),
                      _as_json([c.external_id for c in claims]))),
-        (_EARNED, (user_ids, min(days), max(days)))])
+        (_EARNED, (user_ids, min(days), max(days))),
+        (_FIGURES, (user_ids,))])
     history: dict[str, CitizenHistory] = defaultdict(CitizenHistory)
     for user_id, started, ended in intervals:
         history[user_id].intervals.append((started, ended))
@@ -136,7 +143,8 @@ def _history(session: Session, claims: list[TripClaim],
         history[user_id].external_ids.add(external_id)
     for user_id, day, group, points in earned:
         history[user_id].already_earned(day, group, points)
-    return history, {(user_id, day, group) for user_id, day, group, _ in earned}
+    return (history, {(user_id, day, group) for user_id, day, group, _ in earned},
+            {user_id: [balance, held] for user_id, balance, held in figures})
 
 
 def _pipelined(session: Session, statements: list[tuple[str, tuple]]) -> list[list[tuple]]:
@@ -181,22 +189,25 @@ def _record(session: Session, claims: list[TripClaim], recorded_by: str,
     inside, outside = within_claim_window([c for c in claims if c.user_id in accounts], rules, now)
     decided: dict[int, tuple[TripDecision, str | None]] = {d.claim.index: (d, None)
                                                            for d in outside}
-    accepted: list[tuple[TripDecision, str]] = []  # in the order judged, each with its new id
-    if inside:
-        history, cap_rows = _history(session, inside)
-        accepted, writes = _judge_and_copy(session, inside, history, cap_rows, recorded_by,
-                                           rules, now, decided)
-    if not accepted:
+    if not inside:
         return _answer(claims, decided)
-    # the day's cap rows, then the accounts: one statement per table, in one round trip
-    after = {user_id: (balance, held) for user_id, balance, held in _pipelined(session, writes)[-1]}
-    earning = [(d, trip_id) for d, trip_id in accepted if d.points]
-    earn = EntryKind.EARN.value
-    with _copy(session, PointsEntry, _ENTRY_COLUMNS) as copy:
-        for (d, trip_id), (balance, held) in zip(earning, _running_figures(earning, after)):
-            copy.write_row((d.claim.user_id, earn, d.points, balance, held, trip_id, now))
-        # the database is still writing the entries: meanwhile, the answer
+    history, cap_rows, figures = _history(session, inside)
+    wins, entries = _judge_and_copy(session, inside, history, figures, recorded_by, rules, now,
+                                    decided)
+    if not wins:
         return _answer(claims, decided)
+    with ExitStack() as opened:
+        if entries:
+            copy = opened.enter_context(_copy(session, PointsEntry, _ENTRY_COLUMNS))
+            for entry in entries:
+                copy.write_row(entry)
+        # the database is still writing the entries: meanwhile, the statements for the day's cap
+        # rows and the accounts (one per table, then sent in one round trip), and the answer
+        writes = [*_add_daily_points(daily_earnings(wins, rules), cap_rows),
+                  _add_to_accounts(wins)]
+        answer = _answer(claims, decided)
+    _check_figures(_pipelined(session, writes)[-1], figures)
+    return answer
 
 
 def _answer(claims: list[TripClaim], decided: dict[int, tuple[TripDecision, str | None]]
@@ -206,18 +217,20 @@ def _answer(claims: list[TripClaim], decided: dict[int, tuple[TripDecision, str 
 
 
 def _judge_and_copy(session: Session, inside: list[TripClaim],
-                    history: dict[str, CitizenHistory], cap_rows: set[tuple], recorded_by: str,
-                    rules: TravelRules, now: datetime,
+                    history: dict[str, CitizenHistory], figures: dict[str, list[int]],
+                    recorded_by: str, rules: TravelRules, now: datetime,
                     decided: dict[int, tuple[TripDecision, str | None]],
-                    ) -> tuple[list[tuple[TripDecision, str]], list[tuple[str, tuple]]]:
+                    ) -> tuple[list[TripDecision], list[tuple]]:
     """Judge the claims and COPY each accepted trip as it is judged, so that the database writes
-    the trips while the next ones are judged, and then while the next statements are prepared
-    (Python's work and the database's had taken turns, each ~0.1 s). Ids are given in the order
-    judged: each citizen's trips together, by start. Fills `decided` (claim index -> decision,
-    trip id); returns the accepted trips in the order judged, with the statements that add them
-    to the days' cap rows (`cap_rows`: those that exist) and to the accounts."""
-    ids = new_ordered_ids(len(inside))  # the first len(accepted) are used, in order
-    accepted: list[tuple[TripDecision, str]] = []
+    the trips while the next ones are judged (Python's work and the database's had taken turns,
+    each ~0.1 s). Ids are given in the order judged: each citizen's trips together, by start.
+    Fills `decided` (claim index -> decision, trip id); returns the accepted trips in the order
+    judged, and their ledger entries' rows, each with its running figures (counted on in
+    `figures`, which then holds each account's figures after the batch)."""
+    next_id = iter(new_ordered_ids(len(inside))).__next__  # the first len(wins) are used
+    wins: list[TripDecision] = []
+    entries: list[tuple] = []
+    earn = EntryKind.EARN.value
     with ExitStack() as opened:
         copy = None  # opened at the first accepted trip: a feed seen before writes no trips
         for d in judged_in_order(inside, history, rules):
@@ -226,16 +239,17 @@ def _judge_and_copy(session: Session, inside: list[TripClaim],
                 continue
             if copy is None:
                 copy = opened.enter_context(_copy(session, GreenTrip, _TRIP_COLUMNS))
-            c, trip_id = d.claim, ids[len(accepted)]
+            c, trip_id, points = d.claim, next_id(), d.points
             copy.write_row((trip_id, c.user_id, _MODE_TEXT[c.mode], c.distance_km, c.started_at,
                             c.ended_at, c.local_day, c.external_id, recorded_by, d.reduction_g,
-                            d.points, d.reason, now))
-            accepted.append((d, trip_id))
+                            points, d.reason, now))
+            wins.append(d)
             decided[c.index] = (d, trip_id)
-        wins = [d for d, _ in accepted]
-        writes = [*_add_daily_points(daily_earnings(wins, rules), cap_rows),
-                  _add_to_accounts(wins)]
-    return accepted, writes
+            if points:
+                account = figures[c.user_id]
+                account[0] += points
+                entries.append((c.user_id, earn, points, account[0], account[1], trip_id, now))
+    return wins, entries
 
 
 _MODE_TEXT = {mode: mode.value for mode in Mode}  # an Enum's .value is a Python-level property
@@ -304,19 +318,15 @@ def _add_to_accounts(accepted: list[TripDecision]) -> tuple[str, tuple]:
                               _as_json([reductions[u] for u in user_ids]))
 
 
-def _running_figures(earning: list[tuple[TripDecision, str]],
-                     after: dict[str, tuple[int, int]]) -> list[tuple[int, int]]:
-    """Each entry's (balance_after, held_after), counted back from what the database returned, so
-    the ledger agrees with its account even if a concurrent writer slipped in (a path without
-    the lock)."""
-    balance = {user_id: figures[0] for user_id, figures in after.items()}
-    figures: list[tuple[int, int]] = []
-    for decision, _ in reversed(earning):
-        user_id = decision.claim.user_id
-        figures.append((balance[user_id], after[user_id][1]))
-        balance[user_id] -= decision.points
-    figures.reverse()
-    return figures
+def _check_figures(after: list[tuple], figures: dict[str, list[int]]) -> None:
+    """The accounts as the database has them after the batch (its update's RETURNING) against the
+    entries' last running figures: the lock kept any other writer out since they were read, and if
+    some path did write meanwhile, the batch is refused rather than leave a ledger that does not
+    add up to its account."""
+    for user_id, balance, held in after:
+        if figures[user_id] != [balance, held]:
+            raise Conflict("the citizen's points changed while the feed was recorded; send it "
+                           "again", field="trips", code="points-changed-meanwhile")
 
 
 def _copy_type(column: sa.Column) -> str:
