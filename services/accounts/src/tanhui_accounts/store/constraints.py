@@ -73,8 +73,6 @@ ACCOUNTS_CONSTRAINTS: dict[str, Described] = {
     "ck_points_entry_held_after_within_balance": ("not enough points available: points on hold "
                                                   "cannot exceed the balance", "points",
                                                   "insufficient-points"),
-    "daily_points_pkey": ("the day's points were counted by another request at the same time; "
-                          "send the trips again", "trip"),
     "ck_daily_points_within_cap": ("the day's points cap was reached by other trips recorded at "
                                    "the same time; send the trip again to have it capped", "trip"),
     "ck_redemption_points_positive": ("a redemption holds a positive number of points", "points"),
