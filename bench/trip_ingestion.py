@@ -109,6 +109,16 @@ def ledger_path(engine, rows) -> float:
     return BATCH / elapsed
 
 
+def floor_and_path(engine, citizens, run: int) -> tuple[float, float]:
+    """One run of the raw COPY and record_trips, back to back, the first of the two alternating
+    run by run (what one leaves behind, e.g. autovacuum's work, falls on both alike)."""
+    if run % 2:
+        ledger = ledger_path(engine, batch_rows(citizens, 100 + run))
+        return raw_copy(engine, batch_rows(citizens, run)), ledger
+    raw = raw_copy(engine, batch_rows(citizens, run))
+    return raw, ledger_path(engine, batch_rows(citizens, 100 + run))
+
+
 def ledger_ratios(ledger: list[float], raw: list[float]) -> str:
     """The ledger path over its floor: the median of each run's own ratio (the two measured one
     right after the other, so a spell of load falls on both) and the ratio of the medians."""
@@ -257,8 +267,9 @@ def main() -> None:
     if LEDGER_ONLY:  # the ledger path and its floor alone, taking turns as below
         raw, ledger = [], []
         for run in range(runs):
-            raw.append(raw_copy(engine, batch_rows(citizens, run)))
-            ledger.append(ledger_path(engine, batch_rows(citizens, 100 + run)))
+            floor, path = floor_and_path(engine, citizens, run)
+            raw.append(floor)
+            ledger.append(path)
             progress(f"batches, run {run + 1}/{runs}: raw COPY {raw[-1]:,.0f}/s, record_trips "
                      f"{ledger[-1]:,.0f}/s")
         print(f"""Batches of {BATCH:,} metro rides over {CITIZENS:,} citizens, {runs} runs each:
@@ -296,8 +307,9 @@ Ledger path / raw COPY, same run: {ledger_ratios(ledger, raw)} (load average at 
         ledger: list[float] = []
         http: list[float] = []
         for run in range(runs):
-            raw.append(raw_copy(engine, batch_rows(citizens, run)))
-            ledger.append(ledger_path(engine, batch_rows(citizens, 100 + run)))
+            floor, path = floor_and_path(engine, citizens, run)
+            raw.append(floor)
+            ledger.append(path)
             http.append(http_batch(run))
             progress(f"batches, run {run + 1}/{runs}: raw COPY {raw[-1]:,.0f}/s, record_trips "
                      f"{ledger[-1]:,.0f}/s, POST /trips/batch {http[-1]:,.0f}/s")
