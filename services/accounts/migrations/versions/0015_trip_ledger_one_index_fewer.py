@@ -2,8 +2,8 @@
 served names a citizen and bounds started_at from above only (overlaps: started_at < the claim's
 end; the journeys page: all of them, counted), so it read the citizen's whole history, as
 uq_green_trip_external_id's user_id prefix reads it; a feed paid a third index insert per trip
-for it (about a third of the server's time inserting a feed's trips). points_account leaves half of each page free, so that a
-feed's update of each account it names is a HOT update (tables.py).
+for it (about a third of the server's time inserting a feed's trips). points_account leaves half
+of each page free, so that a feed's update of each account it names is a HOT update (tables.py).
 
 Revision ID: 0015_trip_ledger_one_index_fewer
 """
