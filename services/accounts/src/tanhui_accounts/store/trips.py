@@ -14,10 +14,11 @@ are prepared: PostgreSQL writes while Python works.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 import psycopg
 import sqlalchemy as sa
@@ -31,11 +32,12 @@ from tanhui_shared.messaging.outbox import utcnow
 from ..collector import collector_paused
 from ..domain.points import EntryKind
 from ..domain.travel import Mode, TravelRules, TripRefusal
-from ..domain.trip_batch import (CitizenHistory, TripClaim, TripDecision, daily_earnings,
-                                 judged_in_order, within_claim_window)
+from ..domain.trip_batch import (JUDGING_ORDER, CitizenHistory, TripClaim, TripDecision,
+                                 daily_earnings, judged_in_order, within_claim_window)
 from .copy_values import remember_repeated_values
 from .tables import GreenTrip, PointsEntry, new_ordered_ids
 
+T = TypeVar("T")
 NO_ACCOUNT = TripRefusal("not a citizen with a personal carbon account", "username",
                          "no-points-account")
 
@@ -120,20 +122,22 @@ _EARNED = ("SELECT user_id, local_day, cap_group, earned FROM daily_points "
 _FIGURES = "SELECT user_id, balance, held FROM points_account WHERE user_id = ANY(%b::text[])"
 
 
-def _history(session: Session, claims: list[TripClaim],
-             ) -> tuple[dict[str, CitizenHistory], set[tuple], dict[str, list[int]]]:
+def _history(session: Session, claims: list[TripClaim], meanwhile: Callable[[], T],
+             ) -> tuple[dict[str, CitizenHistory], set[tuple], dict[str, list[int]], T]:
     """The claims' citizens' history, the (citizen, day, cap group) keys of the cap rows that
-    exist already, and each account's [balance, held]."""
+    exist already, each account's [balance, held], and what `meanwhile` made while the database
+    read them."""
     user_ids = sorted({c.user_id for c in claims})
     earliest = min(c.started_at for c in claims)
     latest = max(c.ended_at for c in claims)
     days = [c.local_day for c in claims]
+    made: list[T] = []
     intervals, recorded, earned, figures = _pipelined(session, [
         (_INTERVALS, (user_ids, latest, earliest)),
         (_RECORDED, (_as_json([c.user_id for c in claims]),
                      _as_json([c.external_id for c in claims]))),
         (_EARNED, (user_ids, min(days), max(days))),
-        (_FIGURES, (user_ids,))])
+        (_FIGURES, (user_ids,))], lambda: made.append(meanwhile()))
     history: dict[str, CitizenHistory] = defaultdict(CitizenHistory)
     for user_id, started, ended in intervals:
         history[user_id].intervals.append((started, ended))
@@ -144,12 +148,14 @@ def _history(session: Session, claims: list[TripClaim],
     for user_id, day, group, points in earned:
         history[user_id].already_earned(day, group, points)
     return (history, {(user_id, day, group) for user_id, day, group, _ in earned},
-            {user_id: [balance, held] for user_id, balance, held in figures})
+            {user_id: [balance, held] for user_id, balance, held in figures}, made[0])
 
 
-def _pipelined(session: Session, statements: list[tuple[str, tuple]]) -> list[list[tuple]]:
+def _pipelined(session: Session, statements: list[tuple[str, tuple]],
+               meanwhile: Callable[[], object] | None = None) -> list[list[tuple]]:
     """Each statement's rows, the statements sent together (one round trip): PostgreSQL runs
-    them in order, each under its own snapshot, as if sent one by one."""
+    them in order, each under its own snapshot, as if sent one by one; `meanwhile` is called
+    once they are sent, so Python works while the database does."""
     raw = session.connection().connection.driver_connection
     sql = statements[0][0]
     try:
@@ -157,6 +163,8 @@ def _pipelined(session: Session, statements: list[tuple[str, tuple]]) -> list[li
             cursors = [raw.cursor() for _ in statements]
             for cursor, (sql, params) in zip(cursors, statements):
                 cursor.execute(sql, params)
+            if meanwhile is not None:
+                meanwhile()
         return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
     except psycopg.Error as exc:
         raise _as_sqlalchemy(exc, sql) from exc
@@ -191,9 +199,11 @@ def _record(session: Session, claims: list[TripClaim], recorded_by: str,
                                                            for d in outside}
     if not inside:
         return _answer(claims, decided)
-    history, cap_rows, figures = _history(session, inside)
-    wins, entries = _judge_and_copy(session, inside, history, figures, recorded_by, rules, now,
-                                    decided)
+    # the claims in the order they are judged, and their ids, made while the history is read
+    history, cap_rows, figures, (ordered, ids) = _history(session, inside, lambda: (
+        sorted(inside, key=JUDGING_ORDER), new_ordered_ids(len(inside))))
+    wins, entries = _judge_and_copy(session, ordered, ids, history, figures, recorded_by, rules,
+                                    now, decided)
     if not wins:
         return _answer(claims, decided)
     with ExitStack() as opened:
@@ -216,18 +226,19 @@ def _answer(claims: list[TripClaim], decided: dict[int, tuple[TripDecision, str 
             for c in claims]
 
 
-def _judge_and_copy(session: Session, inside: list[TripClaim],
+def _judge_and_copy(session: Session, inside: list[TripClaim], ids: list[str],
                     history: dict[str, CitizenHistory], figures: dict[str, list[int]],
                     recorded_by: str, rules: TravelRules, now: datetime,
                     decided: dict[int, tuple[TripDecision, str | None]],
                     ) -> tuple[list[TripDecision], list[tuple]]:
     """Judge the claims and COPY each accepted trip as it is judged, so that the database writes
     the trips while the next ones are judged (Python's work and the database's had taken turns,
-    each ~0.1 s). Ids are given in the order judged: each citizen's trips together, by start.
+    each ~0.1 s). Ids (`ids`: one per claim, ordered) are given in the order judged: each
+    citizen's trips together, by start.
     Fills `decided` (claim index -> decision, trip id); returns the accepted trips in the order
     judged, and their ledger entries' rows, each with its running figures (counted on in
     `figures`, which then holds each account's figures after the batch)."""
-    next_id = iter(new_ordered_ids(len(inside))).__next__  # the first len(wins) are used
+    next_id = iter(ids).__next__  # the first len(wins) are used
     wins: list[TripDecision] = []
     entries: list[tuple] = []
     earn = EntryKind.EARN.value
