@@ -6,16 +6,19 @@ daily_earnings). The caller's unit of work owns the transaction.
 Statements go to psycopg directly, their arrays as binary parameters: SQLAlchemy's text format
 quoted each of a feed's 10,000 external ids and user ids with a regular expression. Rows are
 written in (citizen, start) order with time-ordered ids, so each index takes them in runs of
-neighbouring keys instead of one random page per row. The trips are COPYed as they are judged
-and each COPY ends only after the next step's Python work: PostgreSQL writes while Python works.
+neighbouring keys instead of one random page per row. The trips are COPYed as they are judged,
+with each ledger entry's running figures counted from the accounts' as read after the lock; the
+entries' COPY follows at once and stays open while the cap rows' and the accounts' statements
+are prepared: PostgreSQL writes while Python works.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 import psycopg
 import sqlalchemy as sa
@@ -23,16 +26,18 @@ from pydantic_core import to_json
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
+from tanhui_shared.errors import Conflict
 from tanhui_shared.messaging.outbox import utcnow
 
 from ..collector import collector_paused
 from ..domain.points import EntryKind
 from ..domain.travel import Mode, TravelRules, TripRefusal
-from ..domain.trip_batch import (CitizenHistory, TripClaim, TripDecision, daily_earnings,
-                                 judged_in_order, within_claim_window)
+from ..domain.trip_batch import (JUDGING_ORDER, CitizenHistory, TripClaim, TripDecision,
+                                 daily_earnings, judged_in_order, within_claim_window)
 from .copy_values import remember_repeated_values
 from .tables import GreenTrip, PointsEntry, new_ordered_ids
 
+T = TypeVar("T")
 NO_ACCOUNT = TripRefusal("not a citizen with a personal carbon account", "username",
                          "no-points-account")
 
@@ -112,18 +117,27 @@ _RECORDED = "SELECT k.user_id, k.external_id " + _PROBE
 # planning for a 2 ms scan (EXPLAIN's Planning Time, 60,000 trips in).
 _EARNED = ("SELECT user_id, local_day, cap_group, earned FROM daily_points "
            "WHERE user_id = ANY((SELECT %b::text[])::text[]) AND local_day BETWEEN %b AND %b")
+# The accounts' figures as the batch starts: read after the lock, which no other writer's UPDATE
+# passes, so each entry's running figures are known as its trip is judged.
+_FIGURES = "SELECT user_id, balance, held FROM points_account WHERE user_id = ANY(%b::text[])"
 
 
-def _history(session: Session, claims: list[TripClaim]) -> dict[str, CitizenHistory]:
+def _history(session: Session, claims: list[TripClaim], meanwhile: Callable[[], T],
+             ) -> tuple[dict[str, CitizenHistory], set[tuple], dict[str, list[int]], T]:
+    """The claims' citizens' history, the (citizen, day, cap group) keys of the cap rows that
+    exist already, each account's [balance, held], and what `meanwhile` made while the database
+    read them."""
     user_ids = sorted({c.user_id for c in claims})
     earliest = min(c.started_at for c in claims)
     latest = max(c.ended_at for c in claims)
     days = [c.local_day for c in claims]
-    intervals, recorded, earned = _pipelined(session, [
+    made: list[T] = []
+    intervals, recorded, earned, figures = _pipelined(session, [
         (_INTERVALS, (user_ids, latest, earliest)),
         (_RECORDED, (_as_json([c.user_id for c in claims]),
                      _as_json([c.external_id for c in claims]))),
-        (_EARNED, (user_ids, min(days), max(days)))])
+        (_EARNED, (user_ids, min(days), max(days))),
+        (_FIGURES, (user_ids,))], lambda: made.append(meanwhile()))
     history: dict[str, CitizenHistory] = defaultdict(CitizenHistory)
     for user_id, started, ended in intervals:
         history[user_id].intervals.append((started, ended))
@@ -133,12 +147,15 @@ def _history(session: Session, claims: list[TripClaim]) -> dict[str, CitizenHist
         history[user_id].external_ids.add(external_id)
     for user_id, day, group, points in earned:
         history[user_id].already_earned(day, group, points)
-    return history
+    return (history, {(user_id, day, group) for user_id, day, group, _ in earned},
+            {user_id: [balance, held] for user_id, balance, held in figures}, made[0])
 
 
-def _pipelined(session: Session, statements: list[tuple[str, tuple]]) -> list[list[tuple]]:
+def _pipelined(session: Session, statements: list[tuple[str, tuple]],
+               meanwhile: Callable[[], object] | None = None) -> list[list[tuple]]:
     """Each statement's rows, the statements sent together (one round trip): PostgreSQL runs
-    them in order, each under its own snapshot, as if sent one by one."""
+    them in order, each under its own snapshot, as if sent one by one; `meanwhile` is called
+    once they are sent, so Python works while the database does."""
     raw = session.connection().connection.driver_connection
     sql = statements[0][0]
     try:
@@ -146,6 +163,8 @@ def _pipelined(session: Session, statements: list[tuple[str, tuple]]) -> list[li
             cursors = [raw.cursor() for _ in statements]
             for cursor, (sql, params) in zip(cursors, statements):
                 cursor.execute(sql, params)
+            if meanwhile is not None:
+                meanwhile()
         return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
     except psycopg.Error as exc:
         raise _as_sqlalchemy(exc, sql) from exc
@@ -178,21 +197,27 @@ def _record(session: Session, claims: list[TripClaim], recorded_by: str,
     inside, outside = within_claim_window([c for c in claims if c.user_id in accounts], rules, now)
     decided: dict[int, tuple[TripDecision, str | None]] = {d.claim.index: (d, None)
                                                            for d in outside}
-    accepted: list[tuple[TripDecision, str]] = []  # in the order judged, each with its new id
-    if inside:
-        accepted, writes = _judge_and_copy(session, inside, _history(session, inside),
-                                           recorded_by, rules, now, decided)
-    if not accepted:
+    if not inside:
         return _answer(claims, decided)
-    # the day's cap rows, then the accounts: one statement per table, in one round trip
-    after = {user_id: (balance, held) for user_id, balance, held in _pipelined(session, writes)[-1]}
-    earning = [(d, trip_id) for d, trip_id in accepted if d.points]
-    earn = EntryKind.EARN.value
-    with _copy(session, PointsEntry, _ENTRY_COLUMNS) as copy:
-        for (d, trip_id), (balance, held) in zip(earning, _running_figures(earning, after)):
-            copy.write_row((d.claim.user_id, earn, d.points, balance, held, trip_id, now))
-        # the database is still writing the entries: meanwhile, the answer
+    # the claims in the order they are judged, and their ids, made while the history is read
+    history, cap_rows, figures, (ordered, ids) = _history(session, inside, lambda: (
+        sorted(inside, key=JUDGING_ORDER), new_ordered_ids(len(inside))))
+    wins, entries = _judge_and_copy(session, ordered, ids, history, figures, recorded_by, rules,
+                                    now, decided)
+    if not wins:
         return _answer(claims, decided)
+    with ExitStack() as opened:
+        if entries:
+            copy = opened.enter_context(_copy(session, PointsEntry, _ENTRY_COLUMNS))
+            for entry in entries:
+                copy.write_row(entry)
+        # the database is still writing the entries: meanwhile, the statements for the day's cap
+        # rows and the accounts (one per table, then sent in one round trip), and the answer
+        writes = [*_add_daily_points(daily_earnings(wins, rules), cap_rows),
+                  _add_to_accounts(wins)]
+        answer = _answer(claims, decided)
+    _check_figures(_pipelined(session, writes)[-1], figures)
+    return answer
 
 
 def _answer(claims: list[TripClaim], decided: dict[int, tuple[TripDecision, str | None]]
@@ -201,18 +226,22 @@ def _answer(claims: list[TripClaim], decided: dict[int, tuple[TripDecision, str 
             for c in claims]
 
 
-def _judge_and_copy(session: Session, inside: list[TripClaim],
-                    history: dict[str, CitizenHistory], recorded_by: str, rules: TravelRules,
-                    now: datetime, decided: dict[int, tuple[TripDecision, str | None]],
-                    ) -> tuple[list[tuple[TripDecision, str]], list[tuple[str, tuple]]]:
+def _judge_and_copy(session: Session, inside: list[TripClaim], ids: list[str],
+                    history: dict[str, CitizenHistory], figures: dict[str, list[int]],
+                    recorded_by: str, rules: TravelRules, now: datetime,
+                    decided: dict[int, tuple[TripDecision, str | None]],
+                    ) -> tuple[list[TripDecision], list[tuple]]:
     """Judge the claims and COPY each accepted trip as it is judged, so that the database writes
-    the trips while the next ones are judged, and then while the next statements are prepared
-    (Python's work and the database's had taken turns, each ~0.1 s). Ids are given in the order
-    judged: each citizen's trips together, by start. Fills `decided` (claim index -> decision,
-    trip id); returns the accepted trips in the order judged, with the statements that add them
-    to the days' cap rows and to the accounts."""
-    ids = new_ordered_ids(len(inside))  # the first len(accepted) are used, in order
-    accepted: list[tuple[TripDecision, str]] = []
+    the trips while the next ones are judged (Python's work and the database's had taken turns,
+    each ~0.1 s). Ids (`ids`: one per claim, ordered) are given in the order judged: each
+    citizen's trips together, by start.
+    Fills `decided` (claim index -> decision, trip id); returns the accepted trips in the order
+    judged, and their ledger entries' rows, each with its running figures (counted on in
+    `figures`, which then holds each account's figures after the batch)."""
+    next_id = iter(ids).__next__  # the first len(wins) are used
+    wins: list[TripDecision] = []
+    entries: list[tuple] = []
+    earn = EntryKind.EARN.value
     with ExitStack() as opened:
         copy = None  # opened at the first accepted trip: a feed seen before writes no trips
         for d in judged_in_order(inside, history, rules):
@@ -221,17 +250,17 @@ def _judge_and_copy(session: Session, inside: list[TripClaim],
                 continue
             if copy is None:
                 copy = opened.enter_context(_copy(session, GreenTrip, _TRIP_COLUMNS))
-            c, trip_id = d.claim, ids[len(accepted)]
+            c, trip_id, points = d.claim, next_id(), d.points
             copy.write_row((trip_id, c.user_id, _MODE_TEXT[c.mode], c.distance_km, c.started_at,
                             c.ended_at, c.local_day, c.external_id, recorded_by, d.reduction_g,
-                            d.points, d.reason, now))
-            accepted.append((d, trip_id))
+                            points, d.reason, now))
+            wins.append(d)
             decided[c.index] = (d, trip_id)
-        wins = [d for d, _ in accepted]
-        writes = [_add_to_accounts(wins)]
-        if added := daily_earnings(wins, rules):
-            writes.insert(0, _add_daily_points(added))
-    return accepted, writes
+            if points:
+                account = figures[c.user_id]
+                account[0] += points
+                entries.append((c.user_id, earn, points, account[0], account[1], trip_id, now))
+    return wins, entries
 
 
 _MODE_TEXT = {mode: mode.value for mode in Mode}  # an Enum's .value is a Python-level property
@@ -240,26 +269,38 @@ _TRIP_COLUMNS = ("id", "user_id", "mode", "distance_km", "started_at", "ended_at
 _ENTRY_COLUMNS = ("user_id", "kind", "points", "balance_after", "held_after", "trip_id",
                   "created_at")
 
-# One statement for the whole batch: its rows arrive in (citizen, day, group) order, so two
-# batches never wait on each other's rows in opposite orders.
-_ADD_DAILY_POINTS = """
+# One statement for the cap rows the history read found, one for those it did not; each takes
+# its rows in (citizen, day, group) order, so two batches never wait on each other's rows in
+# opposite orders.
+_DAILY_POINTS = """
 INSERT INTO daily_points (user_id, local_day, cap_group, earned, cap)
 SELECT u, d::date, g, e::integer, c::integer FROM ROWS FROM (
     json_array_elements_text(%b::json), json_array_elements_text(%b::json),
     json_array_elements_text(%b::json), json_array_elements_text(%b::json),
     json_array_elements_text(%b::json)) AS k (u, d, g, e, c)
+"""
+_ADD_DAILY_POINTS = _DAILY_POINTS + """
 ON CONFLICT (user_id, local_day, cap_group)
 DO UPDATE SET earned = daily_points.earned + excluded.earned, cap = excluded.cap
 """
 
 
-def _add_daily_points(added: dict) -> tuple[str, tuple]:
-    """The statement that adds each (citizen, day, cap group)'s new points to its row; the row's
-    check refuses a sum above the cap, which a path that skipped the account lock would reach."""
-    keys = sorted(added)
-    return _ADD_DAILY_POINTS, tuple(_as_json(column) for column in (
-        [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-        [added[k][0] for k in keys], [added[k][1] for k in keys]))
+def _add_daily_points(added: dict, cap_rows: set[tuple]) -> list[tuple[str, tuple]]:
+    """The statements that add each (citizen, day, cap group)'s new points to its row; the row's
+    check refuses a sum above the cap, which a path that skipped the account lock would reach.
+    The rows the locked history read did not find are inserted without ON CONFLICT (its
+    speculative insertion took ~1.4x a plain insert's time, and a feed's days are mostly new):
+    a path that skipped the lock and made one meanwhile makes this batch's insert fail on the
+    key, refused like the cap's check, never added up past it."""
+    statements = []
+    for found in (False, True):
+        keys = sorted(k for k in added if (k in cap_rows) is found)
+        if keys:
+            statements.append((_ADD_DAILY_POINTS if found else _DAILY_POINTS, tuple(
+                _as_json(column) for column in (
+                    [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+                    [added[k][0] for k in keys], [added[k][1] for k in keys]))))
+    return statements
 
 
 # One statement for the whole batch, returning each account's figures as the database has them.
@@ -288,19 +329,15 @@ def _add_to_accounts(accepted: list[TripDecision]) -> tuple[str, tuple]:
                               _as_json([reductions[u] for u in user_ids]))
 
 
-def _running_figures(earning: list[tuple[TripDecision, str]],
-                     after: dict[str, tuple[int, int]]) -> list[tuple[int, int]]:
-    """Each entry's (balance_after, held_after), counted back from what the database returned, so
-    the ledger agrees with its account even if a concurrent writer slipped in (a path without
-    the lock)."""
-    balance = {user_id: figures[0] for user_id, figures in after.items()}
-    figures: list[tuple[int, int]] = []
-    for decision, _ in reversed(earning):
-        user_id = decision.claim.user_id
-        figures.append((balance[user_id], after[user_id][1]))
-        balance[user_id] -= decision.points
-    figures.reverse()
-    return figures
+def _check_figures(after: list[tuple], figures: dict[str, list[int]]) -> None:
+    """The accounts as the database has them after the batch (its update's RETURNING) against the
+    entries' last running figures: the lock kept any other writer out since they were read, and if
+    some path did write meanwhile, the batch is refused rather than leave a ledger that does not
+    add up to its account."""
+    for user_id, balance, held in after:
+        if figures[user_id] != [balance, held]:
+            raise Conflict("the citizen's points changed while the feed was recorded; send it "
+                           "again", field="trips", code="points-changed-meanwhile")
 
 
 def _copy_type(column: sa.Column) -> str:
