@@ -146,6 +146,21 @@ def test_a_split_retirement_writes_what_the_block_moves_write(world) -> None:
     assert world.holdings(holder)["total"] == 12
 
 
+@pytest.mark.parametrize(("issued", "retired", "new_blocks", "kinds"),
+                         [(10, 1, 2, ["split", "retire"]), (3, 3, 0, ["retire"])])
+def test_one_block_retired_from_writes_what_the_block_moves_write(
+        world, issued: int, retired: int, new_blocks: int, kinds: list[str]) -> None:
+    """The common case (a holder's credit from one block, split or whole), which the function
+    writes without the statements several blocks need."""
+    holder = world.user("enterprise")
+    world.issue(holder, issued)
+    general, fast = _both_paths(world, holder, retired)
+    assert fast == general
+    assert [len(fast["new_blocks"]), [a["kind"] for a in fast["audit"]]] == [new_blocks, kinds]
+    assert len(fast["certificate"]["fields"]["serials"]) == 1
+    assert world.holdings(holder)["total"] == issued - retired
+
+
 def test_whole_blocks_of_a_named_project_and_vintage_write_what_the_block_moves_write(world):
     holder = world.user("enterprise")
     kept = world.issue(holder, 6, vintage=2024)
