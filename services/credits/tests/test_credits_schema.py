@@ -31,7 +31,9 @@ def test_constraints_and_indexes_are_the_ones_the_models_declare(migrated, new_d
 _FUNCTIONS = sa.text("SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p "
                      "WHERE p.pronamespace = 'public'::regnamespace "
                      "AND p.proname IN ('audit_chain_pending', 'lock_spendable_blocks', "
-                     "'hot_listing_sale', 'hot_listing_sale_block', 'hot_listing_sale_range')")
+                     "'hot_listing_sale', 'hot_listing_sale_block', 'hot_listing_sale_range', "
+                     "'spread_retirement', 'spread_retirement_block', "
+                     "'spread_retirement_range')")
 
 
 def _functions(url: str) -> set[tuple[str, str]]:
@@ -59,7 +61,8 @@ def test_the_registry_functions_are_the_ones_the_models_create(migrated, new_dat
     assert migrated_functions == _functions(built)
     assert {n for n, _ in migrated_functions} == {
         "audit_chain_pending", "lock_spendable_blocks", "hot_listing_sale",
-        "hot_listing_sale_block", "hot_listing_sale_range"}
+        "hot_listing_sale_block", "hot_listing_sale_range", "spread_retirement",
+        "spread_retirement_block", "spread_retirement_range"}
 
 
 def test_listing_lanes_migration_goes_down_and_up_again(new_database):
@@ -79,3 +82,23 @@ def test_listing_lanes_migration_goes_down_and_up_again(new_database):
     assert "SKIP LOCKED" not in sale() and "FOR KEY SHARE" not in sale()
     command.upgrade(config, "head")
     assert "SKIP LOCKED" in sale() and "FOR KEY SHARE" in sale()
+
+
+def test_spread_retirement_statements_migration_goes_down_and_up_again(new_database):
+    """0020_spreadlean_statements replaces spread_retirement; down, it is revision
+    0018's again."""
+    url = new_database("credits_spread")
+    migrations = REPO_ROOT / "services" / "credits" / "migrations"
+    migrate(url, migrations)
+    config = Config()
+    config.set_main_option("script_location", str(migrations))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+
+    def retire() -> str:
+        return dict(_functions(url))["spread_retirement"]
+
+    assert "RETURN NEXT" in retire() and "RETURN QUERY" not in retire()
+    command.downgrade(config, "0019_outbox_notify_while_asleep")
+    assert "RETURN QUERY" in retire() and "RETURN NEXT" not in retire()
+    command.upgrade(config, "head")
+    assert "RETURN NEXT" in retire()

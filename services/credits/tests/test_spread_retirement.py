@@ -5,9 +5,11 @@ recomputable), audit entries and outbox event, up to fresh ids and times. Its re
 entries are chained like any other."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -144,6 +146,21 @@ def test_a_split_retirement_writes_what_the_block_moves_write(world) -> None:
     assert world.holdings(holder)["total"] == 12
 
 
+@pytest.mark.parametrize(("issued", "retired", "new_blocks", "kinds"),
+                         [(10, 1, 2, ["split", "retire"]), (3, 3, 0, ["retire"])])
+def test_one_block_retired_from_writes_what_the_block_moves_write(
+        world, issued: int, retired: int, new_blocks: int, kinds: list[str]) -> None:
+    """The common case (a holder's credit from one block, split or whole), which the function
+    writes without the statements several blocks need."""
+    holder = world.user("enterprise")
+    world.issue(holder, issued)
+    general, fast = _both_paths(world, holder, retired)
+    assert fast == general
+    assert [len(fast["new_blocks"]), [a["kind"] for a in fast["audit"]]] == [new_blocks, kinds]
+    assert len(fast["certificate"]["fields"]["serials"]) == 1
+    assert world.holdings(holder)["total"] == issued - retired
+
+
 def test_whole_blocks_of_a_named_project_and_vintage_write_what_the_block_moves_write(world):
     holder = world.user("enterprise")
     kept = world.issue(holder, 6, vintage=2024)
@@ -258,6 +275,43 @@ def test_its_audit_entries_are_chained_when_it_returns_and_the_chain_verifies(wo
     with Session(world.engine) as session:
         report = verify_chain(session)
         assert _chained_kinds(session, certificate.retirement_id) == ["split", "retire"]
+    assert report["intact"] and report["pending"] == 0, report
+
+
+def test_a_retirement_committed_while_a_pass_runs_is_chained_by_that_passs_runner(fresh_world):
+    """One pass at a time per process (store/audit.Passes): a retirement that commits while
+    another thread's pass runs sends none of its own and asks that one for one more (which
+    may have looked before its commit); both are chained when the runner returns."""
+    world = fresh_world
+    first, second = world.user("enterprise"), world.user("enterprise")
+    world.issue(first, 10)
+    world.issue(second, 10)
+    chain_pending(world.engine)
+    retire = functools.partial(retire_credits, beneficiary="x", purpose="y")
+    with world.engine.connect() as holder, ThreadPoolExecutor(1) as pool:
+        # the chain's head held: the first retirement's pass (in its round trip) waits there
+        holder.execute(sa.text("SELECT 1 FROM audit_head FOR UPDATE"))
+        running = pool.submit(in_unit_of_work, world.engine, lambda uow: retire(uow, first.id, 1))
+        # (autocommit: a transaction sees one snapshot of pg_stat_activity)
+        with world.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for _ in range(500):
+                if conn.execute(sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                        "current_database() AND wait_event_type = 'Lock'")).scalar_one():
+                    break
+                time.sleep(0.01)
+            else:
+                pytest.fail("the first retirement's pass never reached the head")
+        later = in_unit_of_work(world.engine, lambda uow: retire(uow, second.id, 1))
+        assert not running.done()  # it answered without waiting for the running pass
+        with Session(world.engine) as session:
+            assert _chained_kinds(session, later.retirement_id) == []
+        holder.rollback()
+        earlier = running.result(timeout=30)
+    with Session(world.engine) as session:
+        report = verify_chain(session)
+        for certificate in (earlier, later):
+            assert _chained_kinds(session, certificate.retirement_id) == ["split", "retire"]
     assert report["intact"] and report["pending"] == 0, report
 
 

@@ -173,41 +173,77 @@ def _one_pass(engine: Engine, batch: int) -> int:
         pooled.close()
 
 
-class _Passes:
-    """This process's after-commit sequencing on one engine: one pass at a time."""
+class Passes:
+    """This process's after-commit sequencing on one engine: one pass at a time. A commit that
+    finds a pass running asks it for one more (that pass may have looked before the commit)
+    instead of running its own, which would find the lock taken; the runner then runs it."""
 
     def __init__(self) -> None:
         self.mutex = threading.Lock()
         self.running = False
         self.again = False
 
+    def claim(self) -> bool:
+        """Become the runner, if none runs (a pass is about to be sent anyway)."""
+        with self.mutex:
+            if self.running:
+                return False
+            self.running = True
+            return True
 
-_PASSES: weakref.WeakKeyDictionary[Engine, _Passes] = weakref.WeakKeyDictionary()
+    def ask_or_claim(self) -> bool:
+        """After a commit: False if the running pass was asked for one more; True if none ran
+        and the caller is now the runner (it runs a pass now)."""
+        with self.mutex:
+            if self.running:
+                self.again = True
+                return False
+            self.running = True
+            return True
+
+    def another(self) -> bool:
+        """The runner, after a pass: True if asked for one more; else False, the claim given
+        up in the same critical section (a commit after it finds none running and runs one)."""
+        with self.mutex:
+            if self.again:
+                self.again = False
+                return True
+            self.running = False
+            return False
+
+    def release(self) -> None:
+        """Give the claim up (after MAX_PASSES, or a failure): the next commit's pass, or the
+        relay's next pass, chains what the ones who asked committed."""
+        with self.mutex:
+            self.running = self.again = False
+
+
+_PASSES: weakref.WeakKeyDictionary[Engine, Passes] = weakref.WeakKeyDictionary()
 _PASSES_MUTEX = threading.Lock()
 MAX_PASSES = 4  # then the next commit, or the relay's next pass, takes over
 
 
-def chain_after_commit(engine: Engine) -> None:
-    """`chain_pending` right after a unit of work committed. While another thread of this
-    process runs a pass, this one asks it for one more (its pass may have looked before our
-    commit) instead of opening a connection just to find the lock taken."""
+def passes_of(engine: Engine) -> Passes:
     with _PASSES_MUTEX:
-        passes = _PASSES.setdefault(engine, _Passes())
-    with passes.mutex:
-        if passes.running:
-            passes.again = True
-            return
-        passes.running = True
+        return _PASSES.setdefault(engine, Passes())
+
+
+def chain_after_commit(engine: Engine) -> None:
+    """`chain_pending` right after a unit of work committed, coalesced with this process's
+    other passes (see Passes)."""
+    passes = passes_of(engine)
+    if not passes.ask_or_claim():
+        return
+    released = False
     try:
         for _ in range(MAX_PASSES):
             chain_pending(engine)
-            with passes.mutex:
-                if not passes.again:
-                    break
-                passes.again = False
+            if not passes.another():
+                released = True
+                return
     finally:
-        with passes.mutex:
-            passes.running = False
+        if not released:
+            passes.release()
 
 
 def verify_chain(session: Session, batch: int = 1000) -> dict[str, Any]:

@@ -17,8 +17,7 @@ from ..store.accounts import INCLUSION_POOL_ID, lock_account
 from ..store.audit import chain_after_commit
 from ..store.retirements import retire_blocks
 from ..store.reports import current_revision, report_for_retirement
-from ..store.spread_retirement import (PASS_BATCH, NoAccount, Short, WrittenCertificate,
-                                      retire_in_one_call)
+from ..store.spread_retirement import NoAccount, Short, WrittenCertificate, retire_in_one_call
 from ..store.tables import Block, Certificate, Redemption, Retirement, new_id
 from .common import _JOURNAL as JOURNAL  # noqa: PLC2701 - whether this unit journals
 from .common import journal, opened
@@ -154,16 +153,16 @@ def retire_in_one_statement(uow: UnitOfWork, user_id: str, quantity: int, *, ben
     uow.flush()
     commit = commit and JOURNAL not in uow.extras
     try:
-        fields, content_hash, chained = retire_in_one_call(uow.session, params, commit=commit)
+        fields, content_hash, sequenced = retire_in_one_call(uow.session, params,
+                                                             commit=commit)
     except NoAccount:
         opened(None)  # NoHoldingAccount
         raise
     except Short as short:
         raise InsufficientCredits(quantity, short.available) from short
-    # its audit entries chained: by the pass after its commit in the same round trip, unless
-    # none ran, another sequencer held the lock (-1; it may have looked before our commit), or
-    # the pass took a whole batch (more may wait)
-    if chained is None or not 0 <= chained < PASS_BATCH:
+    # its audit entries chained by a pass after its commit (see retire_in_one_call), unless it
+    # committed with the unit of work
+    if not sequenced:
         engine = uow.session.get_bind()
         uow.after_commit(lambda: chain_after_commit(engine))
     envelope.data["serial_ranges"] = json.loads(fields)["serials"]
