@@ -31,7 +31,8 @@ def test_constraints_and_indexes_are_the_ones_the_models_declare(migrated, new_d
 _FUNCTIONS = sa.text("SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p "
                      "WHERE p.pronamespace = 'public'::regnamespace "
                      "AND p.proname IN ('audit_chain_pending', 'lock_spendable_blocks', "
-                     "'hot_listing_sale', 'hot_listing_sale_block', 'hot_listing_sale_range')")
+                     "'hot_listing_sale', 'spread_retirement', 'spread_retirement_block', "
+                     "'spread_retirement_range')")
 
 
 def _functions(url: str) -> set[tuple[str, str]]:
@@ -58,8 +59,8 @@ def test_the_registry_functions_are_the_ones_the_models_create(migrated, new_dat
     migrated_functions = _functions(migrated)
     assert migrated_functions == _functions(built)
     assert {n for n, _ in migrated_functions} == {
-        "audit_chain_pending", "lock_spendable_blocks", "hot_listing_sale",
-        "hot_listing_sale_block", "hot_listing_sale_range"}
+        "audit_chain_pending", "lock_spendable_blocks", "hot_listing_sale", "spread_retirement",
+        "spread_retirement_block", "spread_retirement_range"}
 
 
 def test_listing_lanes_migration_goes_down_and_up_again(new_database):
@@ -79,3 +80,34 @@ def test_listing_lanes_migration_goes_down_and_up_again(new_database):
     assert "SKIP LOCKED" not in sale() and "FOR KEY SHARE" not in sale()
     command.upgrade(config, "head")
     assert "SKIP LOCKED" in sale() and "FOR KEY SHARE" in sale()
+
+
+def test_offset_one_call_migration_goes_down_and_up_again(new_database):
+    """0020 replaces hot_listing_sale (its answer now a status and whom it paid) and drops its
+    copies of spread_retirement's helpers; down, 0017's function and its helpers are back."""
+    url = new_database("credits_one_call")
+    migrations = REPO_ROOT / "services" / "credits" / "migrations"
+    migrate(url, migrations)
+    config = Config()
+    config.set_main_option("script_location", str(migrations))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+
+    def functions() -> dict[str, str]:
+        engine = make_engine(url, pool_size=1)
+        try:
+            with engine.connect() as conn:
+                return dict(conn.execute(sa.text(
+                    "SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p "
+                    "WHERE p.pronamespace = 'public'::regnamespace "
+                    "AND p.proname LIKE 'hot_listing_sale%'")).all())
+        finally:
+            engine.dispose()
+
+    assert set(functions()) == {"hot_listing_sale"}
+    assert "o_status" in functions()["hot_listing_sale"]
+    command.downgrade(config, "0019_outbox_notify_while_asleep")
+    found = functions()
+    assert set(found) == {"hot_listing_sale", "hot_listing_sale_block", "hot_listing_sale_range"}
+    assert "o_status" not in found["hot_listing_sale"] and "SKIP LOCKED" in found["hot_listing_sale"]
+    command.upgrade(config, "head")
+    assert "o_status" in functions()["hot_listing_sale"]

@@ -187,3 +187,13 @@ def offset_context(session: Session, event_id: str, user_id: str, *, shared: boo
 def latest_accounting(session: Session, event_id: str) -> EventAccounting | None:
     return session.exec(select(EventAccounting).where(EventAccounting.event_id == event_id)
                         .order_by(EventAccounting.revision.desc())).first()
+
+
+_READ_EVENT = "SELECT {} FROM large_event e WHERE e.id = %(event_id)s".format(
+    ", ".join(f'e."{c.name}"' for c in _EVENT.c))
+
+
+def read_event(session: Session, event_id: str) -> LargeEvent | None:
+    """The event, read (not locked), as a detached LargeEvent holding the row's values."""
+    rows = driver_rows(session, _READ_EVENT, {"event_id": event_id})
+    return LargeEvent(**dict(zip(_EVENT_KEYS, rows[0]))) if rows else None

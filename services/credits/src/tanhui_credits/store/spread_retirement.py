@@ -50,7 +50,7 @@ NO_ACCOUNT = "TH161"
 SHORT = "TH162"  # fewer spendable credits than asked: the count in DETAIL
 BLOCK_CLOSED = "TH163"
 PASS_BATCH = 1000
-_PASS = f"SELECT {CHAIN_FUNCTION}({PASS_BATCH})"  # one pass of store/audit's sequencer
+PASS = f"SELECT {CHAIN_FUNCTION}({PASS_BATCH})"  # one pass of store/audit's sequencer
 
 # a serial range and a block's description (store/blocks.describe) as canonical JSON; STABLE
 # as their bodies are (to_json): an IMMUTABLE one is not inlined, and a call from PL/pgSQL
@@ -287,7 +287,7 @@ def retire_in_one_call(session: Session, params: dict[str, Any], *, commit: bool
     # In an open transaction, the COMMIT goes in the same query.
     alone = commit and driver.pgconn.transaction_status == pq.TransactionStatus.IDLE
     if alone:
-        query = f"BEGIN; {query}; COMMIT; {_PASS}"
+        query = f"BEGIN; {query}; COMMIT; {PASS}"
     elif commit:
         query += "; COMMIT"
     events = connection._has_events or connection.engine._has_events  # statement counters
@@ -311,7 +311,7 @@ def retire_in_one_call(session: Session, params: dict[str, Any], *, commit: bool
                 chained = cursor.fetchone()[0]
     except psycopg.Error as exc:
         if alone:
-            written = _after_failure(driver, params["certificate_id"])
+            written = after_failure(driver, params["certificate_id"])
             if written is not None:  # the pass failed, after the retirement committed
                 log.warning("the audit pass after a retirement failed (%s); it is retried "
                             "after the commit", exc)
@@ -330,14 +330,19 @@ def retire_in_one_call(session: Session, params: dict[str, Any], *, commit: bool
     return row[0], row[1], chained
 
 
-def _after_failure(driver: psycopg.Connection, certificate_id: str) -> tuple[str, str] | None:
+_WRITTEN = """
+SELECT c.fields, c.content_hash, p.listing_id, p.seller_account_id, p.seller_user_id,
+       p.price_per_tonne
+FROM certificate c LEFT JOIN payment p ON p.retirement_id = c.retirement_id WHERE c.id = %s"""
+
+
+def after_failure(driver: psycopg.Connection, certificate_id: str) -> tuple | None:
     """After a failed query of the autocommit path: its explicit transaction rolled back (an
-    error there leaves it open), and the certificate if the retirement committed before the
-    failure (then only the pass failed)."""
+    error there leaves it open), and the certificate (with the payment of a purchase) if the
+    movement committed before the failure (then only the pass failed)."""
     try:
         if driver.pgconn.transaction_status == pq.TransactionStatus.INERROR:
             driver.execute("ROLLBACK")
-        return driver.execute("SELECT fields, content_hash FROM certificate WHERE id = %s",
-                              (certificate_id,)).fetchone()
+        return driver.execute(_WRITTEN, (certificate_id,)).fetchone()
     except psycopg.Error:
         return None  # e.g. the connection lost: the original error stands
