@@ -130,7 +130,7 @@ def test_one_statement_purchase_writes_what_the_general_path_writes(world) -> No
 
     def by_the_general_path(uow):  # noqa: ANN001, ANN202
         before = _max_block(world.engine)
-        event, account_id, _ = offset_context(uow.session, event_id, organizer.id, shared=True)
+        event, account_id = offset_context(uow.session, event_id, organizer.id, shared=True)
         offset = offset_from_cheapest(uow, event, account_id, 5)
         uow.finish()  # everything written, then read back and rolled back
         general.update(_written(uow.session.connection(), offset.certificate.retirement_id,
@@ -392,7 +392,7 @@ def test_the_general_path_selling_a_listing_whose_lanes_are_bought_waits_for_the
             uow, organizer.id, event_id, 1)).quantity)
 
     def general(uow):  # noqa: ANN001, ANN202
-        event, account_id, _ = offset_context(uow.session, event_id, organizer.id, shared=True)
+        event, account_id = offset_context(uow.session, event_id, organizer.id, shared=True)
         return offset_from_cheapest(uow, event, account_id, 50).quantity
 
     with ThreadPoolExecutor(8) as buyers, ThreadPoolExecutor(1) as other:

@@ -166,8 +166,8 @@ def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
             offset = offset_from_listing(uow, event, quantity, commit=last)
             if offset is not None:
                 return offset
-    found, account_id, listing = offset_context(session, event_id, organizer_user_id,
-                                                shared=quantity is not None)
+    found, account_id = offset_context(session, event_id, organizer_user_id,
+                                       shared=quantity is not None)
     event = _check_organizer(found, organizer_user_id, event_id)
     if account_id is None:
         opened(None)  # NoHoldingAccount
