@@ -187,6 +187,29 @@ _PASSES_MUTEX = threading.Lock()
 MAX_PASSES = 4  # then the next commit, or the relay's next pass, takes over
 
 
+def claim_pass(engine: Engine) -> bool:
+    """Whether this thread may run this process's next pass itself, in a query of its own
+    (store/hot_listing: after its COMMIT, in the same round trip): True if no other thread of
+    this process is running one; then `release_pass` must follow."""
+    with _PASSES_MUTEX:
+        passes = _PASSES.setdefault(engine, _Passes())
+    with passes.mutex:
+        if passes.running:
+            return False
+        passes.running = True
+        return True
+
+
+def release_pass(engine: Engine) -> bool:
+    """After a claimed pass: whether another thread asked for one more meanwhile (its commit
+    may have come after the pass looked); then run `chain_after_commit`."""
+    passes = _PASSES[engine]
+    with passes.mutex:
+        passes.running = False
+        again, passes.again = passes.again, False
+    return again
+
+
 def chain_after_commit(engine: Engine) -> None:
     """`chain_pending` right after a unit of work committed. While another thread of this
     process runs a pass, this one asks it for one more (its pass may have looked before our

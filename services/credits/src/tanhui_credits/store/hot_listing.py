@@ -55,6 +55,7 @@ from psycopg import pq
 from psycopg import sql as pg_sql
 from sqlalchemy.orm import Session
 
+from .audit import chain_after_commit, claim_pass, release_pass
 from .block_writes import BlockAlreadyClosed
 from .spread_retirement import FUNCTION as SPREAD
 from .spread_retirement import PASS, after_failure
@@ -384,19 +385,40 @@ def sell_and_retire(session: Session, params: dict[str, Any], *, commit: bool) -
     """Run the purchase (see the module's docstring). `commit`: commit it in the same round
     trip; the caller's unit of work must then write nothing more. On a connection with no
     transaction open that is one query, `BEGIN; <the call>; COMMIT; <the audit sequencer's
-    pass>`, as store/spread_retirement sends a retirement (no BEGIN and COMMIT round trips, no
-    pass after the commit); inside an open transaction, `; COMMIT` goes in the same query.
+    pass>`, as store/spread_retirement sends a retirement (no BEGIN and COMMIT round trips);
+    inside an open transaction, `; COMMIT` goes in the same query.
+
+    The pass goes in the query only if no other thread of this process runs one
+    (audit.claim_pass); otherwise, as when it asked for one more, `chained` is None and the
+    use case runs audit.chain_after_commit after the commit (which asks that thread for one
+    more): concurrent purchases each sending a pass mostly found the sequencer's lock taken,
+    and then each had a pass after its commit as well.
 
     One query of several statements needs PostgreSQL's simple protocol, which has no
     parameters: the one parameter, a JSON document, goes as a literal quoted by psycopg (jsonb:
     parsed once, before the function runs; a json value is parsed again by every ->> on it)."""
     connection = session.connection()
     driver = connection.connection.driver_connection
+    alone = commit and driver.pgconn.transaction_status == pq.TransactionStatus.IDLE
+    engine = connection.engine
+    passing = alone and claim_pass(engine)
+    try:
+        sale = _send(connection, driver, params, commit=commit, alone=alone, passing=passing)
+    except BaseException:
+        if passing and release_pass(engine):
+            chain_after_commit(engine)  # the one more another thread asked for
+        raise
+    if passing and release_pass(engine):
+        return sale._replace(chained=None)  # asked for one more: after the commit
+    return sale
+
+
+def _send(connection, driver: psycopg.Connection, params: dict[str, Any], *,  # noqa: ANN001
+          commit: bool, alone: bool, passing: bool) -> Sale:
     literal = pg_sql.Literal(json.dumps(params)).as_string(driver)
     query = f"SELECT * FROM {FUNCTION}({literal}::jsonb)"
-    alone = commit and driver.pgconn.transaction_status == pq.TransactionStatus.IDLE
     if alone:
-        query = f"BEGIN; {query}; COMMIT; {PASS}"
+        query = f"BEGIN; {query}; COMMIT" + (f"; {PASS}" if passing else "")
     elif commit:
         query += "; COMMIT"
     # by the driver, as block_writes.driver_rows sends statements (the statement counters see
@@ -417,7 +439,7 @@ def sell_and_retire(session: Session, params: dict[str, Any], *, commit: bool) -
             if alone:
                 cursor.nextset()  # past the BEGIN
             row = cursor.fetchone()
-            if alone:
+            if passing:
                 cursor.nextset(), cursor.nextset()  # past the COMMIT, to the pass
                 chained = cursor.fetchone()[0]
     except psycopg.Error as exc:
