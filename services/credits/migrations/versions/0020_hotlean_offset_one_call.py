@@ -235,32 +235,40 @@ BEGIN
                               issuance_id, listing_id, retirement_id, created_by, closed_by, o)
     ORDER BY n.o;
     -- the certificate's serials and projects, ordered as certificate_fields orders them
-    SELECT '[' || string_agg(to_json(spread_retirement_range(prefix, t.pn, t.vintage, t.f, t.l))::text,
-                             ',' ORDER BY t.pn, t.vintage, t.f) || ']'
-    INTO serials FROM unnest(c_pn, c_vintage, c_first, c_last) AS t(pn, vintage, f, l);
-    SELECT '[' || string_agg('{"project_id":' || to_json(g.project)::text
-                             || ',"project_name":' || to_json(g.name)::text
-                             || ',"project_number":' || g.pn::text
-                             || ',"quantity":' || g.quantity::text
-                             || ',"vintage":' || g.vintage::text || '}',
-                             ',' ORDER BY g.pn, g.vintage, g.f) || ']'
-    INTO projects FROM (
-        SELECT t.project, t.pn, t.vintage, min(t.name) AS name, min(t.f) AS f,
-               sum(t.l - t.f + 1) AS quantity
-        FROM unnest(c_project, c_pn, c_vintage, c_first, c_last, c_name)
-             AS t(project, pn, vintage, f, l, name)
-        GROUP BY t.project, t.pn, t.vintage) g;
+    SELECT (SELECT '[' || string_agg(to_json(spread_retirement_range(prefix, t.pn, t.vintage, t.f,
+                                                          t.l))::text,
+                                     ',' ORDER BY t.pn, t.vintage, t.f) || ']'
+            FROM unnest(c_pn, c_vintage, c_first, c_last) AS t(pn, vintage, f, l)),
+           (SELECT '[' || string_agg('{"project_id":' || to_json(g.project)::text
+                                     || ',"project_name":' || to_json(g.name)::text
+                                     || ',"project_number":' || g.pn::text
+                                     || ',"quantity":' || g.quantity::text
+                                     || ',"vintage":' || g.vintage::text || '}',
+                                     ',' ORDER BY g.pn, g.vintage, g.f) || ']'
+            FROM (SELECT t.project, t.pn, t.vintage, min(t.name) AS name, min(t.f) AS f,
+                         sum(t.l - t.f + 1) AS quantity
+                  FROM unnest(c_project, c_pn, c_vintage, c_first, c_last, c_name)
+                       AS t(project, pn, vintage, f, l, name)
+                  GROUP BY t.project, t.pn, t.vintage) g)
+    INTO serials, projects;
     fields := replace(replace(p->>'certificate', '["' || mark || 'serials@@"]', serials),
                       '["' || mark || 'projects@@"]', projects);
     digest := encode(sha256(convert_to(fields, 'UTF8')), 'hex');
-    INSERT INTO certificate (id, retirement_id, redemption_id, fields, content_hash)
-    VALUES (p->>'certificate_id', v_retirement, NULL, fields, digest);
-    INSERT INTO payment (id, listing_id, event_id, seller_account_id, seller_user_id,
-                         buyer_user_id, quantity, price_per_tonne, amount, retirement_id,
-                         created_at)
-    VALUES (p->>'payment_id', v_listing, p->>'event_id', v_seller, v_seller_user,
-            p->>'organizer', wanted, v_price, v_price * wanted, v_retirement, made);
-    -- the journal in its order (split, transfer, retire): stamps drawn after every lock
+    -- the certificate, payment, outbox event and the journal in its order (split, transfer,
+    -- retire; stamps drawn after every lock), in one statement
+    WITH certified AS (
+        INSERT INTO certificate (id, retirement_id, redemption_id, fields, content_hash)
+        VALUES (p->>'certificate_id', v_retirement, NULL, fields, digest)),
+    paid AS (
+        INSERT INTO payment (id, listing_id, event_id, seller_account_id, seller_user_id,
+                             buyer_user_id, quantity, price_per_tonne, amount, retirement_id,
+                             created_at)
+        VALUES (p->>'payment_id', v_listing, p->>'event_id', v_seller, v_seller_user,
+                p->>'organizer', wanted, v_price, v_price * wanted, v_retirement, made)),
+    published AS (
+        INSERT INTO outbox (event_id, topic, key, envelope, created_at)
+        VALUES (p->>'outbox_event_id', p->>'outbox_topic', p->>'outbox_key',
+                replace(p->>'envelope', '["' || mark || 'serials@@"]', serials), made))
     INSERT INTO audit_pending (entry_id, kind, body)
     SELECT e.entry_id, e.kind, e.body FROM (VALUES
         (1, split_entry, 'split',
@@ -276,9 +284,6 @@ BEGIN
                  '["' || mark || 'retired@@"]', '[' || array_to_string(retired_list, ',') || ']'))
     ) AS e(o, entry_id, kind, body)
     WHERE e.body IS NOT NULL ORDER BY e.o;
-    INSERT INTO outbox (event_id, topic, key, envelope, created_at)
-    VALUES (p->>'outbox_event_id', p->>'outbox_topic', p->>'outbox_key',
-            replace(p->>'envelope', '["' || mark || 'serials@@"]', serials), made);
     -- last, the listing's remaining: its row lock, which purchases from it queue for, is held
     -- from here to the end of the COMMIT. Checked again on the row as the purchase before
     -- committed it: a listing whose blocks hold more than it says it has left is not oversold
