@@ -80,8 +80,9 @@ BEGIN
     -- UPDATE to take its blocks (cancel_listing, the general path, buy_from_listing) waits for
     -- the purchases in flight, and purchases that come after it wait for it: no lane changes
     -- under them. Any of them not as needed: a status, nothing written
-    SELECT x.organizer_user_id, x.name, x.start_date, x.end_date, x.venue INTO ev
-    FROM large_event x WHERE x.id = p->>'event_id' FOR KEY SHARE;
+    SELECT x.organizer_user_id, x.name, x.start_date, x.end_date, x.venue, a.id AS account
+    INTO ev FROM large_event x LEFT JOIN holding_account a ON a.owner_user_id = p->>'organizer'
+    WHERE x.id = p->>'event_id' FOR KEY SHARE OF x;
     IF NOT FOUND THEN
         o_status := 'no-event'; RETURN NEXT; RETURN;
     END IF;
@@ -93,8 +94,8 @@ BEGIN
         p->>'event_venue') THEN
         o_status := 'stale'; RETURN NEXT; RETURN;
     END IF;
-    SELECT a.id INTO buyer FROM holding_account a WHERE a.owner_user_id = p->>'organizer';
-    IF NOT FOUND THEN
+    buyer := ev.account;
+    IF buyer IS NULL THEN
         o_status := 'no-account'; RETURN NEXT; RETURN;
     END IF;
     SELECT c.id, c.seller_account_id, c.seller_user_id, c.price_per_tonne, c.remaining
@@ -104,6 +105,7 @@ BEGIN
     IF NOT FOUND OR v_remaining < wanted THEN  -- for the general path
         o_status := 'not-covered'; RETURN NEXT; RETURN;
     END IF;
+    -- what depends on no block is written before any lane is locked
     INSERT INTO retirement (id, account_id, retired_by_user_id, beneficiary, purpose, quantity,
                             report_id, event_id, redemption_id, certificate_id, retired_at)
     VALUES (v_retirement, buyer, p->>'organizer', ev.name, p->>'purpose', wanted,
