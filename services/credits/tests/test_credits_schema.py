@@ -31,8 +31,7 @@ def test_constraints_and_indexes_are_the_ones_the_models_declare(migrated, new_d
 _FUNCTIONS = sa.text("SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p "
                      "WHERE p.pronamespace = 'public'::regnamespace "
                      "AND p.proname IN ('audit_chain_pending', 'lock_spendable_blocks', "
-                     "'hot_listing_sale', 'hot_listing_sale_block', 'hot_listing_sale_range', "
-                     "'spread_retirement', 'spread_retirement_block', "
+                     "'hot_listing_sale', 'spread_retirement', 'spread_retirement_block', "
                      "'spread_retirement_range')")
 
 
@@ -60,19 +59,14 @@ def test_the_registry_functions_are_the_ones_the_models_create(migrated, new_dat
     migrated_functions = _functions(migrated)
     assert migrated_functions == _functions(built)
     assert {n for n, _ in migrated_functions} == {
-        "audit_chain_pending", "lock_spendable_blocks", "hot_listing_sale",
-        "hot_listing_sale_block", "hot_listing_sale_range", "spread_retirement",
+        "audit_chain_pending", "lock_spendable_blocks", "hot_listing_sale", "spread_retirement",
         "spread_retirement_block", "spread_retirement_range"}
 
 
 def test_listing_lanes_migration_goes_down_and_up_again(new_database):
     """0017_listing_lanes replaces hot_listing_sale; down, it is revision 0015's again."""
     url = new_database("credits_lanes")
-    migrations = REPO_ROOT / "services" / "credits" / "migrations"
-    migrate(url, migrations)
-    config = Config()
-    config.set_main_option("script_location", str(migrations))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config = _migrations_config(url)
 
     def sale() -> str:
         return dict(_functions(url))["hot_listing_sale"]
@@ -84,15 +78,20 @@ def test_listing_lanes_migration_goes_down_and_up_again(new_database):
     assert "SKIP LOCKED" in sale() and "FOR KEY SHARE" in sale()
 
 
-def test_spread_retirement_statements_migration_goes_down_and_up_again(new_database):
-    """0020_spreadlean_statements replaces spread_retirement; down, it is revision
-    0018's again."""
-    url = new_database("credits_spread")
+def _migrations_config(url: str) -> Config:
     migrations = REPO_ROOT / "services" / "credits" / "migrations"
     migrate(url, migrations)
     config = Config()
     config.set_main_option("script_location", str(migrations))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def test_spread_retirement_statements_migration_goes_down_and_up_again(new_database):
+    """0020_spreadlean_statements replaces spread_retirement; down, it is revision
+    0018's again."""
+    url = new_database("credits_spread")
+    config = _migrations_config(url)
 
     def retire() -> str:
         return dict(_functions(url))["spread_retirement"]
@@ -102,3 +101,30 @@ def test_spread_retirement_statements_migration_goes_down_and_up_again(new_datab
     assert "RETURN QUERY" in retire() and "RETURN NEXT" not in retire()
     command.upgrade(config, "head")
     assert "RETURN NEXT" in retire()
+
+
+def test_offset_one_call_migration_goes_down_and_up_again(new_database):
+    """0021 replaces hot_listing_sale (its answer now a status and whom it paid) and drops its
+    copies of spread_retirement's helpers; down, 0017's function and its helpers are back."""
+    url = new_database("credits_one_call")
+    config = _migrations_config(url)
+
+    def functions() -> dict[str, str]:
+        engine = make_engine(url, pool_size=1)
+        try:
+            with engine.connect() as conn:
+                return dict(conn.execute(sa.text(
+                    "SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p "
+                    "WHERE p.pronamespace = 'public'::regnamespace "
+                    "AND p.proname LIKE 'hot_listing_sale%'")).all())
+        finally:
+            engine.dispose()
+
+    assert set(functions()) == {"hot_listing_sale"}
+    assert "o_status" in functions()["hot_listing_sale"]
+    command.downgrade(config, "0020_spreadlean_statements")
+    found = functions()
+    assert set(found) == {"hot_listing_sale", "hot_listing_sale_block", "hot_listing_sale_range"}
+    assert "o_status" not in found["hot_listing_sale"] and "SKIP LOCKED" in found["hot_listing_sale"]
+    command.upgrade(config, "head")
+    assert "o_status" in functions()["hot_listing_sale"]

@@ -20,6 +20,7 @@ from tanhui_credits.domain.hashing import canonical_json, certificate_hash
 from tanhui_credits.domain.serials import InsufficientCredits
 from tanhui_credits.store.market import offset_context
 from tanhui_credits.store.market_tables import LargeEvent
+from tanhui_credits.store.tables import Certificate
 from tanhui_credits.usecases.market import (cancel_listing, create_listing, offset_event,
                                             offset_from_cheapest)
 from tanhui_shared.uow import in_unit_of_work
@@ -129,7 +130,7 @@ def test_one_statement_purchase_writes_what_the_general_path_writes(world) -> No
 
     def by_the_general_path(uow):  # noqa: ANN001, ANN202
         before = _max_block(world.engine)
-        event, account_id, _ = offset_context(uow.session, event_id, organizer.id, shared=True)
+        event, account_id = offset_context(uow.session, event_id, organizer.id, shared=True)
         offset = offset_from_cheapest(uow, event, account_id, 5)
         uow.finish()  # everything written, then read back and rolled back
         general.update(_written(uow.session.connection(), offset.certificate.retirement_id,
@@ -145,7 +146,7 @@ def test_one_statement_purchase_writes_what_the_general_path_writes(world) -> No
     assert fast == general
     # what the use case answers is what it wrote
     with Session(world.engine) as session:
-        stored = session.get(type(offset.certificate), offset.certificate.id)
+        stored = session.get(Certificate, offset.certificate.id)
         assert (offset.certificate.fields, offset.certificate.content_hash) == (
             stored.fields, stored.content_hash)
     assert [len(fast["new_blocks"]), len(fast["audit"]), fast["listing"]] == [
@@ -289,6 +290,9 @@ def test_concurrent_purchases_from_one_listings_lanes_sell_it_exactly(world, cap
             "AND a.project_id = b.project_id AND a.vintage = b.vintage "
             "AND a.\"first\" <= b.\"last\" AND b.\"first\" <= a.\"last\" "
             "WHERE a.status <> 'superseded' AND b.status <> 'superseded'")).scalar_one() == 0
+        # every purchase's entries chained by the passes of this process's threads, one at a
+        # time (store/audit.Passes), none left for the relay
+        assert conn.execute(sa.text("SELECT count(*) FROM audit_pending")).scalar_one() == 0
     assert _lanes(world.engine, listing_id) == []
     assert world.http.get("/api/v1/registry/audit/verify").json()["intact"] is True
     assert "40P01" not in caplog.text
@@ -391,7 +395,7 @@ def test_the_general_path_selling_a_listing_whose_lanes_are_bought_waits_for_the
             uow, organizer.id, event_id, 1)).quantity)
 
     def general(uow):  # noqa: ANN001, ANN202
-        event, account_id, _ = offset_context(uow.session, event_id, organizer.id, shared=True)
+        event, account_id = offset_context(uow.session, event_id, organizer.id, shared=True)
         return offset_from_cheapest(uow, event, account_id, 50).quantity
 
     with ThreadPoolExecutor(8) as buyers, ThreadPoolExecutor(1) as other:
@@ -433,3 +437,27 @@ def test_a_listing_never_sells_more_than_its_remaining_even_if_its_blocks_hold_m
         assert conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
                             {"l": listing_id}).one() == (0, "sold_out")
     assert sold == 7
+
+
+def test_an_event_changed_after_this_process_read_it_is_certified_as_it_now_is(world) -> None:
+    """The one statement's documents name the event as this process read it before (events
+    are never changed by the platform). Changed meanwhile anyway (an operator's SQL), the
+    statement writes nothing and the offset is certified with the event as its row now says."""
+    seller, organizer = world.user(), world.user("organizer")
+    world.issue(seller, 10)
+    listing_id, event_id = _listed_event(world, seller, organizer, 10, "0.04")
+    in_unit_of_work(world.engine, lambda uow: offset_event(uow, organizer.id, event_id, 1))
+    with world.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE large_event SET name = 'renamed ''run''' WHERE id = :e"),
+                     {"e": event_id})
+    offset = in_unit_of_work(world.engine, lambda uow: offset_event(uow, organizer.id, event_id,
+                                                                    2))
+    fields = json.loads(offset.certificate.fields)
+    assert fields["beneficiary"] == "renamed 'run'"
+    assert "\"renamed 'run'\"" in fields["purpose"]
+    with world.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT beneficiary, purpose FROM retirement WHERE id = :r"),
+                            {"r": offset.certificate.retirement_id}).one() == (
+            fields["beneficiary"], fields["purpose"])
+        assert conn.execute(sa.text("SELECT remaining FROM listing WHERE id = :l"),
+                            {"l": listing_id}).scalar_one() == 7

@@ -1,93 +1,97 @@
-"""An offset's purchase from one listing as ONE statement, its COMMIT in the same round trip
-(issue 15, the hot listing).
+"""An offset's purchase from the cheapest listing as ONE statement, its COMMIT in the same round
+trip (issue 15, the hot listing).
 
 Purchases from one listing used to queue for its row lock, held from the sale's UPDATE to the
 end of the COMMIT, so their rate was at most 1 / that time. Now a listing's credits sit in
 several blocks, its lanes (domain/serials.lanes, cut when it is created), and a purchase:
-locks the listing FOR KEY SHARE (purchases do not conflict there; cancel_listing, the general
-path and buy_from_listing lock it FOR UPDATE, so they wait for the purchases in flight and the
-ones after them wait for it); locks the lanes no other purchase holds, oldest vintage and lowest
+locks the event FOR KEY SHARE (as an explicit offset does: see usecases/market.offset_event),
+checking it is as the documents describe it, and finds the buyer's account; locks the cheapest
+open listing FOR KEY SHARE (purchases do not conflict there; cancel_listing, the general path
+and buy_from_listing lock it FOR UPDATE, so they wait for the purchases in flight and the ones
+after them wait for it); locks the lanes no other purchase holds, oldest vintage and lowest
 serial first, as it takes them (FOR UPDATE SKIP LOCKED; if those do not cover it, it looks
-again a moment later); carves them (the last one split: kept lower
-part, moved upper part, exactly as domain/serials); writes the blocks' closes and new rows, the
-retirement, certificate, payment, audit entries and outbox event; and takes the listing's
-remaining down LAST: the only lock purchases from one listing queue for is held from that
-UPDATE to the end of the COMMIT (sent in the same query). Uncontended, it takes what the
-general path takes; under contention, concurrent purchases take the tops of different lanes.
-The use case prepares every row in Python first (ids, times, the certificate, audit entries
-and outbox event as canonical JSON).
+again a moment later); carves them (the last one split: kept lower part, moved upper part,
+exactly as domain/serials); writes the blocks' closes and new rows, the retirement,
+certificate, payment, audit entries and outbox event; and takes the listing's remaining down
+LAST: the only lock purchases from one listing queue for is held from that UPDATE to the end
+of the COMMIT (sent in the same query). On a connection with no transaction open the query is
+`BEGIN; <the call>; COMMIT; <the audit sequencer's pass>`, as store/spread_retirement sends a
+retirement. The use case prepares every row in Python first (ids, times, the certificate,
+audit entries and outbox event as canonical JSON).
 
 A listing is never oversold, twice over: its blocks leave `active` once (conditional UPDATE,
 row count checked) and no serial is in two live blocks (ex_block_live_serials); its remaining
 is taken down conditionally and ck_listing_remaining keeps it >= 0.
 
-What depends on the serials (ranges, block ids) is unknown until the blocks are locked: the
-JSON documents are prepared with placeholders (`["@@<mark>:<name>@@"]`, `"@@<mark>:split@@"`,
-the mark random per purchase) that the function replaces by the same canonical JSON Python
-writes (keys sorted, no spaces; PostgreSQL's JSON string escaping is RFC 8259's, as
-json.dumps(ensure_ascii=False)), and hashes the certificate (sha256 of its UTF-8 text, as
-domain/hashing.certificate_hash). tests/test_hot_listing.py compares every row with the general
-path's.
+What depends on the serials (ranges, block ids), the buyer's account and the listing is unknown
+until they are read and locked: the JSON documents are prepared with placeholders
+(`["@@<mark>:<name>@@"]`, `"@@<mark>:<name>@@"`, the mark random per purchase) that the
+function replaces by the same canonical JSON Python writes (keys sorted, no spaces;
+PostgreSQL's JSON string escaping is RFC 8259's, as json.dumps(ensure_ascii=False)), and
+hashes the certificate (sha256 of its UTF-8 text, as domain/hashing.certificate_hash). The
+event's name and purpose are Python's (the purpose quotes the name as Python's repr does): the
+function checks the event's row names the same event (name, dates, venue, organizer).
+tests/test_hot_listing.py compares every row with the general path's.
 
-Refusals, each before anything is kept (the function raises, the COMMIT after it is skipped,
-the transaction rolls back): the listing no longer open, covering or as read, or sold down
-while the purchase waited for a lane (SQLSTATE 40001: the unit of work runs again on fresh
-state); a block closed by someone else (TH152 -> BlockAlreadyClosed, 409); blocks not covering
-what the listing says it has left, or the listing's remaining short of the blocks taken (TH151
--> InsufficientCredits, 409); any constraint (IntegrityError -> 409).
+Nothing written, a status answered instead (the use case then takes the general path, or
+refuses as it does): no such event, not its organizer, the event not as described, no holding
+account, no open listing covering it. Refusals, each before anything is kept (the function
+raises, the transaction rolls back): the cheapest listing sold down while the purchase waited
+for a lane (SQLSTATE 40001: the unit of work runs again on fresh state); a block closed by
+someone else (TH152 -> BlockAlreadyClosed, 409); blocks not covering what the listing says it
+has left, or the listing's remaining short of the blocks taken (TH151 -> InsufficientCredits,
+409); any constraint (IntegrityError -> 409).
 """
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 import psycopg
 import sqlalchemy as sa
+from psycopg import pq
 from psycopg import sql as pg_sql
 from sqlalchemy.orm import Session
 
+from .audit import passes_of
 from .block_writes import BlockAlreadyClosed
+from .spread_retirement import FUNCTION as SPREAD
+from .spread_retirement import PASS, PASS_BATCH, after_failure, passes_after
 from .tables import CreditsTable
+
+log = logging.getLogger(__name__)
 
 FUNCTION = "hot_listing_sale"
 SHORT_BLOCKS = "TH151"  # the listing's blocks hold fewer credits than its remaining says
 BLOCK_CLOSED = "TH152"  # a block to close was closed by another transaction
+# a serial range and a block's description as canonical JSON: spread_retirement's helpers
+RANGE_JSON, BLOCK_JSON = f"{SPREAD}_range", f"{SPREAD}_block"
 
-_RANGE = f"""
-CREATE OR REPLACE FUNCTION {FUNCTION}_range(prefix text, pn integer, vintage integer,
-                                              f integer, l integer) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT prefix || '-' || CASE WHEN pn < 10000 THEN lpad(pn::text, 4, '0') ELSE pn::text END
-           || '-' || vintage::text
-           || '-' || CASE WHEN f < 1000000000 THEN lpad(f::text, 9, '0') ELSE f::text END
-           || '-' || CASE WHEN l < 1000000000 THEN lpad(l::text, 9, '0') ELSE l::text END
-$$"""
-_BLOCK = f"""
-CREATE OR REPLACE FUNCTION {FUNCTION}_block(prefix text, account varchar, id integer,
-                                              project varchar, pn integer, vintage integer,
-                                              f integer, l integer) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT '{{"account_id":' || to_json(account)::text || ',"block_id":' || id::text
-           || ',"project_id":' || to_json(project)::text || ',"quantity":' || (l - f + 1)::text
-           || ',"serials":' || to_json({FUNCTION}_range(prefix, pn, vintage, f, l))::text
-           || ',"vintage":' || vintage::text || '}}'
-$$"""
 _SALE = f"""
-CREATE OR REPLACE FUNCTION {FUNCTION}(p jsonb) RETURNS TABLE (o_fields text, o_hash varchar)
+CREATE OR REPLACE FUNCTION {FUNCTION}(p jsonb)
+RETURNS TABLE (o_status text, o_fields text, o_hash varchar, o_listing varchar,
+               o_seller_account varchar, o_seller_user varchar, o_price numeric)
 LANGUAGE plpgsql AS $$
 DECLARE
     qty integer := (p->>'quantity')::integer;
     wanted integer := (p->>'quantity')::integer;
-    v_listing varchar := p->>'listing_id';
     prefix text := p->>'serial_prefix';
     mark text := '@@' || (p->>'mark') || ':';
     split_entry varchar := p->>'split_entry';
     transfer_entry varchar := p->>'transfer_entry';
     retire_entry varchar := p->>'retire_entry';
-    buyer varchar := p->>'buyer_account_id';
     v_retirement varchar := p->>'retirement_id';
     made timestamptz := (p->>'created_at')::timestamptz;
     ids_from text := pg_get_serial_sequence('serial_block', 'id');
+    ev record;
+    buyer varchar;
+    v_listing varchar;
+    v_seller varchar;
+    v_seller_user varchar;
+    v_price numeric;
+    v_remaining integer;
     lanes refcursor;
     listed integer;
     waits integer := 0;
@@ -118,24 +122,44 @@ DECLARE
     fields text;
     digest varchar;
 BEGIN
-    -- what depends on no block is written before any lock is taken
+    -- The event, shared (as an offset of an explicit quantity takes it: such offsets run side
+    -- by side, yet wait for and hold off a default offset or a filing, which lock it FOR
+    -- UPDATE), as described in the documents Python prepared; the buyer's account; the
+    -- cheapest open listing, shared: purchases do not wait for one another there (FOR KEY
+    -- SHARE conflicts with neither itself nor the UPDATE at the end), but whoever locks it FOR
+    -- UPDATE to take its blocks (cancel_listing, the general path, buy_from_listing) waits for
+    -- the purchases in flight, and purchases that come after it wait for it: no lane changes
+    -- under them. Any of them not as needed: a status, nothing written
+    SELECT x.organizer_user_id, x.name, x.start_date, x.end_date, x.venue, a.id AS account
+    INTO ev FROM large_event x LEFT JOIN holding_account a ON a.owner_user_id = p->>'organizer'
+    WHERE x.id = p->>'event_id' FOR KEY SHARE OF x;
+    IF NOT FOUND THEN
+        o_status := 'no-event'; RETURN NEXT; RETURN;
+    END IF;
+    IF ev.organizer_user_id <> p->>'organizer' THEN
+        o_status := 'not-organizer'; RETURN NEXT; RETURN;
+    END IF;
+    IF (ev.name, ev.start_date, ev.end_date, ev.venue) IS DISTINCT FROM
+       (p->>'event_name', (p->>'event_start')::date, (p->>'event_end')::date,
+        p->>'event_venue') THEN
+        o_status := 'stale'; RETURN NEXT; RETURN;
+    END IF;
+    buyer := ev.account;
+    IF buyer IS NULL THEN
+        o_status := 'no-account'; RETURN NEXT; RETURN;
+    END IF;
+    SELECT c.id, c.seller_account_id, c.seller_user_id, c.price_per_tonne, c.remaining
+    INTO v_listing, v_seller, v_seller_user, v_price, v_remaining
+    FROM listing c WHERE c.status = 'open' ORDER BY c.price_per_tonne, c.id LIMIT 1
+    FOR KEY SHARE;
+    IF NOT FOUND OR v_remaining < wanted THEN  -- for the general path
+        o_status := 'not-covered'; RETURN NEXT; RETURN;
+    END IF;
+    -- what depends on no block is written before any lane is locked
     INSERT INTO retirement (id, account_id, retired_by_user_id, beneficiary, purpose, quantity,
                             report_id, event_id, redemption_id, certificate_id, retired_at)
-    VALUES (v_retirement, buyer, p->>'buyer_user_id', p->>'beneficiary', p->>'purpose', wanted,
+    VALUES (v_retirement, buyer, p->>'organizer', ev.name, p->>'purpose', wanted,
             NULL, p->>'event_id', NULL, p->>'certificate_id', (p->>'retired_at')::timestamptz);
-    -- the listing, shared: purchases do not wait for one another here (FOR KEY SHARE conflicts
-    -- with neither itself nor the UPDATE at the end), but whoever locks it FOR UPDATE to take
-    -- its blocks (cancel_listing, the general path, buy_from_listing) waits for the purchases
-    -- in flight, and purchases that come after it wait for it: no lane changes under them
-    PERFORM FROM listing l
-    WHERE l.id = v_listing AND l.status = 'open' AND l.remaining >= qty
-      AND l.seller_account_id = p->>'seller_account_id'
-      AND l.price_per_tonne = (p->>'price_per_tonne')::numeric
-    FOR KEY SHARE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'listing % no longer offers % credits as read', v_listing, qty
-            USING ERRCODE = '40001';
-    END IF;
     -- its lanes (its active blocks) no other purchase holds, locked as they are taken (oldest
     -- vintage, lowest serial first). If those do not cover it: look again (a fresh snapshot:
     -- the parts of lanes that purchases which committed meanwhile left)
@@ -184,11 +208,11 @@ BEGIN
                 n_retirement := n_retirement || NULL::varchar || NULL::varchar;
                 n_created_by := n_created_by || split_entry || split_entry;
                 n_closed_by := n_closed_by || NULL::varchar || transfer_entry;
-                split_details := '{{"kept":' || {FUNCTION}_block(prefix, b.account_id, kept_id,
+                split_details := '{{"kept":' || {BLOCK_JSON}(prefix, b.account_id, kept_id,
                         b.project_id, b.project_number, b.vintage, b."first", src_first - 1)
-                    || ',"moved":' || {FUNCTION}_block(prefix, b.account_id, src_id, b.project_id,
+                    || ',"moved":' || {BLOCK_JSON}(prefix, b.account_id, src_id, b.project_id,
                         b.project_number, b.vintage, src_first, b."last")
-                    || ',"parent":' || {FUNCTION}_block(prefix, b.account_id, b.id, b.project_id,
+                    || ',"parent":' || {BLOCK_JSON}(prefix, b.account_id, b.id, b.project_id,
                         b.project_number, b.vintage, b."first", b."last") || '}}';
             END IF;
             -- the buyer's copy of what moves, written retired
@@ -207,11 +231,11 @@ BEGIN
             n_retirement := n_retirement || v_retirement;
             n_created_by := n_created_by || transfer_entry;
             n_closed_by := n_closed_by || retire_entry;
-            moved_list := moved_list || ('{{"from":' || {FUNCTION}_block(prefix, b.account_id,
+            moved_list := moved_list || ('{{"from":' || {BLOCK_JSON}(prefix, b.account_id,
                     src_id, b.project_id, b.project_number, b.vintage, src_first, b."last")
-                || ',"to":' || {FUNCTION}_block(prefix, buyer, copy_id, b.project_id,
+                || ',"to":' || {BLOCK_JSON}(prefix, buyer, copy_id, b.project_id,
                     b.project_number, b.vintage, src_first, b."last") || '}}');
-            retired_list := retired_list || {FUNCTION}_block(prefix, buyer, copy_id, b.project_id,
+            retired_list := retired_list || {BLOCK_JSON}(prefix, buyer, copy_id, b.project_id,
                 b.project_number, b.vintage, src_first, b."last");
             c_pn := c_pn || b.project_number;
             c_vintage := c_vintage || b.vintage;
@@ -263,49 +287,55 @@ BEGIN
                               issuance_id, listing_id, retirement_id, created_by, closed_by, o)
     ORDER BY n.o;
     -- the certificate's serials and projects, ordered as certificate_fields orders them
-    SELECT '[' || string_agg(to_json({FUNCTION}_range(prefix, t.pn, t.vintage, t.f, t.l))::text,
-                             ',' ORDER BY t.pn, t.vintage, t.f) || ']'
-    INTO serials FROM unnest(c_pn, c_vintage, c_first, c_last) AS t(pn, vintage, f, l);
-    SELECT '[' || string_agg('{{"project_id":' || to_json(g.project)::text
-                             || ',"project_name":' || to_json(g.name)::text
-                             || ',"project_number":' || g.pn::text
-                             || ',"quantity":' || g.quantity::text
-                             || ',"vintage":' || g.vintage::text || '}}',
-                             ',' ORDER BY g.pn, g.vintage, g.f) || ']'
-    INTO projects FROM (
-        SELECT t.project, t.pn, t.vintage, min(t.name) AS name, min(t.f) AS f,
-               sum(t.l - t.f + 1) AS quantity
-        FROM unnest(c_project, c_pn, c_vintage, c_first, c_last, c_name)
-             AS t(project, pn, vintage, f, l, name)
-        GROUP BY t.project, t.pn, t.vintage) g;
+    SELECT (SELECT '[' || string_agg(to_json({RANGE_JSON}(prefix, t.pn, t.vintage, t.f,
+                                                          t.l))::text,
+                                     ',' ORDER BY t.pn, t.vintage, t.f) || ']'
+            FROM unnest(c_pn, c_vintage, c_first, c_last) AS t(pn, vintage, f, l)),
+           (SELECT '[' || string_agg('{{"project_id":' || to_json(g.project)::text
+                                     || ',"project_name":' || to_json(g.name)::text
+                                     || ',"project_number":' || g.pn::text
+                                     || ',"quantity":' || g.quantity::text
+                                     || ',"vintage":' || g.vintage::text || '}}',
+                                     ',' ORDER BY g.pn, g.vintage, g.f) || ']'
+            FROM (SELECT t.project, t.pn, t.vintage, min(t.name) AS name, min(t.f) AS f,
+                         sum(t.l - t.f + 1) AS quantity
+                  FROM unnest(c_project, c_pn, c_vintage, c_first, c_last, c_name)
+                       AS t(project, pn, vintage, f, l, name)
+                  GROUP BY t.project, t.pn, t.vintage) g)
+    INTO serials, projects;
     fields := replace(replace(p->>'certificate', '["' || mark || 'serials@@"]', serials),
                       '["' || mark || 'projects@@"]', projects);
     digest := encode(sha256(convert_to(fields, 'UTF8')), 'hex');
-    INSERT INTO certificate (id, retirement_id, redemption_id, fields, content_hash)
-    VALUES (p->>'certificate_id', v_retirement, NULL, fields, digest);
-    INSERT INTO payment (id, listing_id, event_id, seller_account_id, seller_user_id,
-                         buyer_user_id, quantity, price_per_tonne, amount, retirement_id,
-                         created_at)
-    VALUES (p->>'payment_id', v_listing, p->>'event_id', p->>'seller_account_id',
-            p->>'seller_user_id', p->>'buyer_user_id', wanted,
-            (p->>'price_per_tonne')::numeric, (p->>'price_per_tonne')::numeric * wanted,
-            v_retirement, made);
-    -- the journal in its order (split, transfer, retire): stamps drawn after every lock
+    -- the certificate, payment, outbox event and the journal in its order (split, transfer,
+    -- retire; stamps drawn after every lock), in one statement
+    WITH certified AS (
+        INSERT INTO certificate (id, retirement_id, redemption_id, fields, content_hash)
+        VALUES (p->>'certificate_id', v_retirement, NULL, fields, digest)),
+    paid AS (
+        INSERT INTO payment (id, listing_id, event_id, seller_account_id, seller_user_id,
+                             buyer_user_id, quantity, price_per_tonne, amount, retirement_id,
+                             created_at)
+        VALUES (p->>'payment_id', v_listing, p->>'event_id', v_seller, v_seller_user,
+                p->>'organizer', wanted, v_price, v_price * wanted, v_retirement, made)),
+    published AS (
+        INSERT INTO outbox (event_id, topic, key, envelope, created_at)
+        VALUES (p->>'outbox_event_id', p->>'outbox_topic', p->>'outbox_key',
+                replace(p->>'envelope', '["' || mark || 'serials@@"]', serials), made))
     INSERT INTO audit_pending (entry_id, kind, body)
     SELECT e.entry_id, e.kind, e.body FROM (VALUES
         (1, split_entry, 'split',
          replace(p->>'split_body', '"' || mark || 'split@@"', split_details)),
         (2, transfer_entry, 'transfer',
-         replace(p->>'transfer_body', '["' || mark || 'moved@@"]',
-                 '[' || array_to_string(moved_list, ',') || ']')),
+         replace(replace(replace(replace(p->>'transfer_body',
+                 '"' || mark || 'seller@@"', to_json(v_seller)::text),
+                 '"' || mark || 'account@@"', to_json(buyer)::text),
+                 '"' || mark || 'listing@@"', to_json(v_listing)::text),
+                 '["' || mark || 'moved@@"]', '[' || array_to_string(moved_list, ',') || ']')),
         (3, retire_entry, 'retire',
-         replace(p->>'retire_body', '["' || mark || 'retired@@"]',
-                 '[' || array_to_string(retired_list, ',') || ']'))
+         replace(replace(p->>'retire_body', '"' || mark || 'account@@"', to_json(buyer)::text),
+                 '["' || mark || 'retired@@"]', '[' || array_to_string(retired_list, ',') || ']'))
     ) AS e(o, entry_id, kind, body)
     WHERE e.body IS NOT NULL ORDER BY e.o;
-    INSERT INTO outbox (event_id, topic, key, envelope, created_at)
-    VALUES (p->>'outbox_event_id', p->>'outbox_topic', p->>'outbox_key',
-            replace(p->>'envelope', '["' || mark || 'serials@@"]', serials), made);
     -- last, the listing's remaining: its row lock, which purchases from it queue for, is held
     -- from here to the end of the COMMIT. Checked again on the row as the purchase before
     -- committed it: a listing whose blocks hold more than it says it has left is not oversold
@@ -317,9 +347,10 @@ BEGIN
             USING ERRCODE = '{SHORT_BLOCKS}',
                   DETAIL = (SELECT l.remaining FROM listing l WHERE l.id = v_listing)::text;
     END IF;
-    RETURN QUERY SELECT fields, digest;
+    RETURN QUERY SELECT 'sold'::text, fields, digest, v_listing, v_seller, v_seller_user, v_price;
 END $$"""
-DDL = (_RANGE, _BLOCK, _SALE)  # in this order: each uses the one before
+# its helpers are store/spread_retirement's (a database gets them from there)
+DDL = (_SALE,)
 
 
 @sa.event.listens_for(CreditsTable.metadata, "after_create")
@@ -340,38 +371,91 @@ class ListingShort(Exception):
         self.available = available
 
 
-def sell_and_retire(session: Session, params: dict[str, Any], *, commit: bool
-                    ) -> tuple[str, str]:
-    """Run the purchase (see the module's docstring): (certificate fields, content hash).
-    `commit`: send COMMIT in the same query, so the locks are released by the server as soon
-    as the purchase is written; the caller's unit of work must then write nothing more.
+class Sale(NamedTuple):
+    """What the statement answers: `status` 'sold' (then the rest is what it wrote and whom it
+    paid), or why it wrote nothing: 'no-event', 'not-organizer', 'stale' (the event is not as
+    the documents describe it), 'no-account', 'not-covered' (no open listing covers it: the
+    general path's case). `sequenced`: whether its audit entries' chaining is seen to (False:
+    the caller runs store/audit.chain_after_commit after its commit)."""
 
-    One query of two statements needs PostgreSQL's simple protocol, which has no parameters:
-    the one parameter, a JSON document, goes as a literal quoted by psycopg (jsonb: parsed
-    once, before the function runs; a json value is parsed again by every ->> on it)."""
+    status: str
+    fields: str | None
+    content_hash: str | None
+    listing_id: str | None
+    seller_account_id: str | None
+    seller_user_id: str | None
+    price_per_tonne: Decimal | None
+    sequenced: bool
+
+
+def sell_and_retire(session: Session, params: dict[str, Any], *, commit: bool) -> Sale:
+    """Run the purchase (see the module's docstring). `commit`: commit it in the same round
+    trip; the caller's unit of work must then write nothing more. On a connection with no
+    transaction open that is one query, `BEGIN; <the call>; COMMIT; <the audit sequencer's
+    pass>`, as store/spread_retirement sends a retirement (no BEGIN and COMMIT round trips),
+    the pass in it only if no other thread of this process runs one (store/audit.Passes;
+    otherwise it is asked for one more after this commit); inside an open transaction,
+    `; COMMIT` goes in the same query. `sequenced`: False if the caller must run
+    store/audit.chain_after_commit once the unit commits.
+
+    One query of several statements needs PostgreSQL's simple protocol, which has no
+    parameters: the one parameter, a JSON document, goes as a literal quoted by psycopg (jsonb:
+    parsed once, before the function runs; a json value is parsed again by every ->> on it)."""
     connection = session.connection()
     driver = connection.connection.driver_connection
+    alone = commit and driver.pgconn.transaction_status == pq.TransactionStatus.IDLE
+    passes = passes_of(connection.engine) if alone else None
+    claimed = passes is not None and passes.claim()
     literal = pg_sql.Literal(json.dumps(params)).as_string(driver)
-    query = f"SELECT o_fields, o_hash FROM {FUNCTION}({literal}::jsonb)"
-    if commit:
+    query = f"SELECT * FROM {FUNCTION}({literal}::jsonb)"
+    if alone:
+        query = f"BEGIN; {query}; COMMIT" + (f"; {PASS}" if claimed else "")
+    elif commit:
         query += "; COMMIT"
     # by the driver, as block_writes.driver_rows sends statements (the statement counters see
     # it), but without parameters: psycopg sends several statements only so
     events = connection._has_events or connection.engine._has_events
     try:
+        if alone:
+            driver.autocommit = True
         with driver.cursor() as cursor:
             if events:
                 connection.dispatch.before_cursor_execute(connection, cursor, query, None, None,
                                                           False)
-            cursor.execute(query)
-            if events:
-                connection.dispatch.after_cursor_execute(connection, cursor, query, None, None,
-                                                         False)
-            row = cursor.fetchone()
-    except psycopg.Error as exc:
-        if exc.sqlstate == BLOCK_CLOSED:
-            raise BlockAlreadyClosed(str(exc).splitlines()[0]) from exc
-        if exc.sqlstate == SHORT_BLOCKS:
-            raise ListingShort(int(exc.diag.message_detail)) from exc
-        raise sa.exc.DBAPIError.instance(query, None, exc, psycopg.Error) from exc
-    return row[0], row[1]
+            try:
+                cursor.execute(query, prepare=False)  # a query text never seen again
+                if events:
+                    connection.dispatch.after_cursor_execute(connection, cursor, query, None,
+                                                             None, False)
+                chained = None
+                if alone:
+                    cursor.nextset()  # past the BEGIN
+                row = cursor.fetchone()
+                if claimed:
+                    cursor.nextset(), cursor.nextset()  # past the COMMIT, to the pass
+                    chained = cursor.fetchone()[0]
+            except psycopg.Error as exc:
+                written = after_failure(driver, params["certificate_id"]) if alone else None
+                if claimed:  # what others asked of this claim, then give it up
+                    passes_after(cursor, passes, need=written is not None)
+                if written is not None:  # the pass failed, after the purchase committed
+                    log.warning("the audit pass after a purchase failed (%s); it is retried "
+                                "after the commit", exc)
+                    return Sale("sold", *written, True)
+                if exc.sqlstate == BLOCK_CLOSED:
+                    raise BlockAlreadyClosed(str(exc).splitlines()[0]) from exc
+                if exc.sqlstate == SHORT_BLOCKS:
+                    raise ListingShort(int(exc.diag.message_detail)) from exc
+                raise sa.exc.DBAPIError.instance(query, None, exc, psycopg.Error) from exc
+            if alone and row[0] != "sold":  # nothing written: nothing to chain
+                if claimed:
+                    passes_after(cursor, passes, need=False)
+            elif alone and (claimed or passes.ask_or_claim()):
+                # its entries committed: a pass that starts now chains them (as
+                # spread_retirement.retire_in_one_call)
+                passes_after(cursor, passes,
+                             need=chained is None or not 0 <= chained < PASS_BATCH)
+    finally:
+        if alone and not driver.closed:
+            driver.autocommit = False  # as the pool hands connections out
+    return Sale(*row, alone)

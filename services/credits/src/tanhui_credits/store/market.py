@@ -137,25 +137,17 @@ def lock_event(session: Session, event_id: str) -> LargeEvent | None:
 
 
 _EVENT = LargeEvent.__table__
-OFFSET_LISTING = ("listing_id", "seller_account_id", "seller_user_id", "price_per_tonne",
-                  "remaining")
-# The event (locked), the user's account and the cheapest open listing (read, not locked: the
-# purchase's one statement locks it, checking it still offers as much at the same price and
-# seller, store/hot_listing.py). SQL text, not a Core select: building and compiling-from-cache
-# that select cost more of an offset's Python time than the statement's round trip.
+# The event (locked) and the user's account, for an offset by the general path (the one-statement
+# purchase, store/hot_listing.py, reads and locks them itself). SQL text, not a Core select:
+# building and compiling-from-cache that select cost more of an offset's Python time than the
+# statement's round trip.
 _OFFSET_CONTEXT = """
-SELECT {event}, a.id AS account_id, l.id AS listing_id, l.seller_account_id, l.seller_user_id,
-       l.price_per_tonne, l.remaining
+SELECT {event}, a.id AS account_id
 FROM large_event e
 LEFT JOIN holding_account a ON a.owner_user_id = %(user_id)s
-LEFT JOIN LATERAL (SELECT c.id, c.seller_account_id, c.seller_user_id, c.price_per_tonne,
-                          c.remaining
-                   FROM listing c WHERE c.status = 'open'
-                   ORDER BY c.price_per_tonne, c.id LIMIT 1) l ON true
 WHERE e.id = %(event_id)s FOR {mode} OF e"""
-# the driver's SQL, run by the driver (block_writes.driver_rows), as is the purchase's statement
-# (store/hot_listing.sell_and_retire): through SQLAlchemy's result handling the two cost an
-# offset 0.4 ms more Python (3.1 -> 2.7 ms per offset, one thread, three A/B pairs; issue 15)
+# the driver's SQL, run by the driver (block_writes.driver_rows): through SQLAlchemy's result
+# handling it cost an offset more Python (issue 15)
 _CONTEXT = {shared: _OFFSET_CONTEXT.format(
     event=", ".join(f'e."{c.name}"' for c in _EVENT.c), mode="KEY SHARE" if shared else "UPDATE")
     for shared in (True, False)}
@@ -163,27 +155,32 @@ _EVENT_KEYS = tuple(column.key for column in _EVENT.c)
 
 
 def offset_context(session: Session, event_id: str, user_id: str, *, shared: bool
-                   ) -> tuple[LargeEvent | None, str | None, dict | None]:
-    """`lock_event`, the user's holding account (not locked; an account never changes once
-    opened) and the cheapest open listing, in one statement of table columns (no entities
-    tracked by the session): (the event, or None; the user's account id, or None; the
-    listing's OFFSET_LISTING values, or None if none is open). The event comes back as a
-    detached LargeEvent holding the row's values. `shared`: FOR KEY SHARE instead of FOR
-    UPDATE, for an offset that does not read what is retired (an explicit quantity): such
-    offsets do not queue behind one another, yet each still waits for, and holds off, any
-    FOR UPDATE holder (a default offset reading the event's retirements, a filing)."""
-    # on the session's connection: nothing the unit of work stages is a listing or an event
+                   ) -> tuple[LargeEvent | None, str | None]:
+    """`lock_event` and the user's holding account (not locked; an account never changes once
+    opened), in one statement of table columns (no entities tracked by the session): (the
+    event, or None; the user's account id, or None). The event comes back as a detached
+    LargeEvent holding the row's values. `shared`: FOR KEY SHARE instead of FOR UPDATE, for an
+    offset that does not read what is retired (an explicit quantity): such offsets do not
+    queue behind one another, yet each still waits for, and holds off, any FOR UPDATE holder
+    (a default offset reading the event's retirements, a filing)."""
+    # on the session's connection: nothing the unit of work stages is an event or an account
     rows = driver_rows(session, _CONTEXT[shared], {"event_id": event_id, "user_id": user_id})
     if not rows:
-        return None, None, None
+        return None, None
     row = rows[0]
-    columns = len(_EVENT_KEYS)
-    event = LargeEvent(**dict(zip(_EVENT_KEYS, row[:columns])))
-    listing = (dict(zip(OFFSET_LISTING, row[columns + 1:]))
-               if row[columns + 1] is not None else None)
-    return event, row[columns], listing
+    return LargeEvent(**dict(zip(_EVENT_KEYS, row[:-1]))), row[-1]
 
 
 def latest_accounting(session: Session, event_id: str) -> EventAccounting | None:
     return session.exec(select(EventAccounting).where(EventAccounting.event_id == event_id)
                         .order_by(EventAccounting.revision.desc())).first()
+
+
+_READ_EVENT = "SELECT {} FROM large_event e WHERE e.id = %(event_id)s".format(
+    ", ".join(f'e."{c.name}"' for c in _EVENT.c))
+
+
+def read_event(session: Session, event_id: str) -> LargeEvent | None:
+    """The event, read (not locked), as a detached LargeEvent holding the row's values."""
+    rows = driver_rows(session, _READ_EVENT, {"event_id": event_id})
+    return LargeEvent(**dict(zip(_EVENT_KEYS, rows[0]))) if rows else None

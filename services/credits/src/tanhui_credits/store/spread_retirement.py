@@ -51,7 +51,7 @@ NO_ACCOUNT = "TH161"
 SHORT = "TH162"  # fewer spendable credits than asked: the count in DETAIL
 BLOCK_CLOSED = "TH163"
 PASS_BATCH = 1000
-_PASS = f"SELECT {CHAIN_FUNCTION}({PASS_BATCH})"  # one pass of store/audit's sequencer
+PASS = f"SELECT {CHAIN_FUNCTION}({PASS_BATCH})"  # one pass of store/audit's sequencer
 
 # a serial range and a block's description (store/blocks.describe) as canonical JSON; STABLE
 # as their bodies are (to_json): an IMMUTABLE one is not inlined, and a call from PL/pgSQL
@@ -320,7 +320,7 @@ def retire_in_one_call(session: Session, params: dict[str, Any], *, commit: bool
     passes = passes_of(session.get_bind()) if alone else None
     claimed = passes is not None and passes.claim()
     if alone:
-        query = f"BEGIN; {query}; COMMIT" + (f"; {_PASS}" if claimed else "")
+        query = f"BEGIN; {query}; COMMIT" + (f"; {PASS}" if claimed else "")
     elif commit:
         query += "; COMMIT"
     events = connection._has_events or connection.engine._has_events  # statement counters
@@ -344,9 +344,9 @@ def retire_in_one_call(session: Session, params: dict[str, Any], *, commit: bool
                     cursor.nextset(), cursor.nextset()  # past the COMMIT, to the pass
                     chained = cursor.fetchone()[0]
             except psycopg.Error as exc:
-                written = _after_failure(driver, params["certificate_id"]) if alone else None
+                written = after_failure(driver, params["certificate_id"]) if alone else None
                 if claimed:  # what others asked of this claim, then give it up
-                    _passes_after(cursor, passes, need=written is not None)
+                    passes_after(cursor, passes, need=written is not None)
                 if written is not None:  # the pass failed, after the retirement committed
                     log.warning("the audit pass after a retirement failed (%s); it is retried "
                                 "after the commit", exc)
@@ -357,7 +357,7 @@ def retire_in_one_call(session: Session, params: dict[str, Any], *, commit: bool
                 # again unless it ran whole: -1 is another process's sequencer, which may have
                 # looked before our commit; a full batch, more may wait)
                 if claimed or passes.ask_or_claim():
-                    _passes_after(cursor, passes,
+                    passes_after(cursor, passes,
                                   need=chained is None or not 0 <= chained < PASS_BATCH)
     finally:
         if alone and not driver.closed:
@@ -365,8 +365,8 @@ def retire_in_one_call(session: Session, params: dict[str, Any], *, commit: bool
     return row[0], row[1], alone
 
 
-def _passes_after(cursor: psycopg.Cursor, passes: Passes, *, need: bool) -> None:
-    """The runner of this process's passes (store/audit.Passes), on the retirement's own
+def passes_after(cursor: psycopg.Cursor, passes: Passes, *, need: bool) -> None:
+    """The runner of this process's passes (store/audit.Passes), on the movement's own
     connection (autocommit, no pool checkout): a pass if `need`, then one more while others
     ask (MAX_PASSES in all), and the claim given up. A pass that fails is logged: the retirement
     stands, its entries stay pending for the next pass (the next commit's, or the relay's)."""
@@ -374,7 +374,7 @@ def _passes_after(cursor: psycopg.Cursor, passes: Passes, *, need: bool) -> None
     try:
         for _ in range(MAX_PASSES):
             while need:
-                cursor.execute(_PASS)
+                cursor.execute(PASS)
                 chained = cursor.fetchone()[0]
                 need = chained >= PASS_BATCH  # -1: another sequencer's pass chains them
             if not passes.another():
@@ -400,14 +400,19 @@ def _raise_refusal(exc: psycopg.Error, query: str) -> None:
     raise sa.exc.DBAPIError.instance(query, None, exc, psycopg.Error) from exc
 
 
-def _after_failure(driver: psycopg.Connection, certificate_id: str) -> tuple[str, str] | None:
+_WRITTEN = """
+SELECT c.fields, c.content_hash, p.listing_id, p.seller_account_id, p.seller_user_id,
+       p.price_per_tonne
+FROM certificate c LEFT JOIN payment p ON p.retirement_id = c.retirement_id WHERE c.id = %s"""
+
+
+def after_failure(driver: psycopg.Connection, certificate_id: str) -> tuple | None:
     """After a failed query of the autocommit path: its explicit transaction rolled back (an
-    error there leaves it open), and the certificate if the retirement committed before the
-    failure (then only the pass failed)."""
+    error there leaves it open), and the certificate (with the payment of a purchase) if the
+    movement committed before the failure (then only the pass failed)."""
     try:
         if driver.pgconn.transaction_status == pq.TransactionStatus.INERROR:
             driver.execute("ROLLBACK")
-        return driver.execute("SELECT fields, content_hash FROM certificate WHERE id = %s",
-                              (certificate_id,)).fetchone()
+        return driver.execute(_WRITTEN, (certificate_id,)).fetchone()
     except psycopg.Error:
         return None  # e.g. the connection lost: the original error stands

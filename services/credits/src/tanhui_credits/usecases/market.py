@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from tanhui_shared.contracts import CreditsRetired
@@ -19,7 +19,8 @@ from ..store import blocks as block_moves
 from ..store.audit import chain_after_commit
 from ..store.hot_listing import ListingShort, sell_and_retire
 from ..store.market import (cancel, latest_accounting, lock_event, lock_listing, offset_context,
-                            retired_for_event, sell_cheapest)
+                            read_event, retired_for_event, sell_cheapest)
+from ..store.spread_retirement import WrittenCertificate
 from ..store.market_tables import EventAccounting, LargeEvent, Listing, Payment
 from ..store.tables import Certificate, new_id
 from .common import _JOURNAL as JOURNAL  # noqa: PLC2701 - whether this unit journals
@@ -113,12 +114,30 @@ def file_actuals(uow: UnitOfWork, organizer_user_id: str, event_id: str, *,
     return accounting
 
 
+@dataclass(frozen=True, slots=True)
+class Paid:
+    """A payment as the one-statement purchase wrote it (its columns): a table model would
+    do, but building one costs more Python than the rest of the answer."""
+
+    id: str
+    listing_id: str
+    event_id: str
+    seller_account_id: str
+    seller_user_id: str
+    buyer_user_id: str
+    quantity: int
+    price_per_tonne: Decimal
+    amount: Decimal
+    retirement_id: str
+    created_at: datetime
+
+
 @dataclass(frozen=True)
 class Offset:
     event: LargeEvent
     quantity: int
-    certificate: Certificate
-    payments: list[Payment]
+    certificate: Certificate | WrittenCertificate
+    payments: list[Payment] | list[Paid]
 
 
 def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
@@ -134,13 +153,21 @@ def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
     lock shared (explicit offsets of one event run side by side, queueing only at the
     listings), which still keeps it and any default offset apart.
 
-    When the cheapest listing covers it all (the common case), the purchase is one statement
-    (store/hot_listing.py). `last`: nothing is written after this in the unit of work, so that
-    statement carries the COMMIT (the listing's lock is then held only inside the server); a
-    caller that writes more afterwards (an idempotency record) passes False."""
+    An explicit quantity the cheapest listing covers (the common case) is one statement
+    (store/hot_listing.py), which takes the event's lock itself. `last`: nothing is written
+    after this in the unit of work, so that statement carries the COMMIT (the locks are then
+    held only inside the server); a caller that writes more afterwards (an idempotency record)
+    passes False."""
     session = uow.session
-    found, account_id, listing = offset_context(session, event_id, organizer_user_id,
-                                                shared=quantity is not None)
+    if quantity is not None and quantity > 0:
+        event = _described_event(session, event_id)
+        if event is not None:
+            _check_organizer(event, organizer_user_id, event_id)
+            offset = offset_from_listing(uow, event, quantity, commit=last)
+            if offset is not None:
+                return offset
+    found, account_id = offset_context(session, event_id, organizer_user_id,
+                                       shared=quantity is not None)
     event = _check_organizer(found, organizer_user_id, event_id)
     if account_id is None:
         opened(None)  # NoHoldingAccount
@@ -153,9 +180,27 @@ def offset_event(uow: UnitOfWork, organizer_user_id: str, event_id: str,
     if quantity <= 0:
         raise Invalid("the estimate is zero: give a quantity", field="quantity",
                       code="zero-estimate")
-    if listing is not None and listing["remaining"] >= quantity:
-        return offset_from_listing(uow, event, account_id, listing, quantity, commit=last)
     return offset_from_cheapest(uow, event, account_id, quantity)
+
+
+# Events as registered (never changed after), by id: an offset prepares its documents from the
+# event's name, dates and venue, and its one statement checks the row still says so. Only what
+# this process read itself; bounded, as any event may be offset.
+_EVENTS: dict[str, LargeEvent] = {}
+_EVENTS_KEPT = 4096
+
+
+def _described_event(session, event_id: str) -> LargeEvent | None:  # noqa: ANN001
+    """The event (read, not locked: the offset's statement locks it), from _EVENTS if this
+    process read it before; None if there is no such event."""
+    event = _EVENTS.get(event_id)
+    if event is None:
+        event = read_event(session, event_id)
+        if event is not None:
+            if len(_EVENTS) >= _EVENTS_KEPT:
+                _EVENTS.clear()
+            _EVENTS[event_id] = event
+    return event
 
 
 def offset_from_cheapest(uow: UnitOfWork, event: LargeEvent, account_id: str, quantity: int
@@ -195,59 +240,60 @@ def offset_purpose(event: LargeEvent) -> str:
             f"{event.end_date}, {event.venue})")
 
 
-def offset_from_listing(uow: UnitOfWork, event: LargeEvent, account_id: str, listing: dict,
-                        quantity: int, *, commit: bool) -> Offset:
-    """`quantity` bought from this one listing (read, not locked, by offset_context) and
-    retired, by one statement (store/hot_listing.py): every row it writes is prepared here
-    first, what depends on the serials as placeholders the statement fills in. The same rows,
-    entries and documents as the general path writes (tests/test_hot_listing.py)."""
-    now = utcnow()
-    mark = new_id()
+def offset_from_listing(uow: UnitOfWork, event: LargeEvent, quantity: int, *, commit: bool
+                        ) -> Offset | None:
+    """`quantity` bought from the cheapest open listing and retired, by one statement
+    (store/hot_listing.py): every row it writes is prepared here first, what depends on the
+    serials, the listing and the buyer's account as placeholders the statement fills in. The
+    same rows, entries and documents as the general path writes (tests/test_hot_listing.py).
+    None, with nothing written, if that listing does not cover it (or there is none, or the
+    event is not as described): the general path's case."""
+    moment = utcnow()
+    now, mark = moment.isoformat(), new_id()
 
-    def slot(name: str) -> list[str]:  # a list the statement fills in: ["@@<mark>:name@@"]
-        return [f"@@{mark}:{name}@@"]
+    def slot(name: str) -> str:  # what the statement fills in: "@@<mark>:name@@"
+        return f"@@{mark}:{name}@@"
 
     retirement_id, certificate_id = new_id(), new_id()
     split_entry, transfer_entry, retire_entry = new_id(), new_id(), new_id()
     beneficiary, purpose = event.name, offset_purpose(event)
-    recorded_at = now.isoformat()
 
     def entry(entry_id: str, kind: str, details: object) -> str:  # as store/audit.Journal
-        return canonical_json({"entry_id": entry_id, "kind": kind, "recorded_at": recorded_at,
+        return canonical_json({"entry_id": entry_id, "kind": kind, "recorded_at": now,
                                "details": details})
 
     # what store/retirements.certificate_fields states, serials and projects to be filled in
     certificate = canonical_json({
         "certificate_id": certificate_id, "retirement_id": retirement_id,
         "beneficiary": beneficiary, "purpose": purpose, "quantity": quantity,
-        "serials": slot("serials"), "projects": slot("projects"),
-        "retired_at": now.isoformat(), "report_id": None, "event_id": event.id,
+        "serials": [slot("serials")], "projects": [slot("projects")],
+        "retired_at": now, "report_id": None, "event_id": event.id,
         "redemption_id": None})
     envelope, outbox = outbox_row(CreditsRetired(
         retirement_id=retirement_id, certificate_id=certificate_id,
         retired_by_user_id=event.organizer_user_id, beneficiary=beneficiary, purpose=purpose,
-        quantity=quantity, serial_ranges=slot("serials"), event_id=event.id, retired_at=now))
+        quantity=quantity, serial_ranges=[slot("serials")], event_id=event.id,
+        retired_at=moment))
     params = {
-        "listing_id": listing["listing_id"], "seller_account_id": listing["seller_account_id"],
-        "seller_user_id": listing["seller_user_id"],
-        "price_per_tonne": str(listing["price_per_tonne"]), "quantity": quantity,
-        "buyer_account_id": account_id, "buyer_user_id": event.organizer_user_id,
-        "event_id": event.id, "retirement_id": retirement_id, "certificate_id": certificate_id,
-        "payment_id": new_id(), "beneficiary": beneficiary, "purpose": purpose,
-        "retired_at": now.isoformat(), "created_at": now.isoformat(), "mark": mark,
+        "event_id": event.id, "organizer": event.organizer_user_id, "event_name": event.name,
+        "event_start": event.start_date.isoformat(), "event_end": event.end_date.isoformat(),
+        "event_venue": event.venue, "quantity": quantity, "retirement_id": retirement_id,
+        "certificate_id": certificate_id, "payment_id": new_id(), "purpose": purpose,
+        "retired_at": now, "created_at": now, "mark": mark,
         "serial_prefix": f"{REGISTRY}-{UNIT_TYPE}", "split_entry": split_entry,
         "transfer_entry": transfer_entry, "retire_entry": retire_entry,
         "certificate": certificate,
-        "split_body": entry(split_entry, "split", f"@@{mark}:split@@"),
+        "split_body": entry(split_entry, "split", slot("split")),
         # store/blocks.reassign's and retire's details
         "transfer_body": entry(transfer_entry, "transfer", {
-            "from_account_id": listing["seller_account_id"], "to_account_id": account_id,
-            "listing_id": None, "quantity": quantity, "blocks": slot("moved"),
-            "from_listing_id": listing["listing_id"], "event_id": event.id}),
+            "from_account_id": slot("seller"), "to_account_id": slot("account"),
+            "listing_id": None, "quantity": quantity, "blocks": [slot("moved")],
+            "from_listing_id": slot("listing"), "event_id": event.id}),
         "retire_body": entry(retire_entry, "retire", {
-            "retirement_id": retirement_id, "account_id": account_id, "quantity": quantity,
-            "blocks": slot("retired"), "beneficiary": beneficiary, "purpose": purpose,
-            "report_id": None, "event_id": event.id, "redemption_id": None}),
+            "retirement_id": retirement_id, "account_id": slot("account"),
+            "quantity": quantity, "blocks": [slot("retired")], "beneficiary": beneficiary,
+            "purpose": purpose, "report_id": None, "event_id": event.id,
+            "redemption_id": None}),
         "outbox_event_id": outbox["event_id"], "outbox_topic": outbox["topic"],
         "outbox_key": outbox["key"], "envelope": outbox["envelope"]}
     # anything this unit staged or journaled before goes first, and then the COMMIT may not
@@ -255,21 +301,28 @@ def offset_from_listing(uow: UnitOfWork, event: LargeEvent, account_id: str, lis
     uow.flush()
     commit = commit and JOURNAL not in uow.extras
     try:
-        fields, content_hash = sell_and_retire(uow.session, params, commit=commit)
+        sale = sell_and_retire(uow.session, params, commit=commit)
     except ListingShort as short:
         raise InsufficientCredits(quantity, short.available) from short
-    engine = uow.session.get_bind()
-    uow.after_commit(lambda: chain_after_commit(engine))  # its audit entries, chained
-    envelope.data["serial_ranges"] = json.loads(fields)["serials"]
+    if sale.status != "sold":
+        if sale.status == "stale":
+            _EVENTS.pop(event.id, None)
+        return None  # the general path: it reads the event, account and listings itself
+    # its audit entries chained by a pass after its commit (see sell_and_retire), unless it
+    # committed inside this unit's transaction
+    if not sale.sequenced:
+        engine = uow.session.get_bind()
+        uow.after_commit(lambda: chain_after_commit(engine))
+    envelope.data["serial_ranges"] = json.loads(sale.fields)["serials"]
     uow.events.append(envelope)
     return Offset(
         event=event, quantity=quantity,
-        certificate=Certificate(id=certificate_id, retirement_id=retirement_id, fields=fields,
-                                content_hash=content_hash),
-        payments=[Payment(id=params["payment_id"], listing_id=listing["listing_id"],
-                          event_id=event.id, seller_account_id=listing["seller_account_id"],
-                          seller_user_id=listing["seller_user_id"],
-                          buyer_user_id=event.organizer_user_id, quantity=quantity,
-                          price_per_tonne=listing["price_per_tonne"],
-                          amount=listing["price_per_tonne"] * quantity,
-                          retirement_id=retirement_id, created_at=now)])
+        certificate=WrittenCertificate(id=certificate_id, retirement_id=retirement_id,
+                                       fields=sale.fields, content_hash=sale.content_hash),
+        payments=[Paid(id=params["payment_id"], listing_id=sale.listing_id, event_id=event.id,
+                       seller_account_id=sale.seller_account_id,
+                       seller_user_id=sale.seller_user_id,
+                       buyer_user_id=event.organizer_user_id, quantity=quantity,
+                       price_per_tonne=sale.price_per_tonne,
+                       amount=sale.price_per_tonne * quantity, retirement_id=retirement_id,
+                       created_at=moment)])
