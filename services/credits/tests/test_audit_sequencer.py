@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from tanhui_credits.store.audit import chain_pending, verify_chain
+from tanhui_credits.store.blocks import lock_spendable_blocks
 from tanhui_credits.usecases import retire_credits, transfer_credits
 from tanhui_shared.uow import in_unit_of_work
 
@@ -86,6 +87,45 @@ def test_concurrent_movements_form_one_gap_free_chain_in_commit_order(fresh_worl
     # that created it; the chain must say the same of every block.
     out_of_order = [b for b in blocks if b.closed_by and seq_of[b.created_by] >= seq_of[b.closed_by]]
     assert out_of_order == []
+
+
+def test_account_lock_lets_credits_in(fresh_world):
+    """A debit holds its account's lock to its commit; a transfer INTO that account meanwhile
+    (its new block's foreign key takes the account's row FOR KEY SHARE) goes through without
+    waiting for it. With the lock FOR UPDATE it waited, and transfers in a ring, as
+    _move_concurrently's, deadlocked (each holding its sender, waiting for its receiver) and ran
+    out of retries now and then."""
+    world = fresh_world
+    debited, sender = world.user("enterprise"), world.user("enterprise")
+    world.issue(debited, 10)
+    world.issue(sender, 10)
+    locked, release = threading.Event(), threading.Event()
+
+    def debit_in_progress() -> None:
+        with Session(world.engine) as session:
+            lock_spendable_blocks(session, debited.id)  # what a debit takes first
+            locked.set()
+            release.wait(30)  # a bound only: the test sets it as soon as the transfer is in
+
+    with ThreadPoolExecutor(2) as pool:
+        holder = pool.submit(debit_in_progress)
+        assert locked.wait(30)
+        transfer = pool.submit(in_unit_of_work, world.engine, lambda uow: transfer_credits(
+            uow, sender.id, debited.username, 3))
+        try:
+            transfer.result(timeout=20)  # never released by the debit: it ends at release
+            through_while_locked = not release.is_set()
+        finally:
+            release.set()
+        holder.result()
+    assert through_while_locked
+    with Session(world.engine) as session:
+        received = session.execute(sa.text(
+            "SELECT sum(b.\"last\" - b.\"first\" + 1) FROM serial_block b "
+            "JOIN holding_account a ON a.id = b.account_id "
+            "WHERE a.owner_user_id = :owner AND b.status = 'active'"),
+            {"owner": debited.id}).scalar_one()
+    assert received == 13
 
 
 def _verify_tampered(world, *statements: str) -> dict:  # noqa: ANN001

@@ -24,7 +24,7 @@ SYSTEM_ACCOUNTS = {BUFFER_POOL_USERNAME: BUFFER_POOL_ID, INCLUSION_POOL_USERNAME
 def account_of(session: Session, user_id: str, *, lock: bool = False) -> HoldingAccount | None:
     """The user's account; with `lock`, locked as `lock_account` does (one statement for both)."""
     query = select(HoldingAccount).where(HoldingAccount.owner_user_id == user_id)
-    return session.exec(query.with_for_update() if lock else query).first()
+    return session.exec(query.with_for_update(key_share=True) if lock else query).first()
 
 
 def account_by_username(session: Session, username: str) -> HoldingAccount | None:
@@ -37,9 +37,15 @@ def account_by_username(session: Session, username: str) -> HoldingAccount | Non
 
 def lock_account(session: Session, account_id: str) -> HoldingAccount:
     """Lock the account row before touching its blocks: debits of one account queue here, and the
-    block query that follows starts after the lock, so it sees the previous debit's new blocks."""
+    block query that follows starts after the lock, so it sees the previous debit's new blocks.
+
+    FOR NO KEY UPDATE (every debit takes it, in SQL too: lock_spendable_blocks,
+    spread_retirement): debits still queue on it, but a credit to the account, whose new block's
+    foreign key takes the row FOR KEY SHARE, no longer waits for them. FOR UPDATE made
+    transfers in a ring (A to B, B to C, C to A at once) deadlock, each holding its sender and
+    waiting for its receiver (test_account_lock_lets_credits_in)."""
     return session.exec(select(HoldingAccount).where(HoldingAccount.id == account_id)
-                        .with_for_update()).one()
+                        .with_for_update(key_share=True)).one()
 
 
 def open_account(session: Session, user_id: str, username: str, kind: str, event_id: str

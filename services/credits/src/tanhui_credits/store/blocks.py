@@ -78,7 +78,7 @@ DECLARE
     v_account varchar;
 BEGIN
     SELECT a.id INTO v_account FROM holding_account a WHERE a.owner_user_id = p_owner
-    FOR UPDATE;
+    FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RETURN;
     END IF;
@@ -110,8 +110,8 @@ def _create_lock_function(target, connection, **_) -> None:  # noqa: ANN001
 
 def lock_spendable_blocks(session: Session, owner_user_id: str, project_id: str | None = None,
                           vintage: int | None = None) -> tuple[str | None, list[BlockRow]]:
-    """(the owner's account id, its spendable blocks in id order), both locked FOR UPDATE, the
-    account first: what `account_of(..., lock=True)` then `spendable_blocks` do, in one call.
+    """(the owner's account id, its spendable blocks in id order), both locked (the account FOR
+    NO KEY UPDATE, as store/accounts.lock_account; the blocks FOR UPDATE), the account first: what `account_of(..., lock=True)` then `spendable_blocks` do, in one call.
     (None, []) if the owner has no account."""
     write_staged(session)  # what a session query would write first (no ORM event here)
     rows = driver_rows(session, _LOCK_SPENDABLE, {"owner": owner_user_id,

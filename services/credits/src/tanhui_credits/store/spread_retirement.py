@@ -114,7 +114,7 @@ DECLARE
 BEGIN
     -- the account's row lock: every debit of it queues here (store/blocks.LOCK_DDL)
     SELECT a.id INTO v_account FROM holding_account a WHERE a.owner_user_id = p->>'owner'
-    FOR UPDATE;
+    FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no holding account for %', p->>'owner' USING ERRCODE = '{NO_ACCOUNT}';
     END IF;
