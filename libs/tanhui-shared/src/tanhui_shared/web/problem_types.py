@@ -172,6 +172,10 @@ _TABLE: dict[str, tuple[int, str, str, str]] = {
                           "Outside the claim window, implausible, or overlapping; see `reason`."),
     "insufficient-points": (409, "You do not have enough available points for this.",
                             "您的可用积分不足。", ""),
+    "points-changed-meanwhile": (409, "A citizen's points changed while the trips were "
+                                 "recorded; send the feed again.",
+                                 "记录出行期间市民的积分发生了变化，请重新提交。",
+                                 "Nothing of the feed was recorded."),
     "no-points-account": (404, "You have no personal carbon account yet.",
                           "您还没有个人碳账户。", "It is opened when the account registers."),
     "redemption-not-whole-units": (422, "Points are redeemed in whole redemption units.",
