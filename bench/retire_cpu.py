@@ -62,7 +62,8 @@ def main() -> None:
     engine = make_engine(url, pool_size=args.threads + 2)
     runner = ConsumerRunner(group="credits", topics=TOPICS, handlers=HANDLERS, engine=engine,
                             dlq_topic="unused", max_attempts=1)
-    holders, event, buyer = bench.seed(engine, runner, (2 * args.count) // bench.PER_RUN + 2)
+    # warm-up, measured run and --profile's run on one thread: each holder's share of all three
+    holders, event, buyer = bench.seed(engine, runner, (3 * args.count) // bench.PER_RUN + 2)
     ids = [holder.id for holder in holders]
 
     per = len(ids) // args.threads  # each thread its own holders (2 each on 8 threads)
