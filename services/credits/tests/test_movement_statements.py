@@ -81,10 +81,11 @@ def test_an_offset_from_one_listing_sends_one_statement(world) -> None:
 
     in_unit_of_work(world.engine, list_and_register)
     # the first offset of an event this process has not read: the event read (its documents
-    # name it), then the purchase with the COMMIT in the same query
+    # name it), which opens the unit's transaction; then the purchase in it, under a savepoint
+    # (store/hot_listing.sell_and_retire), committed with the unit
     first, sent = statements_of(world.engine,
                                 lambda uow: offset_event(uow, organizer.id, event.id, 1))
-    assert sent == ["SELECT", "SELECT"], sent
+    assert sent == ["SELECT", "SAVEPOINT"], sent
     offset, sent = statements_of(world.engine,
                                  lambda uow: offset_event(uow, organizer.id, event.id, 1))
     # then one query (store/hot_listing.py), in its own transaction: lock the event (checked

@@ -64,6 +64,7 @@ from .tables import CreditsTable
 log = logging.getLogger(__name__)
 
 FUNCTION = "hot_listing_sale"
+_SAVEPOINT = "hot_listing_sale"
 SHORT_BLOCKS = "TH151"  # the listing's blocks hold fewer credits than its remaining says
 BLOCK_CLOSED = "TH152"  # a block to close was closed by another transaction
 # a serial range and a block's description as canonical JSON: spread_retirement's helpers
@@ -394,8 +395,8 @@ def sell_and_retire(session: Session, params: dict[str, Any], *, commit: bool) -
     transaction open that is one query, `BEGIN; <the call>; COMMIT; <the audit sequencer's
     pass>`, as store/spread_retirement sends a retirement (no BEGIN and COMMIT round trips),
     the pass in it only if no other thread of this process runs one (store/audit.Passes;
-    otherwise it is asked for one more after this commit); inside an open transaction,
-    `; COMMIT` goes in the same query. `sequenced`: False if the caller must run
+    otherwise it is asked for one more after this commit); inside an open transaction, under
+    a savepoint, rolled back to if it does not sell, and committed by the unit of work. `sequenced`: False if the caller must run
     store/audit.chain_after_commit once the unit commits.
 
     One query of several statements needs PostgreSQL's simple protocol, which has no
@@ -410,8 +411,13 @@ def sell_and_retire(session: Session, params: dict[str, Any], *, commit: bool) -
     query = f"SELECT * FROM {FUNCTION}({literal}::jsonb)"
     if alone:
         query = f"BEGIN; {query}; COMMIT" + (f"; {PASS}" if claimed else "")
-    elif commit:
-        query += "; COMMIT"
+    else:
+        # inside the unit's transaction (an Idempotency-Key's record follows, or the unit read
+        # first), under a savepoint and committed with the unit: a purchase that does not sell
+        # (a status) gives back the event's and the listing's locks it took. Held to the
+        # unit's commit, they deadlocked the general path's FOR UPDATE of that listing in
+        # another such purchase (tools/races.py: 20 offsets, each with an Idempotency-Key)
+        query = f"SAVEPOINT {_SAVEPOINT}; {query}"
     # by the driver, as block_writes.driver_rows sends statements (the statement counters see
     # it), but without parameters: psycopg sends several statements only so
     events = connection._has_events or connection.engine._has_events
@@ -428,8 +434,7 @@ def sell_and_retire(session: Session, params: dict[str, Any], *, commit: bool) -
                     connection.dispatch.after_cursor_execute(connection, cursor, query, None,
                                                              None, False)
                 chained = None
-                if alone:
-                    cursor.nextset()  # past the BEGIN
+                cursor.nextset()  # past the BEGIN or the SAVEPOINT
                 row = cursor.fetchone()
                 if claimed:
                     cursor.nextset(), cursor.nextset()  # past the COMMIT, to the pass
@@ -447,7 +452,9 @@ def sell_and_retire(session: Session, params: dict[str, Any], *, commit: bool) -
                 if exc.sqlstate == SHORT_BLOCKS:
                     raise ListingShort(int(exc.diag.message_detail)) from exc
                 raise sa.exc.DBAPIError.instance(query, None, exc, psycopg.Error) from exc
-            if alone and row[0] != "sold":  # nothing written: nothing to chain
+            if not alone and row[0] != "sold":
+                cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+            elif alone and row[0] != "sold":  # nothing written: nothing to chain
                 if claimed:
                     passes_after(cursor, passes, need=False)
             elif alone and (claimed or passes.ask_or_claim()):
