@@ -147,7 +147,8 @@ def test_listing_stock_migration_goes_down_and_up_again(new_database):
         assert "listing_stock" not in dict(_functions(url))["hot_listing_sale"]
         run("INSERT INTO listing (id, seller_account_id, seller_user_id, quantity, remaining, "
             "price_per_tonne, status, created_at) VALUES "
-            "('l1', 'a', 'u', 10, 4, 5, 'open', now()), ('l2', 'a', 'u', 3, 0, 5, 'sold_out', now())")
+            "('l1', 'a', 'u', 10, 4, 5, 'open', now()), "
+            "('l2', 'a', 'u', 3, 0, 5, 'sold_out', now())")
         command.upgrade(config, "head")
         assert "listing_stock" in dict(_functions(url))["hot_listing_sale"]
         assert run("SELECT listing_id, quantity, remaining, status FROM listing_stock "

@@ -71,7 +71,8 @@ def _written(conn, retirement_id: str, before: int, parents: list[int]) -> dict[
         "certificate": {**certificate, "fields": fields, "content_hash": None},
         "payments": rows("SELECT * FROM payment WHERE retirement_id = :r", r=retirement_id),
         "listing": rows("SELECT remaining, status FROM listing_stock WHERE listing_id = "
-                        "(SELECT listing_id FROM payment WHERE retirement_id = :r)", r=retirement_id),
+                        "(SELECT listing_id FROM payment WHERE retirement_id = :r)",
+                        r=retirement_id),
         "new_blocks": new, "closed_blocks": closed,
         "audit": sorted(({"kind": a["kind"], "body": json.loads(a["body"])} for a in audit),
                         key=lambda a: order[a["kind"]]),
@@ -160,8 +161,9 @@ def test_blocks_short_of_the_listing_are_a_409_with_nothing_written(world) -> No
     world.issue(seller, 5)
     listing_id, event_id = _listed_event(world, seller, organizer, 5, "2.00")
     with world.engine.begin() as conn:
-        conn.execute(sa.text("WITH l AS (UPDATE listing SET quantity = 7 WHERE id = :l) UPDATE listing_stock "
-                             "SET remaining = 7, quantity = 7 WHERE listing_id = :l"),
+        conn.execute(sa.text("WITH l AS (UPDATE listing SET quantity = 7 WHERE id = :l) "
+                             "UPDATE listing_stock SET remaining = 7, quantity = 7 "
+                             "WHERE listing_id = :l"),
                      {"l": listing_id})
     blocks = _listing_blocks(world.engine, listing_id)
     with pytest.raises(InsufficientCredits) as short:
