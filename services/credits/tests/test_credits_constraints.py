@@ -111,12 +111,19 @@ def test_checks_refuse_out_of_range_figures(world):
                               json={"quantity": 1, "beneficiary": "x", "purpose": "y"}).json()
     [block] = [b for b in _active(world, issued.project_id) if b.listing_id is None]
     refusals = {
-        "UPDATE listing SET remaining = -1, status = 'sold_out' WHERE id = :l":
+        "UPDATE listing_stock SET remaining = -1, status = 'sold_out' WHERE listing_id = :l":
             "ck_listing_remaining",
-        "UPDATE listing SET remaining = 6 WHERE id = :l": "ck_listing_remaining",
-        "UPDATE listing SET remaining = 0 WHERE id = :l": "ck_listing_open",
-        "UPDATE listing SET status = 'sold_out' WHERE id = :l": "ck_listing_open",
-        "UPDATE listing SET status = 'gone', remaining = 0 WHERE id = :l": "ck_listing_status",
+        "UPDATE listing_stock SET remaining = 6 WHERE listing_id = :l": "ck_listing_remaining",
+        "UPDATE listing_stock SET remaining = 0 WHERE listing_id = :l": "ck_listing_open",
+        "UPDATE listing_stock SET status = 'sold_out' WHERE listing_id = :l": "ck_listing_open",
+        "UPDATE listing_stock SET status = 'gone', remaining = 0 WHERE listing_id = :l":
+            "ck_listing_status",
+        # a stock counts down its own listing's quantity, and a listing has one stock
+        "UPDATE listing_stock SET quantity = 6, remaining = 6 WHERE listing_id = :l":
+            "fk_listing_stock_listing",
+        "UPDATE listing SET quantity = 6 WHERE id = :l": "fk_listing_stock_listing",
+        "INSERT INTO listing_stock SELECT listing_id, quantity, remaining, status "
+        "FROM listing_stock WHERE listing_id = :l": "listing_stock_pkey",
         "UPDATE serial_block SET \"first\" = 0 WHERE id = :b": "ck_block_range",
         "UPDATE serial_block SET \"last\" = \"first\" - 1 WHERE id = :b": "ck_block_range",
         "UPDATE serial_block SET status = 'retired', closed_by = 'x' WHERE id = :b":

@@ -128,3 +128,39 @@ def test_offset_one_call_migration_goes_down_and_up_again(new_database):
     assert "o_status" not in found["hot_listing_sale"] and "SKIP LOCKED" in found["hot_listing_sale"]
     command.upgrade(config, "head")
     assert "o_status" in functions()["hot_listing_sale"]
+
+
+def test_listing_stock_migration_goes_down_and_up_again(new_database):
+    """0023 moves a listing's remaining and status to listing_stock, rows and constraints; down,
+    they are the listing's columns again, with what each listing had left."""
+    url = new_database("credits_stock")
+    config = _migrations_config(url)
+    engine = make_engine(url, pool_size=1)
+
+    def run(statement: str) -> list[tuple]:
+        with engine.begin() as conn:
+            result = conn.execute(sa.text(statement))
+            return [tuple(row) for row in result.all()] if result.returns_rows else []
+
+    try:
+        command.downgrade(config, "0022_account_lock_no_key_update")
+        assert "listing_stock" not in dict(_functions(url))["hot_listing_sale"]
+        run("INSERT INTO listing (id, seller_account_id, seller_user_id, quantity, remaining, "
+            "price_per_tonne, status, created_at) VALUES "
+            "('l1', 'a', 'u', 10, 4, 5, 'open', now()), "
+            "('l2', 'a', 'u', 3, 0, 5, 'sold_out', now())")
+        command.upgrade(config, "head")
+        assert "listing_stock" in dict(_functions(url))["hot_listing_sale"]
+        assert run("SELECT listing_id, quantity, remaining, status FROM listing_stock "
+                   "ORDER BY listing_id") == [("l1", 10, 4, "open"), ("l2", 3, 0, "sold_out")]
+        with pytest.raises(sa.exc.IntegrityError, match="ck_listing_remaining"):
+            run("UPDATE listing_stock SET remaining = 11 WHERE listing_id = 'l1'")
+        run("UPDATE listing_stock SET remaining = 2 WHERE listing_id = 'l1'")
+        command.downgrade(config, "0022_account_lock_no_key_update")
+        assert run("SELECT id, remaining, status FROM listing ORDER BY id") == [
+            ("l1", 2, "open"), ("l2", 0, "sold_out")]
+        with pytest.raises(sa.exc.IntegrityError, match="ck_listing_open"):
+            run("UPDATE listing SET remaining = 0 WHERE id = 'l1'")
+        command.upgrade(config, "head")
+    finally:
+        engine.dispose()

@@ -112,7 +112,7 @@ def test_two_hundred_concurrent_offsets_never_oversell(fresh_world):
 
     with Session(world.engine) as session:
         listings = session.exec(select(Listing)).all()
-        assert all(l.remaining == 0 and l.status == "sold_out" for l in listings)
+        assert all(l.stock.remaining == 0 and l.stock.status == "sold_out" for l in listings)
         payments = session.exec(select(Payment)).all()
         assert sum(p.quantity for p in payments) == 300
         retirements = session.exec(select(Retirement)).all()

@@ -70,8 +70,9 @@ def _written(conn, retirement_id: str, before: int, parents: list[int]) -> dict[
         # its hash checked above: over fresh ids and times, it differs by path
         "certificate": {**certificate, "fields": fields, "content_hash": None},
         "payments": rows("SELECT * FROM payment WHERE retirement_id = :r", r=retirement_id),
-        "listing": rows("SELECT remaining, status FROM listing WHERE id = "
-                        "(SELECT listing_id FROM payment WHERE retirement_id = :r)", r=retirement_id),
+        "listing": rows("SELECT remaining, status FROM listing_stock WHERE listing_id = "
+                        "(SELECT listing_id FROM payment WHERE retirement_id = :r)",
+                        r=retirement_id),
         "new_blocks": new, "closed_blocks": closed,
         "audit": sorted(({"kind": a["kind"], "body": json.loads(a["body"])} for a in audit),
                         key=lambda a: order[a["kind"]]),
@@ -160,7 +161,9 @@ def test_blocks_short_of_the_listing_are_a_409_with_nothing_written(world) -> No
     world.issue(seller, 5)
     listing_id, event_id = _listed_event(world, seller, organizer, 5, "2.00")
     with world.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE listing SET remaining = 7, quantity = 7 WHERE id = :l"),
+        conn.execute(sa.text("WITH l AS (UPDATE listing SET quantity = 7 WHERE id = :l) "
+                             "UPDATE listing_stock SET remaining = 7, quantity = 7 "
+                             "WHERE listing_id = :l"),
                      {"l": listing_id})
     blocks = _listing_blocks(world.engine, listing_id)
     with pytest.raises(InsufficientCredits) as short:
@@ -168,7 +171,7 @@ def test_blocks_short_of_the_listing_are_a_409_with_nothing_written(world) -> No
     assert short.value.available == 5
     assert _listing_blocks(world.engine, listing_id) == blocks
     with world.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT remaining FROM listing WHERE id = :l"),
+        assert conn.execute(sa.text("SELECT remaining FROM listing_stock WHERE listing_id = :l"),
                             {"l": listing_id}).scalar_one() == 7
 
 
@@ -201,7 +204,7 @@ def test_a_listing_sold_down_while_the_purchase_waited_is_never_oversold(world) 
     assert sorted((p.listing_id == listing_id, p.quantity) for p in offset.payments) == [
         (False, 2), (True, 1)]
     with world.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
+        assert conn.execute(sa.text("SELECT remaining, status FROM listing_stock WHERE listing_id = :l"),
                             {"l": listing_id}).one() == (0, "sold_out")
         assert conn.execute(sa.text("SELECT count(*) FROM serial_block WHERE listing_id = :l "
                                     "AND status = 'active'"), {"l": listing_id}).scalar_one() == 0
@@ -224,7 +227,7 @@ def test_an_offset_sent_twice_with_one_idempotency_key_buys_once(world) -> None:
     assert first.json()["certificate"]["serials"] == ["NC-FS-%04d-2025-000000009-000000010" % (
         int(first.json()["certificate"]["projects"][0]["project_number"]))]
     with world.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT remaining FROM listing WHERE id = :l"),
+        assert conn.execute(sa.text("SELECT remaining FROM listing_stock WHERE listing_id = :l"),
                             {"l": listing_id}).scalar_one() == 8
         assert conn.execute(sa.text("SELECT count(*) FROM retirement WHERE event_id = :e"),
                             {"e": event_id}).scalar_one() == 1
@@ -278,7 +281,7 @@ def test_concurrent_purchases_from_one_listings_lanes_sell_it_exactly(world, cap
     with ThreadPoolExecutor(8) as pool:
         assert sum(pool.map(buy, range(200))) == 400
     with world.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
+        assert conn.execute(sa.text("SELECT remaining, status FROM listing_stock WHERE listing_id = :l"),
                             {"l": listing_id}).one() == (0, "sold_out")
         sold = conn.execute(sa.text(
             "SELECT count(*), sum(b.\"last\" - b.\"first\" + 1) FROM payment p JOIN serial_block b "
@@ -335,7 +338,7 @@ def test_a_listing_cancelled_while_its_lanes_are_bought_strands_no_credits(world
             "SELECT coalesce(sum(b.\"last\" - b.\"first\" + 1), 0) FROM serial_block b "
             "JOIN holding_account a ON a.id = b.account_id WHERE a.owner_user_id = :s "
             "AND b.status = 'active' AND b.listing_id IS NULL"), {"s": seller.id}).scalar_one()
-        status = conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
+        status = conn.execute(sa.text("SELECT remaining, status FROM listing_stock WHERE listing_id = :l"),
                               {"l": listing_id}).one()
     assert _lanes(world.engine, listing_id) == []
     assert tuple(status) == (0, "cancelled")
@@ -372,7 +375,7 @@ def test_an_offset_bigger_than_the_listing_waits_for_the_purchases_in_its_lanes(
         assert bigger.submit(big, 0).result(timeout=60) == 401
         list(smalls)
     with world.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
+        assert conn.execute(sa.text("SELECT remaining, status FROM listing_stock WHERE listing_id = :l"),
                             {"l": listing_id}).one() == (0, "sold_out")
     assert _lanes(world.engine, listing_id) == []
     assert "40P01" not in caplog.text
@@ -405,7 +408,7 @@ def test_the_general_path_selling_a_listing_whose_lanes_are_bought_waits_for_the
         assert other.submit(in_unit_of_work, world.engine, general).result(timeout=60) == 50
         list(smalls)
     with world.engine.connect() as conn:
-        remaining = conn.execute(sa.text("SELECT remaining FROM listing WHERE id = :l"),
+        remaining = conn.execute(sa.text("SELECT remaining FROM listing_stock WHERE listing_id = :l"),
                                  {"l": listing_id}).scalar_one()
     assert remaining == 400 - 60 - 50 == sum(b - a + 1 for _, a, b in _lanes(world.engine,
                                                                             listing_id))
@@ -421,7 +424,8 @@ def test_a_listing_never_sells_more_than_its_remaining_even_if_its_blocks_hold_m
     world.issue(seller, 10)
     listing_id, event_id = _listed_event(world, seller, organizer, 10, "0.05")
     with world.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE listing SET remaining = 7 WHERE id = :l"), {"l": listing_id})
+        conn.execute(sa.text("UPDATE listing_stock SET remaining = 7 WHERE listing_id = :l"),
+                     {"l": listing_id})
 
     def buy(_: int) -> None:
         try:
@@ -434,7 +438,7 @@ def test_a_listing_never_sells_more_than_its_remaining_even_if_its_blocks_hold_m
     with world.engine.connect() as conn:
         sold = conn.execute(sa.text("SELECT coalesce(sum(quantity), 0) FROM payment "
                                     "WHERE listing_id = :l"), {"l": listing_id}).scalar_one()
-        assert conn.execute(sa.text("SELECT remaining, status FROM listing WHERE id = :l"),
+        assert conn.execute(sa.text("SELECT remaining, status FROM listing_stock WHERE listing_id = :l"),
                             {"l": listing_id}).one() == (0, "sold_out")
     assert sold == 7
 
@@ -459,5 +463,5 @@ def test_an_event_changed_after_this_process_read_it_is_certified_as_it_now_is(w
         assert conn.execute(sa.text("SELECT beneficiary, purpose FROM retirement WHERE id = :r"),
                             {"r": offset.certificate.retirement_id}).one() == (
             fields["beneficiary"], fields["purpose"])
-        assert conn.execute(sa.text("SELECT remaining FROM listing WHERE id = :l"),
+        assert conn.execute(sa.text("SELECT remaining FROM listing_stock WHERE listing_id = :l"),
                             {"l": listing_id}).scalar_one() == 7

@@ -154,7 +154,7 @@ def test_two_buyers_racing_for_the_last_credits_one_wins_the_other_is_409(fresh_
         assert sorted(codes, key=str) == [(201, None), (409, "listing-exhausted")], codes
     with Session(world.engine) as session:
         rows = session.exec(select(Listing).where(Listing.id.in_(listings))).all()
-        assert {(r.remaining, r.status) for r in rows} == {(2, "open")}
+        assert {(r.stock.remaining, r.stock.status) for r in rows} == {(2, "open")}
         bought = session.exec(select(ListingPurchase)).all()
         assert len(bought) == 12 and {p.quantity for p in bought} == {3}
     assert sum(world.holdings(b)["total"] for b in buyers) == 36

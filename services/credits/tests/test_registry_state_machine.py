@@ -49,21 +49,21 @@ INVARIANTS = {  # name -> SQL counting violations (0 when the invariant holds)
          AND a."first" <= b."last" AND b."first" <= a."last"
         WHERE a.status IN ('active', 'retired') AND b.status IN ('active', 'retired')""",
     "a listing's remaining is what its active reserved blocks hold": """
-        SELECT count(*) FROM listing l WHERE l.remaining <> (
+        SELECT count(*) FROM listing_stock k WHERE k.remaining <> (
             SELECT coalesce(sum("last" - "first" + 1), 0) FROM serial_block b
-            WHERE b.listing_id = l.id AND b.status = 'active')""",
+            WHERE b.listing_id = k.listing_id AND b.status = 'active')""",
     "nothing negative or empty": """
         SELECT (SELECT count(*) FROM serial_block WHERE "first" < 1 OR "last" < "first")
-             + (SELECT count(*) FROM listing WHERE remaining < 0 OR remaining > quantity)
+             + (SELECT count(*) FROM listing_stock WHERE remaining < 0 OR remaining > quantity)
              + (SELECT count(*) FROM retirement WHERE quantity <= 0)
              + (SELECT count(*) FROM payment WHERE quantity <= 0)""",
 }
 # all of them in one statement: one snapshot, one round trip per step
 CHECK = sa.text("SELECT " + ", ".join(f"({sql}) AS \"{name}\"" for name, sql in INVARIANTS.items()))
 # back to an empty registry between examples (the migration's seed rows stay)
-EMPTY = ["DELETE FROM payment", "DELETE FROM serial_block", "DELETE FROM listing",
-         "DELETE FROM large_event", "DELETE FROM redemption", "DELETE FROM certificate",
-         "DELETE FROM retirement", "DELETE FROM issuance", "DELETE FROM serial_counter",
+EMPTY = ["DELETE FROM payment", "DELETE FROM serial_block", "DELETE FROM listing_stock",
+         "DELETE FROM listing", "DELETE FROM large_event", "DELETE FROM redemption",
+         "DELETE FROM certificate", "DELETE FROM retirement", "DELETE FROM issuance", "DELETE FROM serial_counter",
          "DELETE FROM registry_project", "DELETE FROM audit_entry", "DELETE FROM audit_pending",
          "DELETE FROM outbox",
          "DELETE FROM holding_account WHERE kind <> 'system'",
@@ -210,7 +210,7 @@ class Registry(RuleBasedStateMachine):
             violations = session.execute(CHECK).mappings().one()
             assert {name: count for name, count in violations.items() if count} == {}
             spendable = dict(session.execute(SPENDABLE).all())
-            remaining = dict(session.execute(sa.text("SELECT id, remaining FROM listing")).all())
+            remaining = dict(session.execute(sa.text("SELECT listing_id, remaining FROM listing_stock")).all())
         pool = spendable.pop("system:city-inclusion-pool")
         assert {user: spendable[user] for user in HOLDERS} == \
             {user: self.spendable[user] for user in HOLDERS}

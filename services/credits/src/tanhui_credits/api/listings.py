@@ -42,8 +42,8 @@ class PurchaseRequest(ApiModel):
 def listing_view(listing: Listing) -> dict[str, Any]:
     return {"id": listing.id, "seller_user_id": listing.seller_user_id,
             "project_id": listing.project_id, "vintage": listing.vintage,
-            "quantity": listing.quantity, "remaining": listing.remaining,
-            "price_per_tonne": str(listing.price_per_tonne), "status": listing.status,
+            "quantity": listing.quantity, "remaining": listing.stock.remaining,
+            "price_per_tonne": str(listing.price_per_tonne), "status": listing.stock.status,
             "created_at": listing.created_at}
 
 

@@ -61,6 +61,10 @@ describe_constraints({
                              "listing-exhausted"),
     "ck_listing_status": ("a listing is open, sold out or cancelled", None),
     "ck_listing_open": ("a listing is open exactly while it has credits left", None),
+    "uq_listing_quantity": ("a listing has one quantity", None),
+    "listing_stock_pkey": ("a listing has one stock", "listing_id"),
+    "fk_listing_stock_listing": ("a stock counts down an existing listing's own quantity",
+                                 None),
     "ck_payment_quantity": ("a payment must be for at least one credit", QUANTITY),
     "ck_listing_purchase_quantity": ("a purchase must buy at least one credit", QUANTITY),
     "ck_listing_purchase_total": ("a purchase's total is its quantity times the listing's "

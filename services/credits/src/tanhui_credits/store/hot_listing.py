@@ -13,6 +13,7 @@ serial first, as it takes them (FOR UPDATE SKIP LOCKED; if those do not cover it
 again a moment later); carves them (the last one split: kept lower part, moved upper part,
 exactly as domain/serials); writes the blocks' closes and new rows, the retirement,
 certificate, payment, audit entries and outbox event; and takes the listing's remaining down
+(its listing_stock row, which no foreign key references: store/market_tables.ListingStock)
 LAST: the only lock purchases from one listing queue for is held from that UPDATE to the end
 of the COMMIT (sent in the same query). On a connection with no transaction open the query is
 `BEGIN; <the call>; COMMIT; <the audit sequencer's pass>`, as store/spread_retirement sends a
@@ -149,10 +150,10 @@ BEGIN
     IF buyer IS NULL THEN
         o_status := 'no-account'; RETURN NEXT; RETURN;
     END IF;
-    SELECT c.id, c.seller_account_id, c.seller_user_id, c.price_per_tonne, c.remaining
+    SELECT c.id, c.seller_account_id, c.seller_user_id, c.price_per_tonne, k.remaining
     INTO v_listing, v_seller, v_seller_user, v_price, v_remaining
-    FROM listing c WHERE c.status = 'open' ORDER BY c.price_per_tonne, c.id LIMIT 1
-    FOR KEY SHARE;
+    FROM listing c JOIN listing_stock k ON k.listing_id = c.id WHERE k.status = 'open'
+    ORDER BY c.price_per_tonne, c.id LIMIT 1 FOR KEY SHARE OF c;
     IF NOT FOUND OR v_remaining < wanted THEN  -- for the general path
         o_status := 'not-covered'; RETURN NEXT; RETURN;
     END IF;
@@ -250,7 +251,8 @@ BEGIN
         SELECT coalesce(sum(s."last" - s."first" + 1), 0) INTO listed FROM serial_block s
         WHERE s.listing_id = v_listing AND s.status = 'active';
         IF listed < wanted THEN
-            IF (SELECT l.remaining FROM listing l WHERE l.id = v_listing) < wanted THEN
+            IF (SELECT k.remaining FROM listing_stock k WHERE k.listing_id = v_listing)
+               < wanted THEN
                 -- sold down meanwhile: run again on fresh state (the general path, then)
                 RAISE EXCEPTION 'listing % was sold down meanwhile', v_listing
                     USING ERRCODE = '40001';
@@ -337,16 +339,19 @@ BEGIN
                  '["' || mark || 'retired@@"]', '[' || array_to_string(retired_list, ',') || ']'))
     ) AS e(o, entry_id, kind, body)
     WHERE e.body IS NOT NULL ORDER BY e.o;
-    -- last, the listing's remaining: its row lock, which purchases from it queue for, is held
-    -- from here to the end of the COMMIT. Checked again on the row as the purchase before
-    -- committed it: a listing whose blocks hold more than it says it has left is not oversold
-    UPDATE listing l SET remaining = l.remaining - wanted,
-           status = CASE WHEN l.remaining = wanted THEN 'sold_out' ELSE 'open' END
-    WHERE l.id = v_listing AND l.status = 'open' AND l.remaining >= wanted;
+    -- last, the listing's remaining (its stock's row, which no foreign key references: the
+    -- listing's row, share-locked by every purchase in flight, stays unchanged): its row lock,
+    -- which purchases from it queue for, is held from here to the end of the COMMIT. Checked
+    -- again on the row as the purchase before committed it: a listing whose blocks hold more
+    -- than it says it has left is not oversold
+    UPDATE listing_stock k SET remaining = k.remaining - wanted,
+           status = CASE WHEN k.remaining = wanted THEN 'sold_out' ELSE 'open' END
+    WHERE k.listing_id = v_listing AND k.status = 'open' AND k.remaining >= wanted;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'listing % has fewer than % credits left', v_listing, wanted
             USING ERRCODE = '{SHORT_BLOCKS}',
-                  DETAIL = (SELECT l.remaining FROM listing l WHERE l.id = v_listing)::text;
+                  DETAIL = (SELECT k.remaining FROM listing_stock k
+                            WHERE k.listing_id = v_listing)::text;
     END IF;
     RETURN QUERY SELECT 'sold'::text, fields, digest, v_listing, v_seller, v_seller_user, v_price;
 END $$"""
@@ -357,7 +362,7 @@ DDL = (_SALE,)
 @sa.event.listens_for(CreditsTable.metadata, "after_create")
 def _create_function(target, connection, **_) -> None:  # noqa: ANN001
     # create_all (a database built from the models) gets the function the migration creates
-    if {"listing", "serial_block", "payment", "certificate"} <= {
+    if {"listing", "listing_stock", "serial_block", "payment", "certificate"} <= {
             t.name for t in target.sorted_tables}:
         for statement in DDL:
             connection.execute(sa.text(statement))

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import or_
+from sqlalchemy.orm import contains_eager
 from sqlmodel import Session, func, select
 
-from .market_tables import LargeEvent, Listing, ListingPurchase
+from .market_tables import LargeEvent, Listing, ListingPurchase, ListingStock
 from .pool_tables import PooledRedemption
 from .tables import Certificate, Redemption, Retirement
 
@@ -20,9 +21,10 @@ def _page(session: Session, query: Any, limit: int, offset: int) -> tuple[list[A
 
 def seller_listings(session: Session, user_id: str, status: str | None, limit: int,
                     offset: int) -> tuple[list[Listing], int]:
-    query = select(Listing).where(Listing.seller_user_id == user_id)
+    query = (select(Listing).join(Listing.stock).where(Listing.seller_user_id == user_id)
+             .options(contains_eager(Listing.stock)))
     if status is not None:
-        query = query.where(Listing.status == status)
+        query = query.where(ListingStock.status == status)
     return _page(session, query.order_by(Listing.created_at.desc(), Listing.id), limit, offset)
 
 

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import case, func, update
+from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
@@ -12,7 +13,7 @@ from tanhui_shared.errors import Conflict
 
 from ..domain.serials import InsufficientCredits
 from .block_writes import driver_rows
-from .market_tables import EventAccounting, LargeEvent, Listing
+from .market_tables import EventAccounting, LargeEvent, Listing, ListingStock
 from .tables import Retirement
 
 
@@ -21,41 +22,52 @@ class ListingNotOpen(Conflict):
 
 
 def open_listings(session: Session) -> list[Listing]:
-    return list(session.exec(select(Listing).where(Listing.status == "open")
+    """Every open listing, cheapest first, its stock loaded with it."""
+    return list(session.exec(select(Listing).join(Listing.stock)
+                             .where(ListingStock.status == "open")
+                             .options(contains_eager(Listing.stock))
                              .order_by(Listing.price_per_tonne, Listing.id)).all())
 
 
 def lock_listing(session: Session, listing_id: str) -> Listing | None:
-    return session.exec(select(Listing).where(Listing.id == listing_id).with_for_update()).first()
+    """The listing locked FOR UPDATE (it waits for the offsets in flight, which hold it FOR KEY
+    SHARE, and holds off later ones), then its stock, locked and read fresh in a statement of
+    its own: read in the first, it would be as it was before that statement waited."""
+    listing = session.exec(select(Listing).where(Listing.id == listing_id).with_for_update()
+                           .execution_options(populate_existing=True)).first()
+    if listing is not None:
+        stock = session.exec(select(ListingStock).where(ListingStock.listing_id == listing_id)
+                             .with_for_update().execution_options(populate_existing=True)).one()
+        set_committed_value(listing, "stock", stock)  # not loaded again on access
+    return listing
+
+
+def _cheapest_open():  # noqa: ANN202
+    return (select(Listing.id).join(Listing.stock).where(ListingStock.status == "open")
+            .order_by(Listing.price_per_tonne, Listing.id))
 
 
 def listings_to_buy_from(session: Session, quantity: int) -> list[Listing]:
-    """The cheapest open listings that together cover `quantity`, each locked FOR UPDATE.
+    """The cheapest open listings that together cover `quantity`, each locked FOR UPDATE (with
+    its stock, lock_listing).
 
     They are locked one by one in (price, id) order, and only as many as the purchase needs:
     concurrent buyers queue in one order (no deadlock) and a buyer never blocks listings it does
     not buy from. Raises InsufficientCredits, having written nothing, if they cannot cover it.
-    The common case, the cheapest listing covering it all, takes one statement.
     """
-    cheapest = (select(Listing.id).where(Listing.status == "open")
-                .order_by(Listing.price_per_tonne, Listing.id).limit(1).scalar_subquery())
-    first = session.exec(select(Listing).where(Listing.id == cheapest).with_for_update()
-                         .execution_options(populate_existing=True)).first()
-    if first is not None and first.status == "open" and first.remaining >= quantity:
-        return [first]
-    candidates = session.exec(select(Listing.id).where(Listing.status == "open")
-                              .order_by(Listing.price_per_tonne, Listing.id)).all()
     listings, available = [], 0
-    for listing_id in candidates:
-        listing = session.exec(select(Listing).where(Listing.id == listing_id)
-                               .with_for_update().execution_options(populate_existing=True)).one()
-        if listing.status != "open":
+    for listing_id in session.exec(_cheapest_open()).all():
+        listing = lock_listing(session, listing_id)
+        if listing.stock.status != "open":
             continue  # sold out or cancelled by someone ahead of us in the queue
         listings.append(listing)
-        available += listing.remaining
+        available += listing.stock.remaining
         if available >= quantity:
             return listings
     raise InsufficientCredits(quantity, available)
+
+
+_LISTING, _STOCK = Listing.__table__, ListingStock.__table__
 
 
 def sell_cheapest(session: Session, quantity: int) -> Iterator[tuple[Listing, int]]:
@@ -66,62 +78,63 @@ def sell_cheapest(session: Session, quantity: int) -> Iterator[tuple[Listing, in
     nothing, if they cannot cover it.
 
     The common case, the cheapest listing covering it all, is ONE statement: a conditional,
-    relative UPDATE of that listing (its row lock, taken as `listings_to_buy_from` would take
-    it first). If another purchase sold it down meanwhile, the condition, checked again on the
-    row as that purchase committed it, fails: 0 rows, and the general path runs."""
-    # locked FOR UPDATE before it is written (a plain UPDATE would take a lock purchases' FOR
-    # KEY SHARE lets through): it waits for the one-statement purchases in flight, which hold
-    # its lanes (store/hot_listing.py), instead of taking the blocks they hold while they wait
-    # for it at their end
-    cheapest = (select(Listing.id).where(Listing.status == "open")
-                .order_by(Listing.price_per_tonne, Listing.id).limit(1).with_for_update()
-                .scalar_subquery())
-    # a Core UPDATE of the table, RETURNING the listing as a row: the ORM's UPDATE returning
-    # an entity cost a fifth of an offset's Python time
-    table = Listing.__table__
+    relative UPDATE of that listing's stock (the listing's row lock taken first, as
+    `listings_to_buy_from` would take it). If another purchase sold it down meanwhile, the
+    condition, checked again on the stock's row as that purchase committed it, fails: 0 rows,
+    and the general path runs."""
+    # the listing locked FOR UPDATE before its stock is written: it waits for the
+    # one-statement purchases in flight, which hold the listing FOR KEY SHARE and its lanes
+    # (store/hot_listing.py), instead of taking the blocks they hold while they wait for the
+    # stock's row at their end
+    cheapest = _cheapest_open().limit(1).with_for_update(of=Listing).scalar_subquery()
+    # a Core UPDATE, RETURNING the listing as a row: the ORM's UPDATE returning an entity cost
+    # a fifth of an offset's Python time
     covering = session.execute(
-        update(table).where(table.c.id == cheapest, table.c.status == "open",
-                            table.c.remaining >= quantity)
-        .values(remaining=table.c.remaining - quantity,
-                status=case((table.c.remaining == quantity, "sold_out"), else_="open"))
-        .returning(*table.c)).first()
+        update(_STOCK).where(_STOCK.c.listing_id == cheapest, _STOCK.c.status == "open",
+                             _STOCK.c.remaining >= quantity,
+                             _LISTING.c.id == _STOCK.c.listing_id)
+        .values(remaining=_STOCK.c.remaining - quantity,
+                status=case((_STOCK.c.remaining == quantity, "sold_out"), else_="open"))
+        .returning(*_LISTING.c)).first()
     if covering is not None:
         yield covering, quantity
         return
     needed = quantity
     for listing in listings_to_buy_from(session, quantity):
-        count = min(needed, listing.remaining)
+        count = min(needed, listing.stock.remaining)
         sell_from_listing(session, listing, count)
         yield listing, count
         needed -= count
 
 
 def sell_from_listing(session: Session, listing: Listing, count: int) -> None:
-    """Take `count` off an open listing's remaining. Relative and conditional: a purchase that
-    missed the listing's lock cannot overwrite another's, and ck_listing_remaining refuses an
-    oversell instead of letting remaining go below zero."""
+    """Take `count` off an open listing's remaining (its stock). Relative and conditional: a
+    purchase that missed the listing's lock cannot overwrite another's, and
+    ck_listing_remaining refuses an oversell instead of letting remaining go below zero."""
     changed = session.execute(
-        update(Listing).where(Listing.id == listing.id, Listing.status == "open")
-        .values(remaining=Listing.remaining - count,
-                status=case((Listing.remaining == count, "sold_out"), else_="open"))
-        .returning(Listing.remaining, Listing.status)
+        update(ListingStock).where(ListingStock.listing_id == listing.id,
+                                   ListingStock.status == "open")
+        .values(remaining=ListingStock.remaining - count,
+                status=case((ListingStock.remaining == count, "sold_out"), else_="open"))
+        .returning(ListingStock.remaining, ListingStock.status)
         .execution_options(synchronize_session=False)).first()
     if changed is None:
         raise ListingNotOpen(f"listing {listing.id} was sold out or cancelled meanwhile")
-    set_committed_value(listing, "remaining", changed.remaining)
-    set_committed_value(listing, "status", changed.status)
+    set_committed_value(listing.stock, "remaining", changed.remaining)
+    set_committed_value(listing.stock, "status", changed.status)
 
 
 def cancel(session: Session, listing: Listing) -> None:
     """Close an open listing, once (conditional update, row count checked)."""
     changed = session.execute(
-        update(Listing).where(Listing.id == listing.id, Listing.status == "open")
+        update(ListingStock).where(ListingStock.listing_id == listing.id,
+                                   ListingStock.status == "open")
         .values(status="cancelled", remaining=0)
         .execution_options(synchronize_session=False)).rowcount
     if changed != 1:
         raise ListingNotOpen(f"listing {listing.id} is no longer open", field="listing_id")
-    set_committed_value(listing, "status", "cancelled")
-    set_committed_value(listing, "remaining", 0)
+    set_committed_value(listing.stock, "status", "cancelled")
+    set_committed_value(listing.stock, "remaining", 0)
 
 
 def retired_for_event(session: Session, event_id: str) -> int:

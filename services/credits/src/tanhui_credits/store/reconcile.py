@@ -53,12 +53,13 @@ ORDER BY a.id, b.id
 
 # a listing's remaining is exactly what its active reserved blocks hold
 _LISTINGS = text("""
-SELECT l.id AS listing_id, l.status, l.remaining, coalesce(sum(b."last" - b."first" + 1), 0)
+SELECT k.listing_id, k.status, k.remaining, coalesce(sum(b."last" - b."first" + 1), 0)
        AS reserved
-FROM listing l LEFT JOIN serial_block b ON b.listing_id = l.id AND b.status = 'active'
-GROUP BY l.id, l.status, l.remaining
-HAVING l.remaining <> coalesce(sum(b."last" - b."first" + 1), 0)
-ORDER BY l.id
+FROM listing_stock k
+LEFT JOIN serial_block b ON b.listing_id = k.listing_id AND b.status = 'active'
+GROUP BY k.listing_id, k.status, k.remaining
+HAVING k.remaining <> coalesce(sum(b."last" - b."first" + 1), 0)
+ORDER BY k.listing_id
 """)
 
 # a retirement's quantity is exactly what its retired blocks hold (what its certificate lists)

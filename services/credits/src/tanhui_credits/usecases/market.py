@@ -21,7 +21,7 @@ from ..store.hot_listing import ListingShort, sell_and_retire
 from ..store.market import (cancel, latest_accounting, lock_event, lock_listing, offset_context,
                             read_event, retired_for_event, sell_cheapest)
 from ..store.spread_retirement import WrittenCertificate
-from ..store.market_tables import EventAccounting, LargeEvent, Listing, Payment
+from ..store.market_tables import EventAccounting, LargeEvent, Listing, ListingStock, Payment
 from ..store.tables import Certificate, new_id
 from .common import _JOURNAL as JOURNAL  # noqa: PLC2701 - whether this unit journals
 from .common import journal, opened, require_account
@@ -41,7 +41,8 @@ def create_listing(uow: UnitOfWork, seller_user_id: str, quantity: int, price_pe
     moving = block_moves.take(session, journal(uow), rows, quantity)
     listing = Listing(seller_account_id=seller.id, seller_user_id=seller_user_id,
                       project_id=project_id, vintage=vintage, quantity=quantity,
-                      remaining=quantity, price_per_tonne=price_per_tonne)
+                      price_per_tonne=price_per_tonne)
+    listing.stock = ListingStock(quantity=quantity, remaining=quantity)
     session.add(listing)
     session.flush()
     block_moves.reassign(session, journal(uow), moving, seller.id, kind="reserve",

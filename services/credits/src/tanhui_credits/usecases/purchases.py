@@ -51,13 +51,14 @@ def buy_from_listing(uow: UnitOfWork, buyer_user_id: str, listing_id: str,
     if listing.seller_account_id == buyer.id:
         raise Invalid("you cannot buy from your own listing: cancel it to get its credits back",
                       field="listing_id", code="own-listing")
-    if listing.status != "open":
-        raise ListingNotOpen(f"listing {listing.id} is {listing.status.replace('_', ' ')}",
+    stock = listing.stock
+    if stock.status != "open":
+        raise ListingNotOpen(f"listing {listing.id} is {stock.status.replace('_', ' ')}",
                              field="listing_id")
-    if listing.remaining < quantity:
-        raise ListingExhausted(f"listing {listing.id} has {listing.remaining} credits left, "
+    if stock.remaining < quantity:
+        raise ListingExhausted(f"listing {listing.id} has {stock.remaining} credits left, "
                                f"{quantity} asked for", field="quantity",
-                               remaining=listing.remaining, requested=quantity)
+                               remaining=stock.remaining, requested=quantity)
     purchase_id = new_id()
     moving = block_moves.take(session, journal(uow),
                               block_moves.listed_blocks(session, listing.id), quantity)
