@@ -9,8 +9,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from accounts_support import CITY_DAY, cap_mismatches, grant_points, ledger_mismatches
-from tanhui_accounts.domain.travel import RULES, Mode
-from tanhui_accounts.domain.trip_batch import OVERLAP, TripClaim
+from tanhui_accounts.domain.travel import MAX_TRIP_DURATION, RULES, Mode
+from tanhui_accounts.domain.trip_batch import OVERLAP, TOO_LONG, TripClaim
 from tanhui_accounts.store.trips import record_trips, trip_ids_by_external_id
 from tanhui_shared.uow import in_unit_of_work
 
@@ -87,21 +87,26 @@ def test_cards_fed_again_a_day_later_are_duplicates_of_their_first_trips(account
 
 
 def test_a_claim_overlapping_a_recorded_trip_is_refused_and_one_touching_it_is_not(accounts):
-    """Against what is recorded (not the same feed): a ride, and a 34-hour walk that started
-    the evening before, well over a day before the feed's earliest claim."""
+    """Against what is recorded (not the same feed): a ride, and a walk of the longest span a
+    trip may have (12 hours), started as long before the feed's earliest claim as it may be
+    and still overlap it; a walk a microsecond longer is refused."""
     citizen = accounts.user("citizen")[0]["id"]
     hour = timedelta(hours=1)
 
     def claim(n: int, mode: Mode, km: str, start, end) -> TripClaim:
         return TripClaim(n, citizen, mode, Decimal(km), start, end, f"feed-{uuid.uuid4().hex}")
 
+    minute, tick = timedelta(minutes=1), timedelta(microseconds=1)
+    earliest = CITY_DAY + 5 * hour - minute  # the feed's first claim below starts then
     recorded = [claim(0, Mode.METRO, "3.5", CITY_DAY + 8 * hour, CITY_DAY + 8.5 * hour),
-                claim(1, Mode.WALK, "2", CITY_DAY - 29 * hour, CITY_DAY + 5 * hour)]
+                claim(1, Mode.WALK, "2", earliest - MAX_TRIP_DURATION + tick, earliest + tick),
+                claim(2, Mode.WALK, "2", CITY_DAY - 30 * hour,
+                      CITY_DAY - 30 * hour + MAX_TRIP_DURATION + tick)]
     first = in_unit_of_work(accounts.engine, lambda uow: record_trips(
         uow.session, recorded, "operator", RULES))
-    assert [d.status for d, _ in first] == ["accepted", "accepted"]
-    minute = timedelta(minutes=1)
-    feed = [claim(0, Mode.METRO, "3.5", CITY_DAY + 5 * hour - minute, CITY_DAY + 5.3 * hour),
+    assert [(d.status, d.reason) for d, _ in first] == [
+        ("accepted", None), ("accepted", None), ("rejected", TOO_LONG)]
+    feed = [claim(0, Mode.METRO, "3.5", earliest, CITY_DAY + 5.3 * hour),
             claim(1, Mode.METRO, "3.5", CITY_DAY + 8.5 * hour - minute, CITY_DAY + 8.8 * hour),
             claim(2, Mode.METRO, "3.5", CITY_DAY + 8.5 * hour, CITY_DAY + 8.8 * hour),
             claim(3, Mode.METRO, "3.5", CITY_DAY + 5 * hour, CITY_DAY + 5.3 * hour)]

@@ -18,12 +18,14 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from .travel import (ALL_MODES, Mode, TravelRules, TripRefusal, implausible_speed,
-                     trip_reduction, within_daily_caps)
+from .travel import (ALL_MODES, MAX_TRIP_DURATION, Mode, TravelRules, TripRefusal,
+                     implausible_speed, trip_reduction, within_daily_caps)
 
 DUPLICATE = TripRefusal("this external_id was already recorded", "external_id",
                         "duplicate-external-id")
 OVERLAP = TripRefusal("overlaps in time with another recorded trip", code="overlapping-trip")
+TOO_LONG = TripRefusal(f"a trip lasts at most {MAX_TRIP_DURATION.total_seconds() / 3600:g} hours",
+                      "ended_at", "trip-too-long")
 
 CITY_TZ = ZoneInfo("Asia/Shanghai")  # daily caps follow the city's calendar day
 
@@ -140,7 +142,7 @@ def judged_in_order(claims: list[TripClaim], history: dict[str, CitizenHistory],
     """decide_trips' decisions in JUDGING_ORDER, each as soon as it is made (the store writes an
     accepted trip while the next ones are judged). Mutates `history`.
 
-    The rules in the order they are asked: duplicate, speed, overlap, daily caps. CitizenHistory's
+    The rules in the order they are asked: duplicate, speed, duration, overlap, daily caps. CitizenHistory's
     methods are inlined (a citizen's collections looked up once, not per trip) and each fare's
     figures computed once: a feed repeats its fares."""
     # fare -> [_shortest_plausible, then once a trip of it passes: reduction, points, mode cap]
@@ -171,6 +173,9 @@ def judged_in_order(claims: list[TripClaim], history: dict[str, CitizenHistory],
             if reason := implausible_speed(rules, mode, claim.distance_km, hours):
                 yield TripDecision(claim, "rejected", reason)
                 continue
+        if span > MAX_TRIP_DURATION:
+            yield TripDecision(claim, "rejected", TOO_LONG)
+            continue
         i = bisect_left(intervals, (end,))  # CitizenHistory.overlaps
         if i and intervals[i - 1][1] > start:
             yield TripDecision(claim, "rejected", OVERLAP)

@@ -31,7 +31,7 @@ from tanhui_shared.messaging.outbox import utcnow
 
 from ..collector import collector_paused
 from ..domain.points import EntryKind
-from ..domain.travel import Mode, TravelRules, TripRefusal
+from ..domain.travel import MAX_TRIP_DURATION, Mode, TravelRules, TripRefusal
 from ..domain.trip_batch import (JUDGING_ORDER, CitizenHistory, TripClaim, TripDecision,
                                  daily_earnings, judged_in_order, within_claim_window)
 from .copy_values import remember_repeated_values
@@ -90,9 +90,14 @@ def lock_citizens_by_name(session: Session, usernames: list[str], role: str,
 # Exactly the recorded trips a claim can overlap: started before the latest claim ends, ended
 # after the earliest one starts. (A day's margin each side, as before, added no overlap the rules
 # could find, and gave back the whole previous day of a daily feed: 10,000 rows read, sent and
-# parsed for nothing.)
+# parsed for nothing.) The third bound follows from the second, since no trip lasts longer than
+# MAX_TRIP_DURATION (the table's check): without it, each citizen's whole history up to the
+# batch was a range of ix_green_trip_user_time, and the planner scanned all of green_trip.
+# The citizens' array as a subquery's value, as in _EARNED below: given as a constant, the
+# planner weighed 2,000 index descents against one pass over the table, and took the pass.
 _INTERVALS = ("SELECT user_id, started_at, ended_at FROM green_trip "
-              "WHERE user_id = ANY(%b::text[]) AND started_at < %b AND ended_at > %b")
+              "WHERE user_id = ANY((SELECT %b::text[])::text[]) AND started_at < %b "
+              "AND ended_at > %b AND started_at >= %b")
 # Pairs, not user_id = ANY(...) AND external_id = ANY(...), and each pair probing the unique index
 # (LIMIT 1 keeps the subquery a probe per pair): a plain join was planned as a hash of all of
 # green_trip (a seq scan, spilling to disk at 120,000 rows: 66 ms of 10,000 probes' 58 ms then,
@@ -133,7 +138,7 @@ def _history(session: Session, claims: list[TripClaim], meanwhile: Callable[[], 
     days = [c.local_day for c in claims]
     made: list[T] = []
     intervals, recorded, earned, figures = _pipelined(session, [
-        (_INTERVALS, (user_ids, latest, earliest)),
+        (_INTERVALS, (user_ids, latest, earliest, earliest - MAX_TRIP_DURATION)),
         (_RECORDED, (_as_json([c.user_id for c in claims]),
                      _as_json([c.external_id for c in claims]))),
         (_EARNED, (user_ids, min(days), max(days))),
