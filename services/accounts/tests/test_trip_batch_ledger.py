@@ -114,3 +114,33 @@ def test_a_claim_overlapping_a_recorded_trip_is_refused_and_one_touching_it_is_n
         uow.session, feed, "operator", RULES))
     assert [(d.status, d.reason) for d, _ in judged] == [
         ("rejected", OVERLAP), ("rejected", OVERLAP), ("accepted", None), ("accepted", None)]
+
+
+def test_a_feed_repeating_one_earlier_tap_among_new_ones_records_the_new_ones_once(accounts):
+    """The repeated tap is found as the feed's trips are written, after others of them were:
+    what was written is undone and the feed judged again, so each new trip, entry and point is
+    recorded once and the repeat is answered as a duplicate."""
+    citizens = [accounts.user("citizen")[0]["id"] for _ in range(2)]
+
+    def tap(n: int, citizen: str, start, external_id: str | None = None) -> TripClaim:
+        return TripClaim(n, citizen, Mode.METRO, Decimal("3.5"), start,
+                         start + timedelta(minutes=25), external_id or f"feed-{uuid.uuid4().hex}")
+
+    first = [tap(0, citizens[0], CITY_DAY), tap(1, citizens[1], CITY_DAY)]
+    in_unit_of_work(accounts.engine, lambda uow: record_trips(
+        uow.session, first, "operator", RULES))
+    day = CITY_DAY + timedelta(days=1)
+    feed = [tap(0, citizens[0], day), tap(1, citizens[1], day),
+            tap(2, citizens[0], day + timedelta(hours=2), first[0].external_id),
+            tap(3, citizens[0], day + timedelta(hours=3)), tap(4, citizens[1], day + timedelta(hours=3))]
+    again = in_unit_of_work(accounts.engine, lambda uow: record_trips(
+        uow.session, feed, "operator", RULES))
+    assert [d.status for d, _ in again] == ["accepted", "accepted", "duplicate", "accepted",
+                                            "accepted"]
+    with accounts.engine.connect() as conn:
+        trips = conn.execute(sa.text("SELECT count(*) FROM green_trip WHERE user_id = ANY(:u)"),
+                             {"u": citizens}).scalar()
+        entries = conn.execute(sa.text("SELECT count(*) FROM points_entry WHERE user_id = ANY(:u)"),
+                               {"u": citizens}).scalar()
+    assert (trips, entries) == (6, 6)
+    assert ledger_mismatches(accounts.engine) == [] and cap_mismatches(accounts.engine) == []
