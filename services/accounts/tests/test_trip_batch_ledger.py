@@ -82,6 +82,10 @@ def test_cards_fed_again_a_day_later_are_duplicates_of_their_first_trips(account
     again = in_unit_of_work(accounts.engine, lambda uow: record_trips(
         uow.session, later, "operator", RULES))
     assert [(d.status, trip_id) for d, trip_id in again] == [("duplicate", None)] * 6
+    # and sent again as they were: each overlaps its own trip, yet is a duplicate, not refused
+    same = in_unit_of_work(accounts.engine, lambda uow: record_trips(
+        uow.session, claims, "operator", RULES))
+    assert [(d.status, trip_id) for d, trip_id in same] == [("duplicate", None)] * 6
     assert in_unit_of_work(accounts.engine, lambda uow: trip_ids_by_external_id(
         uow.session, list(ids) + [(citizens[0], "never-fed")])) == ids
 
@@ -119,7 +123,8 @@ def test_a_claim_overlapping_a_recorded_trip_is_refused_and_one_touching_it_is_n
 def test_a_feed_repeating_one_earlier_tap_among_new_ones_records_the_new_ones_once(accounts):
     """The repeated tap is found as the feed's trips are written, after others of them were:
     what was written is undone and the feed judged again, so each new trip, entry and point is
-    recorded once and the repeat is answered as a duplicate."""
+    recorded once and the repeat is answered as a duplicate. A tap sent again as it was (it
+    overlaps its own trip) is a duplicate too, not a refused overlap."""
     citizens = [accounts.user("citizen")[0]["id"] for _ in range(2)]
 
     def tap(n: int, citizen: str, start, external_id: str | None = None) -> TripClaim:
@@ -132,11 +137,13 @@ def test_a_feed_repeating_one_earlier_tap_among_new_ones_records_the_new_ones_on
     day = CITY_DAY + timedelta(days=1)
     feed = [tap(0, citizens[0], day), tap(1, citizens[1], day),
             tap(2, citizens[0], day + timedelta(hours=2), first[0].external_id),
-            tap(3, citizens[0], day + timedelta(hours=3)), tap(4, citizens[1], day + timedelta(hours=3))]
+            tap(3, citizens[0], day + timedelta(hours=3)),
+            tap(4, citizens[1], day + timedelta(hours=3)),
+            first[1]._replace(index=5)]
     again = in_unit_of_work(accounts.engine, lambda uow: record_trips(
         uow.session, feed, "operator", RULES))
     assert [d.status for d, _ in again] == ["accepted", "accepted", "duplicate", "accepted",
-                                            "accepted"]
+                                            "accepted", "duplicate"]
     with accounts.engine.connect() as conn:
         trips = conn.execute(sa.text("SELECT count(*) FROM green_trip WHERE user_id = ANY(:u)"),
                              {"u": citizens}).scalar()

@@ -33,8 +33,9 @@ from tanhui_shared.messaging.outbox import utcnow
 from ..collector import collector_paused
 from ..domain.points import EntryKind
 from ..domain.travel import MAX_TRIP_DURATION, Mode, TravelRules, TripRefusal
-from ..domain.trip_batch import (JUDGING_ORDER, CitizenHistory, TripClaim, TripDecision,
-                                 daily_earnings, judged_in_order, within_claim_window)
+from ..domain.trip_batch import (DUPLICATE, JUDGING_ORDER, CitizenHistory, TripClaim,
+                                 TripDecision, daily_earnings, judged_in_order,
+                                 within_claim_window)
 from .copy_values import remember_repeated_values
 from .tables import GreenTrip, PointsEntry, new_ordered_ids
 
@@ -233,8 +234,12 @@ def _judge_and_write(session: Session, claims: list[TripClaim], inside: list[Tri
     # the claims in the order they are judged, and their ids, made while the history is read
     history, cap_rows, figures, (ordered, ids) = _history(session, inside, lambda: (
         sorted(inside, key=JUDGING_ORDER), new_ordered_ids(len(inside))), probe)
+    before = set(decided)
     wins, entries = _judge_and_copy(session, ordered, ids, history, figures, recorded_by, rules,
                                     now, decided)
+    if not probe:  # a refused claim may be a tap fed again (the rules ask that first)
+        _duplicates_among(session, [decided[i][0].claim for i in decided.keys() - before
+                                    if decided[i][0].status == "rejected"], decided)
     if not wins:  # nothing written (the savepoint, left open, ends with the transaction)
         return _answer(claims, decided)
     with ExitStack() as opened:
@@ -250,6 +255,20 @@ def _judge_and_write(session: Session, claims: list[TripClaim], inside: list[Tri
         answer = _answer(claims, decided)
     _check_figures(_pipelined(session, writes)[-1], figures)
     return answer
+
+
+def _duplicates_among(session: Session, refused: list[TripClaim],
+                      decided: dict[int, tuple[TripDecision, str | None]]) -> None:
+    """Those of `refused` (judged without the lookup of recorded keys) whose key was recorded
+    before, answered as duplicates, as they would have been with it: the rules ask that first,
+    and a refused claim writes nothing for the unique key to find (a feed sent again overlaps
+    its own trips)."""
+    if refused:
+        recorded = set(_rows(session, _RECORDED, (_as_json([c.user_id for c in refused]),
+                                                  _as_json([c.external_id for c in refused]))))
+        for claim in refused:
+            if (claim.user_id, claim.external_id) in recorded:
+                decided[claim.index] = (TripDecision(claim, "duplicate", DUPLICATE), None)
 
 
 def _answer(claims: list[TripClaim], decided: dict[int, tuple[TripDecision, str | None]]
