@@ -66,6 +66,17 @@ def test_a_batch_is_split_into_trips_inside_the_window_and_rejections():
     assert [c.index for c in inside] == [0, 3]
     assert [(d.claim.index, d.status, d.reason.field) for d in refused] == \
         [(1, "rejected", "started_at"), (2, "rejected", "started_at")]
+    # each side of the window alone, and a trip ending past it, among trips inside it
+    for stray, field in [(span(NOW - timedelta(days=8)), "started_at"),
+                         (span(NOW + timedelta(hours=1)), "started_at"),
+                         (span(NOW - timedelta(minutes=10), 30), "ended_at"),
+                         (span(NOW + timedelta(hours=1), -90), "started_at")]:
+        feed = [*(claims[i]._replace(index=n) for n, i in enumerate((0, 3))),
+                TripClaim(2, "u1", Mode.METRO, Decimal(8), *stray, "x2")]
+        inside, refused = within_claim_window(feed, RULES, NOW)
+        assert [c.index for c in inside] == [0, 1]
+        assert [(d.claim.index, d.reason.field) for d in refused] == [(2, field)]
+    assert within_claim_window(claims[::3], RULES, NOW) == (claims[::3], [])
 
 
 # --- through the API and the store, on PostgreSQL ------------------------------------------------

@@ -111,10 +111,21 @@ class TripDecision(NamedTuple):
     points: int = 0
 
 
+_STARTED, _ENDED = attrgetter("started_at"), attrgetter("ended_at")
+
+
 def within_claim_window(claims: list[TripClaim], rules: TravelRules, now: datetime,
                         ) -> tuple[list[TripClaim], list[TripDecision]]:
     """The claims inside the claim window at `now`, and a rejection for each of the others.
     Asked first: the history read and the date arithmetic are only done on trips it lets in."""
+    window = rules.claim_window
+    # A feed is mostly inside: if its earliest start and latest start and end are, all its trips
+    # are (the window's own question for those extremes; 10,000 questions took ~10 ms, before
+    # the history read could be sent).
+    if claims and window.refusal(min(map(_STARTED, claims)),
+                                 max(max(map(_STARTED, claims)), max(map(_ENDED, claims))),
+                                 now) is None:
+        return list(claims), []
     inside, refused = [], []
     for claim in claims:
         if reason := rules.claim_window.refusal(claim.started_at, claim.ended_at, now):
