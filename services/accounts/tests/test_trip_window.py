@@ -116,6 +116,21 @@ def test_a_citizens_trip_outside_the_window_is_422_naming_started_at(accounts, c
     assert (balance(accounts, user["id"]), trips_of(accounts, user["id"])) == before
 
 
+def test_a_citizens_trip_longer_than_12_hours_is_422_naming_ended_at(accounts, citizen):
+    user, headers = citizen
+    before = (balance(accounts, user["id"]), trips_of(accounts, user["id"]))
+    start = datetime.now(UTC) - timedelta(days=2)
+    longest = accounts.http.post("/api/v1/trips", headers=headers,
+                                 json=ride(start, minutes=12 * 60, mode="walk", km="2"))
+    assert longest.status_code == 201, longest.text
+    longer = accounts.http.post("/api/v1/trips", headers=headers,
+                                json=ride(start - timedelta(days=1), minutes=12 * 60 + 1,
+                                          mode="walk", km="2"))
+    assert longer.status_code == 422, longer.text
+    assert longer.json()["field"] == "ended_at" and "12 hours" in longer.json()["detail"]
+    assert trips_of(accounts, user["id"]) == before[1] + 1
+
+
 def test_a_trip_that_has_not_ended_yet_is_422_naming_ended_at(accounts, citizen):
     _, headers = citizen
     body = ride(datetime.now(UTC) - timedelta(minutes=10), minutes=30, mode="bike", km="4")
