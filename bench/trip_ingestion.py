@@ -13,7 +13,8 @@ TANHUI_BENCH_TRIPS_BASELINE=<a work tree of an earlier commit>, the single trips
 side by side in the same run, against that tree's accounts API and gateway (on uvicorn's h11
 parser, as before httptools was a dependency) on a database its own migrations made. With
 TANHUI_BENCH_TRIPS_ONLY=single only part 3 runs (the batch rows of the report are left out); with
-TANHUI_BENCH_TRIPS_ONLY=ledger only part 1 (the ledger path and its floor: printed, not saved).
+TANHUI_BENCH_TRIPS_ONLY=ledger only part 1 (the ledger path and its floor: printed, not saved); with
+TANHUI_BENCH_TRIPS_ONLY=batch parts 1 and 2 (printed, not saved).
 """
 from __future__ import annotations
 
@@ -165,6 +166,7 @@ class Load:
 BASELINE = os.environ.get("TANHUI_BENCH_TRIPS_BASELINE")
 SINGLE_ONLY = os.environ.get("TANHUI_BENCH_TRIPS_ONLY") == "single"
 LEDGER_ONLY = os.environ.get("TANHUI_BENCH_TRIPS_ONLY") == "ledger"
+BATCH_ONLY = os.environ.get("TANHUI_BENCH_TRIPS_ONLY") == "batch"
 
 
 def baseline_env(tree: str) -> dict[str, str]:
@@ -339,6 +341,12 @@ Ledger path / raw COPY, same run: {ledger_ratios(ledger, raw)} (load average at 
             progress(f"batches, run {run + 1}/{runs}: raw COPY {raw[-1]:,.0f}/s, record_trips "
                      f"{ledger[-1]:,.0f}/s, POST /trips/batch {http[-1]:,.0f}/s")
         client.close()
+        if BATCH_ONLY:
+            print(f"""Batches of {BATCH:,} metro rides over {CITIZENS:,} citizens, {runs} runs each:
+raw COPY {summary(raw)}; record_trips {summary(ledger)}; POST /trips/batch {summary(http)}.
+Ledger path / raw COPY, same run: {ledger_ratios(ledger, raw)}; HTTP batch / ledger path:
+{statistics.median(http) / statistics.median(ledger):.2f} (load average at the end {os.getloadavg()[0]:.1f}).""")
+            return
 
         headers = [{"Authorization": f"Bearer {token('citizen', uid, name)}"}
                    for uid, name in citizens[:SINGLE_CITIZENS]]

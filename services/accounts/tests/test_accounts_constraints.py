@@ -79,6 +79,16 @@ def test_a_second_trip_with_the_same_external_id_is_refused(accounts, citizen):
         "uq_green_trip_external_id"
 
 
+def test_a_trip_longer_than_the_longest_a_trip_may_last_is_refused(accounts, citizen):
+    user, headers = citizen
+    trip = accounts.http.post("/api/v1/trips", headers=headers, json=ride(CITY_DAY, km="5"))
+    assert trip.status_code == 201, trip.text
+    longer = ("UPDATE green_trip SET ended_at = started_at + interval '12 hours 1 second' "
+              "WHERE id = :id")
+    assert refused_by(accounts.engine, longer, id=trip.json()["id"]) == \
+        "ck_green_trip_duration_bounded"
+
+
 def test_a_days_points_above_its_cap_are_refused(accounts, citizen):
     user, headers = citizen
     for i in range(3):  # 93 points each: 279 of the day's 500 metro points

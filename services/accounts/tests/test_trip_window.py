@@ -66,6 +66,17 @@ def test_a_batch_is_split_into_trips_inside_the_window_and_rejections():
     assert [c.index for c in inside] == [0, 3]
     assert [(d.claim.index, d.status, d.reason.field) for d in refused] == \
         [(1, "rejected", "started_at"), (2, "rejected", "started_at")]
+    # each side of the window alone, and a trip ending past it, among trips inside it
+    for stray, field in [(span(NOW - timedelta(days=8)), "started_at"),
+                         (span(NOW + timedelta(hours=1)), "started_at"),
+                         (span(NOW - timedelta(minutes=10), 30), "ended_at"),
+                         (span(NOW + timedelta(hours=1), -90), "started_at")]:
+        feed = [*(claims[i]._replace(index=n) for n, i in enumerate((0, 3))),
+                TripClaim(2, "u1", Mode.METRO, Decimal(8), *stray, "x2")]
+        inside, refused = within_claim_window(feed, RULES, NOW)
+        assert [c.index for c in inside] == [0, 1]
+        assert [(d.claim.index, d.reason.field) for d in refused] == [(2, field)]
+    assert within_claim_window(claims[::3], RULES, NOW) == (claims[::3], [])
 
 
 # --- through the API and the store, on PostgreSQL ------------------------------------------------
@@ -103,6 +114,21 @@ def test_a_citizens_trip_outside_the_window_is_422_naming_started_at(accounts, c
     assert reply.headers["content-type"] == PROBLEM
     assert reply.json()["field"] == "started_at" and reply.json()["code"] == "trip-not-credited"
     assert (balance(accounts, user["id"]), trips_of(accounts, user["id"])) == before
+
+
+def test_a_citizens_trip_longer_than_12_hours_is_422_naming_ended_at(accounts, citizen):
+    user, headers = citizen
+    before = (balance(accounts, user["id"]), trips_of(accounts, user["id"]))
+    start = datetime.now(UTC) - timedelta(days=2)
+    longest = accounts.http.post("/api/v1/trips", headers=headers,
+                                 json=ride(start, minutes=12 * 60, mode="walk", km="2"))
+    assert longest.status_code == 201, longest.text
+    longer = accounts.http.post("/api/v1/trips", headers=headers,
+                                json=ride(start - timedelta(days=1), minutes=12 * 60 + 1,
+                                          mode="walk", km="2"))
+    assert longer.status_code == 422, longer.text
+    assert longer.json()["field"] == "ended_at" and "12 hours" in longer.json()["detail"]
+    assert trips_of(accounts, user["id"]) == before[1] + 1
 
 
 def test_a_trip_that_has_not_ended_yet_is_422_naming_ended_at(accounts, citizen):

@@ -120,7 +120,7 @@ class RecordResult(BaseModel):
     outcome: Literal["accepted", "duplicate", "rejected"]
     code: str = Field(description="credited or capped (accepted), duplicate-external-id, or "
                       "the refusal's machine name (e.g. unknown-citizen, mode-not-licensed, "
-                      "implausible-speed, overlapping-trip, outside-claim-window)")
+                      "implausible-speed, trip-too-long, overlapping-trip, outside-claim-window)")
     reason: str | None  # in words; None for a fully credited trip
     trip_id: str | None  # the recorded trip (a duplicate: the first one); None if rejected
     points: int

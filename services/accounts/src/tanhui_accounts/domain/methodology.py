@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .points import EXPIRY_NOTICE, VALIDITY_YEARS
-from .travel import GASOLINE, SICHUAN_GRID, Mode, TravelRules
+from .travel import GASOLINE, MAX_TRIP_DURATION, SICHUAN_GRID, Mode, TravelRules
 
 SHENZHEN = ("深圳市低碳公共出行碳普惠方法学 (Shenzhen low-carbon public travel carbon-inclusion "
             "methodology)", "2021")
@@ -79,6 +79,9 @@ def parameters(rules: TravelRules) -> list[Parameter]:
                   "all modes together"))
     out += [_p(f"max_speed.{mode.value}", "speed", kmh, "km/h", ASSUMPTION,
                "a faster average is not this mode (anti-fraud)") for mode, kmh in rules.max_kmh]
+    out.append(_p("max_trip_duration", "speed", int(MAX_TRIP_DURATION.total_seconds() // 3600),
+                  "hours", ASSUMPTION, "a longer trip of any mode is refused (anti-fraud); "
+                  "walking the daily capped 43 km takes under 9 hours"))
     out += [
         _p("claim_window", "claims", rules.claim_window.max_age.days, "days",
            ("Beijing MaaS green-travel carbon-inclusion scheme (北京MaaS出行 绿动全城), Beijing "

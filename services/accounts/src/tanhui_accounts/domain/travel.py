@@ -46,6 +46,12 @@ class Mode(StrEnum):
 
 ALL_MODES = "all"  # the cap group of a day's total, beside one group per mode
 
+# Platform assumption (anti-fraud, beside the speed limits): no trip of any mode lasts longer
+# (walking the day's capped 43 km at 5 km/h takes under 9 hours). The table holds it too
+# (ck_green_trip_duration_bounded), so the overlap reads start this long before a claim instead
+# of at the start of the citizen's whole history.
+MAX_TRIP_DURATION = timedelta(hours=12)
+
 
 @dataclass(frozen=True)
 class EvBaseline:

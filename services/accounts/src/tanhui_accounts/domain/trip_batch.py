@@ -18,12 +18,14 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from .travel import (ALL_MODES, Mode, TravelRules, TripRefusal, implausible_speed,
-                     trip_reduction, within_daily_caps)
+from .travel import (ALL_MODES, MAX_TRIP_DURATION, Mode, TravelRules, TripRefusal,
+                     implausible_speed, trip_reduction, within_daily_caps)
 
 DUPLICATE = TripRefusal("this external_id was already recorded", "external_id",
                         "duplicate-external-id")
 OVERLAP = TripRefusal("overlaps in time with another recorded trip", code="overlapping-trip")
+TOO_LONG = TripRefusal(f"a trip lasts at most {MAX_TRIP_DURATION.total_seconds() / 3600:g} hours",
+                      "ended_at", "trip-too-long")
 
 CITY_TZ = ZoneInfo("Asia/Shanghai")  # daily caps follow the city's calendar day
 
@@ -109,10 +111,21 @@ class TripDecision(NamedTuple):
     points: int = 0
 
 
+_STARTED, _ENDED = attrgetter("started_at"), attrgetter("ended_at")
+
+
 def within_claim_window(claims: list[TripClaim], rules: TravelRules, now: datetime,
                         ) -> tuple[list[TripClaim], list[TripDecision]]:
     """The claims inside the claim window at `now`, and a rejection for each of the others.
     Asked first: the history read and the date arithmetic are only done on trips it lets in."""
+    window = rules.claim_window
+    # A feed is mostly inside: if its earliest start and latest start and end are, all its trips
+    # are (the window's own question for those extremes; 10,000 questions took ~10 ms, before
+    # the history read could be sent).
+    if claims and window.refusal(min(map(_STARTED, claims)),
+                                 max(max(map(_STARTED, claims)), max(map(_ENDED, claims))),
+                                 now) is None:
+        return list(claims), []
     inside, refused = [], []
     for claim in claims:
         if reason := rules.claim_window.refusal(claim.started_at, claim.ended_at, now):
@@ -140,7 +153,7 @@ def judged_in_order(claims: list[TripClaim], history: dict[str, CitizenHistory],
     """decide_trips' decisions in JUDGING_ORDER, each as soon as it is made (the store writes an
     accepted trip while the next ones are judged). Mutates `history`.
 
-    The rules in the order they are asked: duplicate, speed, overlap, daily caps. CitizenHistory's
+    The rules in the order they are asked: duplicate, speed, duration, overlap, daily caps. CitizenHistory's
     methods are inlined (a citizen's collections looked up once, not per trip) and each fare's
     figures computed once: a feed repeats its fares."""
     # fare -> [_shortest_plausible, then once a trip of it passes: reduction, points, mode cap]
@@ -171,6 +184,9 @@ def judged_in_order(claims: list[TripClaim], history: dict[str, CitizenHistory],
             if reason := implausible_speed(rules, mode, claim.distance_km, hours):
                 yield TripDecision(claim, "rejected", reason)
                 continue
+        if span > MAX_TRIP_DURATION:
+            yield TripDecision(claim, "rejected", TOO_LONG)
+            continue
         i = bisect_left(intervals, (end,))  # CitizenHistory.overlaps
         if i and intervals[i - 1][1] > start:
             yield TripDecision(claim, "rejected", OVERLAP)

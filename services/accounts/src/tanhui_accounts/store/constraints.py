@@ -57,6 +57,7 @@ ACCOUNTS_CONSTRAINTS: dict[str, Described] = {
                                     "filed", "report_id"),
     "uq_green_trip_external_id": ("a trip with this external_id was recorded by another request "
                                   "at the same time", "external_id"),
+    "ck_green_trip_duration_bounded": ("a trip lasts at most 12 hours", "ended_at"),
     "uq_points_entry_redemption_kind": ("this redemption's points were already held, settled or "
                                         "released", "redemption_id"),
     "uq_points_entry_redemption_outcome": ("this redemption is already settled or released",

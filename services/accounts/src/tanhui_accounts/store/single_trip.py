@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from ..domain.points import EntryKind
-from ..domain.travel import TravelRules
+from ..domain.travel import MAX_TRIP_DURATION, TravelRules
 from ..domain.trip_batch import (CitizenHistory, TripClaim, TripDecision, daily_earnings,
                                  decide_trips, within_claim_window)
 from .tables import new_ids
@@ -23,9 +23,10 @@ from .tables import new_ids
 # Sent together in one pipeline: PostgreSQL runs them in order, each under its own snapshot (READ
 # COMMITTED), so the reads after the lock see whatever a writer that held it committed.
 _LOCK = "SELECT user_id FROM points_account WHERE user_id = %s FOR UPDATE"
-# the trips the claim overlaps (the batch path reads a window around them, to the same effect)
+# the trips the claim overlaps (the batch path reads a window around them, to the same effect);
+# the last bound follows from the one before, no trip lasting longer than MAX_TRIP_DURATION
 _OVERLAPPING = ("SELECT started_at, ended_at FROM green_trip WHERE user_id = %s "
-                "AND started_at < %s AND ended_at > %s")
+                "AND started_at < %s AND ended_at > %s AND started_at >= %s")
 _FIRST = ("SELECT id, mode, distance_km, reduction_g, points, capped_by FROM green_trip "
           "WHERE user_id = %s AND external_id = %s")
 _EARNED = "SELECT cap_group, earned FROM daily_points WHERE user_id = %s AND local_day = %s"
@@ -89,7 +90,8 @@ def record_one(session: Session, claim: TripClaim, recorded_by: str, rules: Trav
             lock.execute(_LOCK, (claim.user_id,))
             if inside:
                 overlapping.execute(_OVERLAPPING, (claim.user_id, claim.ended_at,
-                                                   claim.started_at))
+                                                   claim.started_at,
+                                                   claim.started_at - MAX_TRIP_DURATION))
                 first.execute(_FIRST, (claim.user_id, claim.external_id))
                 earned.execute(_EARNED, (claim.user_id, claim.local_day))
             if lock.fetchone() is None:

@@ -324,6 +324,9 @@ class GreenTrip(AccountsTable, table=True):
         # heavy traveller's years), and around a time window (overlap checks). A feed pays a
         # third of its trip inserts' server time for it (issue 15's ledger helper): kept.
         sa.Index("ix_green_trip_user_time", "user_id", "started_at"),
+        # domain/travel.py's MAX_TRIP_DURATION: the overlap reads start that long before a claim
+        sa.CheckConstraint("ended_at <= started_at + interval '12 hours'",
+                           name="ck_green_trip_duration_bounded"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True)
