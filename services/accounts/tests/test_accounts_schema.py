@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -66,6 +67,25 @@ def test_0003_fills_each_days_cap_rows_from_the_trips_already_recorded(new_datab
         (1, "all"): (640, RULES.daily_cap_total),
         (2, "bus"): (100, RULES.mode_cap(Mode.BUS)), (2, "all"): (100, RULES.daily_cap_total),
     }
+
+
+def test_0016_stops_at_a_recorded_trip_longer_than_12_hours_and_says_what_to_do(new_database):
+    url = new_database("accounts_0015")
+    alembic(url, command.upgrade, "0015_points_account_fillfactor")
+    engine = make_engine(url, pool_size=1)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO green_trip (id, user_id, mode, distance_km, started_at, ended_at, "
+            "local_day, external_id, recorded_by, reduction_g, points, capped_by, created_at) "
+            "VALUES ('t1', 'u1', 'walk', 30, '2025-05-01 06:00Z', '2025-05-02 16:00Z', "
+            "'2025-05-01', 'w1', 'u1', 1, 0, NULL, now())"))
+    with pytest.raises(RuntimeError, match="1 recorded trips last longer than 12 hours.*SELECT"):
+        alembic(url, command.upgrade, "head")
+    with engine.begin() as conn:  # settled: its end corrected
+        conn.execute(sa.text("UPDATE green_trip SET ended_at = '2025-05-01 15:00Z'"))
+    alembic(url, command.upgrade, "head")
+    engine.dispose()
+    assert schema_differences(url, METADATA) == []
 
 
 def test_trip_ids_are_version_7_uuids_in_the_order_made():
