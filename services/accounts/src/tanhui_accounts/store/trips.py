@@ -18,16 +18,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
-from decimal import Decimal
 from typing import TypeVar
 
 import psycopg
 import sqlalchemy as sa
-from pydantic_core import to_json
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from tanhui_shared.errors import Conflict
 from tanhui_shared.messaging.outbox import utcnow
 
 from ..collector import collector_paused
@@ -38,6 +35,7 @@ from ..domain.trip_batch import (DUPLICATE, JUDGING_ORDER, CitizenHistory, TripC
                                  within_claim_window)
 from .copy_values import remember_repeated_values
 from .tables import GreenTrip, PointsEntry, new_ordered_ids
+from .trip_balances import add_daily_points, add_to_accounts, as_json, check_figures
 
 T = TypeVar("T")
 NO_ACCOUNT = TripRefusal("not a citizen with a personal carbon account", "username",
@@ -104,19 +102,12 @@ _INTERVALS = ("SELECT user_id, started_at, ended_at FROM green_trip "
 # (LIMIT 1 keeps the subquery a probe per pair): a plain join was planned as a hash of all of
 # green_trip (a seq scan, spilling to disk at 120,000 rows: 66 ms of 10,000 probes' 58 ms then,
 # and growing with the table, where the probes do not).
-# The pairs come as two JSON arrays of text (_as_json): psycopg's binary text[] took 4.5 ms of
+# The pairs come as two JSON arrays of text (as_json): psycopg's binary text[] took 4.5 ms of
 # CPU for 10,000 pairs, pydantic-core's JSON 0.9 ms (PostgreSQL reads either as fast).
 _PROBE = ("FROM ROWS FROM (json_array_elements_text(%b::json), json_array_elements_text(%b::json))"
           " AS k (user_id, external_id) CROSS JOIN LATERAL "
           "(SELECT t.id FROM green_trip AS t WHERE t.user_id = k.user_id "
           "AND t.external_id = k.external_id LIMIT 1) AS t")
-
-
-def _as_json(values: list) -> str:
-    """A statement's column of values as one JSON array (text, ISO dates, integers, Decimals as
-    their exact text), read back by json_array_elements_text and a cast: psycopg's binary
-    arrays dumped each element by a Python call (a Decimal, by several)."""
-    return to_json(values).decode()
 _RECORDED = "SELECT k.user_id, k.external_id " + _PROBE
 # The day's cap rows, not a sum of trips: the figure their check holds the new points to. The
 # citizens' array comes as a subquery's value, which the planner does not look into: given as a
@@ -149,8 +140,8 @@ def _history(session: Session, claims: list[TripClaim], meanwhile: Callable[[], 
     latest = max(c.ended_at for c in claims)
     days = [c.local_day for c in claims]
     made: list[T] = []
-    last = ((_RECORDED, (_as_json([c.user_id for c in claims]),
-                         _as_json([c.external_id for c in claims]))) if probe
+    last = ((_RECORDED, (as_json([c.user_id for c in claims]),
+                         as_json([c.external_id for c in claims]))) if probe
             else (f"SAVEPOINT {_SAVEPOINT}", ()))
     intervals, earned, figures, recorded = _pipelined(session, [
         (_INTERVALS, (user_ids, latest, earliest, earliest - MAX_TRIP_DURATION)),
@@ -250,10 +241,10 @@ def _judge_and_write(session: Session, claims: list[TripClaim], inside: list[Tri
         # the database is still writing the entries: meanwhile, the statements for the day's cap
         # rows and the accounts (one per table, then sent in one round trip), and the answer
         writes = [(f"RELEASE SAVEPOINT {_SAVEPOINT}", ()),
-                  *_add_daily_points(daily_earnings(wins, rules), cap_rows),
-                  _add_to_accounts(wins)]
+                  *add_daily_points(daily_earnings(wins, rules), cap_rows),
+                  add_to_accounts(wins)]
         answer = _answer(claims, decided)
-    _check_figures(_pipelined(session, writes)[-1], figures)
+    check_figures(_pipelined(session, writes)[-1], figures)
     return answer
 
 
@@ -264,8 +255,8 @@ def _duplicates_among(session: Session, refused: list[TripClaim],
     and a refused claim writes nothing for the unique key to find (a feed sent again overlaps
     its own trips)."""
     if refused:
-        recorded = set(_rows(session, _RECORDED, (_as_json([c.user_id for c in refused]),
-                                                  _as_json([c.external_id for c in refused]))))
+        recorded = set(_rows(session, _RECORDED, (as_json([c.user_id for c in refused]),
+                                                  as_json([c.external_id for c in refused]))))
         for claim in refused:
             if (claim.user_id, claim.external_id) in recorded:
                 decided[claim.index] = (TripDecision(claim, "duplicate", DUPLICATE), None)
@@ -320,77 +311,6 @@ _TRIP_COLUMNS = ("id", "user_id", "mode", "distance_km", "started_at", "ended_at
 _ENTRY_COLUMNS = ("user_id", "kind", "points", "balance_after", "held_after", "trip_id",
                   "created_at")
 
-# One statement for the cap rows the history read found, one for those it did not; each takes
-# its rows in (citizen, day, group) order, so two batches never wait on each other's rows in
-# opposite orders.
-_DAILY_POINTS = """
-INSERT INTO daily_points (user_id, local_day, cap_group, earned, cap)
-SELECT u, d::date, g, e::integer, c::integer FROM ROWS FROM (
-    json_array_elements_text(%b::json), json_array_elements_text(%b::json),
-    json_array_elements_text(%b::json), json_array_elements_text(%b::json),
-    json_array_elements_text(%b::json)) AS k (u, d, g, e, c)
-"""
-_ADD_DAILY_POINTS = _DAILY_POINTS + """
-ON CONFLICT (user_id, local_day, cap_group)
-DO UPDATE SET earned = daily_points.earned + excluded.earned, cap = excluded.cap
-"""
-
-
-def _add_daily_points(added: dict, cap_rows: set[tuple]) -> list[tuple[str, tuple]]:
-    """The statements that add each (citizen, day, cap group)'s new points to its row; the row's
-    check refuses a sum above the cap, which a path that skipped the account lock would reach.
-    The rows the locked history read did not find are inserted without ON CONFLICT (its
-    speculative insertion took ~1.4x a plain insert's time, and a feed's days are mostly new):
-    a path that skipped the lock and made one meanwhile makes this batch's insert fail on the
-    key, refused like the cap's check, never added up past it."""
-    statements = []
-    for found in (False, True):
-        keys = sorted(k for k in added if (k in cap_rows) is found)
-        if keys:
-            statements.append((_ADD_DAILY_POINTS if found else _DAILY_POINTS, tuple(
-                _as_json(column) for column in (
-                    [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-                    [added[k][0] for k in keys], [added[k][1] for k in keys]))))
-    return statements
-
-
-# One statement for the whole batch, returning each account's figures as the database has them.
-_ADD_TO_ACCOUNTS = """
-UPDATE points_account AS a
-SET balance = a.balance + d.points, reduction_g = a.reduction_g + d.reduction_g
-FROM (SELECT u, p::bigint, r::numeric FROM ROWS FROM (json_array_elements_text(%b::json),
-      json_array_elements_text(%b::json), json_array_elements_text(%b::json)) AS k (u, p, r))
-     AS d (user_id, points, reduction_g)
-WHERE a.user_id = d.user_id
-RETURNING a.user_id, a.balance, a.held
-"""
-
-
-def _add_to_accounts(accepted: list[TripDecision]) -> tuple[str, tuple]:
-    """The statement that adds the accepted trips to each account as increments (a concurrent
-    writer's points are kept and the range checks see the true sum), returning each account's
-    user_id, balance and held after."""
-    points: dict[str, int] = defaultdict(int)
-    reductions: dict[str, Decimal] = defaultdict(Decimal)
-    for decision in accepted:
-        points[decision.claim.user_id] += decision.points
-        reductions[decision.claim.user_id] += decision.reduction_g
-    user_ids = sorted(points)
-    return _ADD_TO_ACCOUNTS, (_as_json(user_ids), _as_json([points[u] for u in user_ids]),
-                              _as_json([reductions[u] for u in user_ids]))
-
-
-def _check_figures(after: list[tuple], figures: dict[str, list[int]]) -> None:
-    """The accounts as the database has them after the batch (its update's RETURNING) against the
-    entries' last running figures: the lock kept any other writer out since they were read, and if
-    some path did write meanwhile, the batch is refused rather than leave a ledger that does not
-    add up to its account."""
-    for user_id, balance, held in after:
-        if figures[user_id] != [balance, held]:
-            raise Conflict("the citizen's points changed while the feed was recorded; send it "
-                           "again", field="trips", code="points-changed-meanwhile")
-
-
 def _copy_type(column: sa.Column) -> str:
     """The PostgreSQL type a binary COPY sends for `column` (binary: text COPY's formatting of
     dates and decimals took longer than the database's own work on the rows)."""
@@ -430,6 +350,6 @@ def trip_ids_by_external_id(session: Session,
     """(citizen, external id) -> the recorded trip's id, for those of `keys` recorded."""
     if not keys:
         return {}
-    rows = _rows(session, _FIRSTS, (_as_json([u for u, _ in keys]),
-                                    _as_json([e for _, e in keys])))
+    rows = _rows(session, _FIRSTS, (as_json([u for u, _ in keys]),
+                                    as_json([e for _, e in keys])))
     return {(u, e): trip_id for u, e, trip_id in rows}
