@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from tanhui_credits.store import blocks as block_moves
 from tanhui_credits.store.blocks import BlockAlreadyClosed
+from tanhui_credits.store.reconcile import registry_discrepancies
 from tanhui_credits.store.tables import Block
 from tanhui_credits.usecases import issue_credits, retire_credits, transfer_credits
 from tanhui_shared.errors import Conflict
@@ -136,6 +137,32 @@ def test_checks_refuse_out_of_range_figures(world):
     for sql, constraint in refusals.items():
         assert _violated(world, sql, l=listing["id"], b=block.id, i=issued.issuance_id,
                          r=retired["retirement_id"]) == constraint, sql
+
+
+def test_a_listing_without_its_stock_is_found_by_the_reconciliation(world):
+    """No constraint says a listing has a stock (create_listing writes both): the registry's
+    reconciliation (GET /registry/audit/verify, `tanhui_ops audit`) names one that has none."""
+    dev = world.user()
+    world.issue(dev, 8, project_number=607)
+    listing = world.http.post("/api/v1/listings", headers=dev.headers,
+                              json={"quantity": 3, "price_per_tonne": "10.00"}).json()["id"]
+
+    def about_it() -> list[dict]:
+        with Session(world.engine) as session:
+            return [d for d in registry_discrepancies(session) if d.get("listing_id") == listing]
+
+    assert about_it() == []
+    with world.engine.begin() as conn:
+        stock = conn.execute(text("DELETE FROM listing_stock WHERE listing_id = :l RETURNING *"),
+                             {"l": listing}).one()
+    try:
+        assert about_it() == [{"kind": "listing_remaining", "listing_id": listing,
+                               "status": None, "remaining": None, "reserved": 3}]
+    finally:  # the file's other tests share this registry
+        with world.engine.begin() as conn:
+            conn.execute(text("INSERT INTO listing_stock VALUES (:listing_id, :quantity, "
+                              ":remaining, :status)"), stock._asdict())
+    assert about_it() == []
 
 
 def test_one_issuance_per_monitoring_report(world):

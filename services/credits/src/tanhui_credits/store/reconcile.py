@@ -51,15 +51,18 @@ WHERE a.{LIVE} AND b.{LIVE}
 ORDER BY a.id, b.id
 """)
 
-# a listing's remaining is exactly what its active reserved blocks hold
+# a listing's remaining (its stock's) is exactly what its active reserved blocks hold; a listing
+# without a stock, which no constraint rules out (create_listing writes both), shows as one with
+# no status and no remaining
 _LISTINGS = text("""
-SELECT k.listing_id, k.status, k.remaining, coalesce(sum(b."last" - b."first" + 1), 0)
+SELECT l.id AS listing_id, k.status, k.remaining, coalesce(sum(b."last" - b."first" + 1), 0)
        AS reserved
-FROM listing_stock k
-LEFT JOIN serial_block b ON b.listing_id = k.listing_id AND b.status = 'active'
-GROUP BY k.listing_id, k.status, k.remaining
-HAVING k.remaining <> coalesce(sum(b."last" - b."first" + 1), 0)
-ORDER BY k.listing_id
+FROM listing l
+LEFT JOIN listing_stock k ON k.listing_id = l.id
+LEFT JOIN serial_block b ON b.listing_id = l.id AND b.status = 'active'
+GROUP BY l.id, k.status, k.remaining
+HAVING k.remaining IS DISTINCT FROM coalesce(sum(b."last" - b."first" + 1), 0)
+ORDER BY l.id
 """)
 
 # a retirement's quantity is exactly what its retired blocks hold (what its certificate lists)
